@@ -1,0 +1,47 @@
+"""Every hook a plugin can implement. Call hooks with keyword arguments only.
+
+Each ``register_*`` hook receives a ``register`` callback and calls it once per plugin
+class it provides; the core owns the registries, names and duplicate checks. All hooks
+are called for every plugin (none stops at the first result). Example::
+
+    from bench import hookimpl
+    from bench.interfaces import Model
+
+    class Majority(Model):
+        name = "majority"
+        ...
+
+    @hookimpl
+    def register_models(register):
+        register(Majority)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pluggy
+
+from bench.interfaces import Dataset, Model, Preprocessor, Renderer
+
+hookspec = pluggy.HookspecMarker("bench")
+
+
+@hookspec
+def register_datasets(register: Callable[[type[Dataset]], None]) -> None:
+    """Called once at start-up; call ``register(cls)`` for each Dataset class."""
+
+
+@hookspec
+def register_preprocessors(register: Callable[[type[Preprocessor]], None]) -> None:
+    """Called once at start-up; call ``register(cls)`` for each Preprocessor class."""
+
+
+@hookspec
+def register_renderers(register: Callable[[type[Renderer]], None]) -> None:
+    """Called once at start-up; call ``register(cls)`` for each Renderer class."""
+
+
+@hookspec
+def register_models(register: Callable[[type[Model]], None]) -> None:
+    """Called once at start-up; call ``register(cls)`` for each Model class."""

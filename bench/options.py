@@ -1,0 +1,78 @@
+"""Plugin options declared as data: name, type, default, help; validated before a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.errors import BenchError, closest
+
+_TYPE_NAMES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "list"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One declared option of a plugin.
+
+    ``type`` is one of int, float, str, bool, list; ``choices`` restricts the value;
+    ``item_type`` types the elements of a list option. ``None`` is accepted
+    where the default is ``None``.
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+    item_type: type | None = None
+
+    def describe(self) -> str:
+        kind = _TYPE_NAMES.get(self.type, self.type.__name__)
+        if self.item_type is not None:
+            kind += f" of {_TYPE_NAMES.get(self.item_type, self.item_type.__name__)}"
+        extra = f", one of {list(self.choices)}" if self.choices else ""
+        return f"{kind}, default {self.default!r}{extra}"
+
+    def check(self, value: Any, where: str) -> Any:
+        """Return the value coerced to the declared type or raise BenchError naming ``where``."""
+        if value is None and self.default is None:
+            return None
+        value = _coerce(value, self.type, f"{where}.{self.name}")
+        if self.item_type is not None:
+            value = [
+                _coerce(v, self.item_type, f"{where}.{self.name}[{i}]") for i, v in enumerate(value)
+            ]
+        if self.choices is not None and value not in self.choices:
+            raise BenchError(
+                f"{where}.{self.name}: {value!r} is not valid; expected one of {list(self.choices)}"
+            )
+        return value
+
+
+def _coerce(value: Any, kind: type, key: str) -> Any:
+    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise BenchError(
+            f"{key}: expected {_TYPE_NAMES.get(kind, kind.__name__)}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def resolve_options(
+    declared: Sequence[Option], given: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """Merge ``given`` over the declared defaults; unknown keys list the valid ones."""
+    by_name = {o.name: o for o in declared}
+    for key in given:
+        if key not in by_name:
+            valid = ", ".join(sorted(by_name)) or "none"
+            raise BenchError(
+                f"{where}: unknown option {key!r}{closest(key, by_name)}; valid options: {valid}"
+            )
+    return {
+        o.name: o.check(given[o.name], where) if o.name in given else o.default for o in declared
+    }

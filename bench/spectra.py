@@ -1,0 +1,193 @@
+"""Spectra in memory: a batch on a shared log10-wavelength grid, and the sources datasets return.
+
+Conventions (as in SDSS spec-lite files):
+- ``loglam``: log10 of vacuum wavelength in Angstrom, one grid shared by the batch;
+- ``flux``: 1e-17 erg/s/cm^2/Angstrom, float32, shape (N, P);
+- ``ivar``: inverse variance of flux, float32, 0 where there is no measurement;
+- ``mask``: int32 bitmask per pixel (SDSS and_mask), 0 means good;
+- ``labels``: class names (``""`` when unknown); ``redshift``/``snr``: NaN when unknown.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+# BOSS coadd grid: log10(lambda) from 3.5523 to 4.0171 in steps of 1e-4 (3566-10401 A).
+BOSS_LOGLAM0 = 3.5523
+BOSS_DLOGLAM = 1e-4
+BOSS_NPIX = 4649
+
+
+def boss_grid() -> np.ndarray:
+    """The BOSS DR12 coadd log10-wavelength grid (4649 pixels)."""
+    return BOSS_LOGLAM0 + BOSS_DLOGLAM * np.arange(BOSS_NPIX)
+
+
+@dataclass
+class SpectrumBatch:
+    """N spectra on one log10-wavelength grid, with labels and per-object metadata."""
+
+    ids: np.ndarray
+    loglam: np.ndarray
+    flux: np.ndarray
+    ivar: np.ndarray
+    mask: np.ndarray
+    labels: np.ndarray
+    redshift: np.ndarray
+    snr: np.ndarray
+    meta: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n, p = self.flux.shape
+        if self.loglam.shape != (p,) or self.ivar.shape != (n, p) or self.mask.shape != (n, p):
+            raise ValueError(
+                f"inconsistent batch: flux {self.flux.shape}, ivar {self.ivar.shape}, "
+                f"mask {self.mask.shape}, loglam {self.loglam.shape}"
+            )
+        for name in ("ids", "labels", "redshift", "snr"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"inconsistent batch: {name} has {len(getattr(self, name))} != {n}")
+
+    def __len__(self) -> int:
+        return int(self.flux.shape[0])
+
+    @property
+    def wavelength(self) -> np.ndarray:
+        return np.power(10.0, self.loglam)
+
+    def take(self, index: np.ndarray) -> SpectrumBatch:
+        """The rows ``index`` of this batch (a copy)."""
+        return replace(
+            self,
+            ids=self.ids[index],
+            flux=self.flux[index],
+            ivar=self.ivar[index],
+            mask=self.mask[index],
+            labels=self.labels[index],
+            redshift=self.redshift[index],
+            snr=self.snr[index],
+            meta={k: v[index] for k, v in self.meta.items()},
+        )
+
+    def with_arrays(self, **arrays: np.ndarray) -> SpectrumBatch:
+        """A new batch sharing labels and metadata, with some arrays replaced."""
+        return replace(self, **arrays)
+
+    @staticmethod
+    def concatenate(batches: list[SpectrumBatch]) -> SpectrumBatch:
+        first = batches[0]
+        for b in batches[1:]:
+            if b.loglam.shape != first.loglam.shape or not np.allclose(b.loglam, first.loglam):
+                raise ValueError("cannot concatenate batches on different wavelength grids")
+        cat = np.concatenate
+        return SpectrumBatch(
+            ids=cat([b.ids for b in batches]),
+            loglam=first.loglam,
+            flux=cat([b.flux for b in batches]),
+            ivar=cat([b.ivar for b in batches]),
+            mask=cat([b.mask for b in batches]),
+            labels=cat([b.labels for b in batches]),
+            redshift=cat([b.redshift for b in batches]),
+            snr=cat([b.snr for b in batches]),
+            meta={k: cat([b.meta[k] for b in batches]) for k in first.meta},
+        )
+
+
+def empty_batch(loglam: np.ndarray, n: int) -> SpectrumBatch:
+    """A batch of ``n`` spectra with no measurements (ivar 0), to fill row by row."""
+    p = len(loglam)
+    return SpectrumBatch(
+        ids=np.empty(n, dtype=object),
+        loglam=loglam,
+        flux=np.zeros((n, p), np.float32),
+        ivar=np.zeros((n, p), np.float32),
+        mask=np.zeros((n, p), np.int32),
+        labels=np.full(n, "", dtype=object),
+        redshift=np.full(n, np.nan),
+        snr=np.full(n, np.nan, np.float32),
+    )
+
+
+def to_grid(
+    loglam: np.ndarray,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    mask: np.ndarray | None,
+    grid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Place one spectrum on ``grid``; pixels outside its coverage get ivar 0.
+
+    Grids on the same 1e-4 lattice (all SDSS coadds) are placed by index, exactly.
+    Other grids are linearly interpolated (ivar at the nearest pixel; a pixel is
+    bad when either neighbour is).
+    """
+    out_flux = np.zeros(len(grid), np.float32)
+    out_ivar = np.zeros(len(grid), np.float32)
+    out_mask = np.zeros(len(grid), np.int32)
+    if mask is None:
+        mask = np.zeros(len(flux), np.int32)
+    step = grid[1] - grid[0]
+    offset = (loglam[0] - grid[0]) / step
+    same_step = len(loglam) < 2 or abs((loglam[1] - loglam[0]) - step) < 1e-3 * step
+    if same_step and abs(offset - round(offset)) < 1e-3:
+        start = int(round(offset))
+        lo, hi = max(start, 0), min(start + len(flux), len(grid))
+        if hi > lo:
+            src = slice(lo - start, hi - start)
+            out_flux[lo:hi] = flux[src]
+            out_ivar[lo:hi] = ivar[src]
+            out_mask[lo:hi] = mask[src]
+        return out_flux, out_ivar, out_mask
+    inside = (grid >= loglam[0]) & (grid <= loglam[-1])
+    out_flux[inside] = np.interp(grid[inside], loglam, flux)
+    pos = np.clip(np.searchsorted(loglam, grid[inside]), 1, len(loglam) - 1)
+    good = (ivar[pos - 1] > 0) & (ivar[pos] > 0)
+    out_ivar[inside] = np.where(good, np.minimum(ivar[pos - 1], ivar[pos]), 0.0)
+    out_mask[inside] = mask[pos - 1] | mask[pos]
+    return out_flux, out_ivar, out_mask
+
+
+class SpectrumSource(ABC):
+    """What a dataset opens: per-object metadata up front, spectra read by index.
+
+    ``ids``, ``labels`` and ``redshift`` are known for all objects without reading
+    the spectra, so the runner can split and stratify before any flux is loaded.
+    """
+
+    ids: np.ndarray
+    labels: np.ndarray
+    redshift: np.ndarray
+    loglam: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @abstractmethod
+    def read(self, index: np.ndarray) -> SpectrumBatch:
+        """Return the spectra at positions ``index`` (in that order)."""
+
+    def describe(self) -> Mapping[str, object]:
+        """A JSON-able summary recorded in the report (file paths, generator settings)."""
+        return {}
+
+
+class ArraySource(SpectrumSource):
+    """A source over a batch held in memory."""
+
+    def __init__(self, batch: SpectrumBatch, description: Mapping[str, object] | None = None):
+        self.batch = batch
+        self.ids = batch.ids
+        self.labels = batch.labels
+        self.redshift = batch.redshift
+        self.loglam = batch.loglam
+        self._description = dict(description or {})
+
+    def read(self, index: np.ndarray) -> SpectrumBatch:
+        return self.batch.take(np.asarray(index))
+
+    def describe(self) -> Mapping[str, object]:
+        return self._description

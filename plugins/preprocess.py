@@ -1,0 +1,1 @@
+"""Built-in preprocess plugins (placeholder until implemented)."""

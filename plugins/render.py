@@ -1,0 +1,1 @@
+"""Built-in render plugins (placeholder until implemented)."""

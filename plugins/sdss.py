@@ -1,0 +1,1 @@
+"""Built-in sdss plugins (placeholder until implemented)."""

@@ -1,0 +1,1 @@
+"""Built-in synthetic plugins (placeholder until implemented)."""
