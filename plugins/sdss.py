@@ -1,1 +1,0 @@
-"""Built-in sdss plugins (placeholder until implemented)."""
