@@ -65,6 +65,8 @@ class Model(Plugin, ABC):
     """
 
     input_kind: ClassVar[str] = "image"  # "image" or "flux"
+    # Option values for `bench run --quick`: the smallest inputs the model accepts.
+    quick_options: ClassVar[dict[str, Any]] = {}
 
     @abstractmethod
     def input_shape(self, n_pixels: int) -> tuple[int, ...]:

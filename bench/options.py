@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ class Option:
     default: Any
     help: str
     choices: tuple[Any, ...] | None = None
-    item_type: type | None = None
+    item_type: builtins.type | None = None
 
     def describe(self) -> str:
         kind = _TYPE_NAMES.get(self.type, self.type.__name__)

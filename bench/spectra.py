@@ -50,7 +50,9 @@ class SpectrumBatch:
             )
         for name in ("ids", "labels", "redshift", "snr"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"inconsistent batch: {name} has {len(getattr(self, name))} != {n}")
+                raise ValueError(
+                    f"inconsistent batch: {name} has {len(getattr(self, name))} != {n}"
+                )
 
     def __len__(self) -> int:
         return int(self.flux.shape[0])
@@ -75,7 +77,7 @@ class SpectrumBatch:
 
     def with_arrays(self, **arrays: np.ndarray) -> SpectrumBatch:
         """A new batch sharing labels and metadata, with some arrays replaced."""
-        return replace(self, **arrays)
+        return replace(self, **arrays)  # type: ignore[arg-type]
 
     @staticmethod
     def concatenate(batches: list[SpectrumBatch]) -> SpectrumBatch:

@@ -1,0 +1,83 @@
+"""The `bench` command. Thin: parse arguments, call the core, print through bench.console."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import __version__
+from bench.errors import USER_ERROR_EXIT, BenchError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench", description="Benchmark classifiers of astrophysical spectra."
+    )
+    parser.add_argument("--version", action="version", version=f"specclassbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run every cell of a benchmark")
+    run.add_argument(
+        "config", nargs="?", default="benchmarks.toml", type=Path, help="default: ./benchmarks.toml"
+    )
+    run.add_argument(
+        "--out", type=Path, help="output folder (default: <benchmark.output>/<name>-<time>)"
+    )
+    run.add_argument(
+        "--quick", action="store_true", help="smoke run: few spectra, 1 epoch, smallest inputs"
+    )
+
+    validate = sub.add_parser("validate", help="check a config without running it")
+    validate.add_argument("config", type=Path)
+
+    plugins = sub.add_parser("plugins", help="list registered plugins and their options")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    predict = sub.add_parser("predict", help="apply a trained cell to spectrum files")
+    predict.add_argument("cell_dir", type=Path)
+    predict.add_argument("paths", nargs="+", type=Path, help="spectrum files or folders")
+    predict.add_argument("--out", type=Path, default=Path("predictions.csv"))
+
+    data = sub.add_parser("data", help="work with spectrum files")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    check = data_sub.add_parser(
+        "check", help="read every spectrum file; count classes; list bad files"
+    )
+    check.add_argument("paths", nargs="+", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from bench import console
+
+    try:
+        return int(_dispatch(args))
+    except BenchError as exc:
+        console.error(str(exc))
+        return USER_ERROR_EXIT
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from bench import commands
+
+    if args.command == "run":
+        return commands.run(args.config, args.out, args.quick)
+    if args.command == "validate":
+        return commands.validate(args.config)
+    if args.command == "plugins":
+        return commands.plugins(args.json)
+    if args.command == "predict":
+        return commands.predict(args.cell_dir, args.paths, args.out)
+    if args.command == "data" and args.data_command == "check":
+        return commands.data_check(args.paths)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""What each CLI command does; returns the exit code. Output goes through bench.console."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import console
+from bench.config import load_config
+from bench.errors import BenchError
+from bench.manager import KINDS, get_registry
+
+
+def validate(config_path: Path) -> int:
+    config = load_config(config_path, get_registry())
+    from bench.runner import count_cells
+
+    console.out.print(f"{config_path}: valid, {count_cells(config)} cells", markup=False)
+    return 0
+
+
+def plugins(as_json: bool) -> int:
+    registry = get_registry()
+    rows = []
+    for kind in KINDS:
+        for name, cls in sorted(registry.classes[kind].items()):
+            rows.append(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "source": registry.sources[(kind, name)],
+                    "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
+                    "options": [
+                        {
+                            "name": o.name,
+                            "type": o.type.__name__,
+                            "default": o.default,
+                            "help": o.help,
+                        }
+                        | ({"choices": list(o.choices)} if o.choices else {})
+                        for o in cls.options
+                    ],
+                }
+            )
+    if as_json:
+        console.out.print_json(json.dumps(rows))
+    else:
+        console.plugins_table(rows)
+    return 0
+
+
+def _prepare_out(out: Path | None, config_benchmark: dict[str, object]) -> tuple[Path, bool]:
+    if out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        out = Path(str(config_benchmark["output"])) / f"{config_benchmark['name']}-{stamp}"
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
+    try:
+        fd = os.open(out / ".lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        raise BenchError(
+            f"{out}: another run is writing here (remove {out / '.lock'} if none is)"
+        ) from None
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return out, created
+
+
+def run(config_path: Path, out: Path | None, quick: bool) -> int:
+    from bench.backend import ensure_jax_backend
+
+    registry = get_registry()
+    config = load_config(config_path, registry, quick=quick)
+    ensure_jax_backend()
+    out_dir, created = _prepare_out(out, config.benchmark)
+    try:
+        from bench.report import build_report, now, write_report
+        from bench.runner import run_matrix
+
+        started = now()
+        with console.RunProgress() as progress:
+            results, datasets = run_matrix(config, registry, out_dir, progress)
+        report = build_report(
+            config.to_json(), results, datasets, started, config.protocol["seeds"]
+        )
+        path = write_report(report, out_dir)
+    except BenchError:
+        # a user mistake found while running (bad file, empty dataset): leave nothing behind
+        (out_dir / ".lock").unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    except BaseException:
+        (out_dir / ".lock").unlink(missing_ok=True)
+        raise
+    (out_dir / ".lock").unlink(missing_ok=True)
+    console.summary_table(report)
+    console.info(f"report: {path}")
+    failed = report["summary"]["failed"]
+    if failed:
+        console.error(
+            f"{failed} of {report['summary']['n_cells']} cells failed; see {out_dir / 'logs'}"
+        )
+    return 1 if failed else 0
+
+
+def predict(cell_dir: Path, paths: list[Path], out: Path) -> int:
+    from bench.predict import predict_files
+
+    rows_written, failures = predict_files(cell_dir, paths, out)
+    for path, reason in failures:
+        console.error(f"{path}: {reason}")
+    console.info(f"{rows_written} predictions written to {out}")
+    return 1 if failures else 0
+
+
+def data_check(paths: list[Path]) -> int:
+    from bench.datacheck import check_paths
+
+    result = check_paths(paths)
+    console.data_check_table(result)
+    return 0 if not result.failures and result.n_read > 0 else 1

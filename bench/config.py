@@ -1,0 +1,238 @@
+"""benchmarks.toml: parsed, type-checked and resolved against the plugin registry
+before anything runs. Every error names the file and the key."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError, closest
+from bench.manager import Registry
+from bench.options import Option, resolve_options
+
+DEFAULT_CLASSES = ["STAR", "GALAXY", "QSO"]
+QUICK_MAX_SPECTRA = 300
+
+BENCHMARK_KEYS = (
+    Option("name", str, "benchmark", "name of the benchmark, used in report paths"),
+    Option("output", str, "reports", "folder under which runs are written"),
+    Option("classes", list, DEFAULT_CLASSES, "class labels, in report order", item_type=str),
+)
+PROTOCOL_KEYS = (
+    Option(
+        "train_fractions",
+        list,
+        [0.8],
+        "train fractions (the paper: 0.6, 0.7, 0.8)",
+        item_type=float,
+    ),
+    Option("epochs", list, [20], "epoch counts (the paper: 20, 30, 40)", item_type=int),
+    Option("seeds", list, [0], "seeds: each gives its own split and initialisation", item_type=int),
+    Option("batch_size", int, 32, "batch size (a model's own batch_size option wins)"),
+    Option("max_spectra", int, None, "use at most this many spectra (stratified sample)"),
+)
+SECTIONS = (
+    "benchmark",
+    "dataset",
+    "datasets",
+    "test_dataset",
+    "preprocess",
+    "render",
+    "models",
+    "protocol",
+)
+MODEL_RESERVED = ("name", "label", "render")
+
+
+@dataclass
+class PluginSpec:
+    """A plugin chosen in the config: registered ``name`` and its resolved ``params``."""
+
+    name: str
+    params: dict[str, Any]
+    label: str = ""
+    render: PluginSpec | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "params": self.params}
+        if self.label:
+            out["label"] = self.label
+        if self.render is not None:
+            out["render"] = self.render.to_json()
+        return out
+
+
+@dataclass
+class Config:
+    """A resolved benchmark: every plugin exists and every option is typed."""
+
+    path: str
+    benchmark: dict[str, Any]
+    datasets: list[PluginSpec]
+    test_dataset: PluginSpec | None
+    preprocess: list[PluginSpec]
+    render: PluginSpec
+    models: list[PluginSpec]
+    protocol: dict[str, Any]
+    quick: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "quick": self.quick,
+            "benchmark": self.benchmark,
+            "datasets": [d.to_json() for d in self.datasets],
+            "test_dataset": self.test_dataset.to_json() if self.test_dataset else None,
+            "preprocess": [p.to_json() for p in self.preprocess],
+            "render": self.render.to_json(),
+            "models": [m.to_json() for m in self.models],
+            "protocol": self.protocol,
+        }
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BenchError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"{path}: cannot read config: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_config(path: Path, registry: Registry, quick: bool = False) -> Config:
+    """Read and resolve ``path``; ``quick`` shrinks it to a smoke run."""
+    return resolve_config(read_toml(path), str(path), registry, quick)
+
+
+def _table(raw: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise BenchError(f"{where}: [{key}] must be a table, got {type(value).__name__}")
+    return value
+
+
+def _tables(raw: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise BenchError(f"{where}: {key} must be an array of tables ([[{key}]])")
+    return value
+
+
+def _plugin(
+    entry: Mapping[str, Any],
+    kind: str,
+    registry: Registry,
+    where: str,
+    reserved: tuple[str, ...] = ("name",),
+) -> PluginSpec:
+    name = entry.get("name")
+    if not isinstance(name, str):
+        raise BenchError(f"{where}: missing 'name' (a {kind} plugin name)")
+    try:
+        cls = registry.get(kind, name)
+    except BenchError as exc:
+        raise BenchError(f"{where}.name: {exc}") from None
+    given = {k: v for k, v in entry.items() if k not in reserved}
+    return PluginSpec(name=name, params=resolve_options(cls.options, given, where))
+
+
+def resolve_config(
+    raw: dict[str, Any], path: str, registry: Registry, quick: bool = False
+) -> Config:
+    for key in raw:
+        if key not in SECTIONS:
+            raise BenchError(
+                f"{path}: unknown section [{key}]{closest(key, SECTIONS)}; valid: {', '.join(SECTIONS)}"
+            )
+    benchmark = resolve_options(
+        BENCHMARK_KEYS, _table(raw, "benchmark", path), f"{path}: [benchmark]"
+    )
+    protocol = resolve_options(PROTOCOL_KEYS, _table(raw, "protocol", path), f"{path}: [protocol]")
+    _check_protocol(protocol, f"{path}: [protocol]")
+    if not benchmark["classes"]:
+        raise BenchError(f"{path}: [benchmark].classes must name at least two classes")
+
+    if "dataset" in raw and "datasets" in raw:
+        raise BenchError(f"{path}: give either [dataset] or [[datasets]], not both")
+    entries = [_table(raw, "dataset", path)] if "dataset" in raw else _tables(raw, "datasets", path)
+    if not entries:
+        raise BenchError(f"{path}: no dataset: add a [dataset] table with a name")
+    datasets = [
+        _plugin(e, "dataset", registry, f"{path}: [datasets][{i}]") for i, e in enumerate(entries)
+    ]
+    test_dataset = (
+        _plugin(_table(raw, "test_dataset", path), "dataset", registry, f"{path}: [test_dataset]")
+        if "test_dataset" in raw
+        else None
+    )
+    preprocess = [
+        _plugin(e, "preprocessor", registry, f"{path}: [[preprocess]][{i}]")
+        for i, e in enumerate(_tables(raw, "preprocess", path))
+    ]
+    render = _plugin(
+        _table(raw, "render", path) or {"name": "line"}, "renderer", registry, f"{path}: [render]"
+    )
+    models = []
+    for i, entry in enumerate(_tables(raw, "models", path)):
+        where = f"{path}: [[models]][{i}]"
+        spec = _plugin(entry, "model", registry, where, MODEL_RESERVED)
+        label = entry.get("label", spec.name)
+        if not isinstance(label, str):
+            raise BenchError(f"{where}.label: expected string, got {type(label).__name__}")
+        spec.label = label
+        if "render" in entry:
+            if not isinstance(entry["render"], dict):
+                raise BenchError(f'{where}.render: expected a table like {{ name = "line" }}')
+            spec.render = _plugin(entry["render"], "renderer", registry, f"{where}.render")
+        models.append(spec)
+    if not models:
+        raise BenchError(f"{path}: no model: add at least one [[models]] table with a name")
+    labels = [m.label for m in models]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise BenchError(
+            f"{path}: model label {dupes[0]!r} is used twice; give each [[models]] a distinct label"
+        )
+
+    config = Config(
+        path, benchmark, datasets, test_dataset, preprocess, render, models, protocol, quick, raw
+    )
+    return shrink(config, registry) if quick else config
+
+
+def _check_protocol(protocol: dict[str, Any], where: str) -> None:
+    for key in ("train_fractions", "epochs", "seeds"):
+        if not protocol[key]:
+            raise BenchError(f"{where}.{key}: must not be empty")
+    for f in protocol["train_fractions"]:
+        if not 0.0 < f < 1.0:
+            raise BenchError(f"{where}.train_fractions: {f} is not between 0 and 1")
+    for e in protocol["epochs"]:
+        if e < 1:
+            raise BenchError(f"{where}.epochs: {e} is not a positive integer")
+    if protocol["batch_size"] < 1:
+        raise BenchError(f"{where}.batch_size: {protocol['batch_size']} is not a positive integer")
+    if protocol["max_spectra"] is not None and protocol["max_spectra"] < 2:
+        raise BenchError(f"{where}.max_spectra: {protocol['max_spectra']} is too small")
+
+
+def shrink(config: Config, registry: Registry) -> Config:
+    """A smoke run: few spectra, one epoch, one split, the smallest inputs each model accepts."""
+    p = dict(config.protocol)
+    p["epochs"] = [1]
+    p["train_fractions"] = p["train_fractions"][:1]
+    p["seeds"] = p["seeds"][:1]
+    p["max_spectra"] = min(p["max_spectra"] or QUICK_MAX_SPECTRA, QUICK_MAX_SPECTRA)
+    config.protocol = p
+    for spec in config.models:
+        cls = registry.get("model", spec.name)
+        spec.params.update(getattr(cls, "quick_options", {}))
+    return config

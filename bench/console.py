@@ -1,0 +1,117 @@
+"""All terminal output (rich). The rest of the code returns data."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    """One line on stderr, no traceback."""
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
+
+
+def info(message: str) -> None:
+    err.print(message, markup=False, soft_wrap=True)
+
+
+class RunProgress:
+    """Draws the runner's events: a progress bar over cells, one line per finished cell."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]cells"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=err,
+            transient=True,
+            disable=not sys.stderr.isatty(),
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> RunProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def run_started(self, n_cells: int) -> None:
+        self.task = self.progress.add_task("", total=n_cells)
+
+    def cell_finished(self, cell: Any, result: dict[str, Any]) -> None:
+        if result["status"] == "ok":
+            acc = result["metrics"]["accuracy"]
+            line = f"ok      {cell.id}  accuracy {acc:.3f}  fit {result['timings']['fit_s']:.1f}s"
+        else:
+            line = f"FAILED  {cell.id}  {result['error']['type']}: {result['error']['message']}"
+        self.progress.console.print(line, markup=False, soft_wrap=True)
+        self.progress.advance(self.task)
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text, markup=False, soft_wrap=True)
+
+
+def summary_table(report: dict[str, Any]) -> None:
+    classes = report["config"]["benchmark"]["classes"]
+    table = Table(title=f"{report['config']['benchmark']['name']}: accuracy and per-class recall")
+    for col in ("dataset", "model", "train", "epochs", "seed", "status", "accuracy"):
+        table.add_column(
+            col, justify="right" if col in ("accuracy", "epochs", "seed", "train") else "left"
+        )
+    for c in classes:
+        table.add_column(f"recall {c}", justify="right")
+    for r in report["results"]:
+        cell = r["cell"]
+        row = [
+            cell["dataset"],
+            cell["model"],
+            f"{cell['train_fraction']:g}",
+            str(cell["epochs"]),
+            str(cell["seed"]),
+        ]
+        if r["status"] == "ok":
+            m = r["metrics"]
+            row += [
+                "ok",
+                f"{m['accuracy']:.3f}",
+                *(f"{m['per_class'][c]['recall']:.3f}" for c in classes),
+            ]
+        else:
+            row += ["[red]failed[/]", "", *([""] * len(classes))]
+        table.add_row(*row)
+    out.print(table)
+
+
+def plugins_table(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="registered plugins")
+    for col in ("kind", "name", "source", "options"):
+        table.add_column(col)
+    for row in rows:
+        options = "\n".join(
+            f"{o['name']}: {o['type']} = {o['default']!r}  {o['help']}" for o in row["options"]
+        )
+        table.add_row(row["kind"], row["name"], row["source"], options or "-")
+    out.print(table)
+
+
+def data_check_table(result: Any) -> None:
+    """Per-class counts of a `bench data check`, then one line per unreadable file."""
+    table = Table(title=f"{result.n_read} spectra read")
+    table.add_column("class")
+    table.add_column("count", justify="right")
+    for name, count in sorted(result.class_counts.items()):
+        table.add_row(name or "(unknown)", str(count))
+    out.print(table)
+    for path, reason in result.failures:
+        error(reason if str(path) in reason else f"{path}: {reason}")

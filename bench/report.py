@@ -1,0 +1,169 @@
+"""The versioned run report: provenance, resolved config, one result per cell.
+
+``report.json`` follows ``bench/schema/report-1.json`` and is validated before it is
+written; ``report.md`` is the same in a human-readable table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from bench import __version__
+from bench.errors import BenchError
+from bench.io import atomic_write_text
+
+SCHEMA = "bench.report/1"
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    text = files("bench").joinpath("schema/report-1.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def validate_report(report: dict[str, Any], where: str = "report") -> None:
+    """Raise BenchError naming the first schema violation."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(report_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(report))
+    if error is not None:
+        path = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise BenchError(f"{where}: does not follow {SCHEMA} at {path}: {error.message}")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _devices() -> list[str]:
+    if "jax" not in sys.modules:
+        return []
+    import jax
+
+    return [f"{d.platform}:{d.id}" for d in jax.devices()]
+
+
+def provenance(started: str, seeds: list[int]) -> dict[str, Any]:
+    return {
+        "bench_version": __version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "versions": {
+            name: _version(name)
+            for name in ("keras", "jax", "jaxlib", "numpy", "scikit-learn", "astropy", "pluggy")
+        },
+        "keras_backend": os.environ.get("KERAS_BACKEND", "jax"),
+        "devices": _devices(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "started": started,
+        "finished": now(),
+        "seeds": seeds,
+    }
+
+
+def build_report(
+    config_json: dict[str, Any],
+    results: list[dict[str, Any]],
+    datasets: dict[str, Any],
+    started: str,
+    seeds: list[int],
+) -> dict[str, Any]:
+    ok = sum(r["status"] == "ok" for r in results)
+    return {
+        "schema": SCHEMA,
+        "provenance": provenance(started, seeds),
+        "config": config_json,
+        "datasets": datasets,
+        "summary": {"n_cells": len(results), "ok": ok, "failed": len(results) - ok},
+        "results": results,
+    }
+
+
+def write_report(report: dict[str, Any], out_dir: Path) -> Path:
+    """Validate, then write report.json and report.md atomically; return the json path."""
+    validate_report(report)
+    path = out_dir / "report.json"
+    atomic_write_text(out_dir / "report.md", markdown(report))
+    atomic_write_text(path, json.dumps(report, indent=2, default=_json_default))
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """Read and validate a report.json (BenchError on any problem)."""
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BenchError(f"{path}: report not found") from None
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{path}: not a readable JSON report: {exc}") from None
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
+        found = report.get("schema") if isinstance(report, dict) else type(report).__name__
+        raise BenchError(f"{path}: schema is {found!r}, expected {SCHEMA!r}")
+    validate_report(report, str(path))
+    return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The run as a Markdown table: one row per cell with accuracy and per-class recall."""
+    classes = report["config"]["benchmark"]["classes"]
+    prov = report["provenance"]
+    lines = [
+        f"# Benchmark report: {report['config']['benchmark']['name']}",
+        "",
+        f"bench {prov['bench_version']}, keras {prov['versions']['keras']} on "
+        f"{prov['keras_backend']}, started {prov['started']}, host {prov['host']}",
+        "",
+        "| cell | status | accuracy | " + " | ".join(f"recall {c}" for c in classes) + " | fit s |",
+        "|---|---|---|" + "---|" * len(classes) + "---|",
+    ]
+    for r in report["results"]:
+        cell = r["cell"]["id"]
+        if r["status"] != "ok":
+            lines.append(f"| {cell} | failed: {r['error']['type']} | | " + "| " * len(classes))
+            continue
+        m = r["metrics"]
+        recalls = " | ".join(f"{m['per_class'][c]['recall']:.3f}" for c in classes)
+        lines.append(
+            f"| {cell} | ok | {m['accuracy']:.3f} | {recalls} | {r['timings']['fit_s']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"

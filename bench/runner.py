@@ -1,0 +1,320 @@
+"""The matrix runner: datasets x models x train fractions x seeds, snapshotted at each
+epoch count. Each training run trains once and is evaluated at every requested epoch
+count (20, 30, 40 -> one run of 40 epochs, three cells), which gives the same cells as
+three separate runs because models continue training exactly where they stopped."""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from bench.config import Config, PluginSpec
+from bench.errors import BenchError
+from bench.feed import Feed, Pipeline
+from bench.interfaces import Model, Preprocessor, Renderer
+from bench.io import atomic_write_text, write_csv
+from bench.manager import Registry
+from bench.metrics import compute_metrics
+from bench.spectra import SpectrumSource
+from bench.split import known_label_index, stratified_sample, stratified_split
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the benchmark matrix."""
+
+    dataset: str
+    model: str
+    plugin: str
+    train_fraction: float
+    epochs: int
+    seed: int
+
+    @property
+    def id(self) -> str:
+        return (
+            f"{self.dataset}__{self.model}__f{self.train_fraction:g}__e{self.epochs}__s{self.seed}"
+        )
+
+
+class Events(Protocol):
+    """What the runner reports while it works (the console draws it)."""
+
+    def run_started(self, n_cells: int) -> None: ...
+    def cell_finished(self, cell: Cell, result: dict[str, Any]) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+class SilentEvents:
+    def run_started(self, n_cells: int) -> None:
+        pass
+
+    def cell_finished(self, cell: Cell, result: dict[str, Any]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+@dataclass
+class Split:
+    """Positions of the training and test spectra, and where the test ones come from."""
+
+    train: np.ndarray
+    test: np.ndarray
+    test_source: SpectrumSource
+
+
+def count_cells(config: Config) -> int:
+    p = config.protocol
+    return (
+        len(config.datasets)
+        * len(config.models)
+        * len(p["train_fractions"])
+        * len(p["epochs"])
+        * len(p["seeds"])
+    )
+
+
+def build_pipeline(
+    registry: Registry, preprocess: Sequence[PluginSpec], render: PluginSpec, shape: tuple[int, ...]
+) -> Pipeline:
+    steps: list[Preprocessor] = [
+        registry.create("preprocessor", p.name, p.params, "preprocess") for p in preprocess
+    ]
+    renderer: Renderer = registry.create("renderer", render.name, render.params, "render")
+    return Pipeline(steps, renderer, tuple(shape))
+
+
+def pipeline_from_config(registry: Registry, cfg: dict[str, Any]) -> Pipeline:
+    """Rebuild a pipeline from :meth:`Pipeline.to_config` output (a cell's ``cell.json``)."""
+    pre = [PluginSpec(p["name"], p["params"]) for p in cfg["preprocess"]]
+    render = PluginSpec(cfg["renderer"]["name"], cfg["renderer"]["params"])
+    return build_pipeline(registry, pre, render, tuple(cfg["shape"]))
+
+
+def renderer_for(model: Model, spec: PluginSpec, config: Config) -> PluginSpec:
+    if spec.render is not None:
+        return spec.render
+    return config.render if model.input_kind == "image" else PluginSpec("none", {})
+
+
+def run_matrix(
+    config: Config, registry: Registry, out_dir: Path, events: Events
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run every cell; return the per-cell results and a summary of each dataset."""
+    classes = config.benchmark["classes"]
+    protocol = config.protocol
+    events.run_started(count_cells(config))
+    test_source = None
+    if config.test_dataset is not None:
+        test_source = registry.create(
+            "dataset", config.test_dataset.name, config.test_dataset.params, "[test_dataset]"
+        ).open()
+    results: list[dict[str, Any]] = []
+    summaries: dict[str, Any] = {}
+    for spec in config.datasets:
+        source = registry.create("dataset", spec.name, spec.params, f"dataset {spec.name}").open()
+        usable = _usable(source, classes, protocol, f"dataset {spec.name!r}")
+        summaries[spec.name] = _summarize(source, usable, classes)
+        test_usable = None
+        if test_source is not None:
+            test_usable = _usable(test_source, classes, protocol, "[test_dataset]")
+            summaries["test"] = _summarize(test_source, test_usable, classes)
+        for seed in protocol["seeds"]:
+            for fraction in protocol["train_fractions"]:
+                split = _split(source, usable, test_source, test_usable, fraction, seed, spec.name)
+                for model_spec in config.models:
+                    results += _train_run(
+                        config,
+                        registry,
+                        spec.name,
+                        source,
+                        split,
+                        model_spec,
+                        fraction,
+                        seed,
+                        out_dir,
+                        events,
+                    )
+    return results, summaries
+
+
+def _usable(
+    source: SpectrumSource, classes: list[str], protocol: dict[str, Any], where: str
+) -> np.ndarray:
+    if len(source) == 0:
+        raise BenchError(f"{where}: the dataset is empty")
+    index = known_label_index(source.labels, classes)
+    if len(index) == 0:
+        found = sorted(set(map(str, source.labels)))[:5]
+        raise BenchError(f"{where}: no spectrum has a label in {classes}; found {found}")
+    if protocol["max_spectra"] is not None:
+        index = stratified_sample(
+            source.labels, index, protocol["max_spectra"], protocol["seeds"][0]
+        )
+    return index
+
+
+def _summarize(source: SpectrumSource, usable: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    labels = source.labels[usable].astype(str)
+    return {
+        "n_total": len(source),
+        "n_used": len(usable),
+        "n_unknown_label": int(len(source) - np.isin(source.labels.astype(str), classes).sum()),
+        "class_counts": {c: int((labels == c).sum()) for c in classes},
+        "n_pixels": len(source.loglam),
+        "source": dict(source.describe()),
+    }
+
+
+def _split(source, usable, test_source, test_usable, fraction, seed, name) -> Split:
+    train, test = stratified_split(
+        source.ids, source.labels, usable, fraction, seed, f"dataset {name!r}"
+    )
+    if test_source is None:
+        return Split(train, test, source)
+    overlap = np.isin(test_source.ids[test_usable].astype(str), source.ids[train].astype(str))
+    return Split(train, test_usable[~overlap], test_source)
+
+
+def _train_run(
+    config: Config,
+    registry: Registry,
+    dataset: str,
+    source: SpectrumSource,
+    split: Split,
+    spec: PluginSpec,
+    fraction: float,
+    seed: int,
+    out_dir: Path,
+    events: Events,
+) -> list[dict[str, Any]]:
+    """Train one model on one split, snapshotting a cell at each epoch count."""
+    classes = config.benchmark["classes"]
+    cells = [
+        Cell(dataset, spec.label, spec.name, fraction, e, seed)
+        for e in sorted(config.protocol["epochs"])
+    ]
+    results: list[dict[str, Any]] = []
+    history: dict[str, list[float]] = {}
+    fit_s = 0.0
+    done_epochs = 0
+    try:
+        model: Model = registry.create("model", spec.name, spec.params, f"model {spec.label}")
+        shape = model.input_shape(len(source.loglam))
+        pipeline = build_pipeline(
+            registry, config.preprocess, renderer_for(model, spec, config), shape
+        )
+        batch_size = model.params.get("batch_size") or config.protocol["batch_size"]
+        train = Feed(source, split.train, pipeline, classes, batch_size, shuffle=True, seed=seed)
+        test = Feed(split.test_source, split.test, pipeline, classes, batch_size)
+        model.build(shape, classes, seed)
+    except Exception as exc:  # noqa: BLE001 - a failing plugin fails its cells, not the run
+        return [_failed(c, exc, out_dir, events) for c in cells]
+    for cell in cells:
+        try:
+            t0 = time.perf_counter()
+            run_history = model.fit(train, test, epochs=cell.epochs, initial_epoch=done_epochs)
+            fit_s += time.perf_counter() - t0
+            done_epochs = cell.epochs
+            for key, values in run_history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
+            t0 = time.perf_counter()
+            proba = np.asarray(model.predict_proba(test), dtype=np.float64)
+            predict_s = time.perf_counter() - t0
+            result = _finish_cell(
+                cell,
+                model,
+                pipeline,
+                split,
+                test,
+                proba,
+                history,
+                fit_s,
+                predict_s,
+                out_dir,
+                config,
+            )
+        except Exception as exc:  # noqa: BLE001
+            result = _failed(cell, exc, out_dir, events)
+            results.append(result)
+            continue
+        events.cell_finished(cell, result)
+        results.append(result)
+    return results
+
+
+def _finish_cell(
+    cell, model, pipeline, split, test, proba, history, fit_s, predict_s, out_dir, config
+) -> dict[str, Any]:
+    classes = config.benchmark["classes"]
+    metrics = compute_metrics(test.y, proba, classes)
+    final = out_dir / "cells" / cell.id
+    tmp = out_dir / "cells" / f".tmp-{cell.id}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    model.save(tmp / "model")
+    source = split.test_source
+    ids = source.ids[split.test].astype(str)
+    pred = np.argmax(proba, axis=1)
+    rows = [
+        [ids[i], classes[test.y[i]], classes[pred[i]], *(f"{p:.6g}" for p in proba[i])]
+        for i in range(len(ids))
+    ]
+    write_csv(
+        tmp / "predictions.csv", ["id", "true", "predicted", *(f"p_{c}" for c in classes)], rows
+    )
+    cell_config = {
+        "cell": asdict(cell),
+        "classes": classes,
+        "model": {"name": model.name, "params": model.params, "input_kind": model.input_kind},
+        "pipeline": pipeline.to_config(),
+        "grid": {
+            "loglam0": float(source.loglam[0]),
+            "n_pixels": len(source.loglam),
+            "dloglam": float(source.loglam[1] - source.loglam[0]),
+        },
+    }
+    atomic_write_text(tmp / "cell.json", json.dumps(cell_config, indent=2))
+    result = {
+        "cell": {**asdict(cell), "id": cell.id},
+        "status": "ok",
+        "history": {k: list(v) for k, v in history.items()},
+        "metrics": metrics,
+        "timings": {"fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3)},
+        "n_train": len(split.train),
+        "n_test": len(split.test),
+        "model_info": dict(model.describe()),
+        "path": f"cells/{cell.id}",
+    }
+    atomic_write_text(tmp / "metrics.json", json.dumps(result, indent=2))
+    if final.exists():
+        import shutil
+
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return result
+
+
+def _failed(cell: Cell, exc: BaseException, out_dir: Path, events: Events) -> dict[str, Any]:
+    log = out_dir / "logs" / f"{cell.id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(log, "".join(traceback.format_exception(exc)))
+    result = {
+        "cell": {**asdict(cell), "id": cell.id},
+        "status": "failed",
+        "error": {
+            "type": type(exc).__name__,
+            "message": str(exc).splitlines()[0] if str(exc) else "",
+            "log": f"logs/{cell.id}.log",
+        },
+    }
+    events.cell_finished(cell, result)
+    return result

@@ -1,1 +1,0 @@
-"""Built-in models plugins (placeholder until implemented)."""

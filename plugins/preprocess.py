@@ -1,1 +1,0 @@
-"""Built-in preprocess plugins (placeholder until implemented)."""

@@ -1,1 +1,0 @@
-"""Built-in render plugins (placeholder until implemented)."""

@@ -1,1 +1,0 @@
-"""Built-in synthetic plugins (placeholder until implemented)."""
