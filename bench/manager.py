@@ -52,7 +52,9 @@ class Registry:
             raise BenchError(f"plugin {source}: {cls.__name__} has no name")
         if cls.name in self.classes[kind]:
             other = self.sources[(kind, cls.name)]
-            raise BenchError(f"plugin {source}: {kind} {cls.name!r} is already registered by {other}")
+            raise BenchError(
+                f"plugin {source}: {kind} {cls.name!r} is already registered by {other}"
+            )
         self.classes[kind][cls.name] = cls
         self.sources[(kind, cls.name)] = source
 
@@ -154,4 +156,3 @@ def get_registry(extra: Iterable[object] = (), entry_points: bool = True) -> Reg
     if _cached is None:
         _cached = build_registry(plugin_manager())
     return _cached
-
