@@ -256,12 +256,20 @@ def _finish_cell(
     cell, model, pipeline, split, test, proba, history, fit_s, predict_s, out_dir, config
 ) -> dict[str, Any]:
     classes = config.benchmark["classes"]
-    metrics = compute_metrics(test.y, proba, classes)
+    source = split.test_source
+    snr = getattr(source, "snr", None)
+    metrics = compute_metrics(
+        test.y,
+        proba,
+        classes,
+        redshift=source.redshift[split.test],
+        snr=None if snr is None else np.asarray(snr)[split.test],
+        seed=cell.seed,
+    )
     final = out_dir / "cells" / cell.id
     tmp = out_dir / "cells" / f".tmp-{cell.id}"
     tmp.mkdir(parents=True, exist_ok=True)
     model.save(tmp / "model")
-    source = split.test_source
     ids = source.ids[split.test].astype(str)
     pred = np.argmax(proba, axis=1)
     rows = [
