@@ -45,7 +45,7 @@ def stratified_split(
     uniq, first, inverse = np.unique(ids[index].astype(str), return_index=True, return_inverse=True)
     obj_labels = labels[index][first].astype(str)
     classes, counts = np.unique(obj_labels, return_counts=True)
-    for name, count in zip(classes, counts, strict=True):
+    for name, count in zip(classes.tolist(), counts.tolist(), strict=True):
         if count < 2:
             raise BenchError(
                 f"{where}: class {name!r} has {count} object; need at least 2 to split into train and test"

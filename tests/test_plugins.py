@@ -1,0 +1,131 @@
+"""Plugin discovery: hooks, the `bench` entry-point group, BENCH_LOAD_PLUGINS, `bench plugins`."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bench import manager
+from bench.cli import main
+from bench.errors import BenchError
+from bench.interfaces import Renderer
+
+EXT_MODULE = """
+import numpy as np
+from bench import hookimpl
+from bench.interfaces import Renderer
+from bench.options import Option
+
+
+class Ones(Renderer):
+    name = "ones"
+    options = (Option("value", float, 1.0, "pixel value"),)
+
+    def render(self, batch, shape):
+        return np.full((len(batch), *shape), self.params["value"], np.float32)
+
+
+@hookimpl
+def register_renderers(register):
+    register(Ones)
+"""
+
+
+@pytest.fixture
+def installed_ext(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake installed distribution `bench-ext 1.2` with a `bench` entry point."""
+    (tmp_path / "bench_ext_mod.py").write_text(EXT_MODULE)
+    info = tmp_path / "bench_ext-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bench-ext\nVersion: 1.2\n")
+    (info / "entry_points.txt").write_text("[bench]\next = bench_ext_mod\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(manager, "_cached", None)
+    return tmp_path
+
+
+def test_entry_point_plugin_is_discovered_with_its_distribution(installed_ext, monkeypatch):
+    monkeypatch.delenv("BENCH_LOAD_PLUGINS", raising=False)
+    registry = manager.get_registry()
+    assert registry.classes["renderer"]["ones"].name == "ones"
+    assert registry.sources[("renderer", "ones")] == "bench-ext 1.2"
+
+
+@pytest.mark.parametrize(
+    ("allow", "loaded"), [("", False), ("other-dist", False), ("bench-ext", True)]
+)
+def test_bench_load_plugins_allow_list(installed_ext, monkeypatch, allow, loaded):
+    monkeypatch.setenv("BENCH_LOAD_PLUGINS", allow)
+    registry = manager.get_registry()
+    assert ("ones" in registry.classes["renderer"]) is loaded
+
+
+def test_bench_plugins_json_lists_sources_and_options(installed_ext, monkeypatch, capsys):
+    monkeypatch.delenv("BENCH_LOAD_PLUGINS", raising=False)
+    assert main(["plugins", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    ones = next(r for r in rows if r["name"] == "ones")
+    assert ones["kind"] == "renderer" and ones["source"] == "bench-ext 1.2"
+    assert ones["options"] == [
+        {"name": "value", "type": "float", "default": 1.0, "help": "pixel value"}
+    ]
+    builtin = {(r["kind"], r["name"]) for r in rows if r["source"] == "built-in"}
+    for expected in [
+        ("dataset", "synthetic"),
+        ("dataset", "sdss"),
+        ("preprocessor", "moving_average"),
+        ("renderer", "line"),
+        ("model", "inception_v3"),
+        ("model", "resnet50"),
+        ("model", "mnist_cnn"),
+    ]:
+        assert expected in builtin
+
+
+def test_duplicate_names_and_wrong_kinds_are_rejected():
+    class Twice(Renderer):
+        name = "twice"
+
+        def render(self, batch, shape):  # pragma: no cover - never called
+            raise NotImplementedError
+
+    registry = manager.Registry()
+    registry.add("renderer", Twice, "a")
+    with pytest.raises(BenchError, match="'twice' is already registered by a"):
+        registry.add("renderer", Twice, "b")
+    with pytest.raises(BenchError, match="expected a model class"):
+        registry.add("model", Twice, "c")
+
+
+def test_misspelled_hook_fails_at_load():
+    bad = type("Bad", (), {})()
+    from bench import hookimpl
+
+    def register_modells(register):  # noqa: ARG001 - misspelled on purpose
+        pass
+
+    bad.register_modells = hookimpl(register_modells)
+    import pluggy
+
+    with pytest.raises(pluggy.PluginValidationError):
+        manager.plugin_manager(extra=[bad], entry_points=False)
+
+
+def test_cli_commands_that_need_no_keras_do_not_import_it(tmp_path):
+    import subprocess
+    import sys
+
+    code = textwrap.dedent(
+        """
+        import sys
+        from bench.cli import main
+        main(["plugins", "--json"])
+        assert "keras" not in sys.modules and "jax" not in sys.modules, sorted(
+            m for m in sys.modules if m.startswith(("keras", "jax")))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
