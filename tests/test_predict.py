@@ -1,0 +1,50 @@
+"""`bench predict`: a trained cell applied to spectrum files it has never seen."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.spectra import boss_grid
+from tests.plugins import toy
+from tests.test_core import CONFIG, toy_registry, write  # noqa: F401 - fixture
+
+write_spec_lite = pytest.importorskip("bench_plugins.sdss.testing").write_spec_lite
+
+
+def toy_like_flux(k: int, seed: int) -> np.ndarray:
+    """Flux on BOSS pixels 100..3999 with the toy dataset's class-k line at toy pixels."""
+    rng = np.random.default_rng(seed)
+    flux = rng.normal(1.0, 0.3, 3900).astype(np.float32)
+    start = int(round((3.6 - boss_grid()[100]) / 1e-4))  # toy grid starts at log10 = 3.6
+    flux[start + 30 + 60 * k : start + 40 + 60 * k] += 3.0
+    return flux
+
+
+def test_predict_applies_the_cell_to_files(toy_registry, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "run"
+    main(["run", str(write(tmp_path, CONFIG)), "--out", str(out)])
+    cell = next(p for p in (out / "cells").iterdir() if "__centroid__" in p.name)
+    files = tmp_path / "spectra"
+    for k, name in enumerate(toy.CLASSES):
+        write_spec_lite(files / f"spec-1000-55000-000{k + 1}.fits", label=name, fiber=k + 1, flux=toy_like_flux(k, k))
+    (files / "spec-1000-55000-0009.fits").write_bytes(b"SIMPLE  =  T broken")
+    code = main(["predict", str(cell), str(files), "--out", str(tmp_path / "p.csv")])
+    assert code == 1  # one unreadable file
+    with open(tmp_path / "p.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["path", "predicted", "p_STAR", "p_GALAXY", "p_QSO"]
+    assert [r["predicted"] for r in rows] == list(toy.CLASSES)
+    for r in rows:
+        assert sum(float(r[f"p_{c}"]) for c in toy.CLASSES) == pytest.approx(1.0, abs=1e-5)
+    err = capsys.readouterr().err
+    assert "spec-1000-55000-0009.fits" in err and "Traceback" not in err
+
+
+def test_predict_on_a_folder_that_is_not_a_cell(toy_registry, tmp_path, capsys):  # noqa: F811
+    assert main(["predict", str(tmp_path), str(tmp_path), "--out", str(tmp_path / "p.csv")]) == 2
+    assert "not a trained cell (no cell.json)" in capsys.readouterr().err
+    assert not (tmp_path / "p.csv").exists()
