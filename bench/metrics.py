@@ -1,4 +1,10 @@
-"""Classification metrics from scikit-learn, as plain JSON-able data."""
+"""Classification metrics from scikit-learn, as plain JSON-able data.
+
+Point estimates come from ``sklearn.metrics``. Bootstrap intervals resample the test
+objects as one multinomial draw of confusion matrices and turn all of them into rates at
+once (scikit-learn per draw would take ~1000x longer); ``tests/test_metrics.py`` checks
+that :func:`rates` agrees with scikit-learn.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +13,241 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import BenchError
+
+N_BOOTSTRAP = 1000
+CONFIDENCE = 0.95
+REDSHIFT_EDGES = (0.1, 0.5, 1.0, 2.1)
+SNR_EDGES = (2.0, 5.0, 10.0, 20.0)
+AVERAGED = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1", "roc_auc")
+PER_CLASS = ("recall", "precision", "f1", "accuracy", "roc_auc")
+
 
 def compute_metrics(
-    y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str]
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    classes: Sequence[str],
+    redshift: np.ndarray | None = None,
+    snr: np.ndarray | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Overall and per-class metrics for integer labels ``y_true`` and probabilities ``proba``.
 
-    Per-class ``accuracy`` is one-vs-rest, as in the paper: the fraction of test objects
-    correctly called "this class" or "not this class".
+    Per-class ``accuracy`` is one-vs-rest, as in the paper ("exactitud"): the fraction of
+    test objects correctly called "this class" or "not this class". Undefined values
+    (ROC-AUC for a class absent from the test set, recall in an empty bin) are ``None``.
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
+    y_true = np.asarray(y_true, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
     labels = np.arange(len(classes))
-    y_pred = np.argmax(proba, axis=1)
-    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    y_pred = np.argmax(proba, axis=1) if len(proba) else np.zeros(0, np.int64)
+    cm = confusion(y_true, y_pred, len(classes))
+    counts = cm["counts"]
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
     )
-    total = counts.sum()
+    auc = roc_auc(y_true, proba, len(classes))
+    total = int(np.sum(counts))
     per_class = {}
     for k, name in enumerate(classes):
-        tp = counts[k, k]
-        tn = total - counts[k, :].sum() - counts[:, k].sum() + tp
+        tp = counts[k][k]
+        tn = total - sum(counts[k]) - sum(row[k] for row in counts) + tp
         per_class[name] = {
             "accuracy": float((tp + tn) / total) if total else 0.0,
             "precision": float(precision[k]),
             "recall": float(recall[k]),
             "f1": float(f1[k]),
             "support": int(support[k]),
+            "roc_auc": auc[k],
         }
-    row_sums = counts.sum(axis=1, keepdims=True)
-    normalized = np.divide(counts, row_sums, out=np.zeros(counts.shape), where=row_sums > 0)
-    return {
+    weights = support / support.sum() if support.sum() else np.zeros(len(classes))
+    defined_auc = [a for a in auc if a is not None]
+    metrics: dict[str, Any] = {
         "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
         "macro_f1": float(np.mean(f1)),
+        "macro_precision": float(np.mean(precision)),
+        "macro_recall": float(np.mean(recall)),
+        "weighted_f1": float(np.sum(weights * f1)),
+        "weighted_precision": float(np.sum(weights * precision)),
+        "weighted_recall": float(np.sum(weights * recall)),
+        "roc_auc": float(np.mean(defined_auc)) if defined_auc else None,
         "per_class": per_class,
-        "confusion_matrix": {
-            "labels": list(classes),
-            "counts": counts.tolist(),
-            "normalized": normalized.round(6).tolist(),
-        },
+        "confusion_matrix": {"labels": list(classes), **cm},
+        "intervals": bootstrap_intervals(y_true, y_pred, classes, seed=seed),
     }
+    bins = {}
+    if redshift is not None:
+        bins["redshift"] = binned(y_true, y_pred, classes, redshift, REDSHIFT_EDGES, "z")
+    if snr is not None:
+        bins["snr"] = binned(y_true, y_pred, classes, snr, SNR_EDGES, "S/N")
+    if bins:
+        metrics["bins"] = bins
+    return metrics
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, Any]:
+    """Counts plus the three normalisations the paper's figures use.
+
+    ``normalized`` divides by the true-class total (rows: recall), ``normalized_pred`` by
+    the predicted-class total (columns: precision), ``normalized_all`` by all objects.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    labels = np.arange(n_classes)
+    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    out: dict[str, Any] = {"counts": counts.tolist()}
+    for key, norm in (
+        ("normalized", "true"),
+        ("normalized_pred", "pred"),
+        ("normalized_all", "all"),
+    ):
+        if len(y_true) == 0:
+            out[key] = np.zeros(counts.shape).tolist()
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = confusion_matrix(y_true, y_pred, labels=labels, normalize=norm)
+        out[key] = np.nan_to_num(m).round(6).tolist()
+    return out
+
+
+def roc_auc(y_true: np.ndarray, proba: np.ndarray, n_classes: int) -> list[float | None]:
+    """One-vs-rest ROC-AUC per class; ``None`` where the class is absent or alone."""
+    from sklearn.metrics import roc_auc_score
+
+    out: list[float | None] = []
+    for k in range(n_classes):
+        positive = y_true == k
+        if positive.all() or not positive.any():
+            out.append(None)
+        else:
+            out.append(float(roc_auc_score(positive, proba[:, k])))
+    return out
+
+
+def bootstrap_counts(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, n_draws: int, seed: int
+) -> np.ndarray:
+    """Confusion-matrix counts for ``n_draws`` resamples of the test objects: (n_draws, K, K).
+
+    Resampling n objects with replacement and counting (true, predicted) pairs is a
+    multinomial draw over the K*K cells with the observed cell frequencies, so the draws
+    are sampled directly: the same distribution as resampling indices, in O(n_draws K^2).
+    """
+    n = len(y_true)
+    rng = np.random.default_rng(seed)
+    cells = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
+    draws = rng.multinomial(n, cells / n, size=n_draws)
+    return draws.reshape(n_draws, n_classes, n_classes)
+
+
+def rates(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, per-class recall/precision/F1 from (..., K, K) counts (NaN when undefined)."""
+    tp = np.diagonal(counts, axis1=-2, axis2=-1).astype(np.float64)
+    true_k = counts.sum(axis=-1)
+    pred_k = counts.sum(axis=-2)
+    total = counts.sum(axis=(-2, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = tp / true_k
+        precision = tp / pred_k
+        denom = true_k + pred_k
+        f1 = np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
+        accuracy = tp.sum(axis=-1) / total
+    return {"accuracy": accuracy, "recall": recall, "precision": precision, "f1": f1}
+
+
+def bootstrap_intervals(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: Sequence[str],
+    n_draws: int = N_BOOTSTRAP,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
+) -> dict[str, Any]:
+    """Seeded percentile-bootstrap intervals for accuracy, macro F1 and per-class recall."""
+    if len(y_true) == 0:
+        return {}
+    draws = rates(bootstrap_counts(y_true, y_pred, len(classes), n_draws, seed))
+    q = [50 * (1 - confidence), 50 * (1 + confidence)]
+
+    def interval(values: np.ndarray) -> list[float] | None:
+        values = values[np.isfinite(values)]
+        return np.percentile(values, q).round(6).tolist() if len(values) else None
+
+    return {
+        "method": "percentile bootstrap",
+        "n_draws": n_draws,
+        "confidence": confidence,
+        "seed": seed,
+        "accuracy": interval(draws["accuracy"]),
+        "macro_f1": interval(draws["f1"].mean(axis=-1)),
+        "recall": {c: interval(draws["recall"][:, k]) for k, c in enumerate(classes)},
+    }
+
+
+def bin_labels(edges: Sequence[float], name: str) -> list[str]:
+    """Readable labels for the half-open bins below, between and above ``edges``."""
+    out = [f"{name} < {edges[0]:g}"]
+    out += [f"{lo:g} <= {name} < {hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    return out + [f"{name} >= {edges[-1]:g}"]
+
+
+def binned(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: Sequence[str],
+    values: np.ndarray,
+    edges: Sequence[float],
+    name: str,
+) -> list[dict[str, Any]]:
+    """Accuracy and per-class completeness (recall) in bins of ``values``; NaN values dropped."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != y_true.shape:
+        raise BenchError(f"{name} values: expected {len(y_true)} values, got {values.shape}")
+    finite = np.isfinite(values)
+    which = np.digitize(values, edges)
+    rows = []
+    for b, label in enumerate(bin_labels(edges, name)):
+        sel = finite & (which == b)
+        counts = np.zeros((len(classes), len(classes)), np.int64)
+        np.add.at(counts, (y_true[sel], y_pred[sel]), 1)
+        r = rates(counts)
+        rows.append(
+            {
+                "bin": label,
+                "low": float(edges[b - 1]) if b > 0 else None,
+                "high": float(edges[b]) if b < len(edges) else None,
+                "n": int(sel.sum()),
+                "accuracy": _num(r["accuracy"]),
+                "recall": {c: _num(r["recall"][k]) for k, c in enumerate(classes)},
+                "support": {c: int(counts[k].sum()) for k, c in enumerate(classes)},
+            }
+        )
+    return rows
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return round(value, 6) if np.isfinite(value) else None
+
+
+def metric_names(classes: Sequence[str]) -> list[str]:
+    """Every name :func:`metric_value` accepts: averaged ones and ``recall:QSO`` style."""
+    return list(AVERAGED) + [f"{m}:{c}" for m in PER_CLASS for c in classes]
+
+
+def metric_value(metrics: dict[str, Any], name: str) -> tuple[float | None, list[float] | None]:
+    """The value of metric ``name`` in a result's ``metrics`` and its interval, if any."""
+    classes = list(metrics["per_class"])
+    if name not in metric_names(classes):
+        raise BenchError(f"unknown metric {name!r}; valid: {', '.join(metric_names(classes))}")
+    intervals = metrics.get("intervals") or {}
+    if ":" in name:
+        kind, cls = name.split(":", 1)
+        value = metrics["per_class"][cls].get(kind)
+        interval = (intervals.get(kind) or {}).get(cls) if kind == "recall" else None
+    else:
+        value = metrics.get(name)
+        interval = intervals.get(name)
+    return (None if value is None else float(value)), interval
