@@ -104,50 +104,43 @@ def _is_table(hdu: Any) -> bool:
 
 
 class _Table:
-    """A binary table HDU decoded from the raw bytes by column name (any case)."""
+    """A binary table HDU whose columns are decoded from the raw bytes by name (any case)."""
 
     def __init__(self, hdul: Any, index: int, raw: bytes) -> None:
-        self.header = hdul[index].header
+        hdu = hdul[index]
+        self.header, self.raw = hdu.header, raw
         self.name = str(self.header.get("EXTNAME", "")).strip().upper()
-        self.nrows = int(self.header["NAXIS2"])
-        width = int(self.header["NAXIS1"])
-        self.start = int(hdul.fileinfo(index)["datLoc"])
-        if self.start + width * self.nrows > len(raw):
-            raise BenchError(f"table HDU {index} ({self.name or 'unnamed'}) is truncated")
-        names, formats, offsets, offset = [], [], [], 0
-        self.cards: dict[str, int] = {}
+        self.nrows, self.width = int(self.header["NAXIS2"]), int(self.header["NAXIS1"])
+        # _data_offset is fileinfo()["datLoc"] without re-serialising the whole header
+        offset = getattr(hdu, "_data_offset", None)
+        self.start = int(offset if offset is not None else hdul.fileinfo(index)["datLoc"])
+        if self.start + self.width * self.nrows > len(raw):
+            raise ValueError(f"table HDU {index} ({self.name or 'unnamed'}) is truncated")
+        self.layout: dict[str, tuple[int, str, int, int]] = {}  # name -> (k, code, count, offset)
+        at = 0
         for k in range(1, int(self.header["TFIELDS"]) + 1):
-            repeat, code = _TFORM.match(str(self.header[f"TFORM{k}"]).strip()).groups()  # type: ignore[union-attr]
-            count = int(repeat or 1)
-            fmt, size = _FITS_TYPES.get(code, ("V1", 1))
-            nbytes = (count + 7) // 8 if code == "X" else count * size
-            name = str(self.header.get(f"TTYPE{k}", f"col{k}")).strip()
-            if name.lower() not in self.cards:
-                self.cards[name.lower()] = k
-                names.append(name.lower())
-                formats.append(
-                    f"S{count}"
-                    if code == "A"
-                    else (
-                        f"V{nbytes}" if fmt == "V1" else (f"({count},){fmt}" if count > 1 else fmt)
-                    )
-                )
-                offsets.append(offset)
-            offset += nbytes
-        self.dtype = np.dtype(
-            {"names": names, "formats": formats, "offsets": offsets, "itemsize": width}
-        )
-        self.raw = raw
+            match = _TFORM.match(str(self.header[f"TFORM{k}"]).strip())
+            if match is None:
+                raise ValueError(f"table HDU {index}: bad TFORM{k}")
+            count, code = int(match.group(1) or 1), match.group(2)
+            name = str(self.header.get(f"TTYPE{k}", f"col{k}")).strip().lower()
+            self.layout.setdefault(name, (k, code, count, at))
+            at += (count + 7) // 8 if code == "X" else count * _FITS_TYPES[code][1]
 
     def has(self, *columns: str) -> bool:
-        return all(c.lower() in self.cards for c in columns)
+        return all(c.lower() in self.layout for c in columns)
 
     def column(self, name: str) -> np.ndarray:
-        """One column, scaled by TSCAL/TZERO when the header says so."""
-        data = np.frombuffer(self.raw, self.dtype, count=self.nrows, offset=self.start)[
-            name.lower()
-        ]
-        k = self.cards[name.lower()]
+        """One column, scaled by TSCALn/TZEROn when the header says so; strings decoded."""
+        k, code, count, at = self.layout[name.lower()]
+        fmt = f"S{count}" if code == "A" else _FITS_TYPES[code][0]
+        if code in "XPQ":
+            raise ValueError(f"column {name} has unsupported TFORM {code}")
+        shape = "" if count == 1 or code == "A" else f"({count},)"
+        dtype = np.dtype(
+            {"names": ["c"], "formats": [shape + fmt], "offsets": [at], "itemsize": self.width}
+        )
+        data = np.frombuffer(self.raw, dtype, count=self.nrows, offset=self.start)["c"]
         scale, zero = self.header.get(f"TSCAL{k}", 1), self.header.get(f"TZERO{k}", 0)
         if data.dtype.kind in "fiu" and (scale != 1 or zero != 0):
             return data * scale + zero

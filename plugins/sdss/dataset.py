@@ -1,0 +1,195 @@
+"""The ``sdss`` dataset: SDSS spectrum files on disk, optionally through the on-disk cache."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_plugins.sdss.cache import SpectrumCache
+
+from bench.errors import BenchError
+from bench.interfaces import Dataset
+from bench.options import Option
+from bench.readers import find_spectra, read_batch
+from bench.spectra import ArraySource, SpectrumBatch, SpectrumSource, boss_grid
+
+CLASSES = ["STAR", "GALAXY", "QSO"]
+
+
+class SdssDataset(Dataset):
+    """Real SDSS spectra (spec-lite, DR7 spSpec, DR18) from files or folders, on the BOSS grid."""
+
+    name = "sdss"
+    description = (
+        "SDSS/BOSS spectrum files (spec-lite, DR7 spSpec, DR18), labelled by CLASS or a catalog"
+    )
+    options = (
+        Option(
+            "path", list, None, "spectrum files or folders (searched recursively)", item_type=str
+        ),
+        Option(
+            "labels_catalog", str, None, "FITS catalog giving labels, joined on plate/mjd/fiber"
+        ),
+        Option("label_column", str, "CLASS", "column of labels_catalog holding the class"),
+        Option(
+            "sample", str, None, "sample CSV (plate,mjd,fiber) from select_sample: use only those"
+        ),
+        Option("classes", list, CLASSES, "classes kept; other labels are dropped", item_type=str),
+        Option("z_min", float, None, "keep redshift >= z_min"),
+        Option("z_max", float, None, "keep redshift <= z_max"),
+        Option("zwarning_zero", bool, False, "keep only ZWARNING == 0"),
+        Option("limit", int, None, "stratified random sample of at most this many spectra"),
+        Option("seed", int, 0, "seed of the limit sample"),
+        Option("cache_dir", str, None, "columnar cache folder (None: read files into memory)"),
+        Option("workers", int, 1, "processes reading files"),
+    )
+
+    def __init__(self, **params: Any) -> None:
+        if isinstance(params.get("path"), str):
+            params["path"] = [params["path"]]
+        super().__init__(**params)
+
+    def open(self) -> SpectrumSource:
+        p = self.params
+        if not p["path"]:
+            raise BenchError("sdss.path: give spectrum files or folders, e.g. path = ['data/sdss']")
+        files = find_spectra(p["path"])
+        if not files:
+            raise BenchError(f"sdss.path: no .fits/.fit/.fits.gz files under {p['path']}")
+        grid = boss_grid()
+        if p["cache_dir"]:
+            cache = SpectrumCache(p["cache_dir"], grid)
+            cache.ingest(files, workers=p["workers"])
+            entries = cache.lookup(files)
+            failures = [(e["path"], e["problem"]) for e in entries if e["row"] < 0]
+            good = [e for e in entries if e["row"] >= 0]
+            table = {k: np.array([e[k] for e in good]) for k in ("id", "label", "redshift", "snr", "plate", "mjd", "fiber", "zwarning", "path", "shard", "row")}  # fmt: skip
+        else:
+            batch, fails = _read_parallel(files, grid, p["workers"])
+            failures = [(str(f), reason) for f, reason in fails]
+            table = {"id": batch.ids, "label": batch.labels, "redshift": batch.redshift, "snr": batch.snr,
+                     **{k: batch.meta[k] for k in ("plate", "mjd", "fiber", "zwarning", "path")}}  # fmt: skip
+        table["label"] = np.asarray(table["label"], dtype=object)
+        keep, dropped = self._select(table)
+        description = {
+            "paths": [str(x) for x in p["path"]],
+            "files": len(files),
+            "spectra": int(keep.size),
+            "cache_dir": p["cache_dir"],
+            "dropped": dropped,
+            "failures": [{"path": f, "reason": r} for f, r in failures],
+        }
+        if p["cache_dir"]:
+            return CacheSource(cache, {k: v[keep] for k, v in table.items()}, description)
+        return ArraySource(batch.take(keep).with_arrays(labels=table["label"][keep]), description)
+
+    def _select(self, table: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, int]]:
+        """Relabel from the catalog, filter, then draw the stratified ``limit`` sample."""
+        p = self.params
+        keys = list(
+            zip(
+                table["plate"].tolist(), table["mjd"].tolist(), table["fiber"].tolist(), strict=True
+            )
+        )
+        dropped: Counter[str] = Counter()
+        ok = np.ones(len(keys), bool)
+        if p["labels_catalog"]:
+            from bench_plugins.sdss.catalog import catalog_labels
+
+            labels = catalog_labels(p["labels_catalog"], p["label_column"])
+            table["label"] = np.array([labels.get(k, "") for k in keys], dtype=object)
+            missing = np.array([k not in labels for k in keys], bool)
+            dropped["not in labels catalog"] = int(missing.sum())
+            ok &= ~missing
+        if p["sample"]:
+            from bench_plugins.sdss.catalog import load_sample
+
+            s = load_sample(p["sample"])
+            wanted = set(
+                zip(s["plate"].tolist(), s["mjd"].tolist(), s["fiber"].tolist(), strict=True)
+            )
+            outside = np.array([k not in wanted for k in keys], bool) & ok
+            dropped["not in sample"] = int(outside.sum())
+            ok &= ~outside
+        z = table["redshift"].astype(float)
+        tests = {
+            "class not in classes": np.isin(table["label"], p["classes"]),
+            "redshift below z_min": z >= p["z_min"] if p["z_min"] is not None else None,
+            "redshift above z_max": z <= p["z_max"] if p["z_max"] is not None else None,
+            "zwarning not zero": table["zwarning"] == 0 if p["zwarning_zero"] else None,
+        }
+        for reason, passed in tests.items():
+            if passed is not None:
+                dropped[reason] = int((ok & ~passed).sum())
+                ok &= passed
+        keep = np.flatnonzero(ok)
+        if p["limit"] is not None and keep.size > p["limit"]:
+            keep = stratified(table["label"][keep], p["limit"], p["seed"], keep)
+        return keep, {k: v for k, v in dropped.items() if v}
+
+
+def stratified(labels: np.ndarray, n: int, seed: int, index: np.ndarray) -> np.ndarray:
+    """``n`` of ``index`` drawn without replacement, class proportions kept; sorted."""
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels.astype(str), return_counts=True)
+    quota = np.floor(counts * n / counts.sum()).astype(int)
+    for i in np.argsort(-(counts * n / counts.sum() - quota))[: n - quota.sum()]:
+        quota[i] += 1
+    picks = [
+        rng.choice(index[labels == c], q, replace=False)
+        for c, q in zip(classes, quota, strict=True)
+    ]
+    return np.sort(np.concatenate(picks))
+
+
+def _read_parallel(
+    files: list[Path], grid: np.ndarray, workers: int
+) -> tuple[SpectrumBatch, list[tuple[Path, str]]]:
+    if workers <= 1 or len(files) < 2 * workers:
+        return read_batch(files, grid)
+    size = -(-len(files) // workers)
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(read_batch, chunks, [grid] * len(chunks)))
+    batches = [b for b, _ in parts if len(b)] or [parts[0][0]]
+    return SpectrumBatch.concatenate(batches), [f for _, fails in parts for f in fails]
+
+
+class CacheSource(SpectrumSource):
+    """Spectra streamed from the memory-mapped cache: bounded memory however many there are."""
+
+    def __init__(
+        self, cache: SpectrumCache, table: dict[str, np.ndarray], description: Mapping[str, object]
+    ):
+        self.cache = cache
+        self.table = table
+        self.ids = table["id"].astype(object)
+        self.labels = table["label"].astype(object)
+        self.redshift = table["redshift"].astype(np.float64)
+        self.loglam = cache.grid
+        self._description = dict(description)
+
+    def read(self, index: np.ndarray) -> SpectrumBatch:
+        index = np.asarray(index, dtype=np.int64)
+        p = len(self.loglam)
+        out = {name: np.empty((len(index), p), dt) for name, dt in (("flux", np.float32), ("ivar", np.float32), ("mask", np.int32))}  # fmt: skip
+        shards, rows = self.table["shard"][index], self.table["row"][index]
+        for shard in np.unique(shards):
+            at = np.flatnonzero(shards == shard)
+            at = at[np.argsort(rows[at])]  # read each shard in row order
+            for name, arr in out.items():
+                arr[at] = self.cache.array(int(shard), name)[rows[at]]
+        t = self.table
+        return SpectrumBatch(
+            ids=self.ids[index], loglam=self.loglam, labels=self.labels[index],
+            redshift=self.redshift[index], snr=t["snr"][index].astype(np.float32),
+            meta={k: t[k][index] for k in ("plate", "mjd", "fiber", "zwarning", "path")},
+            **out,
+        )  # fmt: skip
+
+    def describe(self) -> Mapping[str, object]:
+        return self._description
