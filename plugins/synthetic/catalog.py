@@ -1,0 +1,61 @@
+"""Who is in the synthetic survey: labels and redshifts for all objects, drawn up front.
+
+Class mixes: ``balanced`` (equal counts, shuffled) or ``boss`` (roughly the BOSS DR12
+spectroscopic mix: mostly galaxies). Redshifts follow BOSS-like distributions:
+galaxies peak at z ~ 0.5 (LOWZ/CMASS, a low-z main-sample tail and eBOSS LRG/ELG to
+z ~ 1), quasars at z ~ 2.4 with a low-z population and a high-z tail; stars get
+radial velocities from a disk (40 km/s) and a halo (``star_rv_kms``) component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from bench_plugins.synthetic.lines import C_KMS
+
+BOSS_MIX = {"GALAXY": 0.66, "QSO": 0.20, "STAR": 0.14}
+# (weight, mean, sigma) of Gaussian components in redshift
+GALAXY_Z = [(0.12, 0.10, 0.05), (0.25, 0.32, 0.08), (0.48, 0.53, 0.08), (0.15, 0.80, 0.12)]
+QSO_Z = [(0.62, 2.45, 0.35), (0.30, 1.30, 0.50), (0.08, 3.30, 0.50)]
+
+
+def sample_mixture(
+    parts: Sequence[tuple[float, float, float]], lo: float, hi: float, u: np.ndarray
+) -> np.ndarray:
+    """Inverse-CDF draws in [lo, hi] from a Gaussian mixture (with a small uniform floor)."""
+    grid = np.linspace(lo, hi, 4001)
+    pdf = sum(w * np.exp(-0.5 * ((grid - m) / s) ** 2) / s for w, m, s in parts)
+    pdf = pdf + 1e-3 * pdf.max(initial=0.0) + 1e-12
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(grid))])
+    return np.interp(u * cdf[-1], cdf, grid)
+
+
+def draw_labels(n: int, classes: Sequence[str], mix: str, rng: np.random.Generator) -> np.ndarray:
+    if mix == "balanced":
+        labels = np.array(classes, dtype=object)[np.arange(n) % len(classes)]
+        return labels[rng.permutation(n)]
+    weights = np.array([BOSS_MIX[c] for c in classes])
+    pick = np.searchsorted(np.cumsum(weights) / weights.sum(), rng.random(n), side="right")
+    return np.array(classes, dtype=object)[np.minimum(pick, len(classes) - 1)]
+
+
+def draw_catalog(
+    n: int,
+    seed: int,
+    classes: Sequence[str],
+    mix: str,
+    galaxy_z: Sequence[float],
+    qso_z: Sequence[float],
+    star_rv_kms: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, redshift) for ``n`` objects, reproducible from ``seed``."""
+    rng = np.random.default_rng([seed, 0])
+    labels = draw_labels(n, classes, mix, rng)
+    u, g = rng.random(n), rng.standard_normal(n)
+    halo = rng.random(n) < 0.3
+    redshift = np.where(halo, star_rv_kms * g, -10.0 + 40.0 * g) / C_KMS
+    is_gal, is_qso = labels == "GALAXY", labels == "QSO"
+    redshift[is_gal] = sample_mixture(GALAXY_Z, galaxy_z[0], galaxy_z[1], u[is_gal])
+    redshift[is_qso] = sample_mixture(QSO_Z, qso_z[0], qso_z[1], u[is_qso])
+    return labels, redshift

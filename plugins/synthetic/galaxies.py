@@ -1,0 +1,100 @@
+"""Galaxies: an old stellar population (4000 A break, Ca II H&K, G band, Mg b, Na D,
+broadened by the velocity dispersion) plus a young one (Balmer absorption), dust, and
+nebular emission ([O II], H-beta, [O III], H-alpha, [N II], [S II]) for star-forming
+and AGN-like galaxies. Types follow BOSS: mostly passive LRGs at z ~ 0.5."""
+
+from __future__ import annotations
+
+import numpy as np
+from bench_plugins.synthetic import stars
+from bench_plugins.synthetic.lines import broaden, ew_amplitude, profiles
+from bench_plugins.synthetic.photometry import ab_flux, scale_to
+
+EMISSION = np.array([3727.09, 3729.88, 3869.86, 4102.89, 4341.68, 4862.68, 4960.30, 5008.24,
+                     6302.05, 6549.86, 6564.61, 6585.27, 6718.29, 6732.67])  # fmt: skip
+HA = 10
+
+
+def galaxy_type(z: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """PASSIVE, SF (star-forming), AGN (narrow-line) or PSB (post-starburst), by redshift."""
+    p_sf = np.where(z < 0.25, 0.40, np.where(z < 0.65, 0.12, 0.55))
+    return np.where(u < p_sf, "SF", np.where(u < p_sf + 0.05, "AGN",
+                    np.where(u < p_sf + 0.08, "PSB", "PASSIVE")))  # fmt: skip
+
+
+def dust(rest_lam: np.ndarray, a_v: np.ndarray) -> np.ndarray:
+    """Attenuation with A_lambda / A_V = (5500 / lambda), a Calzetti-like slope."""
+    return np.power(
+        np.float32(10.0), (-0.4 * a_v[:, None]).astype(np.float32) * (5500.0 / rest_lam)
+    )
+
+
+def population(loglam, z, rest_lam, teff, metals, sigma_v, balmer) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """(continuum, absorbed spectrum) of one stellar population, unit flux at 5500 A rest."""
+    jump = 0.55 * stars.strength(teff, 9500.0, 0.13, 0.22)
+    cont = stars.continuum(rest_lam, teff, jump)
+    cont /= stars.continuum(np.full((len(z), 1), 5500.0), teff, jump)
+    tau = stars.tau(loglam, z, teff, metals, sigma_v, balmer, np.full(len(z), 600.0))
+    return cont, cont * np.exp(-tau)
+
+
+def emission_ratios(kind: np.ndarray, n: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Line fluxes relative to H-alpha (B, L), from case B and typical BPT positions."""
+    agn = kind == "AGN"
+    hb = np.full(len(kind), 1.0 / 2.86)
+    o3 = hb * 10 ** np.where(
+        agn, 0.9 + 0.2 * n[:, 0], -0.25 + 0.3 * np.clip(z, 0, 1) + 0.3 * n[:, 0]
+    )
+    n2 = 10 ** np.where(agn, 0.0 + 0.15 * n[:, 1], -0.5 + 0.2 * n[:, 1])
+    o2 = hb * 10 ** (0.25 + 0.2 * n[:, 2])
+    s2 = np.where(agn, 0.25, 0.12)
+    cols = [0.43 * o2, 0.57 * o2, np.where(agn, 0.3, 0.08) * o2, 0.26 * hb, 0.47 * hb, hb,
+            o3 / 2.98, o3, np.where(agn, 0.2, 0.03) * np.ones_like(hb), n2 / 3.05,
+            np.ones_like(hb), n2, s2 * np.ones_like(hb), 0.75 * s2 * np.ones_like(hb)]  # fmt: skip
+    return np.stack(cols, axis=1)
+
+
+def galaxies(
+    loglam: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, dict]:
+    """Galaxy spectra in 1e-17 erg/s/cm^2/A for uniforms ``u`` and normals ``n`` (B, K)."""
+    b = len(z)
+    kind = galaxy_type(z, u[:, 0])
+    sf, psb = kind == "SF", kind == "PSB"
+    passive = ~(sf | psb)
+    rest_lam = (np.power(10.0, loglam)[None, :] / (1.0 + z[:, None])).astype(np.float32)
+    sigma_v = np.where(passive, 160.0 + 120.0 * u[:, 3], 60.0 + 60.0 * u[:, 3])
+    old_c, old = population(loglam, z, rest_lam, 4500.0 + 600.0 * u[:, 2], 1.0 + 0.3 * u[:, 4],
+                            sigma_v, np.ones(b))  # fmt: skip
+    edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 4000.0) / 15.0, -50, 50)))
+    brk = 1.0 - (0.25 + 0.15 * u[:, 2])[:, None].astype(np.float32) * edge
+    old_c, old = old_c * brk, old * brk
+    f_young = np.where(sf, 0.3 + 0.5 * u[:, 4], np.where(psb, 0.5 + 0.3 * u[:, 4], 0.05 * u[:, 4]))
+    t_young = np.where(psb, 8500.0 + 2000.0 * u[:, 5], 10000.0 + 8000.0 * u[:, 5])
+    young_c, young = population(loglam, z, rest_lam, t_young, np.full(b, 0.3), sigma_v, np.ones(b))
+    a_v = np.where(sf, 1.2 * u[:, 6], 0.1 * u[:, 6])
+    att = dust(rest_lam, a_v)
+    mix = (1.0 - f_young)[:, None]
+    cont = (mix * old_c + (1.0 - mix) * young_c) * att
+    flux = (mix * old + (1.0 - mix) * young) * att
+    # nebular lines: H-alpha EW sets the scale; other lines follow flux ratios and dust
+    ew_ha = np.where(sf | (kind == "AGN"), 10 ** (1.45 + 0.35 * n[:, 3] + 0.3 * np.clip(z, 0, 1)),
+                     np.where(u[:, 7] < 0.3, 2.0 * u[:, 8], 0.0))  # fmt: skip
+    line_dust = 10 ** (-0.4 * (a_v / 0.44)[:, None] * (5500.0 / EMISSION))
+    line_flux = emission_ratios(kind, n[:, 4:7], z) * line_dust / line_dust[:, HA : HA + 1]
+    old_at = stars.continuum(
+        np.broadcast_to(EMISSION, (b, len(EMISSION))), 4800.0 * np.ones(b), np.zeros(b)
+    )
+    cont_at = old_at / old_at[:, HA : HA + 1] * (5500.0 / EMISSION) ** (-1.0 * f_young[:, None])
+    ew = ew_ha[:, None] * line_flux / cont_at
+    gas = broaden(40.0 + 80.0 * u[:, 9])[:, None] * np.ones((1, len(EMISSION)))
+    flux += cont * profiles(loglam, z, EMISSION, gas, ew_amplitude(ew, EMISSION, gas))
+    low_z = z < 0.25
+    mag = np.where(
+        low_z,
+        15.8 + 2.0 * u[:, 1],
+        np.where(sf & (z > 0.6), 21.5 + 1.2 * u[:, 1], 18.5 + 1.6 * u[:, 1]),
+    )
+    band = np.where(low_z, 6200.0, np.where(sf & (z > 0.6), 6200.0, 7500.0))
+    flux = scale_to(flux, loglam, band, ab_flux(mag, band))
+    return flux, {"subclass": kind.astype(object), "velocity_dispersion": sigma_v}

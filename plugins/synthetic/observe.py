@@ -1,0 +1,93 @@
+"""Observing a noiseless spectrum with BOSS: throughput falling at both ends and at the
+dichroic, night-sky continuum and lines (Hg, Na, [O I] 5577/6300/6364, the red OH
+forest), sky-subtraction residuals, spectrophotometric wiggles, noise from source and
+sky, and masked pixels with SDSS and_mask bits."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+# SDSS spectroscopic and_mask bits used here
+FULLREJECT = 1 << 18
+NODATA = 1 << 24
+BRIGHTSKY = 1 << 23
+
+SKY_LINES = [(4047.7, 5.0), (4359.6, 8.0), (5462.3, 8.0), (5578.9, 120.0), (5891.6, 12.0),
+             (5897.6, 12.0), (6302.0, 45.0), (6365.5, 15.0)]  # fmt: skip
+# OH Meinel bands: (first, last wavelength, number of lines, typical peak)
+OH_BANDS = [(6830, 7000, 12, 12), (7240, 7420, 18, 18), (7570, 7720, 8, 8), (7740, 8030, 25, 25),
+            (8280, 8520, 24, 30), (8730, 9050, 30, 40), (9300, 9600, 25, 30),
+            (9700, 10100, 30, 55), (10100, 10420, 20, 60)]  # fmt: skip
+
+
+def throughput(lam: np.ndarray) -> np.ndarray:
+    """Relative BOSS system throughput (peak ~1)."""
+    blue = 1.0 / (1.0 + np.exp(-(lam - 3850.0) / 110.0))
+    red = 1.0 / (1.0 + np.exp((lam - 9900.0) / 250.0))
+    dichroic = 1.0 - 0.3 * np.exp(-0.5 * ((lam - 6000.0) / 60.0) ** 2)
+    return blue * red * dichroic
+
+
+@cache
+def sky(loglam_key: tuple[float, float, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(continuum, lines) of the night sky in a 2" fibre, 1e-17 erg/s/cm^2/A, on the grid."""
+    start, step, npix = loglam_key
+    lam = np.power(10.0, start + step * np.arange(npix))
+    cont = 0.8 + 1.5 * (lam / 6000.0) ** 2
+    rng = np.random.default_rng(5577)  # a fixed line list, the same for every spectrum
+    waves = [w for w, _ in SKY_LINES]
+    peaks = [p for _, p in SKY_LINES]
+    for lo, hi, count, peak in OH_BANDS:
+        waves += list(rng.uniform(lo, hi, count))
+        peaks += list(peak * rng.lognormal(0.0, 0.7, count))
+    pix = (np.log10(np.array(waves)) - start) / step
+    lines = np.zeros(npix)
+    x = np.arange(npix)
+    for c, p in zip(pix, peaks, strict=True):
+        lines += p * np.exp(-0.5 * ((x - c) / 1.1) ** 2)
+    return cont, lines
+
+
+def observe(
+    model: np.ndarray, loglam: np.ndarray, u: np.ndarray, n: np.ndarray, snr_scale: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(noiseless observed model, sigma, mask) for noiseless spectra ``model`` (B, P).
+
+    ``u``/``n`` (B, K) uniforms/normals per object.
+    """
+    b, p = model.shape
+    f32 = np.float32
+    lam = np.power(10.0, loglam)
+    cont, lines = sky((float(loglam[0]), float(loglam[1] - loglam[0]), p))
+    x = np.linspace(-1.0, 1.0, p)
+    blue = np.exp(-(lam - lam[0]) / 300.0)
+    basis = np.stack([x, 1.5 * x**2 - 0.5, 2.5 * x**3 - 1.5 * x, blue, lines, np.gradient(lines)])
+    weights = np.concatenate(
+        [0.03 * n[:, 0:3], 0.08 * n[:, 3:4], 0.02 * n[:, 4:5], 0.05 * n[:, 5:6]], axis=1
+    )
+    # spectrophotometric wiggles (Legendre terms, blue end) and sky-subtraction residuals
+    wiggle = 1.0 + (weights[:, :4] @ basis[:4]).astype(f32)
+    out = model * wiggle + (weights[:, 4:] @ basis[4:]).astype(f32)
+    depth = (0.05 * 10 ** (0.15 * n[:, 6:7]) / snr_scale**2).astype(f32)
+    sky_var = ((cont + lines) / throughput(lam)).astype(f32)
+    inv_t = (1.0 / throughput(lam)).astype(f32)
+    sigma = np.sqrt(depth * (np.maximum(model, 0.0) * inv_t + sky_var) + f32(0.01))
+    mask = np.zeros((b, p), np.int32)
+    pix = np.arange(p)
+    start = np.where(u[:, 0] < 0.6, (25 * u[:, 1]).astype(int), 0)
+    stop = p - np.where(u[:, 2] < 0.6, (80 * u[:, 3]).astype(int), 0)
+    mask |= np.where((pix < start[:, None]) | (pix >= stop[:, None]), NODATA, 0).astype(np.int32)
+    bright = (lines > 60.0)[None, :] & (u[:, 4:5] < 0.5)
+    mask |= np.where(bright, BRIGHTSKY, 0).astype(np.int32)
+    for k in range(2):  # bad columns, each present with probability 0.15
+        first = (u[:, 5 + k] * p).astype(int)
+        length = 3 + (27 * u[:, 7 + k]).astype(int)
+        seg = (
+            (u[:, 9 + k] < 0.15)[:, None]
+            & (pix >= first[:, None])
+            & (pix < (first + length)[:, None])
+        )
+        mask |= np.where(seg, FULLREJECT, 0).astype(np.int32)
+    return out, sigma, mask

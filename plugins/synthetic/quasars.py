@@ -1,0 +1,82 @@
+"""Quasars: a power-law continuum (f_nu ~ nu^alpha, alpha ~ -0.5), broad and narrow
+emission lines with widths and equivalent widths from SDSS composites (Vanden Berk et
+al. 2001; Shen et al. 2011), Fe II and Balmer pseudo-continua, a host galaxy at low z,
+SMC-like reddening, broad absorption line (BAL) troughs, and the Ly-alpha forest."""
+
+from __future__ import annotations
+
+import numpy as np
+from bench_plugins.synthetic import forest
+from bench_plugins.synthetic.galaxies import population
+from bench_plugins.synthetic.lines import C_KMS, broaden, ew_amplitude, fwhm_to_sigma, profiles
+from bench_plugins.synthetic.photometry import ab_flux
+
+# rest wavelength (vacuum A), rest EW (A), FWHM (km/s), high-ionisation (blueshifted) flag
+LINES = np.array([
+    [1033.8, 12.0, 5500, 1], [1215.67, 60.0, 6000, 0], [1215.67, 15.0, 2500, 0],
+    [1240.14, 10.0, 4500, 1], [1304.35, 2.0, 3500, 0], [1335.3, 1.0, 3000, 0],
+    [1399.8, 8.0, 5500, 1], [1549.06, 30.0, 6500, 1], [1549.06, 12.0, 2500, 1],
+    [1640.42, 2.0, 4000, 1], [1857.4, 1.5, 4000, 0], [1908.73, 20.0, 6000, 0],
+    [2400.0, 25.0, 25000, 0], [2600.0, 20.0, 20000, 0], [2950.0, 12.0, 20000, 0],
+    [2799.12, 30.0, 5000, 0], [3426.9, 1.0, 700, 0], [3728.5, 1.5, 600, 0],
+    [3869.9, 1.2, 700, 0], [4102.89, 7.0, 4000, 0], [4341.68, 15.0, 4000, 0],
+    [4570.0, 15.0, 15000, 0], [4862.68, 50.0, 4500, 0], [4960.30, 4.0, 600, 0],
+    [5008.24, 12.0, 600, 0], [5300.0, 12.0, 15000, 0], [5877.3, 4.0, 4000, 0],
+    [6564.61, 250.0, 3500, 0],
+])  # fmt: skip
+# BAL troughs: C IV, Si IV, N V (high ionisation), Mg II, Al III (low ionisation BALs)
+BAL_LINES = np.array([1549.06, 1396.76, 1240.14, 1215.67])
+LOBAL_LINES = np.array([2799.12, 1857.4])
+
+
+def quasars(
+    loglam: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray, field: np.ndarray
+) -> tuple[np.ndarray, dict]:
+    """Quasar spectra in 1e-17 erg/s/cm^2/A; ``field`` (B, P) normals drive the forest."""
+    lam = np.power(10.0, loglam)
+    rest_lam = (lam[None, :] / (1.0 + z[:, None])).astype(np.float32)
+    alpha_nu = -0.5 + 0.3 * n[:, 0]
+    cont = np.power(rest_lam / np.float32(3000.0), -(2.0 + alpha_nu)[:, None].astype(np.float32))
+    # emission lines: global EW scale (0.2 dex), per-line jitter, width scale, C IV blueshift
+    ew = LINES[:, 1] * 10 ** (0.2 * n[:, 1:2] + 0.1 * n[:, 8 : 8 + len(LINES)])
+    fwhm = LINES[:, 2] * np.where(LINES[:, 2] < 10000, 10 ** (0.12 * n[:, 2:3]), 1.0)
+    shift = 1.0 - LINES[:, 3] * np.abs(800.0 * n[:, 3:4]) / C_KMS
+    sigma = broaden(fwhm_to_sigma(fwhm))
+    rest_wave = LINES[:, 0] * shift
+    emis = profiles(loglam, z, rest_wave, sigma, ew_amplitude(ew, rest_wave, sigma))
+    bc_edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 3646.0) / 30.0, -50, 50)))
+    emis += (0.1 + 0.2 * u[:, 4:5]).astype(np.float32) * (rest_lam / 3646.0) ** 2 * bc_edge
+    flux = cont * (1.0 + emis)
+    # host galaxy at low redshift, a fraction of the light at 5100 A rest
+    host = (z < 0.9) & (u[:, 5] < 0.7)
+    if host.any():
+        f_host = 0.5 * u[host, 6] * np.clip(1.0 - z[host] / 0.9, 0, 1)
+        _, gal = population(loglam, z[host], rest_lam[host], np.full(int(host.sum()), 4800.0),
+                            np.ones(int(host.sum())), np.full(int(host.sum()), 180.0), np.ones(int(host.sum())))  # fmt: skip
+        pl5100 = (5100.0 / 3000.0) ** -(2.0 + alpha_nu[host])
+        flux[host] += gal * (f_host / (1.0 - f_host) * pl5100 / (5500 / 5100) ** -2.0)[:, None]
+    # SMC-like reddening for ~10%
+    ebv = np.where(u[:, 7] < 0.1, 0.15 * u[:, 8], 0.0)
+    red = ebv > 0
+    if red.any():
+        flux[red] *= np.power(10.0, -0.4 * 1.39 * ebv[red, None] * (1e4 / rest_lam[red]) ** 1.2)
+    bal = (u[:, 9] < 0.12) & (z > 1.5)
+    if bal.any():
+        flux[bal] *= np.exp(-bal_tau(loglam, z[bal], u[bal]))
+    flux *= forest.transmission(lam, z, field, u[:, 12:16])
+    mag = 19.5 + 2.7 * u[:, 11]
+    ref = ab_flux(mag, 6200.0) / np.power(6200.0 / (1.0 + z) / 3000.0, -(2.0 + alpha_nu))
+    lobal = bal & (u[:, 10] < 0.15)
+    kind = np.where(lobal, "LoBAL", np.where(bal, "BAL", np.where(ebv > 0, "RED", "")))
+    return flux * ref[:, None], {"subclass": kind.astype(object), "bal": bal}
+
+
+def bal_tau(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Broad absorption troughs blueshifted by 3,000-20,000 km/s, 1,000-4,000 km/s wide."""
+    v = 3000.0 + 17000.0 * u[:, 16]
+    width = 1000.0 + 3000.0 * u[:, 17]
+    depth = 0.5 + 2.0 * u[:, 18]
+    rest = np.concatenate([BAL_LINES, LOBAL_LINES])[None, :] * (1.0 - v[:, None] / C_KMS)
+    amp = depth[:, None] * np.array([1.0, 0.8, 0.7, 0.5, 0.0, 0.0])[None, :]
+    amp[:, 4:] = np.where(u[:, 10:11] < 0.15, 0.7 * depth[:, None], 0.0)
+    return profiles(loglam, z, rest, np.repeat(width[:, None], rest.shape[1], axis=1), amp)

@@ -1,0 +1,122 @@
+"""Stars O to M and white dwarfs: black-body continua shaped by line blanketing and the
+Balmer jump, absorption lines whose strength peaks at the temperature where their ion
+dominates, and TiO/CaH bands in M dwarfs."""
+
+from __future__ import annotations
+
+import numpy as np
+from bench_plugins.synthetic.lines import broaden, profiles
+from bench_plugins.synthetic.photometry import ab_flux, scale_to
+
+HC_K = 1.4388e8  # h c / k in Angstrom Kelvin
+
+SUBCLASSES = ("O", "B", "A", "F", "G", "K", "M", "WD")
+TEFF = {"O": (30000, 45000), "B": (10500, 30000), "A": (7400, 10000), "F": (6000, 7400),
+        "G": (5200, 6000), "K": (3900, 5200), "M": (2500, 3900), "WD": (7000, 40000)}  # fmt: skip
+WEIGHTS = np.array([0.01, 0.04, 0.10, 0.20, 0.15, 0.20, 0.21, 0.09])
+
+BALMER = np.array([6564.61, 4862.68, 4341.68, 4102.89, 3971.20, 3890.15, 3836.47, 3798.98,
+                   3771.70, 3751.22])  # fmt: skip
+BALMER_TAU = np.array([1.0, 0.9, 0.8, 0.75, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35])
+# (rest wavelengths, Teff of peak strength, log10 width below, above, peak optical depth, sigma km/s)
+METALS = [
+    ((3934.78, 3969.59), 4800, 0.12, 0.15, 2.0, 350),  # Ca II K, H
+    ((4227.92,), 3700, 0.08, 0.08, 1.0, 150),  # Ca I
+    ((4305.0,), 5200, 0.10, 0.08, 0.35, 600),  # G band (CH)
+    ((4384.8, 5270.4, 5335.1), 4600, 0.10, 0.10, 0.25, 150),  # Fe I blends
+    ((5168.8, 5174.1, 5185.1), 4300, 0.10, 0.10, 0.8, 150),  # Mg b
+    ((5891.6, 5897.6), 3700, 0.10, 0.10, 1.0, 150),  # Na D
+    ((8500.4, 8544.4, 8664.5), 5000, 0.15, 0.12, 0.6, 200),  # Ca II triplet
+    ((7667.0, 7701.1), 3000, 0.08, 0.08, 0.8, 200),  # K I
+    ((4027.3, 4472.7, 5877.3, 6680.0), 20000, 0.12, 0.12, 0.25, 200),  # He I
+    ((4687.0, 5413.0), 42000, 0.08, 0.08, 0.3, 250),  # He II
+]
+# TiO and CaH band heads (vacuum A) with relative depths; bands are degraded to the red
+BANDS = np.array([[4956, 0.4], [5168, 0.5], [5449, 0.6], [5848, 0.6], [6160, 0.8],
+                  [6382, 0.4], [6653, 0.5], [6750, 0.4], [7055, 1.0], [7591, 0.7],
+                  [8434, 0.4], [8860, 0.3]])  # fmt: skip
+
+
+def strength(teff: np.ndarray, peak: float, below: float, above: float) -> np.ndarray:
+    """Relative line strength: a Gaussian in log10 Teff, asymmetric about ``peak``."""
+    d = np.log10(teff / peak)
+    return np.exp(-0.5 * (d / np.where(d < 0, below, above)) ** 2)
+
+
+def continuum(rest_lam: np.ndarray, teff: np.ndarray, balmer_jump: np.ndarray) -> np.ndarray:
+    """Black body with metal-line blanketing in the blue and a Balmer jump at 3646 A."""
+    t = teff[:, None].astype(np.float32)
+    inv = (1.0 / rest_lam).astype(np.float32)
+    bb = inv**5 / np.expm1(np.minimum(np.float32(HC_K) * inv / t, 80.0))
+    bb /= bb.max(axis=1, keepdims=True) + 1e-30
+    blanket = np.clip((7000.0 - t) / 1800.0, 0.0, 3.0)
+    bb *= np.exp(-blanket * np.clip((4600.0 - rest_lam) / 1000.0, 0.0, None) ** 1.2)
+    jump = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 3660.0) / 12.0, -50, 50)))
+    return bb * (1.0 - balmer_jump[:, None] * jump).astype(np.float32)
+
+
+def tau(loglam, z, teff, metals, sigma_extra, balmer_scale, balmer_sigma) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Optical depth of stellar absorption lines (B, P) for temperatures ``teff`` (B,)."""
+    waves, taus, sigmas = [], [], []
+    bal = strength(teff, 9500.0, 0.13, 0.22) * balmer_scale
+    for w, t in zip(BALMER, BALMER_TAU, strict=True):
+        waves.append(w)
+        taus.append(t * bal)
+        sigmas.append(balmer_sigma)
+    for lines, peak, lo, hi, t0, sig in METALS:
+        s = t0 * strength(teff, peak, lo, hi) * metals
+        for w in lines:
+            waves.append(w)
+            taus.append(s)
+            sigmas.append(np.full(len(z), float(sig)))
+    amp = np.stack(taus, axis=1)
+    sigma = broaden(np.sqrt(np.stack(sigmas, axis=1) ** 2 + sigma_extra[:, None] ** 2))
+    return profiles(loglam, z, np.array(waves), sigma, amp)
+
+
+def molecular_tau(rest_lam: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """TiO/CaH bands: a sharp head, absorption fading over ~150 A to the red."""
+    out = np.zeros_like(rest_lam)
+    live = depth > 0
+    if not live.any():
+        return out
+    lam = rest_lam[live]
+    for head, rel in BANDS:
+        x = lam - head
+        out[live] += (
+            rel
+            * np.where(x > 0, np.exp(-np.clip(x, 0, None) / 150.0), 0.0)
+            * (1.0 / (1.0 + np.exp(np.clip(-x / 2.0, -50, 50))))
+        )
+    out[live] *= depth[live, None]
+    return out
+
+
+def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Star spectra (arbitrary units) for uniforms ``u`` (B, K); returns flux and meta."""
+    kind = np.searchsorted(np.cumsum(WEIGHTS) / WEIGHTS.sum(), u[:, 0])
+    lo = np.array([TEFF[s][0] for s in SUBCLASSES])[kind]
+    hi = np.array([TEFF[s][1] for s in SUBCLASSES])[kind]
+    teff = np.exp(np.log(lo) + u[:, 1] * (np.log(hi) - np.log(lo)))
+    wd = kind == SUBCLASSES.index("WD")
+    wd_type = np.where(u[:, 4] < 0.75, "DA", np.where(u[:, 4] < 0.9, "DC", "DB"))
+    metals = np.where(wd, 0.0, 0.5 + 0.8 * u[:, 3])
+    balmer_scale = np.where(wd, np.where(wd_type == "DA", 1.6, 0.0), 1.0)
+    balmer_sigma = np.where(
+        wd, 1800.0 + 1500.0 * u[:, 5], 150.0 + 450.0 * strength(teff, 9500, 0.13, 0.22)
+    )
+    rest_lam = (np.power(10.0, loglam)[None, :] / (1.0 + z[:, None])).astype(np.float32)
+    jump = 0.55 * strength(teff, 9500.0, 0.13, 0.22) * np.where(wd & (wd_type != "DA"), 0.0, 1.0)
+    flux = continuum(rest_lam, teff, jump)
+    t = tau(loglam, z, teff, metals, 30.0 * u[:, 5], balmer_scale, balmer_sigma)
+    db = wd & (wd_type == "DB")
+    if db.any():
+        he = np.array([4027.3, 4472.7, 4923.3, 5017.1, 5877.3, 6680.0])
+        amp = np.full((int(db.sum()), len(he)), 0.6)
+        t[db] += profiles(loglam, z[db], he, np.full_like(amp, 1500.0), amp)
+    m_depth = np.clip((3950.0 - teff) / 700.0, 0.0, 1.6) * np.where(wd, 0.0, 1.0)
+    t += molecular_tau(rest_lam, m_depth)
+    subclass = np.where(wd, "WD" + wd_type, np.array(SUBCLASSES, dtype=object)[kind])
+    band = np.full(len(z), 6200.0)
+    flux = scale_to(flux * np.exp(-t), loglam, band, ab_flux(16.5 + 4.5 * u[:, 2], band))
+    return flux, {"subclass": subclass.astype(object), "teff": teff}
