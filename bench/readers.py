@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,13 +74,15 @@ def read_spectrum(path: Path | str) -> RawSpectrum:
     astropy's column objects for the 126-236 column SPALL row.
     """
     from astropy.io import fits
+    from astropy.utils.exceptions import AstropyUserWarning
 
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"{path}: no such file")
     try:
         raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
-        with fits.open(io.BytesIO(raw)) as hdul:
+        with warnings.catch_warnings(), fits.open(io.BytesIO(raw)) as hdul:
+            warnings.simplefilter("ignore", AstropyUserWarning)  # problems become BenchError
             tables = [_Table(hdul, i, raw) for i in range(1, len(hdul)) if _is_table(hdul[i])]
             coadd = _find_table(tables, ("flux", "loglam"), prefer=("COADD",))
             if coadd is not None:

@@ -1,0 +1,184 @@
+"""Download spec-lite files from the SDSS Science Archive Server (SAS): resumable, concurrent.
+
+Each file is written to ``NAME.part`` (resumed with an HTTP Range request after a dropped
+connection), checked to be a readable spectrum, then renamed to ``NAME``. Failures never
+stop the other files; they come back in :class:`DownloadSummary`. No terminal output:
+pass ``progress`` to show it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.readers import read_spectrum
+
+SAS_BASE_URL = "https://data.sdss.org/sas"
+# release -> (survey folder, default run2d) of the BOSS/eBOSS spec-lite files.
+RELEASES = {
+    "dr12": ("boss", "v5_7_0"),
+    "dr13": ("eboss", "v5_9_0"),
+    "dr14": ("eboss", "v5_10_0"),
+    "dr16": ("eboss", "v5_13_0"),
+    "dr17": ("eboss", "v5_13_2"),
+}
+LEGACY_RUN2D = {"26", "103", "104"}  # SDSS-I/II spectra live under sas/<release>/sdss/
+URL_TEMPLATE = "{base}/{release}/{survey}/spectro/redux/{run2d}/spectra/lite/{plate:04d}/{name}"
+_RUN2D = re.compile(r"^[A-Za-z0-9_.]+$")
+CHUNK = 1 << 20
+
+Target = tuple[int, int, int] | tuple[int, int, int, str]  # plate, mjd, fiber[, run2d]
+
+
+def spectrum_url(
+    plate: int, mjd: int, fiber: int, release: str = "dr17", run2d: str | None = None,
+    base_url: str = SAS_BASE_URL,
+) -> str:  # fmt: skip
+    """The SAS URL of ``spec-PLATE-MJD-FIBER.fits`` (names built from integers only)."""
+    if release not in RELEASES:
+        raise BenchError(f"release {release!r} is not known; expected one of {sorted(RELEASES)}")
+    survey, default_run2d = RELEASES[release]
+    run2d = run2d or default_run2d
+    if not _RUN2D.match(run2d):
+        raise BenchError(f"run2d {run2d!r}: expected letters, digits, '_' or '.' only")
+    if run2d in LEGACY_RUN2D:
+        survey = "sdss"
+    plate, mjd, fiber = int(plate), int(mjd), int(fiber)
+    name = f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits"
+    return URL_TEMPLATE.format(
+        base=base_url.rstrip("/"),
+        release=release,
+        survey=survey,
+        run2d=run2d,
+        plate=plate,
+        name=name,
+    )
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """The outcome for one file: status is 'downloaded', 'skipped' (already there) or 'failed'."""
+
+    url: str
+    path: Path
+    status: str
+    reason: str = ""
+    attempts: int = 0
+    nbytes: int = 0
+
+
+@dataclass
+class DownloadSummary:
+    """All results, with the failures as (url, reason)."""
+
+    results: list[DownloadResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        return [(r.url, r.reason) for r in self.results if r.status == "failed"]
+
+
+def download_spectra(
+    targets: Iterable[Target],
+    dest: Path | str,
+    *,
+    release: str = "dr17",
+    base_url: str = SAS_BASE_URL,
+    workers: int = 4,
+    retries: int = 3,
+    backoff: float = 1.0,
+    timeout: float = 60.0,
+    progress: Callable[[int, int, DownloadResult], None] | None = None,
+) -> DownloadSummary:
+    """Fetch every target into ``dest`` (``progress(done, total, result)`` after each file)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple[str, Path]] = []
+    for t in targets:
+        run2d = str(t[3]) if len(t) > 3 else None
+        url = spectrum_url(t[0], t[1], t[2], release, run2d, base_url)
+        jobs.append((url, dest / url.rsplit("/", 1)[1]))
+    summary = DownloadSummary()
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(fetch, url, path, retries, backoff, timeout) for url, path in jobs]
+        for done, future in enumerate(as_completed(futures), start=1):
+            result = future.result()
+            summary.results.append(result)
+            if progress is not None:
+                progress(done, len(jobs), result)
+    return summary
+
+
+def fetch(
+    url: str, path: Path, retries: int = 3, backoff: float = 1.0, timeout: float = 60.0
+) -> DownloadResult:
+    """Download one file to ``path`` via ``path.part``, resuming and retrying with back-off."""
+    if path.exists():
+        return DownloadResult(url, path, "skipped")
+    part = path.with_name(path.name + ".part")
+    reason = ""
+    for attempt in range(1, retries + 2):
+        try:
+            _get(url, part, timeout)
+            read_spectrum(part)  # the FITS opens and holds a spectrum
+            os.replace(part, path)
+            return DownloadResult(
+                url, path, "downloaded", attempts=attempt, nbytes=path.stat().st_size
+            )
+        except urllib.error.HTTPError as exc:
+            reason = f"HTTP {exc.code} {exc.reason}"
+            if exc.code == 416:  # the .part is not a prefix of the file any more: start over
+                part.unlink(missing_ok=True)
+            elif 400 <= exc.code < 500 and exc.code not in (408, 429):
+                break  # permanent: missing file, forbidden
+        except BenchError as exc:
+            reason = f"downloaded file is not a valid spectrum ({str(exc).split(': ', 1)[-1]})"
+            part.unlink(missing_ok=True)
+        except (
+            OSError,
+            http.client.HTTPException,
+        ) as exc:  # URLError, timeouts, dropped connections
+            reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        if attempt <= retries:
+            time.sleep(backoff * 2 ** (attempt - 1))
+    return DownloadResult(url, path, "failed", reason=reason, attempts=attempt)
+
+
+def _get(url: str, part: Path, timeout: float) -> None:
+    """GET ``url`` into ``part``, asking only for the missing bytes when ``part`` exists."""
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        resumed = have > 0 and response.status == 206
+        length = response.headers.get("Content-Length")
+        expected = int(length) + (have if resumed else 0) if length is not None else None
+        with part.open("ab" if resumed else "wb") as fh:
+            while chunk := response.read(CHUNK):
+                fh.write(chunk)
+    size = part.stat().st_size
+    if expected is not None and size != expected:
+        raise http.client.IncompleteRead(b"", expected - size)
+
+
+def targets_from_sample(sample: Mapping[str, Any]) -> list[Target]:
+    """(plate, mjd, fiber[, run2d]) tuples from a sample made by ``catalog.select_sample``."""
+    keys = zip(sample["plate"], sample["mjd"], sample["fiber"], strict=True)
+    if "run2d" in sample:
+        return [
+            (int(p), int(m), int(f), str(r))
+            for (p, m, f), r in zip(keys, sample["run2d"], strict=True)
+        ]
+    return [(int(p), int(m), int(f)) for p, m, f in keys]
