@@ -143,8 +143,22 @@ def load_report(path: Path) -> dict[str, Any]:
     return report
 
 
+def _ci(value: float | None, interval: list[float] | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{value:.3f}"
+
+
+def _md_cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def markdown(report: dict[str, Any]) -> str:
-    """The run as a Markdown table: one row per cell with accuracy and per-class recall."""
+    """The run in Markdown: one row per cell (accuracy and macro F1 with their 95 % intervals,
+    per-class recall), then the paper's published figures beside ours when the run trained
+    the paper's models."""
+    from bench import paper
+
     classes = report["config"]["benchmark"]["classes"]
     prov = report["provenance"]
     lines = [
@@ -153,17 +167,40 @@ def markdown(report: dict[str, Any]) -> str:
         f"bench {prov['bench_version']}, keras {prov['versions']['keras']} on "
         f"{prov['keras_backend']}, started {prov['started']}, host {prov['host']}",
         "",
-        "| cell | status | accuracy | " + " | ".join(f"recall {c}" for c in classes) + " | fit s |",
-        "|---|---|---|" + "---|" * len(classes) + "---|",
+        "| cell | status | accuracy [95 % CI] | macro F1 [95 % CI] | "
+        + " | ".join(f"recall {c}" for c in classes)
+        + " | fit s |",
+        "|---|---|---|---|" + "---|" * len(classes) + "---|",
     ]
     for r in report["results"]:
         cell = r["cell"]["id"]
         if r["status"] != "ok":
-            lines.append(f"| {cell} | failed: {r['error']['type']} | | " + "| " * len(classes))
+            lines.append(
+                f"| {cell} | failed: {_md_cell(r['error']['type'])} | | | " + "| " * len(classes)
+            )
             continue
         m = r["metrics"]
-        recalls = " | ".join(f"{m['per_class'][c]['recall']:.3f}" for c in classes)
-        lines.append(
-            f"| {cell} | ok | {m['accuracy']:.3f} | {recalls} | {r['timings']['fit_s']:.1f} |"
+        ci = m.get("intervals") or {}
+        recalls = " | ".join(
+            _ci(m["per_class"][c]["recall"], (ci.get("recall") or {}).get(c)) for c in classes
         )
+        lines.append(
+            f"| {cell} | ok | {_ci(m['accuracy'], ci.get('accuracy'))} | "
+            f"{_ci(m.get('macro_f1'), ci.get('macro_f1'))} | {recalls} | "
+            f"{r['timings']['fit_s']:.1f} |"
+        )
+    if paper.relevant(report):
+        keys = ["model", "train_fraction", "class", "metric", "paper", "ours", "where"]
+        lines += [
+            "",
+            f"## Published figures ({paper.PAPER}) beside ours",
+            "",
+            "Only figures the paper's text states in numbers; where it names no metric, ours "
+            "shows one-vs-rest accuracy, precision and recall.",
+            "",
+            "| " + " | ".join(keys) + " |",
+            "|" + "---|" * len(keys),
+        ]
+        for row in paper.comparison(report):
+            lines.append("| " + " | ".join(_md_cell(row[k]) for k in keys) + " |")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,130 @@
+"""``report.html``: one self-contained page (plots inline as PNG data URIs) for a run.
+
+Every string that comes from the run (names, labels, error messages) goes through
+``html.escape``; nothing is loaded from outside the file.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from bench import paper, plots
+from bench.io import atomic_write_text
+
+STYLE = """body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
+td,th{border:1px solid #ccc;padding:0.3em 0.6em;text-align:right}
+td:first-child,th:first-child{text-align:left}
+.failed{color:#a00}.ci{color:#666;font-size:0.85em}img{max-width:100%}"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """A table of already-escaped cells."""
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _with_ci(value: float | None, interval: list[float] | None) -> str:
+    if value is None:
+        return "–"
+    ci = f' <span class="ci">[{interval[0]:.3f}, {interval[1]:.3f}]</span>' if interval else ""
+    return f"{value:.3f}{ci}"
+
+
+def results_table(report: dict[str, Any]) -> str:
+    classes = report["config"]["benchmark"]["classes"]
+    header = ["cell", "status", "accuracy [95 % CI]", "macro F1 [95 % CI]", "ROC-AUC"]
+    header += [f"recall {escape(c)}" for c in classes] + ["fit s"]
+    rows = []
+    for r in report["results"]:
+        cell = escape(r["cell"]["id"])
+        if r["status"] != "ok":
+            message = escape(f"{r['error']['type']}: {r['error']['message']}")
+            rows.append([cell, f'<span class="failed">{message}</span>'] + [""] * (len(header) - 2))
+            continue
+        m, ci = r["metrics"], r["metrics"].get("intervals") or {}
+        recalls = [
+            _with_ci(m["per_class"][c]["recall"], (ci.get("recall") or {}).get(c)) for c in classes
+        ]
+        auc = m.get("roc_auc")
+        rows.append(
+            [
+                cell,
+                "ok",
+                _with_ci(m["accuracy"], ci.get("accuracy")),
+                _with_ci(m.get("macro_f1"), ci.get("macro_f1")),
+                "–" if auc is None else f"{auc:.3f}",
+                *recalls,
+                f"{r['timings']['fit_s']:.1f}",
+            ]
+        )
+    return _table(header, rows)
+
+
+def figures(report: dict[str, Any]) -> str:
+    """Per (dataset, train fraction, seed): confusion grid, loss curves, recall vs z and S/N."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in plots.final_cells(report["results"]):
+        c = r["cell"]
+        groups[(c["dataset"], c["train_fraction"], c["seed"])].append(r)
+    parts = []
+    for (dataset, fraction, seed), cells in groups.items():
+        split = f"{fraction:.0%}/{1 - fraction:.0%}"
+        title = f"{dataset}, train/test {split}, seed {seed}, {cells[0]['cell']['epochs']} epochs"
+        parts.append(f"<h3>{escape(title)}</h3>")
+        parts.append(_img(plots.confusion_grid(cells, title), f"confusion matrices: {title}"))
+        parts.append(_img(plots.loss_curves(cells, title), f"loss curves: {title}"))
+        for kind, name in (("redshift", "redshift"), ("snr", "S/N")):
+            png = plots.recall_vs_bins(cells, kind, f"recall versus {name}: {title}")
+            if png is not None:
+                parts.append(_img(png, f"recall versus {name}: {title}"))
+    return "\n".join(parts)
+
+
+def paper_section(report: dict[str, Any]) -> str:
+    if not paper.relevant(report):
+        return ""
+    keys = ["model", "train_fraction", "class", "metric", "paper", "ours", "where"]
+    rows = [[escape(str(row[k])) for k in keys] for row in paper.comparison(report)]
+    return (
+        f"<h2>Published figures ({escape(paper.PAPER)}) beside ours</h2>"
+        "<p>Only figures the paper's text states in numbers; where it names no metric we show "
+        "our one-vs-rest accuracy, precision and recall.</p>"
+        + _table([escape(k) for k in keys], rows)
+    )
+
+
+def render_html(report: dict[str, Any]) -> str:
+    name = report["config"]["benchmark"]["name"]
+    prov = report["provenance"]
+    summary = report["summary"]
+    meta = (
+        f"bench {prov['bench_version']} (commit {prov.get('git_commit') or 'unknown'}), "
+        f"keras {prov['versions'].get('keras')} on {prov['keras_backend']}, host {prov['host']}, "
+        f"started {prov['started']}, seeds {prov['seeds']}; {summary['ok']} of "
+        f"{summary['n_cells']} cells ok"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(f'Benchmark report: {name}')}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{escape(f'Benchmark report: {name}')}</h1><p>{escape(meta)}</p>"
+        f"<h2>Results</h2>{results_table(report)}"
+        f"<h2>Figures</h2>{figures(report)}{paper_section(report)}</body></html>\n"
+    )
+
+
+def write_html(report: dict[str, Any], out_dir: Path) -> Path:
+    """Write ``out_dir/report.html`` atomically and return its path."""
+    path = Path(out_dir) / "report.html"
+    atomic_write_text(path, render_html(report))
+    return path

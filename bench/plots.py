@@ -1,0 +1,122 @@
+"""Report figures as PNG bytes: the paper's grid of normalised confusion matrices, loss
+curves (train dashed, test solid, as the paper's Figure 7) and recall versus redshift.
+
+matplotlib is imported inside each function (``Figure`` objects, no pyplot state), so
+importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+# rows of the paper's Figures 8-10 and the normalisation of the confusion matrix for each:
+# recall divides by the true-class total, precision by the predicted-class total
+GRID_ROWS = (
+    ("accuracy", "normalized_all", "accuracy (÷ all objects)"),
+    ("precision", "normalized_pred", "precision (÷ predicted)"),
+    ("recall", "normalized", "recall (÷ true)"),
+)
+
+
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def final_cells(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ok cell with the most epochs for each (dataset, model, train fraction, seed)."""
+    best: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in results:
+        if r["status"] != "ok":
+            continue
+        c = r["cell"]
+        key = (c["dataset"], c["model"], c["train_fraction"], c["seed"])
+        if key not in best or c["epochs"] > best[key]["cell"]["epochs"]:
+            best[key] = r
+    return list(best.values())
+
+
+def confusion_grid(results: Sequence[dict[str, Any]], title: str) -> bytes:
+    """Rows: accuracy, precision, recall normalisations; columns: one model each."""
+    from matplotlib.figure import Figure
+
+    n = len(results)
+    fig = Figure(figsize=(3.2 * n + 0.6, 9.4))
+    axes = fig.subplots(3, n, squeeze=False)
+    for col, r in enumerate(results):
+        cm = r["metrics"]["confusion_matrix"]
+        labels = cm["labels"]
+        for row, (_, key, row_title) in enumerate(GRID_ROWS):
+            ax = axes[row][col]
+            matrix = cm.get(key) or cm["normalized"]
+            ax.imshow(matrix, vmin=0, vmax=1, cmap="Blues")
+            for i, line in enumerate(matrix):
+                for j, v in enumerate(line):
+                    ax.text(
+                        j,
+                        i,
+                        f"{v:.2f}",
+                        ha="center",
+                        va="center",
+                        color="white" if v > 0.6 else "black",
+                        fontsize=9,
+                    )
+            ax.set_xticks(range(len(labels)), labels, fontsize=8)
+            ax.set_yticks(range(len(labels)), labels, fontsize=8)
+            if row == 0:
+                ax.set_title(r["cell"]["model"], fontsize=10)
+            if col == 0:
+                ax.set_ylabel(f"{row_title}\ntrue", fontsize=9)
+            if row == 2:
+                ax.set_xlabel("predicted", fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    return _png(fig)
+
+
+def loss_curves(results: Sequence[dict[str, Any]], title: str) -> bytes:
+    """Loss per epoch for each model: training dashed, test solid, one colour per model."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    for k, r in enumerate(results):
+        colour = f"C{k % 10}"
+        history = r["history"]
+        epochs = range(1, len(history.get("loss", [])) + 1)
+        ax.plot(
+            epochs, history.get("loss", []), "--", color=colour, label=f"{r['cell']['model']} train"
+        )
+        val = history.get("val_loss", [])
+        ax.plot(range(1, len(val) + 1), val, "-", color=colour, label=f"{r['cell']['model']} test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def recall_vs_bins(results: Sequence[dict[str, Any]], kind: str, title: str) -> bytes | None:
+    """Per-class recall (completeness) in each redshift or S/N bin, one panel per model."""
+    from matplotlib.figure import Figure
+
+    with_bins = [r for r in results if kind in (r["metrics"].get("bins") or {})]
+    if not with_bins:
+        return None
+    fig = Figure(figsize=(4 * len(with_bins) + 0.5, 3.6))
+    axes = fig.subplots(1, len(with_bins), squeeze=False)[0]
+    for ax, r in zip(axes, with_bins, strict=True):
+        bins = r["metrics"]["bins"][kind]
+        x = range(len(bins))
+        for k, cls in enumerate(bins[0]["recall"]):
+            y = [b["recall"][cls] if b["recall"][cls] is not None else float("nan") for b in bins]
+            ax.plot(x, y, "o-", color=f"C{k % 10}", label=cls)
+        ax.set_xticks(list(x), [b["bin"] for b in bins], rotation=30, ha="right", fontsize=7)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylabel("recall (completeness)")
+        ax.set_title(r["cell"]["model"], fontsize=10)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=11)
+    return _png(fig)

@@ -1,0 +1,184 @@
+"""Leaderboard: ordering, intervals and ties on the same test set. ``write_run`` (also used
+by test_compare and test_html_report) writes a real, schema-valid run folder from chosen
+predictions, so each test controls exactly which model is better."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.errors import BenchError
+from bench.io import write_csv
+from bench.leaderboard import format_leaderboard, leaderboard, mcnemar_exact
+from bench.metrics import compute_metrics
+from bench.report import build_report, now, write_report
+
+CLASSES = ["STAR", "GALAXY", "QSO"]
+
+
+def write_run(
+    out: Path,
+    y_true: np.ndarray,
+    predicted: dict[str, np.ndarray],
+    *,
+    ids: list[str] | None = None,
+    plugin: str = "centroid",
+    fraction: float = 0.8,
+    epochs: int = 3,
+    redshift: np.ndarray | None = None,
+    failed: dict[str, str] | None = None,
+) -> Path:
+    """A run folder with one cell per model in ``predicted``; returns report.json's path."""
+    ids = ids or [f"obj-{i}" for i in range(len(y_true))]
+    results = []
+    for k, (model, y_pred) in enumerate(predicted.items()):
+        proba = np.full((len(y_pred), len(CLASSES)), 0.1)
+        proba[np.arange(len(y_pred)), y_pred] = 0.8
+        cell = {
+            "dataset": "toy",
+            "model": model,
+            "plugin": plugin,
+            "train_fraction": fraction,
+            "epochs": epochs,
+            "seed": 0,
+        }
+        cell["id"] = f"toy__{model}__f{fraction:g}__e{epochs}__s0"
+        loss = list(np.linspace(1.0, 0.3 + 0.1 * k, epochs))
+        results.append(
+            {
+                "cell": cell,
+                "status": "ok",
+                "history": {
+                    "loss": loss,
+                    "val_loss": [v + 0.1 for v in loss],
+                    "accuracy": [0.5] * epochs,
+                    "val_accuracy": [0.5] * epochs,
+                },
+                "metrics": compute_metrics(y_true, proba, CLASSES, redshift=redshift, seed=0),
+                "timings": {"fit_s": 0.1, "predict_s": 0.01},
+                "n_train": 4 * len(y_true),
+                "n_test": len(y_true),
+                "path": f"cells/{cell['id']}",
+            }
+        )
+        rows = [
+            [i, CLASSES[t], CLASSES[p], *(f"{x:.3g}" for x in pr)]
+            for i, t, p, pr in zip(ids, y_true, y_pred, proba, strict=True)
+        ]
+        write_csv(
+            out / "cells" / cell["id"] / "predictions.csv",
+            ["id", "true", "predicted", *(f"p_{c}" for c in CLASSES)],
+            rows,
+        )
+    for model, message in (failed or {}).items():
+        cell = {
+            "dataset": "toy",
+            "model": model,
+            "plugin": plugin,
+            "train_fraction": fraction,
+            "epochs": epochs,
+            "seed": 0,
+            "id": f"toy__{model}__f{fraction:g}__e{epochs}__s0",
+        }
+        results.append(
+            {
+                "cell": cell,
+                "status": "failed",
+                "error": {"type": "RuntimeError", "message": message},
+            }
+        )
+    config = {
+        "benchmark": {"name": out.name, "classes": CLASSES},
+        "datasets": [],
+        "models": [],
+        "protocol": {},
+    }
+    report = build_report(config, results, {}, now(), [0])
+    out.mkdir(parents=True, exist_ok=True)
+    return write_report(report, out)
+
+
+def with_errors(y_true: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """y_true with the objects at ``where`` called the next class."""
+    y_pred = y_true.copy()
+    y_pred[where] = (y_true[where] + 1) % len(CLASSES)
+    return y_pred
+
+
+Y = np.tile(np.arange(3), 200)  # 600 objects, 200 per class
+
+
+def test_ranks_by_metric_and_marks_indistinguishable_models_as_tied(tmp_path):
+    # a and b make 60 errors each (20 per class) on different objects: identical metrics;
+    # worse makes 240 errors
+    good_a = with_errors(Y, np.arange(0, 60))
+    good_b = with_errors(Y, np.arange(300, 360))
+    worse = with_errors(Y, np.arange(0, 240))
+    write_run(tmp_path / "run1", Y, {"worse": worse, "good_a": good_a})
+    write_run(tmp_path / "run2", Y, {"good_b": good_b})
+    rows = leaderboard([tmp_path / "run1", tmp_path / "run2" / "report.json"], "accuracy")
+    assert [r["model"] for r in rows][2] == "worse"
+    assert {r["model"] for r in rows[:2]} == {"good_a", "good_b"}
+    assert [r["value"] for r in rows] == pytest.approx([0.9, 0.9, 0.6])
+    assert rows[0]["low"] < 0.9 < rows[0]["high"]
+    assert rows[0]["vs_above"] is None
+    assert rows[1]["vs_above"]["tied"] and rows[1]["vs_leader"]["tied"]
+    assert not rows[2]["vs_above"]["tied"] and rows[2]["vs_above"]["p"] < 0.01
+    shown = format_leaderboard(rows, "table")
+    assert [r["rank"] for r in shown] == ["1", "2=", "3"]
+
+
+def test_macro_f1_and_per_class_recall_use_the_paired_bootstrap(tmp_path):
+    qso_missed = with_errors(Y, np.arange(2, 600, 3)[:100])  # half the quasars missed
+    write_run(tmp_path / "run", Y, {"perfect": Y.copy(), "qso_missed": qso_missed})
+    rows = leaderboard([tmp_path], "recall:QSO")
+    assert [r["model"] for r in rows] == ["perfect", "qso_missed"]
+    assert rows[1]["value"] == pytest.approx(0.5)
+    assert rows[1]["vs_above"]["test"] == "paired bootstrap"
+    assert not rows[1]["vs_above"]["tied"]
+    # STAR recall is equal for both: a tie
+    star = leaderboard([tmp_path], "recall:STAR")
+    assert star[1]["vs_above"]["tied"]
+
+
+def test_different_test_sets_are_not_tested_against_each_other(tmp_path):
+    write_run(tmp_path / "a", Y, {"m1": Y.copy()})
+    write_run(
+        tmp_path / "b",
+        Y,
+        {"m2": with_errors(Y, np.arange(30))},
+        ids=[f"other-{i}" for i in range(len(Y))],
+    )
+    rows = leaderboard([tmp_path], "macro_f1")
+    assert rows[1]["vs_above"] is None
+    assert format_leaderboard(rows, "table")[1]["rank"] == "2"
+
+
+def test_bad_metric_and_format_and_paths_are_user_errors(tmp_path):
+    write_run(tmp_path / "run", Y, {"m": Y.copy()})
+    with pytest.raises(BenchError, match="unknown metric 'f1_macro'.*valid: accuracy, macro_f1"):
+        leaderboard([tmp_path], "f1_macro")
+    with pytest.raises(BenchError, match="unknown metric 'recall:ELF'.*recall:QSO"):
+        leaderboard([tmp_path], "recall:ELF")
+    with pytest.raises(BenchError, match="no such report"):
+        leaderboard([tmp_path / "nope"])
+    with pytest.raises(BenchError, match="valid: table, md, html, json"):
+        format_leaderboard([], "xml")
+
+
+def test_renderers_escape_and_round_trip(tmp_path):
+    write_run(tmp_path / "run", Y, {"<b>m</b>": Y.copy(), "n|m": with_errors(Y, np.arange(9))})
+    rows = leaderboard([tmp_path])
+    html = format_leaderboard(rows, "html")
+    assert "<b>m</b>" not in html and "&lt;b&gt;m&lt;/b&gt;" in html
+    assert "n\\|m" in format_leaderboard(rows, "md")
+    assert json.loads(format_leaderboard(rows, "json"))[0]["model"] == "<b>m</b>"
+
+
+def test_mcnemar_exact_matches_the_binomial_tail():
+    # 0 vs 6 discordant pairs: p = 2 * (1/2)^6
+    assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)
+    assert mcnemar_exact(5, 5) == 1.0
