@@ -1,0 +1,126 @@
+"""SAS downloads against a loopback HTTP server: happy path, drops, truncation, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bench_plugins.sdss.download import download_spectra, fetch, spectrum_url
+from bench_plugins.sdss.testing import spec_name, write_spec_lite
+
+from bench.errors import BenchError
+from tests.httpserver import Behaviour, serve
+
+RUN2D = "v5_13_2"
+
+
+def _url_path(plate: int, mjd: int, fiber: int) -> str:
+    return (
+        f"/dr17/eboss/spectro/redux/{RUN2D}/spectra/lite/{plate:04d}/{spec_name(plate, mjd, fiber)}"
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> dict[str, bytes]:
+    """Three small spec-lite files keyed by their SAS URL path."""
+    files = {}
+    for fiber in (1, 2, 3):
+        path = write_spec_lite(
+            tmp_path / "src" / f"{fiber}.fits", plate=3586, mjd=55181, fiber=fiber, seed=fiber
+        )
+        files[_url_path(3586, 55181, fiber)] = path.read_bytes()
+    return files
+
+
+TARGETS = [(3586, 55181, 1), (3586, 55181, 2), (3586, 55181, 3)]
+
+
+def test_spectrum_url_templates() -> None:
+    assert spectrum_url(3586, 55181, 1, "dr12") == (
+        "https://data.sdss.org/sas/dr12/boss/spectro/redux/v5_7_0/spectra/lite/3586/spec-3586-55181-0001.fits"
+    )
+    assert spectrum_url(266, 51602, 13, "dr17", run2d="26", base_url="http://m/sas/").startswith(
+        "http://m/sas/dr17/sdss/spectro/redux/26/spectra/lite/0266/spec-0266-51602-0013"
+    )
+    with pytest.raises(BenchError, match="dr99"):
+        spectrum_url(1, 2, 3, "dr99")
+    with pytest.raises(BenchError, match="run2d"):
+        spectrum_url(1, 2, 3, "dr17", run2d="../../etc")
+
+
+def test_happy_path_downloads_all_and_reports_progress(
+    tmp_path: Path, served: dict[str, bytes]
+) -> None:
+    behaviour = Behaviour(dict(served))
+    seen: list[tuple[int, int, str]] = []
+    with serve(behaviour) as base:
+        summary = download_spectra(
+            TARGETS, tmp_path / "out", base_url=base, workers=3, backoff=0.01,
+            progress=lambda done, total, r: seen.append((done, total, r.status)),
+        )  # fmt: skip
+    assert summary.count("downloaded") == 3 and summary.failures == []
+    for plate, mjd, fiber in TARGETS:
+        got = (tmp_path / "out" / spec_name(plate, mjd, fiber)).read_bytes()
+        assert got == served[_url_path(plate, mjd, fiber)]
+    assert sorted(d for d, _, _ in seen) == [1, 2, 3] and {t for _, t, _ in seen} == {3}
+    assert not list((tmp_path / "out").glob("*.part"))
+    with serve(behaviour) as base:  # a second run finds them all in place
+        again = download_spectra(TARGETS, tmp_path / "out", base_url=base, backoff=0.01)
+    assert again.count("skipped") == 3
+
+
+def test_dropped_connection_is_retried_and_resumed(
+    tmp_path: Path, served: dict[str, bytes]
+) -> None:
+    path = _url_path(*TARGETS[0])
+    behaviour = Behaviour(dict(served), drop={path: 2})
+    with serve(behaviour) as base:
+        summary = download_spectra(TARGETS[:1], tmp_path, base_url=base, retries=3, backoff=0.01)
+    result = summary.results[0]
+    assert result.status == "downloaded" and result.attempts == 3
+    assert (tmp_path / spec_name(*TARGETS[0])).read_bytes() == served[path]
+    ranges = [r for p, r in behaviour.requests if p == path]
+    assert ranges[0] is None and all(r is not None and r != "bytes=0-" for r in ranges[1:])
+
+
+def test_truncated_file_is_detected_and_not_kept(tmp_path: Path, served: dict[str, bytes]) -> None:
+    path = _url_path(*TARGETS[1])
+    behaviour = Behaviour(dict(served), truncate={path})
+    with serve(behaviour) as base:
+        summary = download_spectra(TARGETS, tmp_path, base_url=base, retries=1, backoff=0.01)
+    assert summary.count("downloaded") == 2
+    [(url, reason)] = summary.failures
+    assert url.endswith(path) and "not a valid spectrum" in reason
+    assert not (tmp_path / spec_name(*TARGETS[1])).exists()
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_resume_from_existing_part_file(tmp_path: Path, served: dict[str, bytes]) -> None:
+    path = _url_path(*TARGETS[2])
+    body = served[path]
+    final = tmp_path / spec_name(*TARGETS[2])
+    final.with_name(final.name + ".part").write_bytes(body[:1000])
+    behaviour = Behaviour(dict(served))
+    with serve(behaviour) as base:
+        result = fetch(base + path, final, retries=0)
+    assert result.status == "downloaded" and final.read_bytes() == body
+    assert behaviour.requests == [(path, "bytes=1000-")]
+
+
+def test_missing_file_fails_without_retrying(tmp_path: Path, served: dict[str, bytes]) -> None:
+    behaviour = Behaviour(dict(served))
+    with serve(behaviour) as base:
+        summary = download_spectra(
+            [(9999, 59999, 9)], tmp_path, base_url=base, retries=3, backoff=0.01
+        )
+    assert summary.failures[0][1].startswith("HTTP 404") and len(behaviour.requests) == 1
+
+
+def test_downloaded_files_read_back(tmp_path: Path, served: dict[str, bytes]) -> None:
+    from bench.readers import read_spectrum
+
+    with serve(Behaviour(dict(served))) as base:
+        download_spectra(TARGETS, tmp_path, base_url=base, backoff=0.01)
+    spec = read_spectrum(tmp_path / spec_name(*TARGETS[0]))
+    assert spec.id == "3586-55181-0001" and np.all(spec.ivar > 0)
