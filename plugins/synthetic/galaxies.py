@@ -78,8 +78,9 @@ def galaxies(
     cont = (mix * old_c + (1.0 - mix) * young_c) * att
     flux = (mix * old + (1.0 - mix) * young) * att
     # nebular lines: H-alpha EW sets the scale; other lines follow flux ratios and dust
-    ew_ha = np.where(sf | (kind == "AGN"), 10 ** (1.45 + 0.35 * n[:, 3] + 0.3 * np.clip(z, 0, 1)),
-                     np.where(u[:, 7] < 0.3, 2.0 * u[:, 8], 0.0))  # fmt: skip
+    ew_ha = np.where(sf, 10 ** (1.45 + 0.35 * n[:, 3] + 0.3 * np.clip(z, 0, 1)),
+                     np.where(kind == "AGN", 10 ** (0.9 + 0.3 * n[:, 3]),
+                     np.where(u[:, 7] < 0.3, 2.0 * u[:, 8], 0.0)))  # fmt: skip
     line_dust = 10 ** (-0.4 * (a_v / 0.44)[:, None] * (5500.0 / EMISSION))
     line_flux = emission_ratios(kind, n[:, 4:7], z) * line_dust / line_dust[:, HA : HA + 1]
     old_at = stars.continuum(

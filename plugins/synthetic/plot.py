@@ -42,6 +42,8 @@ def _real_examples(real_dir: Path) -> dict[str, tuple]:
             continue
         if label in CLASSES and label not in found:
             found[label] = (loglam, flux, ivar, z, path.name)
+        if len(found) == len(CLASSES):
+            break
     return found
 
 

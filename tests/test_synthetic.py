@@ -1,0 +1,224 @@
+"""The embedded ``synthetic`` dataset: determinism, physics at the right wavelengths,
+noise consistent with ivar and mask, options, template mode, and the picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bench_plugins.synthetic as synthetic_plugin
+import numpy as np
+import pytest
+from bench_plugins.synthetic import Synthetic, forest, observe
+from bench_plugins.synthetic.forest import tau_eff
+
+from bench.errors import BenchError
+from bench.manager import INTERNAL_PLUGINS
+from bench.spectra import BOSS_NPIX, boss_grid
+
+
+def make(**params):  # type: ignore[no-untyped-def]
+    return Synthetic(**params).open()
+
+
+def rest_window(loglam: np.ndarray, z: float, lo: float, hi: float) -> np.ndarray:
+    lam = 10**loglam / (1 + z)
+    return (lam >= lo) & (lam <= hi)
+
+
+def test_registered_as_dataset() -> None:
+    registered: list[type] = []
+    synthetic_plugin.register_datasets(register=registered.append)
+    assert registered == [Synthetic] and Synthetic.name == "synthetic"
+    assert "bench_plugins.synthetic" in INTERNAL_PLUGINS
+
+
+def test_same_seed_same_arrays_and_by_index() -> None:
+    a, b = make(n=40, seed=3), make(n=40, seed=3)
+    first, second = a.read(np.arange(10)), b.read(np.arange(10))
+    for name in ("flux", "ivar", "mask", "redshift", "snr"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+    assert list(first.labels) == list(second.labels)
+    row = a.read(np.array([5]))
+    np.testing.assert_array_equal(row.flux[0], first.flux[5])
+    np.testing.assert_array_equal(row.ivar[0], first.ivar[5])
+    assert not np.array_equal(make(n=40, seed=4).read(np.arange(10)).flux, first.flux)
+
+
+def test_batch_shape_grid_and_dtypes() -> None:
+    batch = make(n=12, seed=1).read(np.arange(12))
+    assert batch.flux.shape == (12, BOSS_NPIX)
+    np.testing.assert_allclose(batch.loglam, boss_grid())
+    assert batch.flux.dtype == np.float32 and batch.ivar.dtype == np.float32
+    assert batch.mask.dtype == np.int32
+    assert np.isfinite(batch.flux).all() and (batch.ivar >= 0).all()
+    assert set(batch.meta) >= {"subclass", "bal"}
+
+
+def test_noise_matches_ivar_and_masked_pixels_have_no_weight() -> None:
+    source = make(n=60, seed=2)
+    idx = np.arange(60)
+    batch, model = source.read(idx), source.model(idx)
+    good = batch.ivar > 0
+    pull = (batch.flux - model)[good] * np.sqrt(batch.ivar[good])
+    assert abs(pull.std() - 1.0) < 0.03 and abs(pull.mean()) < 0.03
+    assert (batch.ivar[batch.mask != 0] == 0).all()
+    assert (batch.mask != 0).any() and (batch.mask == 0).mean() > 0.9
+    nodata = (batch.mask & observe.NODATA) != 0
+    assert (batch.flux[nodata] == 0).all()
+
+
+def test_snr_scale_raises_signal_to_noise() -> None:
+    low = make(n=60, seed=5).read(np.arange(60)).snr
+    high = make(n=60, seed=5, snr_scale=2.0).read(np.arange(60)).snr
+    assert 1.6 < np.median(high / low) < 2.4
+
+
+def test_class_mix_and_subsets() -> None:
+    balanced = make(n=300, seed=0)
+    assert [int((balanced.labels == c).sum()) for c in ("STAR", "GALAXY", "QSO")] == [100] * 3
+    boss = make(n=2000, seed=0, class_mix="boss")
+    counts = {c: (boss.labels == c).mean() for c in ("STAR", "GALAXY", "QSO")}
+    assert counts["GALAXY"] > 0.5 and counts["GALAXY"] > counts["QSO"] > 0.0
+    assert set(make(n=50, classes=["QSO", "STAR"]).labels) == {"QSO", "STAR"}
+
+
+def test_redshift_distributions_and_ranges() -> None:
+    source = make(n=3000, seed=0)
+    z, labels = source.redshift, source.labels
+    assert 0.35 < np.median(z[labels == "GALAXY"]) < 0.65
+    assert 1.9 < np.median(z[labels == "QSO"]) < 2.8
+    star_v = np.abs(z[labels == "STAR"]) * 299792.458
+    assert 20 < np.median(star_v) < 300 and star_v.max() < 2000
+    narrow = make(n=300, galaxy_z=[0.2, 0.4], qso_z=[2.0, 3.0])
+    zg, zq = narrow.redshift[narrow.labels == "GALAXY"], narrow.redshift[narrow.labels == "QSO"]
+    assert zg.min() >= 0.2 and zg.max() <= 0.4 and zq.min() >= 2.0 and zq.max() <= 3.0
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"class_mix": "survey"},
+        {"classes": ["STAR", "PLANET"]},
+        {"classes": []},
+        {"galaxy_z": [0.5, 0.2]},
+        {"qso_z": [1.0]},
+        {"n": 0},
+        {"snr_scale": 0.0},
+        {"seed": "one"},
+        {"redshift": 1.0},
+    ],
+)
+def test_bad_options_raise_bench_error(params: dict) -> None:
+    with pytest.raises(BenchError):
+        Synthetic(**params)
+
+
+def test_quasar_civ_and_lya_forest_at_observed_wavelengths() -> None:
+    source = make(n=40, seed=7, classes=["QSO"], qso_z=[2.3, 2.5])
+    idx = np.arange(40)
+    model, batch = source.model(idx), source.read(idx)
+    loglam = batch.loglam
+    for i in np.flatnonzero(~batch.meta["bal"]):
+        z = batch.redshift[i]
+        peak = model[i, rest_window(loglam, z, 1535, 1560)].mean()
+        side = np.r_[
+            model[i, rest_window(loglam, z, 1440, 1470)],
+            model[i, rest_window(loglam, z, 1680, 1710)],
+        ]
+        assert peak > 1.15 * side.mean(), f"no C IV at {1549 * (1 + z):.0f} A for z={z:.2f}"
+        blue = model[i, rest_window(loglam, z, 1070, 1170)]
+        red = model[i, rest_window(loglam, z, 1290, 1380)]
+        assert blue.std() / blue.mean() > 2 * red.std() / red.mean()  # the forest's fluctuations
+
+
+def test_lya_forest_mean_transmission_grows_with_redshift() -> None:
+    lam = 10 ** boss_grid()
+    z = np.array([2.2, 3.5])
+    noise = np.random.default_rng(0).standard_normal((2, len(lam)))
+    trans = forest.transmission(lam, z, noise, np.ones((2, 4)))
+    window = (lam / (1 + z[:, None]) > 1080) & (lam / (1 + z[:, None]) < 1180)
+    mean = [trans[k, window[k]].mean() for k in range(2)]
+    z_abs = [np.mean(lam[window[k]] / 1215.67 - 1) for k in range(2)]
+    expected = np.exp(-tau_eff(np.array(z_abs)))
+    assert mean[1] < mean[0]
+    np.testing.assert_allclose(mean, expected, atol=0.08)
+
+
+def test_galaxy_lines_at_observed_wavelengths() -> None:
+    source = make(n=120, seed=11, classes=["GALAXY"], galaxy_z=[0.1, 0.3])
+    idx = np.arange(120)
+    model, batch = source.model(idx), source.read(idx)
+    kinds = batch.meta["subclass"]
+    assert {"SF", "PASSIVE"} <= set(kinds)
+    for i in np.flatnonzero(kinds == "SF"):
+        z = batch.redshift[i]
+        window = rest_window(batch.loglam, z, 5000, 5016)
+        cont = np.median(model[i, rest_window(batch.loglam, z, 5030, 5100)])
+        peak = np.flatnonzero(window)[np.argmax(model[i, window])]
+        expected = (np.log10(5008.24 * (1 + z)) - batch.loglam[0]) / 1e-4
+        assert abs(peak - expected) <= 1.5 and model[i, peak] > 1.03 * cont, (
+            f"no [O III] at {5008.24 * (1 + z):.0f} A"
+        )
+    for i in np.flatnonzero(kinds == "PASSIVE"):
+        z = batch.redshift[i]
+        hk = model[i, rest_window(batch.loglam, z, 3930, 3972)].min()
+        cont = np.median(model[i, rest_window(batch.loglam, z, 4020, 4080)])
+        assert hk < 0.85 * cont, "no Ca II H&K"
+
+
+def test_star_features() -> None:
+    source = make(n=300, seed=4, classes=["STAR"])
+    idx = np.arange(300)
+    model, batch = source.model(idx), source.read(idx)
+    kinds = batch.meta["subclass"]
+
+    def ratio(i: int, a: tuple[float, float], b: tuple[float, float]) -> float:
+        z = batch.redshift[i]
+        return float(
+            np.median(model[i, rest_window(batch.loglam, z, *a)])
+            / np.median(model[i, rest_window(batch.loglam, z, *b)])
+        )
+
+    tio = [ratio(i, (7060, 7110), (7000, 7045)) for i in np.flatnonzero(kinds == "M")]
+    warm = [
+        ratio(i, (7060, 7110), (7000, 7045)) for i in np.flatnonzero(np.isin(kinds, ["F", "G"]))
+    ]
+    assert np.median(tio) < 0.85 and np.median(warm) > 0.95  # TiO 7055 band head in M dwarfs
+    hbeta = [ratio(i, (4855, 4870), (4880, 4920)) for i in np.flatnonzero(kinds == "A")]
+    assert np.median(hbeta) < 0.7  # strong Balmer absorption in A stars
+
+
+def test_template_mode(shared_data: Path) -> None:
+    source = make(n=30, seed=0, template_dir=str(shared_data / "templates"))
+    batch = source.read(np.arange(30))
+    assert np.isfinite(batch.flux).all() and (batch.ivar > 0).mean() > 0.5
+    from astropy.io import fits
+
+    header = fits.getheader(next((shared_data / "templates").glob("spEigenStar-*.fits")))
+    names = {str(v) for k, v in header.items() if k.startswith("NAME")}
+    star_names = set(batch.meta["subclass"][batch.labels == "STAR"])
+    assert star_names and star_names <= names  # stellar templates named by their NAMEn cards
+    assert not np.array_equal(batch.flux, make(n=30, seed=0).read(np.arange(30)).flux)
+
+
+def test_template_mode_missing_files_is_bench_error(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="spEigen"):
+        make(n=5, template_dir=str(tmp_path))
+
+
+def test_plot_examples(tmp_path: Path, shared_data: Path) -> None:
+    import matplotlib.image
+    from bench_plugins.synthetic.plot import plot_examples
+
+    real = tmp_path / "real"
+    real.mkdir()
+    for name in (
+        "spec-3655-55240-0660.fits",
+        "spec-4055-55359-0001.fits",
+        "spec-3655-55240-0002.fits",
+    ):
+        (real / name).symlink_to(shared_data / "sdss" / "spectra" / name)
+    out = plot_examples(tmp_path / "examples.png", real_dir=real)
+    image = matplotlib.image.imread(out)
+    assert image.shape[1] > image.shape[0]  # two columns: synthetic beside real
+    assert image[..., :3].std() > 0.05
