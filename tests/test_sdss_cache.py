@@ -106,3 +106,18 @@ def test_cache_on_another_grid_is_refused(tmp_path: Path) -> None:
     SpectrumCache(tmp_path / "c").ingest(files)
     with pytest.raises(BenchError, match="different wavelength grid"):
         SpectrumCache(tmp_path / "c", grid=boss_grid()[:100])
+
+
+def test_add_batches_then_stream_any_order_with_repeats(tmp_path: Path) -> None:
+    from bench.spectra import ArraySource
+
+    batch, _ = read_batch(_files(tmp_path / "data", n=7), boss_grid())
+    cache = SpectrumCache(tmp_path / "c")
+    halves = [batch.take(np.arange(4)), batch.take(np.arange(4, 7))]
+    assert cache.add_batches(halves, n=7, key="mem") == 7
+    source = SpectrumCache(tmp_path / "c").source()
+    index = np.array([6, 0, 3, 3, 5, 1])
+    got, want = source.read(index), ArraySource(batch).read(index)
+    for name in ("flux", "ivar", "mask"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    assert got.ids.tolist() == want.ids.tolist() and got.labels.tolist() == want.labels.tolist()

@@ -20,17 +20,18 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_plugins.sdss.source import CacheSource
 
 from bench.errors import BenchError
 from bench.readers import read_spectrum, snr_median
-from bench.spectra import boss_grid, to_grid
+from bench.spectra import SpectrumBatch, boss_grid, to_grid
 
 CACHE_VERSION = 1
 KNOWN_CLASSES = ("STAR", "GALAXY", "QSO")
@@ -162,6 +163,60 @@ class SpectrumCache:
             raise BenchError(
                 f"{self.directory}: {exc.args[0]} is not in the cache; ingest it first"
             ) from None
+
+    def add_batches(self, batches: Iterable[SpectrumBatch], n: int, key: str = "batch") -> int:
+        """Store ``n`` spectra from in-memory batches (e.g. synthetic) as one new shard.
+
+        Entries are keyed ``KEY:ROW`` instead of a file path; returns the rows written.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        shard = f"shard-{len(self.shards):04d}"
+        tmp_dir = self.directory / f"{shard}.tmp"
+        tmp_dir.mkdir(exist_ok=True)
+        out = {
+            name: np.lib.format.open_memmap(
+                tmp_dir / f"{name}.npy", "w+", dtype, (n, len(self.grid))
+            )
+            for name, dtype in ARRAYS
+        }
+        row = 0
+        for batch in batches:
+            if not np.allclose(batch.loglam, self.grid):
+                raise BenchError(f"{self.directory}: batch is not on the cache's wavelength grid")
+            take = min(len(batch), n - row)
+            for name, arr in out.items():
+                arr[row : row + take] = getattr(batch, name)[:take]
+                arr.flush()  # write out as we go: memory stays bounded
+            for i in range(take):
+                self.entries[f"{key}:{row + i}"] = {
+                    **dict.fromkeys(FIELDS, -1), "path": f"{key}:{row + i}", "shard": len(self.shards),
+                    "row": row + i, "id": str(batch.ids[i]), "label": str(batch.labels[i]),
+                    "redshift": float(batch.redshift[i]), "snr": float(batch.snr[i]), "problem": "",
+                }  # fmt: skip
+            row += take
+            if row >= n:
+                break
+        del out
+        os.replace(tmp_dir, self.directory / shard)
+        self.shards.append(shard)
+        self._save()
+        return row
+
+    def source(self, keys: Sequence[str] | None = None) -> CacheSource:
+        """A source over ``keys`` (paths or ``KEY:ROW``; default: every entry with data)."""
+        entries = (
+            [self.entries[k] for k in keys] if keys is not None else list(self.entries.values())
+        )
+        good = [e for e in entries if e["row"] >= 0]
+        table = {f: np.array([e[f] for e in good]) for f in FIELDS if f != "problem"}
+        return CacheSource(self, table, {"cache_dir": str(self.directory), "spectra": len(good)})
+
+    def row_file(self, shard: int, name: str) -> tuple[str, int]:
+        """(file, byte offset of row 0) of array ``name`` in shard number ``shard``."""
+        mm = self.array(shard, name)
+        return str(self.directory / self.shards[shard] / f"{name}.npy"), int(
+            getattr(mm, "offset", 0)
+        )
 
     def array(self, shard: int, name: str) -> np.ndarray:
         """The memory-mapped array ``name`` (flux, ivar or mask) of shard number ``shard``."""

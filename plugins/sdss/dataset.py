@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from bench_plugins.sdss.cache import SpectrumCache
+from bench_plugins.sdss.source import CacheSource
 
 from bench.errors import BenchError
 from bench.interfaces import Dataset
@@ -157,39 +157,3 @@ def _read_parallel(
         parts = list(pool.map(read_batch, chunks, [grid] * len(chunks)))
     batches = [b for b, _ in parts if len(b)] or [parts[0][0]]
     return SpectrumBatch.concatenate(batches), [f for _, fails in parts for f in fails]
-
-
-class CacheSource(SpectrumSource):
-    """Spectra streamed from the memory-mapped cache: bounded memory however many there are."""
-
-    def __init__(
-        self, cache: SpectrumCache, table: dict[str, np.ndarray], description: Mapping[str, object]
-    ):
-        self.cache = cache
-        self.table = table
-        self.ids = table["id"].astype(object)
-        self.labels = table["label"].astype(object)
-        self.redshift = table["redshift"].astype(np.float64)
-        self.loglam = cache.grid
-        self._description = dict(description)
-
-    def read(self, index: np.ndarray) -> SpectrumBatch:
-        index = np.asarray(index, dtype=np.int64)
-        p = len(self.loglam)
-        out = {name: np.empty((len(index), p), dt) for name, dt in (("flux", np.float32), ("ivar", np.float32), ("mask", np.int32))}  # fmt: skip
-        shards, rows = self.table["shard"][index], self.table["row"][index]
-        for shard in np.unique(shards):
-            at = np.flatnonzero(shards == shard)
-            at = at[np.argsort(rows[at])]  # read each shard in row order
-            for name, arr in out.items():
-                arr[at] = self.cache.array(int(shard), name)[rows[at]]
-        t = self.table
-        return SpectrumBatch(
-            ids=self.ids[index], loglam=self.loglam, labels=self.labels[index],
-            redshift=self.redshift[index], snr=t["snr"][index].astype(np.float32),
-            meta={k: t[k][index] for k in ("plate", "mjd", "fiber", "zwarning", "path")},
-            **out,
-        )  # fmt: skip
-
-    def describe(self) -> Mapping[str, object]:
-        return self._description

@@ -1,0 +1,94 @@
+"""Streaming spectra out of a :class:`~bench_plugins.sdss.cache.SpectrumCache` with flat memory.
+
+Rows are read with ``os.preadv`` into the batch being built, not through ``np.memmap``:
+pages of a memory map stay in the process's resident set once touched, so streaming
+300,000 spectra through a map would grow RSS towards the cache size. Reads of sorted
+rows are merged into one call per run of consecutive rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bench.spectra import SpectrumBatch, SpectrumSource
+
+if TYPE_CHECKING:
+    from bench_plugins.sdss.cache import SpectrumCache
+
+META_KEYS = ("plate", "mjd", "fiber", "zwarning", "path")
+
+
+class CacheSource(SpectrumSource):
+    """Spectra of a cache, by ``table`` rows (id, label, redshift, snr, shard, row, ...)."""
+
+    def __init__(
+        self,
+        cache: SpectrumCache,
+        table: Mapping[str, np.ndarray],
+        description: Mapping[str, object],
+    ) -> None:
+        self.cache = cache
+        self.table = dict(table)
+        self.ids = np.asarray(table["id"], dtype=object)
+        self.labels = np.asarray(table["label"], dtype=object)
+        self.redshift = np.asarray(table["redshift"], dtype=np.float64)
+        self.loglam = cache.grid
+        self._description = dict(description)
+
+    def read(self, index: np.ndarray) -> SpectrumBatch:
+        index = np.asarray(index, dtype=np.int64)
+        npix = len(self.loglam)
+        shards = np.asarray(self.table["shard"])[index]
+        rows = np.asarray(self.table["row"])[index]
+        out = {
+            "flux": np.empty((len(index), npix), np.float32),
+            "ivar": np.empty((len(index), npix), np.float32),
+            "mask": np.empty((len(index), npix), np.int32),
+        }
+        for shard in np.unique(shards):
+            at = np.flatnonzero(shards == shard)
+            at = at[np.argsort(rows[at], kind="stable")]
+            for name, arr in out.items():
+                path, offset = self.cache.row_file(int(shard), name)
+                buf = np.empty((len(at), npix), arr.dtype)
+                read_rows(path, offset, rows[at], buf)
+                arr[at] = buf
+        t = self.table
+        return SpectrumBatch(
+            ids=self.ids[index],
+            loglam=self.loglam,
+            labels=self.labels[index],
+            redshift=self.redshift[index],
+            snr=np.asarray(t["snr"], dtype=np.float32)[index],
+            meta={k: np.asarray(t[k])[index] for k in META_KEYS if k in t},
+            **out,
+        )
+
+    def describe(self) -> Mapping[str, object]:
+        return self._description
+
+
+def read_rows(path: str, offset: int, rows: np.ndarray, out: np.ndarray) -> None:
+    """Read rows ``rows`` (sorted) of a C-order (N, P) array stored at ``offset`` into ``out``."""
+    row_bytes = out.shape[1] * out.itemsize
+    view = memoryview(out.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        i = 0
+        while i < len(rows):
+            j = i
+            while j + 1 < len(rows) and rows[j + 1] == rows[j] + 1:
+                j += 1
+            want = (j - i + 1) * row_bytes
+            got = os.preadv(
+                fd, [view[i * row_bytes : i * row_bytes + want]], offset + int(rows[i]) * row_bytes
+            )
+            if got != want:
+                raise OSError(f"{path}: short read of rows {rows[i]}..{rows[j]}")
+            i = j + 1
+    finally:
+        os.close(fd)
