@@ -1,0 +1,51 @@
+"""Shape checks and cached column geometry shared by the image renderers."""
+
+from __future__ import annotations
+
+import numpy as np
+from bench_plugins.render.geometry import Columns, columns
+
+from bench.errors import BenchError
+from bench.interfaces import Renderer
+
+
+def image_shape(shape: tuple[int, ...], renderer: str) -> tuple[int, int, int]:
+    """``shape`` as (height, width, channels), or a one-line BenchError."""
+    ok = (
+        len(shape) == 3
+        and all(isinstance(s, int | np.integer) and s > 0 for s in shape)
+        and shape[2] in (1, 3)
+    )
+    if not ok:
+        raise BenchError(
+            f"renderer {renderer!r}: shape {tuple(shape)} is not valid; expected "
+            "(height, width, channels) with positive sizes and channels 1 or 3"
+        )
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def check_percentiles(values: list[float], where: str) -> tuple[float, float]:
+    """Two increasing percentiles in [0, 100], or a one-line BenchError."""
+    if len(values) != 2 or not 0 <= values[0] < values[1] <= 100:
+        raise BenchError(f"{where}: expected two increasing numbers in [0, 100], got {values!r}")
+    return float(values[0]), float(values[1])
+
+
+class ImageRenderer(Renderer):
+    """A renderer of images that remembers the column geometry of the last grid."""
+
+    _geometry: tuple[np.ndarray, int, str, Columns] | None = None
+
+    def columns(self, loglam: np.ndarray, width: int, x_axis: str) -> Columns:
+        cached = self._geometry
+        if (
+            cached is not None
+            and cached[1] == width
+            and cached[2] == x_axis
+            and cached[0].shape == loglam.shape
+            and np.array_equal(cached[0], loglam)
+        ):
+            return cached[3]
+        cols = columns(loglam, width, x_axis)
+        self._geometry = (np.array(loglam, copy=True), width, x_axis, cols)
+        return cols
