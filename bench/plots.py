@@ -20,9 +20,14 @@ GRID_ROWS = (
 )
 
 
+def _label(text: object) -> str:
+    """A run's string as plain text in matplotlib (a '$' would start mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
 def _png(fig: Any) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=80)
     return buffer.getvalue()
 
 
@@ -44,7 +49,7 @@ def confusion_grid(results: Sequence[dict[str, Any]], title: str) -> bytes:
     from matplotlib.figure import Figure
 
     n = len(results)
-    fig = Figure(figsize=(3.2 * n + 0.6, 9.4))
+    fig = Figure(figsize=(3.2 * n + 0.6, 9.4), layout="constrained")
     axes = fig.subplots(3, n, squeeze=False)
     for col, r in enumerate(results):
         cm = r["metrics"]["confusion_matrix"]
@@ -64,15 +69,15 @@ def confusion_grid(results: Sequence[dict[str, Any]], title: str) -> bytes:
                         color="white" if v > 0.6 else "black",
                         fontsize=9,
                     )
-            ax.set_xticks(range(len(labels)), labels, fontsize=8)
-            ax.set_yticks(range(len(labels)), labels, fontsize=8)
+            ax.set_xticks(range(len(labels)), [_label(c) for c in labels], fontsize=8)
+            ax.set_yticks(range(len(labels)), [_label(c) for c in labels], fontsize=8)
             if row == 0:
-                ax.set_title(r["cell"]["model"], fontsize=10)
+                ax.set_title(_label(r["cell"]["model"]), fontsize=10)
             if col == 0:
                 ax.set_ylabel(f"{row_title}\ntrue", fontsize=9)
             if row == 2:
                 ax.set_xlabel("predicted", fontsize=9)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(_label(title), fontsize=11)
     return _png(fig)
 
 
@@ -80,20 +85,30 @@ def loss_curves(results: Sequence[dict[str, Any]], title: str) -> bytes:
     """Loss per epoch for each model: training dashed, test solid, one colour per model."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     for k, r in enumerate(results):
         colour = f"C{k % 10}"
         history = r["history"]
         epochs = range(1, len(history.get("loss", [])) + 1)
         ax.plot(
-            epochs, history.get("loss", []), "--", color=colour, label=f"{r['cell']['model']} train"
+            epochs,
+            history.get("loss", []),
+            "--",
+            color=colour,
+            label=_label(f"{r['cell']['model']} train"),
         )
         val = history.get("val_loss", [])
-        ax.plot(range(1, len(val) + 1), val, "-", color=colour, label=f"{r['cell']['model']} test")
+        ax.plot(
+            range(1, len(val) + 1),
+            val,
+            "-",
+            color=colour,
+            label=_label(f"{r['cell']['model']} test"),
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_label(title), fontsize=10)
     ax.legend(fontsize=8)
     return _png(fig)
 
@@ -105,18 +120,18 @@ def recall_vs_bins(results: Sequence[dict[str, Any]], kind: str, title: str) -> 
     with_bins = [r for r in results if kind in (r["metrics"].get("bins") or {})]
     if not with_bins:
         return None
-    fig = Figure(figsize=(4 * len(with_bins) + 0.5, 3.6))
+    fig = Figure(figsize=(4 * len(with_bins) + 0.5, 3.6), layout="constrained")
     axes = fig.subplots(1, len(with_bins), squeeze=False)[0]
     for ax, r in zip(axes, with_bins, strict=True):
         bins = r["metrics"]["bins"][kind]
         x = range(len(bins))
         for k, cls in enumerate(bins[0]["recall"]):
             y = [b["recall"][cls] if b["recall"][cls] is not None else float("nan") for b in bins]
-            ax.plot(x, y, "o-", color=f"C{k % 10}", label=cls)
+            ax.plot(x, y, "o-", color=f"C{k % 10}", label=_label(cls))
         ax.set_xticks(list(x), [b["bin"] for b in bins], rotation=30, ha="right", fontsize=7)
         ax.set_ylim(-0.05, 1.05)
         ax.set_ylabel("recall (completeness)")
-        ax.set_title(r["cell"]["model"], fontsize=10)
+        ax.set_title(_label(r["cell"]["model"]), fontsize=10)
         ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(_label(title), fontsize=11)
     return _png(fig)

@@ -150,7 +150,10 @@ def _ci(value: float | None, interval: list[float] | None) -> str:
 
 
 def _md_cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """A table cell: pipes escaped, and no raw HTML (Markdown viewers would render it)."""
+    return (
+        str(text).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|").replace("\n", " ")
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -173,7 +176,7 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|" + "---|" * len(classes) + "---|",
     ]
     for r in report["results"]:
-        cell = r["cell"]["id"]
+        cell = _md_cell(r["cell"]["id"])
         if r["status"] != "ok":
             lines.append(
                 f"| {cell} | failed: {_md_cell(r['error']['type'])} | | | " + "| " * len(classes)

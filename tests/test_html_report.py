@@ -1,0 +1,172 @@
+"""report.html: self-contained, escaped, with the plots; opened in headless chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+import subprocess
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import manager
+from bench.cli import main
+from bench.html_report import write_html
+from bench.report import load_report
+from tests.plugins import toy
+from tests.test_leaderboard import with_errors, write_run
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+Y = np.tile(np.arange(3), 100)
+REDSHIFT = np.random.default_rng(0).uniform(0.0, 3.5, len(Y))
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
+
+
+class Images(HTMLParser):
+    """The decoded bytes of every ``<img src="data:image/png;base64,...">``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pngs: list[bytes] = []
+        self.other_sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        src = dict(attrs).get("src") or ""
+        if tag == "img" and src.startswith("data:image/png;base64,"):
+            self.pngs.append(base64.b64decode(src.split(",", 1)[1], validate=True))
+        elif tag in ("img", "script", "link", "iframe"):
+            self.other_sources.append(src)
+
+
+def images(html: str) -> Images:
+    parser = Images()
+    parser.feed(html)
+    return parser
+
+
+@pytest.fixture(scope="module")
+def paper_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two models at two train fractions, with redshifts: two groups of three figures."""
+    tmp_path = tmp_path_factory.mktemp("paper")
+    for fraction in (0.6, 0.8):
+        write_run(
+            tmp_path / f"f{fraction}",
+            Y,
+            {"resnet50": with_errors(Y, np.arange(30)), "mnist": with_errors(Y, np.arange(90))},
+            plugin="resnet50",
+            fraction=fraction,
+            redshift=REDSHIFT,
+        )
+    a = load_report(tmp_path / "f0.6" / "report.json")
+    b = load_report(tmp_path / "f0.8" / "report.json")
+    a["results"] += b["results"]
+    return write_html(a, tmp_path)
+
+
+def test_html_is_self_contained_with_three_figures_per_split(paper_html):
+    html = paper_html.read_text()
+    found = images(html)
+    # confusion grid, loss curves, recall versus redshift for each of two train fractions
+    assert len(found.pngs) == 6
+    assert all(png.startswith(PNG_SIGNATURE) and len(png) > 1000 for png in found.pngs)
+    assert found.other_sources == []  # nothing loaded from outside the file
+    assert "http://" not in html and "https://" not in html
+
+
+def test_paper_section_places_published_figures_beside_ours(paper_html):
+    html = paper_html.read_text()
+    assert "Lara Cruz &amp; García 2024" in html
+    report = load_report(paper_html.parent / "f0.8" / "report.json")
+    star = next(r for r in report["results"] if r["cell"]["model"] == "resnet50")
+    recall = star["metrics"]["per_class"]["STAR"]["recall"]
+    # the row for the paper's 83 % ResNet 50 stars at 80/20 quotes our STAR recall
+    row = next(tr for tr in html.split("<tr>") if "RESNET 50" in tr and "83%" in tr)
+    assert f"rec {recall:.2f}" in row
+
+
+def test_every_string_from_the_run_is_escaped(tmp_path):
+    evil = "<script>alert(1)</script>"
+    path = write_run(
+        tmp_path / "run",
+        Y,
+        {evil: with_errors(Y, np.arange(10)), "$x^$": Y.copy()},
+        failed={"bad": '<img src=x onerror="alert(2)">'},
+    )
+    html = write_html(load_report(path), path.parent).read_text()
+    assert "<script" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "onerror=&quot;alert(2)&quot;" in html
+    assert "<script" not in (path.parent / "report.md").read_text()
+
+
+@pytest.fixture
+def toy_registry(monkeypatch: pytest.MonkeyPatch) -> manager.Registry:
+    registry = manager.get_registry(extra=[toy], entry_points=False)
+    monkeypatch.setattr(manager, "_cached", registry)
+    return registry
+
+
+def test_html_from_a_real_run(toy_registry, tmp_path):
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [dataset]
+            name = "toy"
+            n = 60
+            [render]
+            name = "flat"
+            [[models]]
+            name = "centroid"
+            render = { name = "flat" }
+            [protocol]
+            epochs = [1, 2]
+            """
+        )
+    )
+    main(["run", str(config), "--out", str(tmp_path / "run")])
+    report = load_report(tmp_path / "run" / "report.json")
+    html = write_html(report, tmp_path / "run").read_text()
+    assert len(images(html).pngs) == 3  # one split: grid, losses, recall versus redshift
+    assert report["results"][0]["cell"]["id"] in html
+
+
+def chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+    ]  # fmt: skip
+    return subprocess.run(
+        [str(CHROMIUM), *flags, *args], capture_output=True, text=True, timeout=120, check=True
+    )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_report_renders_with_its_plots_in_headless_chromium(paper_html, tmp_path):
+    from PIL import Image
+
+    page = paper_html.resolve()
+    dom = chromium("--dump-dom", page.as_uri(), tmp=tmp_path).stdout
+    found = images(dom)
+    assert len(found.pngs) == 6
+    sizes = [Image.open(io.BytesIO(png)).size for png in found.pngs]
+    assert all(w > 200 and h > 200 for w, h in sizes)
+    assert "Published figures" in dom
+
+    shot = tmp_path / "shot.png"
+    chromium(f"--screenshot={shot}", "--window-size=1200,2000", page.as_uri(), tmp=tmp_path)
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert pixels.shape[:2] == (2000, 1200)
+    non_white = (pixels.min(axis=2) < 240).mean()
+    # the confusion matrices are drawn in blues: plenty of clearly blue pixels on screen
+    blue = ((pixels[..., 2] - pixels[..., 0]) > 60).mean()
+    assert non_white > 0.05
+    assert blue > 0.01
