@@ -56,20 +56,23 @@ class Mask(Preprocessor):
 
 
 class Clip(Preprocessor):
-    """Sigma clipping of outliers (cosmic rays, sky residuals) about a running median.
+    """Sigma clipping of isolated outliers (cosmic rays, hot or dead pixels).
 
-    A pixel is clipped when |flux - running median| > ``sigma`` x its noise, the noise
-    being the larger of 1/sqrt(ivar) and the row's robust scatter (1.4826 x MAD of the
-    residuals). Clipped pixels get ivar 0 and the running median as flux. A small
-    ``window`` keeps resolved emission lines; a narrow, strong line can still be clipped
-    at a low ``sigma``.
+    The excess of each pixel over a running median of ``window`` pixels is compared with
+    its noise, the larger of 1/sqrt(ivar) and the row's robust scatter (1.4826 x MAD of
+    the excesses). A pixel is clipped when its excess is beyond ``sigma`` x noise and
+    both neighbours stand less than ``isolation`` x that excess above the median (in the
+    same direction): a one-pixel spike, not an emission or absorption line, which the
+    instrument's resolution spreads over several pixels. Clipped pixels get ivar 0 and
+    the mean of their neighbours as flux.
     """
 
     name = "clip"
-    description = "Sigma-clip outliers about a running median (ivar 0 at clipped pixels)."
+    description = "Sigma-clip isolated one-pixel outliers (ivar 0 at clipped pixels)."
     options = (
         Option("sigma", float, 5.0, "clip threshold in units of the pixel noise"),
-        Option("window", int, 5, "running-median window in pixels (odd, >= 3)"),
+        Option("window", int, 15, "running-median window in pixels (odd, >= 3)"),
+        Option("isolation", float, 0.3, "neighbours' excess must stay below this fraction"),
     )
 
     def __init__(self, **params: object) -> None:
@@ -77,16 +80,25 @@ class Clip(Preprocessor):
         w = self.params["window"]
         require(w >= 3 and w % 2 == 1, "clip.window", "an odd integer >= 3", w)
         require(self.params["sigma"] > 0, "clip.sigma", "a positive number", self.params["sigma"])
+        iso = self.params["isolation"]
+        require(0 < iso <= 1, "clip.isolation", "a number in (0, 1]", iso)
 
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch:
         good = good_pixels(batch.flux, batch.ivar)
         flux = fill_bad(batch.flux, good)
-        median = running_median(flux, self.params["window"])
-        resid = flux - median
-        scatter = 1.4826 * good_median(np.abs(resid), good)
+        excess = flux - running_median(flux, self.params["window"])
+        scatter = np.nan_to_num(1.4826 * good_median(np.abs(excess), good), nan=0.0)
         with np.errstate(divide="ignore"):
-            sigma_pix = np.where(good, 1.0 / np.sqrt(np.where(good, batch.ivar, 1.0)), np.inf)
-        noise = np.maximum(sigma_pix, np.nan_to_num(scatter, nan=0.0)[:, None])
-        outlier = good & (np.abs(resid) > self.params["sigma"] * noise)
+            sigma_pix = 1.0 / np.sqrt(np.where(good, batch.ivar, 1.0))
+        noise = np.maximum(sigma_pix, scatter[:, None])
+        padded = np.pad(excess, ((0, 0), (1, 1)), mode="edge")
+        sign = np.sign(excess)
+        neighbour = np.maximum(padded[:, :-2] * sign, padded[:, 2:] * sign)
+        isolated = neighbour < self.params["isolation"] * np.abs(excess)
+        outlier = good & isolated & (np.abs(excess) > self.params["sigma"] * noise)
+        between = 0.5 * (
+            np.pad(flux, ((0, 0), (1, 1)), mode="edge")[:, :-2]
+            + np.pad(flux, ((0, 0), (1, 1)), mode="edge")[:, 2:]
+        )
         ivar = np.where(good & ~outlier, batch.ivar, 0.0).astype(np.float32)
-        return finish(batch, np.where(outlier, median, flux), ivar)
+        return finish(batch, np.where(outlier, between, flux), ivar)

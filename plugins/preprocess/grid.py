@@ -14,8 +14,9 @@ class Resample(Preprocessor):
     """Rebin onto a uniform log10-wavelength grid, conserving the integral of flux over
     wavelength (each old pixel counts by its overlap with the new pixel, in Angstrom).
 
-    The new grid spans [``loglam_min``, ``loglam_max``] (default: the batch's grid) with
-    ``n_pixels`` pixels, or with a step ``factor`` times the old one. Bad pixels are left
+    The new pixels cover [``loglam_min``, ``loglam_max``] edge to edge (default: the
+    batch's grid, pixel edges included) with ``n_pixels`` pixels, or with a step
+    ``factor`` times the old one (the new edges then fall on old edges). Bad pixels are left
     out of the averages; a new pixel with no good pixel gets ivar 0. ivar is propagated
     assuming independent pixels; and_mask bits of contributing pixels are OR-ed.
     """
@@ -25,8 +26,8 @@ class Resample(Preprocessor):
     options = (
         Option("factor", int, 4, "new pixel = this many old pixels (ignored with n_pixels)"),
         Option("n_pixels", int, None, "number of pixels of the new grid"),
-        Option("loglam_min", float, None, "first pixel centre, log10(Angstrom)"),
-        Option("loglam_max", float, None, "last pixel centre, log10(Angstrom)"),
+        Option("loglam_min", float, None, "left edge of the new grid, log10(Angstrom)"),
+        Option("loglam_max", float, None, "right edge of the new grid, log10(Angstrom)"),
     )
 
     def __init__(self, **params: object) -> None:
@@ -42,12 +43,17 @@ class Resample(Preprocessor):
     def grid(self, loglam: np.ndarray) -> np.ndarray:
         """The new log10-wavelength pixel centres for a batch on ``loglam``."""
         p = self.params
-        lo = loglam[0] if p["loglam_min"] is None else p["loglam_min"]
-        hi = loglam[-1] if p["loglam_max"] is None else p["loglam_max"]
+        old_edges = edges_from_centers(loglam)
+        lo = old_edges[0] if p["loglam_min"] is None else p["loglam_min"]
+        hi = old_edges[-1] if p["loglam_max"] is None else p["loglam_max"]
+        require(hi > lo, "resample.loglam_max", f"a value above loglam_min {lo:.4f}", hi)
         if p["n_pixels"] is not None:
-            return np.linspace(lo, hi, p["n_pixels"])
-        step = (loglam[-1] - loglam[0]) / max(len(loglam) - 1, 1) * p["factor"]
-        return lo + step * np.arange(int(np.floor((hi - lo) / step + 1e-6)) + 1)
+            edges = np.linspace(lo, hi, p["n_pixels"] + 1)
+        else:
+            step = (old_edges[-1] - old_edges[0]) / len(loglam) * p["factor"]
+            n = max(int(np.floor((hi - lo) / step + 1e-6)), 1)
+            edges = lo + step * np.arange(n + 1)
+        return 0.5 * (edges[1:] + edges[:-1])
 
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch:
         new_loglam = self.grid(batch.loglam)
