@@ -38,6 +38,7 @@ def find_reports(paths: list[Path]) -> list[Path]:
             found.append(path)
         else:
             raise BenchError(f"{path}: no such report or folder")
+    found = list(dict.fromkeys(p.resolve() for p in found))  # a file named twice counts once
     if not found:
         raise BenchError(f"no report.json under {', '.join(map(str, paths)) or '(nothing)'}")
     return found

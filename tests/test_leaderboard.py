@@ -182,3 +182,9 @@ def test_mcnemar_exact_matches_the_binomial_tail():
     # 0 vs 6 discordant pairs: p = 2 * (1/2)^6
     assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)
     assert mcnemar_exact(5, 5) == 1.0
+
+
+def test_a_report_named_twice_is_ranked_once(tmp_path):
+    path = write_run(tmp_path / "run", Y, {"m": Y.copy(), "n": with_errors(Y, np.arange(6))})
+    rows = leaderboard([tmp_path, path, tmp_path / "run"])
+    assert [r["model"] for r in rows] == ["m", "n"]
