@@ -63,7 +63,7 @@ def test_reingest_skips_unchanged_and_redoes_changed(tmp_path: Path) -> None:
     reopened = SpectrumCache(tmp_path / "cache")
     report = reopened.ingest(files)
     assert (report.ingested, report.unchanged) == (1, len(files) - 1)
-    [entry] = reopened.lookup([files[2]])
+    entry = reopened.entry(files[2])
     assert entry["label"] == "STAR" and entry["shard"] == 1
     np.testing.assert_array_equal(reopened.array(1, "flux")[entry["row"], :3000], 7.0)
 
@@ -84,7 +84,7 @@ def test_problems_are_recorded_and_do_not_stop_the_rest(tmp_path: Path) -> None:
     assert source.describe()["dropped"] == {"class not in classes": 1}
     problems = dict(SpectrumCache(tmp_path / "c").ingest([tmp_path / "data" / "sky.fits"]).problems)
     assert problems == {}  # unchanged: not read again
-    [sky] = SpectrumCache(tmp_path / "c").lookup([tmp_path / "data" / "sky.fits"])
+    sky = SpectrumCache(tmp_path / "c").entry(tmp_path / "data" / "sky.fits")
     assert "unknown class 'SKY'" in sky["problem"] and sky["row"] >= 0
 
 
@@ -93,7 +93,7 @@ def test_parallel_ingest_matches_serial(tmp_path: Path) -> None:
     serial, parallel = SpectrumCache(tmp_path / "a"), SpectrumCache(tmp_path / "b")
     serial.ingest(files, workers=1, chunk=4)
     parallel.ingest(files, workers=2, chunk=4)
-    for a, b in zip(serial.lookup(files), parallel.lookup(files), strict=True):
+    for a, b in zip(map(serial.entry, files), map(parallel.entry, files), strict=True):
         assert a["row"] == b["row"] and a["id"] == b["id"]
         np.testing.assert_array_equal(
             serial.array(0, "flux")[a["row"]], parallel.array(0, "flux")[b["row"]]

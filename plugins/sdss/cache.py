@@ -2,10 +2,11 @@
 
 Layout of a cache folder::
 
-    index.json            grid, shard names, one entry per file (path, size, mtime_ns,
-                          shard, row, id, label, redshift, snr, plate, mjd, fiber,
-                          zwarning, problem)
-    shard-0000/flux.npy   (rows, npix) float32, memory-mapped on read
+    index.json            version, grid, shard names, name of the current table file
+    index-NNNN.npz        the index table, one row per file, sorted by path: path, size,
+                          mtime_ns, shard, row, id, label, redshift, snr, plate, mjd,
+                          fiber, zwarning, problem (row -1: no spectrum stored)
+    shard-0000/flux.npy   (rows, npix) float32
     shard-0000/ivar.npy   (rows, npix) float32
     shard-0000/mask.npy   (rows, npix) int32
 
@@ -33,11 +34,14 @@ from bench.errors import BenchError
 from bench.readers import read_spectrum, snr_median
 from bench.spectra import SpectrumBatch, boss_grid, to_grid
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 KNOWN_CLASSES = ("STAR", "GALAXY", "QSO")
-FIELDS = ("path", "size", "mtime_ns", "shard", "row", "id", "label", "redshift", "snr",
-          "plate", "mjd", "fiber", "zwarning", "problem")  # fmt: skip
+STR_FIELDS = ("path", "id", "label", "problem")  # stored as UTF-8 bytes: compact, no objects
+INT_FIELDS = ("size", "mtime_ns", "shard", "row", "plate", "mjd", "fiber", "zwarning")
+FLOAT_FIELDS = ("redshift", "snr")
+FIELDS = STR_FIELDS + INT_FIELDS + FLOAT_FIELDS
 ARRAYS = (("flux", np.float32), ("ivar", np.float32), ("mask", np.int32))
+Table = dict[str, np.ndarray]
 
 
 @dataclass
@@ -49,53 +53,105 @@ class IngestReport:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _encode(values: Sequence[str] | np.ndarray) -> np.ndarray:
+    return np.array([str(v).encode() for v in values], dtype=bytes)
+
+
+def _decode(values: np.ndarray) -> np.ndarray:
+    return np.array([v.decode() for v in values.tolist()], dtype=object)
+
+
+def _table(rows: Sequence[dict[str, Any]]) -> Table:
+    """Columns from per-file dicts (strings encoded)."""
+    table = {f: _encode([r[f] for r in rows]) for f in STR_FIELDS}
+    table |= {f: np.array([r[f] for r in rows], dtype=np.int64) for f in INT_FIELDS}
+    table |= {f: np.array([r[f] for r in rows], dtype=np.float64) for f in FLOAT_FIELDS}
+    return table
+
+
 class SpectrumCache:
-    """A cache folder (created on first ingest) for spectra on ``grid`` (BOSS by default)."""
+    """A cache folder (created on first ingest) for spectra on ``grid`` (BOSS by default).
+
+    The index is held as numpy columns sorted by path (no per-file Python objects), so
+    opening a 300,000-spectrum cache costs tens of MB, not hundreds.
+    """
 
     def __init__(self, directory: Path | str, grid: np.ndarray | None = None) -> None:
         self.directory = Path(directory)
         self.grid = boss_grid() if grid is None else np.asarray(grid, dtype=np.float64)
         self.shards: list[str] = []
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.table: Table = _table([])
+        self._mmaps: dict[tuple[str, str], np.ndarray] = {}
         index = self.directory / "index.json"
         if index.is_file():
             self._load(index)
-        self._mmaps: dict[tuple[str, str], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.table["path"])
 
     def _load(self, index: Path) -> None:
         try:
             data = json.loads(index.read_text())
-            grid = np.asarray(data["grid"], dtype=np.float64)
-            columns = data["entries"]
             if data["version"] != CACHE_VERSION:
                 raise ValueError(f"version {data['version']}, expected {CACHE_VERSION}")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BenchError(f"{index}: not a spectrum cache index ({exc})") from None
+            grid = np.asarray(data["grid"], dtype=np.float64)
+            with np.load(self.directory / data["table"], allow_pickle=False) as npz:
+                table = {f: npz[f] for f in FIELDS}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BenchError(f"{index}: not a readable spectrum cache index ({exc})") from None
         if grid.shape != self.grid.shape or not np.allclose(grid, self.grid):
             raise BenchError(
                 f"{index}: cache is on a different wavelength grid; use another cache_dir"
             )
-        self.shards = list(data["shards"])
-        for values in zip(*(columns[f] for f in FIELDS), strict=True):
-            entry = dict(zip(FIELDS, values, strict=True))
-            entry["redshift"] = math.nan if entry["redshift"] is None else entry["redshift"]
-            entry["snr"] = math.nan if entry["snr"] is None else entry["snr"]
-            self.entries[entry["path"]] = entry
+        self.shards, self.table = list(data["shards"]), table
 
     def _save(self) -> None:
-        def clean(v: Any) -> Any:
-            return None if isinstance(v, float) and math.isnan(v) else v
-
-        rows = list(self.entries.values())
+        """Write the table under a new name, then point index.json at it (atomic renames)."""
+        generation = len(self.shards)
+        name = f"index-{generation:04d}.npz"
+        tmp = self.directory / f"{name}.tmp.npz"
+        np.savez(tmp, **self.table)  # type: ignore[arg-type]
+        os.replace(tmp, self.directory / name)
         data = {
             "version": CACHE_VERSION,
             "grid": self.grid.tolist(),
             "shards": self.shards,
-            "entries": {f: [clean(r[f]) for r in rows] for f in FIELDS},
+            "table": name,
         }
-        tmp = self.directory / "index.json.tmp"
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.directory / "index.json")
+        tmp_json = self.directory / "index.json.tmp"
+        tmp_json.write_text(json.dumps(data))
+        os.replace(tmp_json, self.directory / "index.json")
+        for old in self.directory.glob("index-*.npz"):
+            if old.name != name:
+                old.unlink()
+
+    def _merge(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Add ``rows`` to the table, replacing rows of the same path; keep it sorted."""
+        new = _table(rows)
+        keep = ~np.isin(self.table["path"], new["path"])
+        merged = {f: np.concatenate([self.table[f][keep], new[f]]) for f in FIELDS}
+        order = np.argsort(merged["path"], kind="stable")
+        self.table = {f: v[order] for f, v in merged.items()}
+
+    def positions(self, keys: Sequence[Path | str], resolve: bool = True) -> np.ndarray:
+        """Table positions of ``keys`` (file paths, resolved; or ``KEY:ROW`` of add_batches)."""
+        wanted = _encode([str(Path(k).resolve()) if resolve else str(k) for k in keys])
+        paths = self.table["path"]
+        pos = np.searchsorted(paths, wanted)
+        found = pos < len(paths)
+        found[found] = paths[pos[found]] == wanted[found]
+        if not found.all():
+            missing = wanted[~found][0].decode()
+            raise BenchError(f"{self.directory}: {missing} is not in the cache; ingest it first")
+        return pos
+
+    def entry(self, key: Path | str, resolve: bool = True) -> dict[str, Any]:
+        """One index row as a dict (strings decoded)."""
+        [pos] = self.positions([key], resolve)
+        return {
+            f: (v[pos].decode() if f in STR_FIELDS else v[pos].item())
+            for f, v in self.table.items()
+        }
 
     def ingest(
         self,
@@ -106,15 +162,21 @@ class SpectrumCache:
     ) -> IngestReport:
         """Read new or changed ``paths`` into a new shard; ``progress(done, total)`` per chunk."""
         report = IngestReport()
-        todo: list[tuple[str, int, int]] = []
-        for p in paths:
-            key = str(Path(p).resolve())
-            st = os.stat(key)
-            old = self.entries.get(key)
-            if old is not None and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
-                report.unchanged += 1
-            else:
-                todo.append((key, st.st_size, st.st_mtime_ns))
+        keys = [str(Path(p).resolve()) for p in paths]
+        stats = [os.stat(k) for k in keys]
+        size = np.array([st.st_size for st in stats], dtype=np.int64)
+        mtime = np.array([st.st_mtime_ns for st in stats], dtype=np.int64)
+        wanted, cached = _encode(keys), self.table["path"]
+        pos = np.minimum(np.searchsorted(cached, wanted), max(len(cached) - 1, 0))
+        same = np.zeros(len(keys), bool)
+        if len(cached):
+            same = (
+                (cached[pos] == wanted)
+                & (self.table["size"][pos] == size)
+                & (self.table["mtime_ns"][pos] == mtime)
+            )
+        report.unchanged = int(same.sum())
+        todo = [(keys[i], int(size[i]), int(mtime[i])) for i in np.flatnonzero(~same)]
         if not todo:
             return report
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -143,26 +205,16 @@ class SpectrumCache:
                         progress(min(done * chunk, len(todo)), len(todo))
         os.replace(tmp_dir, self.directory / shard)
         self.shards.append(shard)
-        stats = {t[0]: t for t in todo}
+        by_path = {t[0]: t for t in todo}
         for r in results:
-            _, r["size"], r["mtime_ns"] = stats[r["path"]]
+            _, r["size"], r["mtime_ns"] = by_path[r["path"]]
             r["shard"] = len(self.shards) - 1 if r["row"] >= 0 else -1
-            self.entries[r["path"]] = r
             if r["problem"]:
                 report.problems.append((r["path"], r["problem"]))
+        self._merge(results)
         report.ingested = len(todo)
         self._save()
-        self._mmaps.clear()
         return report
-
-    def lookup(self, paths: Sequence[Path | str]) -> list[dict[str, Any]]:
-        """The index entries of ``paths`` (ingest them first)."""
-        try:
-            return [self.entries[str(Path(p).resolve())] for p in paths]
-        except KeyError as exc:
-            raise BenchError(
-                f"{self.directory}: {exc.args[0]} is not in the cache; ingest it first"
-            ) from None
 
     def add_batches(self, batches: Iterable[SpectrumBatch], n: int, key: str = "batch") -> int:
         """Store ``n`` spectra from in-memory batches (e.g. synthetic) as one new shard.
@@ -179,37 +231,39 @@ class SpectrumCache:
             )
             for name, dtype in ARRAYS
         }
-        row = 0
+        row, rows = 0, []
         for batch in batches:
             if not np.allclose(batch.loglam, self.grid):
                 raise BenchError(f"{self.directory}: batch is not on the cache's wavelength grid")
             take = min(len(batch), n - row)
             for name, arr in out.items():
                 arr[row : row + take] = getattr(batch, name)[:take]
-                arr.flush()  # write out as we go: memory stays bounded
+                arr.flush()  # written out as we go: memory stays bounded
             for i in range(take):
-                self.entries[f"{key}:{row + i}"] = {
+                rows.append({
                     **dict.fromkeys(FIELDS, -1), "path": f"{key}:{row + i}", "shard": len(self.shards),
                     "row": row + i, "id": str(batch.ids[i]), "label": str(batch.labels[i]),
                     "redshift": float(batch.redshift[i]), "snr": float(batch.snr[i]), "problem": "",
-                }  # fmt: skip
+                })  # fmt: skip
             row += take
             if row >= n:
                 break
         del out
         os.replace(tmp_dir, self.directory / shard)
         self.shards.append(shard)
+        self._merge(rows)
         self._save()
         return row
 
-    def source(self, keys: Sequence[str] | None = None) -> CacheSource:
-        """A source over ``keys`` (paths or ``KEY:ROW``; default: every entry with data)."""
-        entries = (
-            [self.entries[k] for k in keys] if keys is not None else list(self.entries.values())
-        )
-        good = [e for e in entries if e["row"] >= 0]
-        table = {f: np.array([e[f] for e in good]) for f in FIELDS if f != "problem"}
-        return CacheSource(self, table, {"cache_dir": str(self.directory), "spectra": len(good)})
+    def source(
+        self, positions: np.ndarray | None = None, description: dict[str, Any] | None = None
+    ) -> CacheSource:
+        """A source over table ``positions`` that hold data (default: every such row)."""
+        pos = np.arange(len(self)) if positions is None else np.asarray(positions, dtype=np.int64)
+        pos = pos[self.table["row"][pos] >= 0]
+        table = {f: v[pos] for f, v in self.table.items()}
+        info = {"cache_dir": str(self.directory), "spectra": len(pos)} | (description or {})
+        return CacheSource(self, table, info)
 
     def row_file(self, shard: int, name: str) -> tuple[str, int]:
         """(file, byte offset of row 0) of array ``name`` in shard number ``shard``."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from bench_plugins.sdss.cache import SpectrumCache
-from bench_plugins.sdss.source import CacheSource
+from bench_plugins.sdss.source import CacheSource, str_column
 
 from bench.errors import BenchError
 from bench.interfaces import Dataset
@@ -64,10 +64,17 @@ class SdssDataset(Dataset):
         if p["cache_dir"]:
             cache = SpectrumCache(p["cache_dir"], grid)
             cache.ingest(files, workers=p["workers"])
-            entries = cache.lookup(files)
-            failures = [(e["path"], e["problem"]) for e in entries if e["row"] < 0]
-            good = [e for e in entries if e["row"] >= 0]
-            table = {k: np.array([e[k] for e in good]) for k in ("id", "label", "redshift", "snr", "plate", "mjd", "fiber", "zwarning", "path", "shard", "row")}  # fmt: skip
+            pos = cache.positions(files)
+            stored = cache.table["row"][pos] >= 0
+            bad = pos[~stored]
+            failures = list(
+                zip(
+                    str_column(cache.table["path"][bad]),
+                    str_column(cache.table["problem"][bad]),
+                    strict=True,
+                )
+            )
+            table = {k: str_column(v[pos[stored]]) for k, v in cache.table.items()}
         else:
             batch, fails = _read_parallel(files, grid, p["workers"])
             failures = [(str(f), reason) for f, reason in fails]

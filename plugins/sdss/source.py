@@ -33,8 +33,8 @@ class CacheSource(SpectrumSource):
     ) -> None:
         self.cache = cache
         self.table = dict(table)
-        self.ids = np.asarray(table["id"], dtype=object)
-        self.labels = np.asarray(table["label"], dtype=object)
+        self.ids = str_column(table["id"])
+        self.labels = str_column(table["label"])
         self.redshift = np.asarray(table["redshift"], dtype=np.float64)
         self.loglam = cache.grid
         self._description = dict(description)
@@ -64,12 +64,20 @@ class CacheSource(SpectrumSource):
             labels=self.labels[index],
             redshift=self.redshift[index],
             snr=np.asarray(t["snr"], dtype=np.float32)[index],
-            meta={k: np.asarray(t[k])[index] for k in META_KEYS if k in t},
+            meta={k: str_column(np.asarray(t[k])[index]) for k in META_KEYS if k in t},
             **out,
         )
 
     def describe(self) -> Mapping[str, object]:
         return self._description
+
+
+def str_column(values: np.ndarray) -> np.ndarray:
+    """Object arrays of str for the cache's UTF-8 byte columns; other arrays unchanged."""
+    values = np.asarray(values)
+    if values.dtype.kind == "S":
+        return np.array([v.decode() for v in values.tolist()], dtype=object)
+    return values
 
 
 def read_rows(path: str, offset: int, rows: np.ndarray, out: np.ndarray) -> None:
