@@ -261,7 +261,9 @@ class SpectrumCache:
         """A source over table ``positions`` that hold data (default: every such row)."""
         pos = np.arange(len(self)) if positions is None else np.asarray(positions, dtype=np.int64)
         pos = pos[self.table["row"][pos] >= 0]
-        table = {f: v[pos] for f, v in self.table.items()}
+        table = {
+            f: v[pos] for f, v in self.table.items() if f not in ("size", "mtime_ns", "problem")
+        }
         info = {"cache_dir": str(self.directory), "spectra": len(pos)} | (description or {})
         return CacheSource(self, table, info)
 

@@ -75,9 +75,13 @@ class CacheSource(SpectrumSource):
 def str_column(values: np.ndarray) -> np.ndarray:
     """Object arrays of str for the cache's UTF-8 byte columns; other arrays unchanged."""
     values = np.asarray(values)
-    if values.dtype.kind == "S":
-        return np.array([v.decode() for v in values.tolist()], dtype=object)
-    return values
+    if values.dtype.kind != "S":
+        return values
+    if len(values) > 64:  # few distinct values (labels): decode each once, share the objects
+        distinct, inverse = np.unique(values, return_inverse=True)
+        if len(distinct) * 4 < len(values):
+            return np.array([v.decode() for v in distinct.tolist()], dtype=object)[inverse]
+    return np.array([v.decode() for v in values.tolist()], dtype=object)
 
 
 def read_rows(path: str, offset: int, rows: np.ndarray, out: np.ndarray) -> None:
