@@ -19,7 +19,7 @@ STYLE = """body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
 td,th{border:1px solid #ccc;padding:0.3em 0.6em;text-align:right}
 td:first-child,th:first-child{text-align:left}
-.failed{color:#a00}.ci{color:#666;font-size:0.85em}img{max-width:100%}"""
+table.text td{text-align:left}.failed{color:#a00}.ci{color:#666;font-size:0.85em}img{max-width:100%}"""
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -27,11 +27,12 @@ def _img(png: bytes, alt: str) -> str:
     return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></figure>'
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: list[str], rows: list[list[str]], css: str = "") -> str:
     """A table of already-escaped cells."""
     head = "".join(f"<th>{h}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    cls = f' class="{css}"' if css else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _with_ci(value: float | None, interval: list[float] | None) -> str:
@@ -100,7 +101,7 @@ def paper_section(report: dict[str, Any]) -> str:
         f"<h2>Published figures ({escape(paper.PAPER)}) beside ours</h2>"
         "<p>Only figures the paper's text states in numbers; where it names no metric we show "
         "our one-vs-rest accuracy, precision and recall.</p>"
-        + _table([escape(k) for k in keys], rows)
+        + _table([escape(k) for k in keys], rows, "text")
     )
 
 

@@ -90,22 +90,16 @@ def loss_curves(results: Sequence[dict[str, Any]], title: str) -> bytes:
     for k, r in enumerate(results):
         colour = f"C{k % 10}"
         history = r["history"]
-        epochs = range(1, len(history.get("loss", [])) + 1)
-        ax.plot(
-            epochs,
-            history.get("loss", []),
-            "--",
-            color=colour,
-            label=_label(f"{r['cell']['model']} train"),
-        )
-        val = history.get("val_loss", [])
-        ax.plot(
-            range(1, len(val) + 1),
-            val,
-            "-",
-            color=colour,
-            label=_label(f"{r['cell']['model']} test"),
-        )
+        for key, style, phase in (("loss", "--", "train"), ("val_loss", "-", "test")):
+            values = history.get(key, [])
+            ax.plot(
+                range(1, len(values) + 1),
+                values,
+                style,
+                marker="." if len(values) < 15 else None,  # a single epoch is still visible
+                color=colour,
+                label=_label(f"{r['cell']['model']} {phase}"),
+            )
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title(_label(title), fontsize=10)

@@ -88,6 +88,9 @@ def test_paper_section_places_published_figures_beside_ours(paper_html):
     # the row for the paper's 83 % ResNet 50 stars at 80/20 quotes our STAR recall
     row = next(tr for tr in html.split("<tr>") if "RESNET 50" in tr and "83%" in tr)
     assert f"rec {recall:.2f}" in row
+    md = (paper_html.parent / "f0.8" / "report.md").read_text()
+    md_row = next(line for line in md.splitlines() if "RESNET 50 | 0.8 | STAR" in line)
+    assert "| 83% |" in md_row and f"rec {recall:.2f}" in md_row
 
 
 def test_every_string_from_the_run_is_escaped(tmp_path):
