@@ -191,6 +191,13 @@ def _versus(
     )
 
 
+def _test_text(test: dict[str, Any] | None) -> str:
+    if test is None:
+        return "–"
+    p = "p<0.001" if test["p"] < 0.001 else f"p={test['p']:.3f}"
+    return f"{p} tie" if test["tied"] else p
+
+
 def display_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Rows as strings: '=' marks a tie with the row above (not significantly different)."""
     out = []
@@ -203,12 +210,8 @@ def display_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
                 "model": str(row["model"]),
                 "cell": str(row["id"]),
                 "value": f"{row['value']:.3f}{ci}",
-                "vs above": "–"
-                if above is None
-                else f"p={above['p']:.3f}{' tie' if above['tied'] else ''}",
-                "vs leader": "–"
-                if leader is None
-                else f"p={leader['p']:.3f}{' tie' if leader['tied'] else ''}",
+                "vs above": _test_text(above),
+                "vs leader": _test_text(leader),
                 "report": str(row["report"]),
             }
         )
