@@ -78,3 +78,33 @@ def test_bad_input_is_a_user_error_exit_2(tmp_path):
         compare(base, other)
     with pytest.raises(BenchError, match="tolerance"):
         compare(base, base, tolerance=-0.1)
+
+
+def cli_has(command: str) -> bool:
+    import argparse
+
+    from bench.cli import _parser
+
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return command in sub.choices
+
+
+@pytest.mark.skipif(not cli_has("compare"), reason="`bench compare` is not wired into the CLI")
+def test_bench_compare_exit_codes(tmp_path):
+    from bench.cli import main
+
+    base = write_run(tmp_path / "base", Y, {"m": with_errors(Y, np.arange(90))})
+    worse = write_run(tmp_path / "now", Y, {"m": with_errors(Y, np.arange(270))})
+    assert main(["compare", str(base), str(base)]) == 0
+    assert main(["compare", str(base), str(worse), "--tolerance", "0.02"]) == 1
+    assert main(["compare", str(base), str(tmp_path / "missing.json")]) == 2
+
+
+@pytest.mark.skipif(not cli_has("leaderboard"), reason="`bench leaderboard` is not wired")
+def test_bench_leaderboard_exit_codes(tmp_path):
+    from bench.cli import main
+
+    write_run(tmp_path / "run", Y, {"m": Y.copy(), "n": with_errors(Y, np.arange(9))})
+    for fmt in ("table", "md", "html", "json"):
+        assert main(["leaderboard", str(tmp_path), "--format", fmt]) == 0
+    assert main(["leaderboard", str(tmp_path), "--metric", "f1_macro"]) == 2
