@@ -37,7 +37,7 @@ class Area(Line):
         if len(batch) == 0:
             return np.zeros((0, height, width, channels), np.float32)
         cols = self.columns(batch.loglam, width, self.params["x_axis"])
-        flux, good = clean_flux(batch)
+        flux, good = clean_flux(batch.flux, batch.ivar)
         bottom, top = flux_limits(flux, good, self.percentiles, self.params["margin"])
         ymin, ymax = envelope(to_rows(flux, bottom, top, height), cols)
         span_top, _ = stroke(ymin, ymax, self.params["line_width"])
@@ -77,7 +77,7 @@ class Fold(_Encoding):
 
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray:
         height, width, channels = image_shape(shape, self.name)
-        flux, good = clean_flux(batch)
+        flux, good = clean_flux(batch.flux, batch.ivar)
         planes = [_scaled(flux, good, self.percentiles, self.params["margin"])]
         if channels == 3:
             planes += [_detail(flux, good, self.percentiles), good.astype(np.float32)]
@@ -101,7 +101,7 @@ class Gaf(_Encoding):
 
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray:
         height, width, channels = image_shape(shape, self.name)
-        flux, good = clean_flux(batch)
+        flux, good = clean_flux(batch.flux, batch.ivar)
         x = 2 * _scaled(flux, good, self.percentiles, self.params["margin"]) - 1
         gasf, gadf = _gasf_gadf(flux_vectors(x, height), flux_vectors(x, width))
         if channels == 1:

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from bench_plugins.preprocess.arrays import fill_bad, good_pixels, robust_range
 
-from bench.spectra import SpectrumBatch
-
 
 @dataclass(frozen=True)
 class Columns:
@@ -66,14 +64,14 @@ def flux_limits(
     return bottom.astype(np.float32), top.astype(np.float32)
 
 
-def clean_flux(batch: SpectrumBatch) -> tuple[np.ndarray, np.ndarray]:
+def clean_flux(flux: np.ndarray, ivar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Finite flux with bad pixels bridged, and the good-pixel mask. When ivar marks
     fewer than 2 pixels good, every finite pixel counts as good (data without ivar)."""
-    good = good_pixels(batch.flux, batch.ivar)
+    good = good_pixels(flux, ivar)
     few = np.flatnonzero(np.count_nonzero(good, axis=1) < 2)
     if len(few):
-        good[few] = np.isfinite(batch.flux[few])
-    return fill_bad(batch.flux, good), good
+        good[few] = np.isfinite(flux[few])
+    return fill_bad(flux, good), good
 
 
 def to_rows(flux: np.ndarray, bottom: np.ndarray, top: np.ndarray, height: int) -> np.ndarray:

@@ -50,10 +50,15 @@ def stroke(ymin: np.ndarray, ymax: np.ndarray, line_width: float) -> tuple[np.nd
 
 
 def paint_spans(
-    top: np.ndarray, bottom: np.ndarray, height: int, channels: int, invert: bool
+    top: np.ndarray,
+    bottom: np.ndarray,
+    height: int,
+    channels: int,
+    invert: bool,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Images (N, height, W, channels) float32: coverage of [top, bottom] in each column
-    (1 = ink), or 1 - coverage with ``invert``.
+    (1 = ink), or 1 - coverage with ``invert``; written into ``out`` when given.
 
     Coverage of row r is 1 for floor(top) <= r < floor(bottom), plus frac(bottom) at row
     floor(bottom) minus frac(top) at row floor(top). The full rows come from one integer
@@ -75,24 +80,28 @@ def paint_spans(
     first_row = first.astype(small)
     length = (stop - first).astype(small)
     rows = np.arange(height, dtype=small)[:, None]
-    col = np.arange(wide)
     last = height - 1
     sign = np.float32(-1.0 if invert else 1.0)
-    at_stop = (np.minimum(stop, last).astype(np.int64) * wide + col).astype(np.intp)
-    at_first = (np.minimum(first, last).astype(np.int64) * wide + col).astype(np.intp)
+    pixel = (np.arange(n)[:, None] * (height * wide) + np.arange(wide)).astype(np.intp)
+    at_stop = pixel + np.minimum(stop, last).astype(np.intp) * wide
+    at_first = pixel + np.minimum(first, last).astype(np.intp) * wide
     add_stop = np.where(stop < height, frac_b, 0).astype(np.float32) * sign
     sub_first = np.where(first < height, frac_a, 0).astype(np.float32) * sign
-    out = np.empty((n, height, wide), np.float32)
-    compare = np.greater_equal if invert else np.less
+    if out is None:
+        out = np.empty((n, height, w, channels), np.float32)
+    assert out.flags.c_contiguous and out.shape == (n, height, w, channels)
     chunk = max(1, CHUNK_PIXELS // (height * wide))
     offset = np.empty((chunk, height, wide), small)
+    inside = np.empty((chunk, height, wide), bool)
+    images = out.reshape(n, height, wide)
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
-        part = out[s:e]
         np.subtract(rows, first_row[s:e, None, :], out=offset[: e - s])
-        compare(offset[: e - s], length[s:e, None, :], out=part)
-        flat = part.reshape(e - s, -1)
-        index = np.arange(e - s)[:, None]
-        flat[index, at_stop[s:e]] += add_stop[s:e]
-        flat[index, at_first[s:e]] -= sub_first[s:e]
-    return out.reshape(n, height, w, channels)
+        np.less(offset[: e - s], length[s:e, None, :], out=inside[: e - s])
+        if invert:
+            np.logical_not(inside[: e - s], out=inside[: e - s])
+        np.copyto(images[s:e], inside[: e - s])
+    flat = out.reshape(-1)
+    flat[at_stop] += add_stop
+    flat[at_first] -= sub_first
+    return out

@@ -11,6 +11,9 @@ from bench.errors import BenchError
 from bench.options import Option
 from bench.spectra import SpectrumBatch
 
+# Flux pixels per chunk of spectra rendered together (intermediates stay in cache).
+CHUNK_PIXELS = 1 << 16
+
 SCALING_OPTIONS = (
     Option(
         "percentiles", list, [0.5, 99.5], "flux percentiles setting the y limits", item_type=float
@@ -51,7 +54,7 @@ class Line(ImageRenderer):
 
     def limits(self, batch: SpectrumBatch) -> tuple[np.ndarray, np.ndarray]:
         """Per-spectrum (bottom, top) flux limits of the image."""
-        flux, good = clean_flux(batch)
+        flux, good = clean_flux(batch.flux, batch.ivar)
         return flux_limits(flux, good, self.percentiles, self.params["margin"])
 
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray:
@@ -65,9 +68,14 @@ class Line(ImageRenderer):
             return render_line_jax(
                 batch, cols, (height, width, channels), self.params, self.percentiles, self._jax
             )
-        flux, good = clean_flux(batch)
-        bottom, top = flux_limits(flux, good, self.percentiles, self.params["margin"])
-        y = to_rows(flux, bottom, top, height)
-        ymin, ymax = envelope(y, cols)
-        span_top, span_bottom = stroke(ymin, ymax, self.params["line_width"])
-        return paint_spans(span_top, span_bottom, height, channels, self.params["invert"])
+        out = np.empty((len(batch), height, width, channels), np.float32)
+        step = max(1, CHUNK_PIXELS // batch.flux.shape[1])  # spectra per chunk, cache-sized
+        for s in range(0, len(batch), step):
+            flux, good = clean_flux(batch.flux[s : s + step], batch.ivar[s : s + step])
+            bottom, top = flux_limits(flux, good, self.percentiles, self.params["margin"])
+            ymin, ymax = envelope(to_rows(flux, bottom, top, height), cols)
+            span_top, span_bottom = stroke(ymin, ymax, self.params["line_width"])
+            paint_spans(
+                span_top, span_bottom, height, channels, self.params["invert"], out[s : s + step]
+            )
+        return out

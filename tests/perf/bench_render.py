@@ -3,7 +3,7 @@
 Renders the same batch of 4,600-pixel spectra with ``line`` and with matplotlib (one
 reused figure: ``set_ydata`` + ``canvas.draw`` + ``buffer_rgba``, white line on black as
 ``line`` draws it, converted to the same float32 (N, H, W, C) array in [0, 1]) and
-prints images per second. matplotlib is given the y limits for free. The last line is
+prints images per CPU-second. matplotlib is given the y limits for free. The last line is
 one JSON object for 224x224x3; the line before it is the same for 28x28x1.
 
     .venv/bin/python tests/perf/bench_render.py [--spectra 256] [--seconds 2] [--jax]
@@ -47,15 +47,26 @@ def spectra(n: int, n_pixels: int = 4600, seed: int = 0) -> SpectrumBatch:
     return batch
 
 
-def rate(render: Callable[[], object], n_images: int, seconds: float) -> float:
-    """Images per second over at least ``seconds``, after three warm-up calls."""
-    for _ in range(3):
+def interleaved_rates(
+    renders: dict[str, tuple[Callable[[], object], int]], seconds: float
+) -> dict[str, float]:
+    """Images per second of each ``name: (render, images per call)``, measured in
+    alternating rounds (so both see the same load on a shared machine) until each has
+    run ``seconds`` in total; two warm-up calls each, outside the timing. Time is CPU time
+    of this process (``time.process_time``): on a shared machine, time spent waiting
+    for the core does not count against either renderer."""
+    for render, _ in renders.values():
         render()
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
         render()
-        done += n_images
-    return done / (time.perf_counter() - start)
+    spent = dict.fromkeys(renders, 0.0)
+    done = dict.fromkeys(renders, 0)
+    while min(spent.values()) < seconds:
+        for name, (render, n_images) in renders.items():
+            start = time.process_time()
+            render()
+            spent[name] += time.process_time() - start
+            done[name] += n_images
+    return {name: done[name] / spent[name] for name in renders}
 
 
 def matplotlib_renderer(batch: SpectrumBatch, shape: tuple[int, int, int], limits):
@@ -90,17 +101,20 @@ def matplotlib_renderer(batch: SpectrumBatch, shape: tuple[int, int, int], limit
 
 def measure(batch: SpectrumBatch, shape: tuple[int, int, int], seconds: float, jax: bool) -> dict:
     line = Line()
-    ours = rate(lambda: line.render(batch, shape), len(batch), seconds)
-    few = batch.take(np.arange(min(len(batch), 64)))
-    mpl = rate(matplotlib_renderer(few, shape, line.limits(few)), len(few), seconds)
-    result = {"size": "x".join(map(str, shape)), "ours_per_s": round(ours, 1)}
+    few = batch.take(np.arange(min(len(batch), 16)))
+    renders = {
+        "ours": (lambda: line.render(batch, shape), len(batch)),
+        "matplotlib": (matplotlib_renderer(few, shape, line.limits(few)), len(few)),
+    }
     if jax:
         line_jax = Line(backend="jax")
-        result["jax_per_s"] = round(
-            rate(lambda: line_jax.render(batch, shape), len(batch), seconds), 1
-        )
-    result |= {"matplotlib_per_s": round(mpl, 1), "ratio": round(ours / mpl, 1)}
-    return result
+        renders["jax"] = (lambda: line_jax.render(batch, shape), len(batch))
+    rates = interleaved_rates(renders, seconds)
+    result = {"size": "x".join(map(str, shape)), "ours_per_s": round(rates["ours"], 1)}
+    if jax:
+        result["jax_per_s"] = round(rates["jax"], 1)
+    ratio = rates["ours"] / rates["matplotlib"]
+    return result | {"matplotlib_per_s": round(rates["matplotlib"], 1), "ratio": round(ratio, 1)}
 
 
 def main() -> None:
