@@ -3,7 +3,8 @@
 Class mixes: ``balanced`` (equal counts, shuffled) or ``boss`` (roughly the BOSS DR12
 spectroscopic mix: mostly galaxies). Redshifts follow BOSS-like distributions:
 galaxies peak at z ~ 0.5 (LOWZ/CMASS, a low-z main-sample tail and eBOSS LRG/ELG to
-z ~ 1), quasars at z ~ 2.4 with a low-z population and a high-z tail; stars get
+z ~ 1), quasars at z ~ 2.4 with a z ~ 1 population, a high-z tail and low-z broad-line AGN
+(SDSS legacy Seyfert 1s); stars get
 radial velocities from a disk (40 km/s) and a halo (``star_rv_kms``) component.
 """
 
@@ -17,7 +18,7 @@ from bench_plugins.synthetic.lines import C_KMS
 BOSS_MIX = {"GALAXY": 0.66, "QSO": 0.20, "STAR": 0.14}
 # (weight, mean, sigma) of Gaussian components in redshift
 GALAXY_Z = [(0.12, 0.10, 0.05), (0.25, 0.32, 0.08), (0.48, 0.53, 0.08), (0.15, 0.80, 0.12)]
-QSO_Z = [(0.62, 2.45, 0.35), (0.30, 1.30, 0.50), (0.08, 3.30, 0.50)]
+QSO_Z = [(0.60, 2.45, 0.35), (0.28, 1.30, 0.50), (0.07, 3.30, 0.50), (0.05, 0.12, 0.08)]
 
 
 def sample_mixture(

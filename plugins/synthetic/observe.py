@@ -24,7 +24,7 @@ OH_BANDS = [(6830, 7000, 12, 12), (7240, 7420, 18, 18), (7570, 7720, 8, 8), (774
 
 def throughput(lam: np.ndarray) -> np.ndarray:
     """Relative BOSS system throughput (peak ~1)."""
-    blue = 1.0 / (1.0 + np.exp(-(lam - 3850.0) / 110.0))
+    blue = 1.0 / (1.0 + np.exp(-(lam - 3950.0) / 110.0))
     red = 1.0 / (1.0 + np.exp((lam - 9900.0) / 250.0))
     dichroic = 1.0 - 0.3 * np.exp(-0.5 * ((lam - 6000.0) / 60.0) ** 2)
     return blue * red * dichroic
@@ -70,7 +70,7 @@ def observe(
     # spectrophotometric wiggles (Legendre terms, blue end) and sky-subtraction residuals
     wiggle = 1.0 + (weights[:, :4] @ basis[:4]).astype(f32)
     out = model * wiggle + (weights[:, 4:] @ basis[4:]).astype(f32)
-    depth = (0.05 * 10 ** (0.15 * n[:, 6:7]) / snr_scale**2).astype(f32)
+    depth = (0.025 * 10 ** (0.15 * n[:, 6:7]) / snr_scale**2).astype(f32)
     sky_var = ((cont + lines) / throughput(lam)).astype(f32)
     inv_t = (1.0 / throughput(lam)).astype(f32)
     sigma = np.sqrt(depth * (np.maximum(model, 0.0) * inv_t + sky_var) + f32(0.01))

@@ -9,7 +9,7 @@ import numpy as np
 from bench_plugins.synthetic import forest
 from bench_plugins.synthetic.galaxies import population
 from bench_plugins.synthetic.lines import C_KMS, broaden, ew_amplitude, fwhm_to_sigma, profiles
-from bench_plugins.synthetic.photometry import ab_flux
+from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
 # rest wavelength (vacuum A), rest EW (A), FWHM (km/s), high-ionisation (blueshifted) flag
 LINES = np.array([
@@ -22,8 +22,11 @@ LINES = np.array([
     [3869.9, 1.2, 700, 0], [4102.89, 7.0, 4000, 0], [4341.68, 15.0, 4000, 0],
     [4570.0, 15.0, 15000, 0], [4862.68, 50.0, 4500, 0], [4960.30, 4.0, 600, 0],
     [5008.24, 12.0, 600, 0], [5300.0, 12.0, 15000, 0], [5877.3, 4.0, 4000, 0],
-    [6564.61, 250.0, 3500, 0],
+    [6564.61, 250.0, 3500, 0], [3426.9, 0.5, 500, 0], [4862.68, 3.0, 500, 0],
+    [6302.05, 2.0, 500, 0], [6549.86, 3.0, 500, 0], [6564.61, 12.0, 500, 0],
+    [6585.27, 9.0, 500, 0], [6718.29, 3.0, 500, 0], [6732.67, 2.5, 500, 0],
 ])  # fmt: skip
+NARROW = LINES[:, 2] < 1000
 # BAL troughs: C IV, Si IV, N V (high ionisation), Mg II, Al III (low ionisation BALs)
 BAL_LINES = np.array([1549.06, 1396.76, 1240.14, 1215.67])
 LOBAL_LINES = np.array([2799.12, 1857.4])
@@ -37,9 +40,14 @@ def quasars(
     rest_lam = (lam[None, :] / (1.0 + z[:, None])).astype(np.float32)
     alpha_nu = -0.5 + 0.3 * n[:, 0]
     cont = np.power(rest_lam / np.float32(3000.0), -(2.0 + alpha_nu)[:, None].astype(np.float32))
+    # low-luminosity AGN (Seyfert 1s) at low z: brighter, host-dominated, strong narrow lines
+    seyfert = np.clip((0.4 - z) / 0.3, 0.0, 1.0)[:, None]
     # emission lines: global EW scale (0.2 dex), per-line jitter, width scale, C IV blueshift
-    ew = LINES[:, 1] * 10 ** (0.2 * n[:, 1:2] + 0.1 * n[:, 8 : 8 + len(LINES)])
+    jitter = np.concatenate([n[:, 8:40], n[:, 20:40]], axis=1)[:, : len(LINES)]
+    ew = LINES[:, 1] * 10 ** (0.2 * n[:, 1:2] + 0.1 * jitter)
+    ew = ew * np.where(NARROW, 1.0 + seyfert * (1.0 + 4.0 * u[:, 19:20]), 1.0)
     fwhm = LINES[:, 2] * np.where(LINES[:, 2] < 10000, 10 ** (0.12 * n[:, 2:3]), 1.0)
+    fwhm = fwhm * np.where(NARROW, 1.0, 1.0 - 0.35 * seyfert)
     shift = 1.0 - LINES[:, 3] * np.abs(800.0 * n[:, 3:4]) / C_KMS
     sigma = broaden(fwhm_to_sigma(fwhm))
     rest_wave = LINES[:, 0] * shift
@@ -48,11 +56,14 @@ def quasars(
     emis += (0.1 + 0.2 * u[:, 4:5]).astype(np.float32) * (rest_lam / 3646.0) ** 2 * bc_edge
     flux = cont * (1.0 + emis)
     # host galaxy at low redshift, a fraction of the light at 5100 A rest
-    host = (z < 0.9) & (u[:, 5] < 0.7)
+    host = (z < 0.9) & ((u[:, 5] < 0.7) | (z < 0.3))
     if host.any():
-        f_host = 0.5 * u[host, 6] * np.clip(1.0 - z[host] / 0.9, 0, 1)
+        low = seyfert[host, 0]
+        f_host = low * (0.4 + 0.55 * u[host, 6]) + (1 - low) * 0.5 * u[host, 6] * np.clip(
+            1.0 - z[host] / 0.9, 0, 1
+        )
         _, gal = population(loglam, z[host], rest_lam[host], np.full(int(host.sum()), 4800.0),
-                            np.ones(int(host.sum())), np.full(int(host.sum()), 180.0), np.ones(int(host.sum())))  # fmt: skip
+                            np.full(int(host.sum()), 0.5), np.full(int(host.sum()), 180.0), np.ones(int(host.sum())))  # fmt: skip
         pl5100 = (5100.0 / 3000.0) ** -(2.0 + alpha_nu[host])
         flux[host] += gal * (f_host / (1.0 - f_host) * pl5100 / (5500 / 5100) ** -2.0)[:, None]
     # SMC-like reddening for ~10%
@@ -64,11 +75,14 @@ def quasars(
     if bal.any():
         flux[bal] *= np.exp(-bal_tau(loglam, z[bal], u[bal]))
     flux *= forest.transmission(lam, z, field, u[:, 12:16])
-    mag = 19.5 + 2.7 * u[:, 11]
-    ref = ab_flux(mag, 6200.0) / np.power(6200.0 / (1.0 + z) / 3000.0, -(2.0 + alpha_nu))
+    mag = 19.5 + 2.7 * u[:, 11] - 3.0 * seyfert[:, 0]
+    band = np.full(len(z), 6200.0)
     lobal = bal & (u[:, 10] < 0.15)
     kind = np.where(lobal, "LoBAL", np.where(bal, "BAL", np.where(ebv > 0, "RED", "")))
-    return flux * ref[:, None], {"subclass": kind.astype(object), "bal": bal}
+    return scale_to(flux, loglam, band, ab_flux(mag, band)), {
+        "subclass": kind.astype(object),
+        "bal": bal,
+    }
 
 
 def bal_tau(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -118,5 +118,5 @@ def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray,
     t += molecular_tau(rest_lam, m_depth)
     subclass = np.where(wd, "WD" + wd_type, np.array(SUBCLASSES, dtype=object)[kind])
     band = np.full(len(z), 6200.0)
-    flux = scale_to(flux * np.exp(-t), loglam, band, ab_flux(16.5 + 4.5 * u[:, 2], band))
+    flux = scale_to(flux * np.exp(-t), loglam, band, ab_flux(16.5 + 5.5 * u[:, 2], band))
     return flux, {"subclass": subclass.astype(object), "teff": teff}
