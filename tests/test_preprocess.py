@@ -96,7 +96,10 @@ def test_mask_bits_and_fill() -> None:
     batch.mask[0, 200:210] = 1 << 2
     only_23 = Mask(bits=[23])(batch)
     assert (only_23.ivar[0, 100:110] == 0).all() and (only_23.ivar[0, 200:210] > 0).all()
-    any_bit = Mask()(batch)
+    default = Mask()(batch)  # BRIGHTSKY (23) is a default bit, BADFLAT (2) is not
+    assert (default.ivar[0, 100:110] == 0).all() and (default.ivar[0, 200:210] > 0).all()
+    assert (Mask(bits=[])(batch).ivar[0, 100:110] > 0).all()
+    any_bit = Mask(any_bit=True)(batch)
     assert (any_bit.ivar[0, 100:110] == 0).all() and (any_bit.ivar[0, 200:210] == 0).all()
     assert (Mask(bits=[23], fill="zero")(batch).flux[0, 100:110] == 0).all()
     # interpolated flux lies between the good neighbours

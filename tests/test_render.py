@@ -35,6 +35,7 @@ def damaged() -> SpectrumBatch:
     batch = spectra(n=6)
     batch.flux[0, 100:400] = np.nan
     batch.flux[1, 10] = np.inf
+    batch.ivar[1, -300:] = 0  # trimmed at the red end
     batch.ivar[2, :] = 0
     batch.ivar[3, 500:900] = 0
     batch.flux[4, :] = np.nan
@@ -204,6 +205,18 @@ def test_bad_pixels_are_bridged() -> None:
     cols = ((wave[[600, 800]] - wave[0]) / (wave[-1] - wave[0]) * 56).astype(int)
     masked_cols = images[1, :, cols[0] + 1 : cols[1]]
     assert (masked_cols[:10] < 0.25).all(), "the masked 1e6 is not drawn (no line there)"
+
+
+def test_columns_beyond_the_good_pixels_stay_blank() -> None:
+    batch = spectra(n=2, noise=0.05)
+    batch.ivar[0, :300] = 0  # a spectrum trimmed at the blue end
+    batch.ivar[1, -300:] = 0  # and one at the red end
+    wave = batch.wavelength
+    split = [int((wave[k] - wave[0]) / (wave[-1] - wave[0]) * 60) for k in (300, 1199)]
+    for renderer in (Line(), Area()):
+        images = renderer.render(batch, (40, 60, 1))[..., 0]
+        assert images[0, :, : split[0]].max() == 0 and images[0, :, split[0] + 1 :].max() > 0
+        assert images[1, :, split[1] + 1 :].max() == 0 and images[1, :, : split[1]].max() > 0
 
 
 @pytest.mark.parametrize("x_axis", ["wavelength", "loglam"])

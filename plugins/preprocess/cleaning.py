@@ -16,20 +16,24 @@ from bench.interfaces import Preprocessor
 from bench.options import Option
 from bench.spectra import SpectrumBatch
 
+# SDSS and_mask bits that make a pixel unusable: FULLREJECT, NOSKY, BRIGHTSKY, NODATA,
+# COMBINEREJ. Bits such as BADFLAT or LOWFLAT are set on whole spectra that are fine.
+DEFAULT_BITS = [18, 22, 23, 24, 25]
+
 
 class Mask(Preprocessor):
-    """Set ivar 0 where and_mask bits are set, ivar <= 0, or flux/ivar is not finite."""
+    """Set ivar 0 where chosen and_mask bits are set, ivar <= 0, or flux/ivar is not finite.
+
+    ``bits`` lists the and_mask bit numbers that mask a pixel (default: FULLREJECT,
+    NOSKY, BRIGHTSKY, NODATA, COMBINEREJ; ``[]`` uses ivar only; ``any_bit`` masks
+    every flagged pixel, which on real data can mask whole spectra).
+    """
 
     name = "mask"
     description = "Mask pixels flagged in and_mask, with ivar <= 0 or non-finite values."
     options = (
-        Option(
-            "bits",
-            list,
-            None,
-            "and_mask bit numbers that mask a pixel (None: any bit)",
-            item_type=int,
-        ),
+        Option("bits", list, DEFAULT_BITS, "and_mask bit numbers that mask a pixel", item_type=int),
+        Option("any_bit", bool, False, "mask a pixel with any and_mask bit set"),
         Option(
             "fill", str, "interpolate", "flux at masked pixels", choices=("interpolate", "zero")
         ),
@@ -37,13 +41,10 @@ class Mask(Preprocessor):
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
-        bits = self.params["bits"]
-        if bits is not None:
-            for b in bits:
-                require(0 <= b <= 31, "mask.bits", "bit numbers 0..31", b)
-            self._bitmask = int(sum(1 << b for b in set(bits)))
-        else:
-            self._bitmask = -1
+        for b in self.params["bits"]:
+            require(0 <= b <= 31, "mask.bits", "bit numbers 0..31", b)
+        bits = range(32) if self.params["any_bit"] else set(self.params["bits"])
+        self._bitmask = int(sum(1 << b for b in bits))
 
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch:
         flagged = (batch.mask.astype(np.int64) & self._bitmask) != 0

@@ -18,7 +18,7 @@ import numpy as np
 from bench_plugins.preprocess.arrays import robust_range, window_sum
 from bench_plugins.render.base import ImageRenderer, check_percentiles, image_shape
 from bench_plugins.render.flux import flux_vectors
-from bench_plugins.render.geometry import clean_flux, flux_limits, to_rows
+from bench_plugins.render.geometry import blank_outside, clean_flux, flux_limits, to_rows
 from bench_plugins.render.line import envelope, paint_spans, stroke
 from bench_plugins.render.renderers import SCALING_OPTIONS, Line
 
@@ -42,6 +42,7 @@ class Area(Line):
         ymin, ymax = envelope(to_rows(flux, bottom, top, height), cols)
         span_top, _ = stroke(ymin, ymax, self.params["line_width"])
         floor = np.full_like(span_top, height)
+        blank_outside(span_top, floor, good, cols)
         return paint_spans(span_top, floor, height, channels, self.params["invert"])
 
 

@@ -6,7 +6,8 @@ in log10 wavelength). y: flux is scaled per spectrum between robust limits, the
 ``percentiles`` of its good pixels widened by ``margin`` times their distance on both
 sides, so a spike or a dead pixel does not squash the rest; flux beyond the limits goes
 off the image. Bad pixels (ivar 0 or non-finite) are bridged: the line runs straight
-between the good pixels on either side.
+between the good pixels on either side; columns before a spectrum's first good pixel or
+after its last stay blank (a trimmed spectrum is not extended with flat lines).
 """
 
 from __future__ import annotations
@@ -79,3 +80,16 @@ def to_rows(flux: np.ndarray, bottom: np.ndarray, top: np.ndarray, height: int) 
     scale = np.float32(height) / (top - bottom)
     y = (top[:, None] - flux) * scale[:, None]
     return np.clip(y, -2.0 * height, 3.0 * height).astype(np.float32)
+
+
+def blank_outside(top: np.ndarray, bottom: np.ndarray, good: np.ndarray, cols: Columns) -> None:
+    """Empty the spans (in place) of columns outside each spectrum's good pixels."""
+    p = good.shape[1]
+    has = good.any(axis=1)
+    first = cols.column[np.argmax(good, axis=1)]
+    last = cols.column[p - 1 - np.argmax(good[:, ::-1], axis=1)]
+    first = np.where(has, first, cols.width)
+    column = np.arange(cols.width)
+    outside = (column < first[:, None]) | (column > last[:, None])
+    top[outside] = 0.0
+    bottom[outside] = 0.0

@@ -86,8 +86,13 @@ def line_function(
             pad_b = jnp.pad(b, ((0, 0), (radius, radius)), constant_values=-jnp.inf)
             a = jnp.min(jnp.stack([pad_a[:, k : k + width] for k in range(2 * radius + 1)]), 0)
             b = jnp.max(jnp.stack([pad_b[:, k : k + width] for k in range(2 * radius + 1)]), 0)
-        a = jnp.clip(a, 0, height)[:, None, :]
-        b = jnp.clip(b, 0, height)[:, None, :]
+        has = good.any(axis=1)
+        first = jnp.where(has, column[jnp.argmax(good, axis=1)], width)
+        last = column[p - 1 - jnp.argmax(good[:, ::-1], axis=1)]
+        col = jnp.arange(width)
+        outside = (col < first[:, None]) | (col > last[:, None])
+        a = jnp.where(outside, 0.0, jnp.clip(a, 0, height))[:, None, :]
+        b = jnp.where(outside, 0.0, jnp.clip(b, 0, height))[:, None, :]
         r = jnp.arange(height, dtype=jnp.float32)[None, :, None]
         cover = jnp.clip(jnp.minimum(b, r + 1) - jnp.maximum(a, r), 0.0, 1.0)
         if invert:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from bench_plugins.render.base import ImageRenderer, check_percentiles, image_shape
-from bench_plugins.render.geometry import clean_flux, flux_limits, to_rows
+from bench_plugins.render.geometry import blank_outside, clean_flux, flux_limits, to_rows
 from bench_plugins.render.line import envelope, paint_spans, stroke
 
 from bench.errors import BenchError
@@ -12,7 +12,7 @@ from bench.options import Option
 from bench.spectra import SpectrumBatch
 
 # Flux pixels per chunk of spectra rendered together (intermediates stay in cache).
-CHUNK_PIXELS = 1 << 16
+CHUNK_PIXELS = 1 << 17
 
 SCALING_OPTIONS = (
     Option(
@@ -75,6 +75,7 @@ class Line(ImageRenderer):
             bottom, top = flux_limits(flux, good, self.percentiles, self.params["margin"])
             ymin, ymax = envelope(to_rows(flux, bottom, top, height), cols)
             span_top, span_bottom = stroke(ymin, ymax, self.params["line_width"])
+            blank_outside(span_top, span_bottom, good, cols)
             paint_spans(
                 span_top, span_bottom, height, channels, self.params["invert"], out[s : s + step]
             )
