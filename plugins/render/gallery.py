@@ -31,7 +31,7 @@ def write_gallery(
     picks = [np.flatnonzero(labels == c)[:per_class] for c in classes]
     images = renderer.render(batch.take(np.concatenate(picks).astype(np.int64)), shape)
     height, width = shape[0], shape[1]
-    scale = max(1.0, 96 / max(height, width))
+    scale = max(1.0, 160 / max(height, width))
     cell = (width * scale / 80 + 0.2, height * scale / 80 + 0.4)
     fig = Figure(figsize=(cell[0] * per_class, cell[1] * len(classes)), dpi=80)
     axes = fig.subplots(len(classes), per_class, squeeze=False)
