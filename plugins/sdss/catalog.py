@@ -14,7 +14,8 @@ import numpy as np
 
 from bench.errors import BenchError
 
-# DR12Q CLASS_PERSON: 1 star, 3 QSO, 30 BAL QSO, 4 galaxy, 0/others not inspected or unclear.
+# DR12Q CLASS_PERSON: 1 star, 3 QSO, 30 BAL QSO, 4 galaxy; 0 (not inspected) and any other
+# code map to "" (unknown) and are dropped by the dataset's ``classes`` filter.
 INT_CLASSES = {1: "STAR", 3: "QSO", 30: "QSO", 4: "GALAXY"}
 KEY_COLUMNS = ("PLATE", "MJD", "FIBERID")
 
