@@ -29,9 +29,10 @@ class CheckedFile:
 
 @dataclass
 class CheckResult:
-    """Per-class counts, the files read, and (path, reason) for each file that failed."""
+    """Per-class counts (``""``: no class in the file), the files read, and (path, reason)
+    for each file that failed (``reason`` already names the file)."""
 
-    counts: dict[str, int] = field(default_factory=dict)
+    class_counts: dict[str, int] = field(default_factory=dict)
     files: list[CheckedFile] = field(default_factory=list)
     failures: list[tuple[Path, str]] = field(default_factory=list)
 
@@ -66,8 +67,7 @@ def check_paths(
         except BenchError as exc:
             result.failures.append((path, str(exc)))
         else:
-            label = spec.label or "(unknown)"
-            counts[label] += 1
+            counts[spec.label] += 1  # "" when the file has no class
             result.files.append(
                 CheckedFile(
                     path, spec.id, spec.meta["format"], spec.label, spec.redshift, len(spec.flux)
@@ -75,5 +75,5 @@ def check_paths(
             )
         if progress is not None:
             progress(done, len(files))
-    result.counts = dict(sorted(counts.items()))
+    result.class_counts = dict(sorted(counts.items()))
     return result

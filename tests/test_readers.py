@@ -43,7 +43,7 @@ def test_check_paths_reads_all_shared_files_and_agrees_with_labels(shared_data: 
     expected = {}
     for f in result.files:
         expected[f.label] = expected.get(f.label, 0) + 1
-    assert result.counts == expected and sum(result.counts.values()) == len(labels)
+    assert result.class_counts == expected and sum(result.class_counts.values()) == len(labels)
 
 
 def test_spec_lite_columns_match_astropy(shared_data: Path) -> None:
@@ -189,5 +189,5 @@ def test_check_paths_lists_failures_and_is_not_ok(tmp_path: Path) -> None:
     write_spec_lite(tmp_path / "ok.fits", label="GALAXY")
     (tmp_path / "broken.fits").write_bytes(b"not fits at all")
     result = check_paths([tmp_path])
-    assert not result.ok and result.n_read == 1 and result.counts == {"GALAXY": 1}
+    assert not result.ok and result.n_read == 1 and result.class_counts == {"GALAXY": 1}
     assert [p.name for p, _ in result.failures] == ["broken.fits"]
