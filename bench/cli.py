@@ -46,6 +46,20 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="read every spectrum file; count classes; list bad files"
     )
     check.add_argument("paths", nargs="+", type=Path)
+
+    board = sub.add_parser("leaderboard", help="rank cells of one or more runs by a metric")
+    board.add_argument(
+        "paths", nargs="*", type=Path, help="report.json files or folders (default: reports/)"
+    )
+    board.add_argument("--metric", default="macro_f1", help="e.g. accuracy, macro_f1, recall:QSO")
+    board.add_argument(
+        "--format", dest="fmt", default="table", choices=("table", "md", "html", "json")
+    )
+
+    compare = sub.add_parser("compare", help="CI gate: exit 1 when a metric regressed")
+    compare.add_argument("baseline", type=Path)
+    compare.add_argument("current", type=Path)
+    compare.add_argument("--tolerance", type=float, default=0.02, help="default: 0.02")
     return parser
 
 
@@ -76,6 +90,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.predict(args.cell_dir, args.paths, args.out)
     if args.command == "data" and args.data_command == "check":
         return commands.data_check(args.paths)
+    if args.command == "leaderboard":
+        return commands.leaderboard(args.paths, args.metric, args.fmt)
+    if args.command == "compare":
+        return commands.compare(args.baseline, args.current, args.tolerance)
     raise AssertionError(args.command)
 
 

@@ -102,7 +102,14 @@ def run(config_path: Path, out: Path | None, quick: bool) -> int:
     except BaseException:
         (out_dir / ".lock").unlink(missing_ok=True)
         raise
-    (out_dir / ".lock").unlink(missing_ok=True)
+    try:
+        from bench.html_report import write_html
+
+        write_html(report, out_dir)
+    except Exception as exc:  # noqa: BLE001 - report.json is complete; the HTML is a view of it
+        console.error(f"{out_dir / 'report.html'}: not written ({type(exc).__name__}: {exc})")
+    finally:
+        (out_dir / ".lock").unlink(missing_ok=True)
     console.summary_table(report)
     console.info(f"report: {path}")
     failed = report["summary"]["failed"]
@@ -129,3 +136,25 @@ def data_check(paths: list[Path]) -> int:
     result = check_paths(paths)
     console.data_check_table(result)
     return 0 if not result.failures and result.n_read > 0 else 1
+
+
+def leaderboard(paths: list[Path], metric: str, fmt: str) -> int:
+    from bench.leaderboard import format_leaderboard
+    from bench.leaderboard import leaderboard as rank
+
+    shown = format_leaderboard(rank(paths or [Path("reports")], metric), fmt)
+    if isinstance(shown, list):
+        console.leaderboard_table(shown, metric)
+    else:
+        console.out.print(shown, markup=False, highlight=False, soft_wrap=True, end="")
+    return 0
+
+
+def compare(baseline: Path, current: Path, tolerance: float) -> int:
+    from bench.compare import compare as compare_reports
+
+    result = compare_reports(baseline, current, tolerance)
+    console.out.print(result.markdown(), markup=False, highlight=False, soft_wrap=True, end="")
+    if result.exit_code:
+        console.error(f"regression against {baseline}")
+    return result.exit_code

@@ -94,15 +94,18 @@ def summary_table(report: dict[str, Any]) -> None:
 
 
 def plugins_table(rows: list[dict[str, Any]]) -> None:
-    table = Table(title="registered plugins")
-    for col in ("kind", "name", "source", "options"):
-        table.add_column(col)
+    """One heading per plugin (kind, name, source, description), its options below."""
     for row in rows:
-        options = "\n".join(
-            f"{o['name']}: {o['type']} = {o['default']!r}  {o['help']}" for o in row["options"]
+        out.print(
+            f"[bold]{row['kind']}[/] [cyan]{escape(row['name'])}[/]  ({escape(row['source'])})"
+            + (f"  {escape(row['description'])}" if row["description"] else "")
         )
-        table.add_row(row["kind"], row["name"], row["source"], options or "-")
-    out.print(table)
+        for o in row["options"]:
+            choices = f" one of {o['choices']}" if "choices" in o else ""
+            out.print(
+                f"    {escape(o['name'])}: {o['type']} = {escape(repr(o['default']))}"
+                f"{escape(choices)}  [dim]{escape(o['help'])}[/]"
+            )
 
 
 def data_check_table(result: Any) -> None:
@@ -115,3 +118,13 @@ def data_check_table(result: Any) -> None:
     out.print(table)
     for path, reason in result.failures:
         error(reason if str(path) in reason else f"{path}: {reason}")
+
+
+def leaderboard_table(rows: list[dict[str, str]], metric: str) -> None:
+    """The leaderboard: '=' after a rank marks a tie with the row above."""
+    table = Table(title=f"leaderboard by {metric}")
+    for key in rows[0] if rows else ["rank", "model", "cell", "value"]:
+        table.add_column(key, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(v) for v in row.values()))
+    out.print(table)
