@@ -11,6 +11,9 @@ import numpy as np
 from bench.errors import BenchError
 from bench.spectra import SpectrumBatch
 
+# Pixels (an even stride) from which robust flux limits are taken: enough for 0.5% tails.
+ROBUST_SAMPLES = 512
+
 
 def good_pixels(flux: np.ndarray, ivar: np.ndarray) -> np.ndarray:
     """Boolean (N, P): finite flux with finite, positive ivar."""
@@ -21,27 +24,33 @@ def good_pixels(flux: np.ndarray, ivar: np.ndarray) -> np.ndarray:
 def fill_bad(flux: np.ndarray, good: np.ndarray) -> np.ndarray:
     """Flux with bad pixels replaced by linear interpolation between the nearest good
     neighbours in the same row (the nearest good value at the ends; 0 for a row with no
-    good pixel). Float32, always finite; the work is done only where pixels are bad."""
+    good pixel). Float32, always finite; work beyond two passes is per run of bad pixels."""
     out = np.array(flux, np.float32, copy=True)
-    bad_rows = np.flatnonzero(~good.all(axis=1))
-    if len(bad_rows) == 0:
+    n, p = out.shape
+    padded = np.zeros((n, p + 2), bool)  # a good sentinel each side: runs end in their row
+    np.logical_not(good, out=padded[:, 1:-1])
+    flat = padded.ravel()
+    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    if len(edges) == 0:
         return out
-    p = out.shape[1]
-    sub = out[bad_rows].ravel()
-    g = good[bad_rows].ravel()
-    good_at = np.flatnonzero(g)
-    bad_at = np.flatnonzero(~g)
-    row = bad_at // p
-    k = np.searchsorted(good_at, bad_at)
-    lo = good_at[np.maximum(k - 1, 0)] if len(good_at) else np.zeros_like(bad_at)
-    hi = good_at[np.minimum(k, len(good_at) - 1)] if len(good_at) else np.zeros_like(bad_at)
-    has_lo = (k > 0) & (lo // p == row)
-    has_hi = (k < len(good_at)) & (hi // p == row)
-    f_lo, f_hi = sub[lo], sub[hi]
-    t = (bad_at - lo) / np.maximum(hi - lo, 1)
-    value = np.where(has_lo & has_hi, f_lo + t * (f_hi - f_lo), np.where(has_lo, f_lo, f_hi))
-    sub[bad_at] = np.where(has_lo | has_hi, value, 0.0)
-    out[bad_rows] = sub.reshape(len(bad_rows), p)
+    starts, ends = edges[0::2], edges[1::2]
+    row = starts // (p + 2)
+    left = starts % (p + 2) - 2  # last good pixel before the run (-1: none)
+    right = ends % (p + 2) - 1  # first good pixel after the run (p: none)
+    has_left, has_right = left >= 0, right < p
+    f_left = out[row, np.maximum(left, 0)]
+    f_right = out[row, np.minimum(right, p - 1)]
+    lengths = ends - starts
+    run = np.repeat(np.arange(len(starts)), lengths)
+    col = left[run] + 1 + (np.arange(len(run)) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    t = (col - left[run]) / (right[run] - left[run])
+    both = f_left[run] + t * (f_right[run] - f_left[run])
+    value = np.where(
+        has_left[run] & has_right[run],
+        both,
+        np.where(has_left[run], f_left[run], np.where(has_right[run], f_right[run], 0.0)),
+    )
+    out[row[run], col] = value
     return out
 
 
@@ -111,7 +120,7 @@ def rebin(
 
 
 def robust_range(
-    flux: np.ndarray, good: np.ndarray, low: float, high: float, max_samples: int = 1024
+    flux: np.ndarray, good: np.ndarray, low: float, high: float, max_samples: int = ROBUST_SAMPLES
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-row ``low`` and ``high`` percentiles (nearest rank) of the good pixels, taken
     on an evenly strided subsample of at most about ``max_samples`` pixels. Rows with no

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from bench_plugins.preprocess.arrays import ROBUST_SAMPLES
 from bench_plugins.render.geometry import Columns
 
 from bench.spectra import SpectrumBatch
@@ -33,7 +34,7 @@ def line_function(
 
     height, width, channels = shape
     p = len(cols.x)
-    step = max(1, p // 1024)
+    step = max(1, p // ROBUST_SAMPLES)
     index = jnp.asarray(cols.boundary_index)
     following = jnp.minimum(index + 1, p - 1)
     t = jnp.asarray(cols.boundary_t)

@@ -125,9 +125,8 @@ class SpectrumCache:
             if old.name != name:
                 old.unlink()
 
-    def _merge(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Add ``rows`` to the table, replacing rows of the same path; keep it sorted."""
-        new = _table(rows)
+    def _merge(self, new: Table) -> None:
+        """Add the rows of ``new`` to the table, replacing rows of the same path; keep it sorted."""
         keep = ~np.isin(self.table["path"], new["path"])
         merged = {f: np.concatenate([self.table[f][keep], new[f]]) for f in FIELDS}
         order = np.argsort(merged["path"], kind="stable")
@@ -190,28 +189,35 @@ class SpectrumCache:
             del arr
         jobs = [(str(tmp_dir), start, [t[0] for t in todo[start : start + chunk]], self.grid)
                 for start in range(0, len(todo), chunk)]  # fmt: skip
-        results: list[dict[str, Any]] = []
+        shard_no, parts = len(self.shards), []
+        sizes = np.array([t[1] for t in todo], dtype=np.int64)
+        mtimes = np.array([t[2] for t in todo], dtype=np.int64)
+
+        def collect(rows: list[dict[str, Any]]) -> None:
+            """Per-file dicts of one chunk -> columns at once (memory stays per chunk)."""
+            for r in rows:
+                slot = r.pop("slot")
+                r["size"], r["mtime_ns"] = int(sizes[slot]), int(mtimes[slot])
+                r["shard"] = shard_no if r["row"] >= 0 else -1
+                if r["problem"]:
+                    report.problems.append((r["path"], r["problem"]))
+            parts.append(_table(rows))
+
         if workers <= 1:
             for done, job in enumerate(jobs, start=1):
-                results += _ingest_chunk(*job)
+                collect(_ingest_chunk(*job))
                 if progress:
                     progress(min(done * chunk, len(todo)), len(todo))
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 futures = [pool.submit(_ingest_chunk, *job) for job in jobs]
                 for done, future in enumerate(as_completed(futures), start=1):
-                    results += future.result()
+                    collect(future.result())
                     if progress:
                         progress(min(done * chunk, len(todo)), len(todo))
         os.replace(tmp_dir, self.directory / shard)
         self.shards.append(shard)
-        by_path = {t[0]: t for t in todo}
-        for r in results:
-            _, r["size"], r["mtime_ns"] = by_path[r["path"]]
-            r["shard"] = len(self.shards) - 1 if r["row"] >= 0 else -1
-            if r["problem"]:
-                report.problems.append((r["path"], r["problem"]))
-        self._merge(results)
+        self._merge({f: np.concatenate([part[f] for part in parts]) for f in FIELDS})
         report.ingested = len(todo)
         self._save()
         return report
@@ -251,7 +257,7 @@ class SpectrumCache:
         del out
         os.replace(tmp_dir, self.directory / shard)
         self.shards.append(shard)
-        self._merge(rows)
+        self._merge(_table(rows))
         self._save()
         return row
 
@@ -291,7 +297,14 @@ def _ingest_chunk(
     for row, path in enumerate(paths, start=start):
         entry: dict[str, Any] = dict.fromkeys(FIELDS, -1)
         entry.update(
-            path=path, row=row, id="", label="", redshift=math.nan, snr=math.nan, problem=""
+            path=path,
+            row=row,
+            slot=row,
+            id="",
+            label="",
+            redshift=math.nan,
+            snr=math.nan,
+            problem="",
         )
         try:
             spec = read_spectrum(path)

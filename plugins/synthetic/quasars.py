@@ -1,6 +1,6 @@
 """Quasars: a power-law continuum (f_nu ~ nu^alpha, alpha ~ -0.5), broad and narrow
 emission lines with widths and equivalent widths from SDSS composites (Vanden Berk et
-al. 2001; Shen et al. 2011), Fe II and Balmer pseudo-continua, a host galaxy at low z,
+al. 2001; Shen et al. 2011), a redder slope beyond 5000 A, Fe II and Balmer pseudo-continua, a host galaxy at low z,
 SMC-like reddening, broad absorption line (BAL) troughs, and the Ly-alpha forest."""
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def quasars(
     rest_lam = (lam[None, :] / (1.0 + z[:, None])).astype(np.float32)
     alpha_nu = -0.5 + 0.3 * n[:, 0]
     cont = np.power(rest_lam / np.float32(3000.0), -(2.0 + alpha_nu)[:, None].astype(np.float32))
+    cont *= np.maximum(rest_lam / np.float32(5000.0), 1.0)  # redder beyond 5000 A (hot dust)
     # low-luminosity AGN (Seyfert 1s) at low z: brighter, host-dominated, strong narrow lines
     seyfert = np.clip((0.4 - z) / 0.3, 0.0, 1.0)[:, None]
     # emission lines: global EW scale (0.2 dex), per-line jitter, width scale, C IV blueshift
@@ -59,10 +60,10 @@ def quasars(
     host = (z < 0.9) & ((u[:, 5] < 0.7) | (z < 0.3))
     if host.any():
         low = seyfert[host, 0]
-        f_host = low * (0.4 + 0.55 * u[host, 6]) + (1 - low) * 0.5 * u[host, 6] * np.clip(
+        f_host = low * (0.6 + 0.35 * u[host, 6]) + (1 - low) * 0.5 * u[host, 6] * np.clip(
             1.0 - z[host] / 0.9, 0, 1
         )
-        _, gal = population(loglam, z[host], rest_lam[host], np.full(int(host.sum()), 4800.0),
+        _, gal = population(loglam, z[host], rest_lam[host], 5200.0 + 1200.0 * u[host, 20],
                             np.full(int(host.sum()), 0.5), np.full(int(host.sum()), 180.0), np.ones(int(host.sum())))  # fmt: skip
         pl5100 = (5100.0 / 3000.0) ** -(2.0 + alpha_nu[host])
         flux[host] += gal * (f_host / (1.0 - f_host) * pl5100 / (5500 / 5100) ** -2.0)[:, None]
