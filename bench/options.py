@@ -39,6 +39,12 @@ class Option:
         """Return the value coerced to the declared type or raise BenchError naming ``where``."""
         if value is None and self.default is None:
             return None
+        if (
+            self.type is list
+            and isinstance(value, str | int | float)
+            and not isinstance(value, bool)
+        ):
+            value = [value]  # `path = "data"` means `path = ["data"]`
         value = _coerce(value, self.type, f"{where}.{self.name}")
         if self.item_type is not None:
             value = [

@@ -124,7 +124,7 @@ def test_quick_shrinks_to_one_epoch_one_split(toy_registry, tmp_path):
         ),
         (
             "[dataset]\nname = 'toy'\n[[models]]\nname = 'centroid'\n[protocol]\nepochs = 'ten'",
-            "epochs: expected list, got str 'ten'",
+            "epochs[0]: expected integer, got str 'ten'",
         ),
         (
             "[dataset]\nname = 'toy'\nn = 'many'\n[[models]]\nname = 'centroid'",
