@@ -30,9 +30,12 @@ class Line(ImageRenderer):
     """Flux against wavelength as an antialiased line without axes (the paper's images).
 
     White ink (1) on black (0) by default, like MNIST digits; ``invert`` gives matplotlib's
-    dark line on white. ``line_width`` is in pixels (a matplotlib linewidth of
-    ``line_width * 72 / dpi`` points). Bad pixels are bridged by a straight line. The
-    ``jax`` backend runs the same algorithm jit-compiled (pixels agree to float rounding).
+    dark line on white. Grey, repeated over 3 channels. ``line_width`` is in pixels (a
+    matplotlib linewidth of ``line_width * 72 / dpi`` points). y limits come from flux
+    percentiles of the good pixels (robust to spikes). Bad pixels inside a spectrum are
+    bridged by a straight line; columns beyond its first/last good pixel stay blank.
+    The ``jax`` backend runs the same algorithm jit-compiled (on the accelerator where
+    there is one); pixels agree with numpy to float32 rounding.
     """
 
     name = "line"
