@@ -1,0 +1,22 @@
+"""Built-in model plugins: the paper's InceptionV3, ResNet50 and MNIST-style CNN on Keras 3
+(JAX backend), and 1-D baselines on the flux vector (a QuasarNET-like CNN, logistic
+regression). No heavy imports here: keras, jax and sklearn load inside the methods."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench_plugins.models.applications import InceptionV3, ResNet50
+from bench_plugins.models.cnn1d import CNN1D
+from bench_plugins.models.mnist_cnn import MnistCNN
+from bench_plugins.models.sklearn_models import LogisticRegression
+
+import bench
+
+MODELS = (InceptionV3, ResNet50, MnistCNN, CNN1D, LogisticRegression)
+
+
+@bench.hookimpl
+def register_models(register: Callable[[type], None]) -> None:
+    for model in MODELS:
+        register(model)
