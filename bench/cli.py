@@ -46,6 +46,27 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="read every spectrum file; count classes; list bad files"
     )
     check.add_argument("paths", nargs="+", type=Path)
+    sample = data_sub.add_parser(
+        "sample", help="draw a seeded stratified sample from a spAll/specObj/DR12Q catalog"
+    )
+    sample.add_argument("catalog", type=Path)
+    sample.add_argument("--n", type=int, required=True, help="objects to draw (the paper: 300000)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--z-min", type=float, default=0.0)
+    sample.add_argument("--z-max", type=float, default=3.5)
+    sample.add_argument("--class-column", default="CLASS", help="e.g. CLASS_PERSON for DR12Q")
+    sample.add_argument("--any-zwarning", action="store_true", help="keep ZWARNING != 0 too")
+    sample.add_argument("--out", type=Path, default=Path("sample.csv"))
+    download = data_sub.add_parser("download", help="fetch a sample's spectra from the SDSS SAS")
+    download.add_argument("sample", type=Path, help="CSV written by `bench data sample`")
+    download.add_argument("--dest", type=Path, required=True)
+    download.add_argument("--release", default="dr17")
+    download.add_argument("--base-url", default=None, help="mirror of the SAS (default: SDSS)")
+    download.add_argument("--workers", type=int, default=8)
+    ingest = data_sub.add_parser("ingest", help="read spectrum files into an on-disk cache")
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("--cache", type=Path, required=True)
+    ingest.add_argument("--workers", type=int, default=2)
 
     board = sub.add_parser("leaderboard", help="rank cells of one or more runs by a metric")
     board.add_argument(
@@ -88,8 +109,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.plugins(args.json)
     if args.command == "predict":
         return commands.predict(args.cell_dir, args.paths, args.out)
-    if args.command == "data" and args.data_command == "check":
-        return commands.data_check(args.paths)
+    if args.command == "data":
+        from bench import data_commands
+
+        return data_commands.dispatch(args)
     if args.command == "leaderboard":
         return commands.leaderboard(args.paths, args.metric, args.fmt)
     if args.command == "compare":

@@ -130,14 +130,6 @@ def predict(cell_dir: Path, paths: list[Path], out: Path) -> int:
     return 1 if failures else 0
 
 
-def data_check(paths: list[Path]) -> int:
-    from bench.datacheck import check_paths
-
-    result = check_paths(paths)
-    console.data_check_table(result)
-    return 0 if not result.failures and result.n_read > 0 else 1
-
-
 def leaderboard(paths: list[Path], metric: str, fmt: str) -> int:
     from bench.leaderboard import format_leaderboard
     from bench.leaderboard import leaderboard as rank

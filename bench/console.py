@@ -128,3 +128,29 @@ def leaderboard_table(rows: list[dict[str, str]], metric: str) -> None:
     for row in rows:
         table.add_row(*(escape(v) for v in row.values()))
     out.print(table)
+
+
+class Counter:
+    """A progress bar fed by ``update(done, total)`` callbacks (hidden when not a terminal)."""
+
+    def __init__(self, what: str) -> None:
+        self.progress = Progress(
+            TextColumn(f"[bold]{what}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not sys.stderr.isatty(),
+        )
+        self.task = self.progress.add_task(what, total=None)
+
+    def __enter__(self) -> Counter:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def update(self, done: int, total: int) -> None:
+        self.progress.update(self.task, completed=done, total=total)
