@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from bench_plugins.synthetic.lines import C_KMS
 
 BOSS_MIX = {"GALAXY": 0.66, "QSO": 0.20, "STAR": 0.14}
@@ -26,7 +27,9 @@ def sample_mixture(
 ) -> np.ndarray:
     """Inverse-CDF draws in [lo, hi] from a Gaussian mixture (with a small uniform floor)."""
     grid = np.linspace(lo, hi, 4001)
-    pdf = sum(w * np.exp(-0.5 * ((grid - m) / s) ** 2) / s for w, m, s in parts)
+    pdf = np.zeros_like(grid)
+    for w, m, s in parts:
+        pdf += w * np.exp(-0.5 * ((grid - m) / s) ** 2) / s
     pdf = pdf + 1e-3 * pdf.max(initial=0.0) + 1e-12
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(grid))])
     return np.interp(u * cdf[-1], cdf, grid)

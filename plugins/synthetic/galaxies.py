@@ -6,6 +6,7 @@ and AGN-like galaxies. Types follow BOSS: mostly passive LRGs at z ~ 0.5."""
 from __future__ import annotations
 
 import numpy as np
+
 from bench_plugins.synthetic import stars
 from bench_plugins.synthetic.lines import broaden, ew_amplitude, profiles
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
@@ -29,7 +30,15 @@ def dust(rest_lam: np.ndarray, a_v: np.ndarray) -> np.ndarray:
     )
 
 
-def population(loglam, z, rest_lam, teff, metals, sigma_v, balmer) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+def population(
+    loglam: np.ndarray,
+    z: np.ndarray,
+    rest_lam: np.ndarray,
+    teff: np.ndarray,
+    metals: np.ndarray,
+    sigma_v: np.ndarray,
+    balmer: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """(continuum, absorbed spectrum) of one stellar population, unit flux at 5500 A rest."""
     jump = 0.55 * stars.strength(teff, 9500.0, 0.13, 0.22)
     cont = stars.continuum(rest_lam, teff, jump)

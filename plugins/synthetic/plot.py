@@ -62,6 +62,7 @@ def plot_examples(out_png: Path, real_dir: Path | None = None, seed: int = 0) ->
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from bench_plugins.synthetic import Synthetic
 
     source = Synthetic(n=30, seed=seed).open()

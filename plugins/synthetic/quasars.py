@@ -6,6 +6,7 @@ SMC-like reddening, broad absorption line (BAL) troughs, and the Ly-alpha forest
 from __future__ import annotations
 
 import numpy as np
+
 from bench_plugins.synthetic import forest
 from bench_plugins.synthetic.galaxies import population
 from bench_plugins.synthetic.lines import C_KMS, broaden, ew_amplitude, fwhm_to_sigma, profiles

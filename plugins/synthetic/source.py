@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from bench_plugins.synthetic import catalog, galaxies, observe, quasars, stars, templates
 
 from bench.spectra import SpectrumBatch, SpectrumSource, boss_grid
+from bench_plugins.synthetic import catalog, galaxies, observe, quasars, stars, templates
 
 N_PARAMS = 40
 CHUNK = 512

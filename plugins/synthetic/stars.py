@@ -5,6 +5,7 @@ dominates, and TiO/CaH bands in M dwarfs."""
 from __future__ import annotations
 
 import numpy as np
+
 from bench_plugins.synthetic.lines import broaden, profiles
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
@@ -55,7 +56,15 @@ def continuum(rest_lam: np.ndarray, teff: np.ndarray, balmer_jump: np.ndarray) -
     return bb * (1.0 - balmer_jump[:, None] * jump).astype(np.float32)
 
 
-def tau(loglam, z, teff, metals, sigma_extra, balmer_scale, balmer_sigma) -> np.ndarray:  # type: ignore[no-untyped-def]
+def tau(
+    loglam: np.ndarray,
+    z: np.ndarray,
+    teff: np.ndarray,
+    metals: np.ndarray,
+    sigma_extra: np.ndarray,
+    balmer_scale: np.ndarray,
+    balmer_sigma: np.ndarray,
+) -> np.ndarray:
     """Optical depth of stellar absorption lines (B, P) for temperatures ``teff`` (B,)."""
     waves, taus, sigmas = [], [], []
     bal = strength(teff, 9500.0, 0.13, 0.22) * balmer_scale

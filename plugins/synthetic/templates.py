@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
 from bench.errors import BenchError
+from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
 FILES = {"STAR": "spEigenStar-*.fits", "GALAXY": "spEigenGal-*.fits", "QSO": "spEigenQSO-*.fits"}
 MAG = {"STAR": (16.5, 21.0), "GALAXY": (18.0, 20.0), "QSO": (19.0, 21.8)}
