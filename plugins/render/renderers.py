@@ -12,7 +12,7 @@ from bench.options import Option
 from bench.spectra import SpectrumBatch
 
 # Flux pixels per chunk of spectra rendered together (intermediates stay in cache).
-CHUNK_PIXELS = 1 << 17
+CHUNK_PIXELS = 1 << 18
 
 SCALING_OPTIONS = (
     Option(

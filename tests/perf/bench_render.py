@@ -6,7 +6,12 @@ reused figure: ``set_ydata`` + ``canvas.draw`` + ``buffer_rgba``, white line on 
 prints images per CPU-second. matplotlib is given the y limits for free. The last line is
 one JSON object for 224x224x3; the line before it is the same for 28x28x1.
 
-    .venv/bin/python tests/perf/bench_render.py [--spectra 256] [--seconds 2] [--jax]
+``line`` renders the spectra ``--batch`` at a time (default 32, the training feed's
+batch size). Bigger calls return arrays too large for malloc to reuse (over ~32 MB at
+224x224x3, i.e. more than ~50 images), so every call then also pays the kernel for
+fresh zeroed pages; ``--batch 256`` shows that case.
+
+    .venv/bin/python tests/perf/bench_render.py [--spectra 256] [--seconds 2] [--batch 32] [--jax]
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
-from bench_plugins.render import Line  # noqa: E402
 
 from bench.spectra import SpectrumBatch, boss_grid, empty_batch  # noqa: E402
+from bench_plugins.render import Line  # noqa: E402
 
 
 def spectra(n: int, n_pixels: int = 4600, seed: int = 0) -> SpectrumBatch:
@@ -99,16 +104,22 @@ def matplotlib_renderer(batch: SpectrumBatch, shape: tuple[int, int, int], limit
     return render
 
 
-def measure(batch: SpectrumBatch, shape: tuple[int, int, int], seconds: float, jax: bool) -> dict:
+def measure(
+    batch: SpectrumBatch, shape: tuple[int, int, int], seconds: float, jax: bool, per_call: int
+) -> dict:
     line = Line()
+    parts = [
+        batch.take(np.arange(s, min(s + per_call, len(batch))))
+        for s in range(0, len(batch), per_call)
+    ]
     few = batch.take(np.arange(min(len(batch), 16)))
     renders = {
-        "ours": (lambda: line.render(batch, shape), len(batch)),
+        "ours": (lambda: [line.render(part, shape) for part in parts], len(batch)),
         "matplotlib": (matplotlib_renderer(few, shape, line.limits(few)), len(few)),
     }
     if jax:
         line_jax = Line(backend="jax")
-        renders["jax"] = (lambda: line_jax.render(batch, shape), len(batch))
+        renders["jax"] = (lambda: [line_jax.render(p, shape) for p in parts], len(batch))
     rates = interleaved_rates(renders, seconds)
     result = {"size": "x".join(map(str, shape)), "ours_per_s": round(rates["ours"], 1)}
     if jax:
@@ -121,11 +132,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spectra", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--batch", type=int, default=32, help="spectra per render call")
     parser.add_argument("--jax", action="store_true", help="also time backend='jax' (CPU here)")
     args = parser.parse_args()
     batch = spectra(args.spectra)
-    print(json.dumps(measure(batch, (28, 28, 1), args.seconds, args.jax)))
-    print(json.dumps(measure(batch, (224, 224, 3), args.seconds, args.jax)))
+    for shape in ((28, 28, 1), (224, 224, 3)):
+        print(json.dumps(measure(batch, shape, args.seconds, args.jax, args.batch)))
 
 
 if __name__ == "__main__":
