@@ -99,12 +99,10 @@ def galaxies(
     ew = ew_ha[:, None] * line_flux / cont_at
     gas = broaden(40.0 + 80.0 * u[:, 9])[:, None] * np.ones((1, len(EMISSION)))
     flux += cont * profiles(loglam, z, EMISSION, gas, ew_amplitude(ew, EMISSION, gas))
-    low_z = z < 0.25
-    mag = np.where(
-        low_z,
-        15.8 + 2.0 * u[:, 1],
-        np.where(sf & (z > 0.6), 21.5 + 1.2 * u[:, 1], 18.5 + 1.6 * u[:, 1]),
-    )
-    band = np.where(low_z, 6200.0, np.where(sf & (z > 0.6), 6200.0, 7500.0))
+    # main sample r < 17.8 at low z; ELGs g ~ 22; CMASS i < 19.9; eBOSS LRGs z ~ 20
+    elg, far = sf & (z > 0.6), ~sf & (z > 0.65)
+    mag = np.select([z < 0.25, elg, far], [15.8 + 2.0 * u[:, 1], 21.5 + 1.2 * u[:, 1],
+                    19.3 + 1.2 * u[:, 1]], 18.5 + 1.6 * u[:, 1])  # fmt: skip
+    band = np.select([z < 0.25, elg, far], [6200.0, 4700.0, 9000.0], 7500.0)
     flux = scale_to(flux, loglam, band, ab_flux(mag, band))
     return flux, {"subclass": kind.astype(object), "velocity_dispersion": sigma_v}
