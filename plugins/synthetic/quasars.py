@@ -49,7 +49,7 @@ def quasars(
     ew = LINES[:, 1] * 10 ** (0.2 * n[:, 1:2] + 0.1 * jitter)
     ew = ew * np.where(NARROW, 1.0 + seyfert * (1.0 + 4.0 * u[:, 19:20]), 1.0)
     fwhm = LINES[:, 2] * np.where(LINES[:, 2] < 10000, 10 ** (0.12 * n[:, 2:3]), 1.0)
-    fwhm = fwhm * np.where(NARROW, 1.0, 1.0 - 0.35 * seyfert)
+    fwhm = fwhm * np.where(NARROW, 1.0, 1.0 - 0.1 * seyfert)
     shift = 1.0 - LINES[:, 3] * np.abs(800.0 * n[:, 3:4]) / C_KMS
     sigma = broaden(fwhm_to_sigma(fwhm))
     rest_wave = LINES[:, 0] * shift
