@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench_plugins.preprocess import Clip, Mask, MovingAverage, Normalize, Resample
 
 from bench.errors import BenchError
 from bench.manager import get_registry
 from bench.spectra import SpectrumBatch, boss_grid, empty_batch
+from bench_plugins.preprocess import Clip, Mask, MovingAverage, Normalize, Resample
 
 LINES = (3727.0, 4861.0, 5007.0, 6563.0)
 

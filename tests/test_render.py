@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench_plugins.preprocess import Mask, MovingAverage
-from bench_plugins.render import Area, FluxPassthrough, Fold, Gaf, Line, write_gallery
 
 from bench.errors import BenchError
 from bench.feed import Pipeline
 from bench.manager import get_registry
 from bench.spectra import SpectrumBatch, boss_grid, empty_batch
+from bench_plugins.preprocess import Mask, MovingAverage
+from bench_plugins.render import Area, FluxPassthrough, Fold, Gaf, Line, write_gallery
 
 SHAPES = [(28, 28, 1), (75, 75, 3), (224, 224, 3), (32, 96, 1)]
 

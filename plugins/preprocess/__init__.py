@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bench import hookimpl
+from bench.interfaces import Preprocessor
 from bench_plugins.preprocess.cleaning import Clip, Mask
 from bench_plugins.preprocess.denoise import MovingAverage
 from bench_plugins.preprocess.grid import Resample
 from bench_plugins.preprocess.normalize import Normalize
-
-from bench import hookimpl
-from bench.interfaces import Preprocessor
 
 __all__ = ["Clip", "Mask", "MovingAverage", "Normalize", "Resample"]
 

@@ -126,16 +126,19 @@ def robust_range(
     on an evenly strided subsample of at most about ``max_samples`` pixels. Rows with no
     good pixel give (0, 0)."""
     step = max(1, flux.shape[1] // max_samples)
-    sub = np.where(good[:, ::step], flux[:, ::step], np.inf).astype(np.float32)
+    picked = good[:, ::step]
+    sub = np.where(picked, flux[:, ::step], np.float32(np.inf))
     sub.sort(axis=1)
-    n_good = good[:, ::step].sum(axis=1)
+    n_good = np.count_nonzero(picked, axis=1)
     last = np.maximum(n_good - 1, 0)
-    k_lo = np.round(last * (low / 100.0)).astype(np.int64)
-    k_hi = np.round(last * (high / 100.0)).astype(np.int64)
-    lo = np.take_along_axis(sub, k_lo[:, None], axis=1)[:, 0]
-    hi = np.take_along_axis(sub, k_hi[:, None], axis=1)[:, 0]
+    rows = np.arange(len(sub))
+    lo = sub[rows, np.round(last * (low / 100.0)).astype(np.intp)]
+    hi = sub[rows, np.round(last * (high / 100.0)).astype(np.intp)]
     empty = n_good == 0
-    return np.where(empty, 0.0, lo).astype(np.float32), np.where(empty, 0.0, hi).astype(np.float32)
+    return (
+        np.where(empty, np.float32(0), lo).astype(np.float32, copy=False),
+        np.where(empty, np.float32(0), hi).astype(np.float32, copy=False),
+    )
 
 
 def good_median(values: np.ndarray, good: np.ndarray) -> np.ndarray:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+
+from bench.interfaces import Preprocessor
+from bench.options import Option
+from bench.spectra import SpectrumBatch
 from bench_plugins.preprocess.arrays import (
     fill_bad,
     finish,
@@ -11,10 +15,6 @@ from bench_plugins.preprocess.arrays import (
     require,
     running_median,
 )
-
-from bench.interfaces import Preprocessor
-from bench.options import Option
-from bench.spectra import SpectrumBatch
 
 # SDSS and_mask bits that make a pixel unusable: FULLREJECT, NOSKY, BRIGHTSKY, NODATA,
 # COMBINEREJ. Bits such as BADFLAT or LOWFLAT are set on whole spectra that are fine.

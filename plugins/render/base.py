@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from bench_plugins.render.geometry import Columns, columns
 
 from bench.errors import BenchError
 from bench.interfaces import Renderer
+from bench_plugins.render.geometry import Columns, columns
 
 
 def image_shape(shape: tuple[int, ...], renderer: str) -> tuple[int, int, int]:

@@ -15,14 +15,14 @@ GADF = sin(phi_i - phi_j), GASF of the running-mean-subtracted flux].
 from __future__ import annotations
 
 import numpy as np
+
+from bench.spectra import SpectrumBatch
 from bench_plugins.preprocess.arrays import robust_range, window_sum
 from bench_plugins.render.base import ImageRenderer, check_percentiles, image_shape
 from bench_plugins.render.flux import flux_vectors
 from bench_plugins.render.geometry import blank_outside, clean_flux, flux_limits, to_rows
 from bench_plugins.render.line import envelope, paint_spans, stroke
 from bench_plugins.render.renderers import SCALING_OPTIONS, Line
-
-from bench.spectra import SpectrumBatch
 
 
 class Area(Line):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from bench_plugins.preprocess.arrays import fill_bad, good_pixels, robust_range
 
 
@@ -77,9 +78,10 @@ def clean_flux(flux: np.ndarray, ivar: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def to_rows(flux: np.ndarray, bottom: np.ndarray, top: np.ndarray, height: int) -> np.ndarray:
     """Flux to y in pixel units: 0 at the top edge (flux = top), ``height`` at the bottom."""
-    scale = np.float32(height) / (top - bottom)
-    y = (top[:, None] - flux) * scale[:, None]
-    return np.clip(y, -2.0 * height, 3.0 * height).astype(np.float32)
+    scale = (np.float32(height) / (top - bottom)).astype(np.float32, copy=False)
+    y = np.subtract(top[:, None], flux, dtype=np.float32)
+    y *= scale[:, None]
+    return np.clip(y, np.float32(-2.0 * height), np.float32(3.0 * height), out=y)
 
 
 def blank_outside(top: np.ndarray, bottom: np.ndarray, good: np.ndarray, cols: Columns) -> None:

@@ -11,6 +11,7 @@ inked pixels are computed (one scatter over the batch), so the cost follows the 
 from __future__ import annotations
 
 import numpy as np
+
 from bench_plugins.render.geometry import Columns
 
 # Pixels painted per step: big enough to amortise numpy calls, small enough for the cache.

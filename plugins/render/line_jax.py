@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from bench_plugins.preprocess.arrays import ROBUST_SAMPLES
-from bench_plugins.render.geometry import Columns
 
 from bench.spectra import SpectrumBatch
+from bench_plugins.preprocess.arrays import ROBUST_SAMPLES
+from bench_plugins.render.geometry import Columns
 
 
 def line_function(

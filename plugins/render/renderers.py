@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from bench_plugins.render.base import ImageRenderer, check_percentiles, image_shape
-from bench_plugins.render.geometry import blank_outside, clean_flux, flux_limits, to_rows
-from bench_plugins.render.line import envelope, paint_spans, stroke
 
 from bench.errors import BenchError
 from bench.options import Option
 from bench.spectra import SpectrumBatch
+from bench_plugins.render.base import ImageRenderer, check_percentiles, image_shape
+from bench_plugins.render.geometry import blank_outside, clean_flux, flux_limits, to_rows
+from bench_plugins.render.line import envelope, paint_spans, stroke
 
 # Flux pixels per chunk of spectra rendered together (intermediates stay in cache).
 CHUNK_PIXELS = 1 << 18

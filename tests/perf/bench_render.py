@@ -113,13 +113,18 @@ def measure(
         for s in range(0, len(batch), per_call)
     ]
     few = batch.take(np.arange(min(len(batch), 16)))
+
+    def ours(renderer: Line = line) -> None:
+        for part in parts:  # each batch's images are used and dropped, as in training
+            renderer.render(part, shape)
+
     renders = {
-        "ours": (lambda: [line.render(part, shape) for part in parts], len(batch)),
+        "ours": (ours, len(batch)),
         "matplotlib": (matplotlib_renderer(few, shape, line.limits(few)), len(few)),
     }
     if jax:
         line_jax = Line(backend="jax")
-        renders["jax"] = (lambda: [line_jax.render(p, shape) for p in parts], len(batch))
+        renders["jax"] = (lambda: ours(line_jax), len(batch))
     rates = interleaved_rates(renders, seconds)
     result = {"size": "x".join(map(str, shape)), "ours_per_s": round(rates["ours"], 1)}
     if jax:
