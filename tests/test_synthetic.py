@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import bench_plugins.synthetic as synthetic_plugin
 import numpy as np
 import pytest
-from bench_plugins.synthetic import Synthetic, forest, observe
-from bench_plugins.synthetic.forest import tau_eff
 
+import bench_plugins.synthetic as synthetic_plugin
 from bench.errors import BenchError
 from bench.manager import INTERNAL_PLUGINS
 from bench.spectra import BOSS_NPIX, boss_grid
+from bench_plugins.synthetic import Synthetic, forest, observe
+from bench_plugins.synthetic.forest import tau_eff
 
 
 def make(**params):  # type: ignore[no-untyped-def]
@@ -42,6 +42,24 @@ def test_same_seed_same_arrays_and_by_index() -> None:
     np.testing.assert_array_equal(row.flux[0], first.flux[5])
     np.testing.assert_array_equal(row.ivar[0], first.ivar[5])
     assert not np.array_equal(make(n=40, seed=4).read(np.arange(10)).flux, first.flux)
+
+
+@pytest.mark.parametrize("templates", [False, True])
+def test_spectrum_does_not_depend_on_its_batch(
+    templates: bool, request: pytest.FixtureRequest
+) -> None:
+    params = (
+        {"template_dir": str(request.getfixturevalue("shared_data") / "templates")}
+        if templates
+        else {}
+    )
+    source = make(n=60, seed=9, **params)
+    forward = source.read(np.arange(60))
+    backward = source.read(np.arange(59, -1, -1))
+    np.testing.assert_array_equal(backward.flux[::-1], forward.flux)
+    np.testing.assert_array_equal(backward.ivar[::-1], forward.ivar)
+    for i in (0, 17, 59):
+        np.testing.assert_array_equal(source.read(np.array([i])).flux[0], forward.flux[i])
 
 
 def test_batch_shape_grid_and_dtypes() -> None:
@@ -208,6 +226,7 @@ def test_template_mode_missing_files_is_bench_error(tmp_path: Path) -> None:
 
 def test_plot_examples(tmp_path: Path, shared_data: Path) -> None:
     import matplotlib.image
+
     from bench_plugins.synthetic.plot import plot_examples
 
     real = tmp_path / "real"

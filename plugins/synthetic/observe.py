@@ -68,8 +68,9 @@ def observe(
         [0.03 * n[:, 0:3], 0.08 * n[:, 3:4], 0.02 * n[:, 4:5], 0.05 * n[:, 5:6]], axis=1
     )
     # spectrophotometric wiggles (Legendre terms, blue end) and sky-subtraction residuals
-    wiggle = 1.0 + (weights[:, :4] @ basis[:4]).astype(f32)
-    out = model * wiggle + (weights[:, 4:] @ basis[4:]).astype(f32)
+    # element-wise sums (not BLAS) so a spectrum never depends on the size of its batch
+    terms = [weights[:, k : k + 1].astype(f32) * basis[k].astype(f32) for k in range(6)]
+    out = model * (1.0 + terms[0] + terms[1] + terms[2] + terms[3]) + terms[4] + terms[5]
     depth = (0.025 * 10 ** (0.15 * n[:, 6:7]) / snr_scale**2).astype(f32)
     sky_var = ((cont + lines) / throughput(lam)).astype(f32)
     inv_t = (1.0 / throughput(lam)).astype(f32)

@@ -60,7 +60,9 @@ def combine(
     coeff = np.concatenate(
         [np.ones((len(u), 1)), 0.25 * n[:, : len(t.flux) - 1] * scale[1:]], axis=1
     )
-    flux = coeff @ t.flux
+    flux = sum(
+        coeff[:, k : k + 1] * t.flux[k] for k in range(len(t.flux))
+    )  # not BLAS: batch-independent
     floor = 0.02 * np.median(np.abs(flux), axis=1, keepdims=True)
     return np.maximum(flux, floor), np.full(len(u), "EIGEN", dtype=object)
 
