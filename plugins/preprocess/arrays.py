@@ -16,9 +16,11 @@ ROBUST_SAMPLES = 512
 
 
 def good_pixels(flux: np.ndarray, ivar: np.ndarray) -> np.ndarray:
-    """Boolean (N, P): finite flux with finite, positive ivar."""
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0)
+    """Boolean (N, P): finite flux with finite, positive ivar (NaN compares False)."""
+    good = np.greater(ivar, 0)
+    good &= np.less(ivar, np.inf)
+    good &= np.isfinite(flux)
+    return good
 
 
 def fill_bad(flux: np.ndarray, good: np.ndarray) -> np.ndarray:
@@ -129,7 +131,7 @@ def robust_range(
     picked = good[:, ::step]
     sub = np.where(picked, flux[:, ::step], np.float32(np.inf))
     sub.sort(axis=1)
-    n_good = np.count_nonzero(picked, axis=1)
+    n_good = np.add.reduce(picked.view(np.uint8), axis=1, dtype=np.int32)
     last = np.maximum(n_good - 1, 0)
     rows = np.arange(len(sub))
     lo = sub[rows, np.round(last * (low / 100.0)).astype(np.intp)]

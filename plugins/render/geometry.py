@@ -67,12 +67,12 @@ def flux_limits(
 
 
 def clean_flux(flux: np.ndarray, ivar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Finite flux with bad pixels bridged, and the good-pixel mask. When ivar marks
-    fewer than 2 pixels good, every finite pixel counts as good (data without ivar)."""
+    """Finite flux with bad pixels bridged, and the good-pixel mask. When ivar marks no
+    pixel of a spectrum good, its finite pixels count as good (data without ivar)."""
     good = good_pixels(flux, ivar)
-    few = np.flatnonzero(np.count_nonzero(good, axis=1) < 2)
-    if len(few):
-        good[few] = np.isfinite(flux[few])
+    none = np.flatnonzero(~good.any(axis=1))
+    if len(none):
+        good[none] = np.isfinite(flux[none])
     return fill_bad(flux, good), good
 
 

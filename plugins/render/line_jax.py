@@ -71,7 +71,7 @@ def line_function(
         ivar = jnp.asarray(ivar, jnp.float32)
         finite = jnp.isfinite(flux)
         good = finite & jnp.isfinite(ivar) & (ivar > 0)
-        good = jnp.where((good.sum(axis=1) < 2)[:, None], finite, good)
+        good = jnp.where(good.any(axis=1)[:, None], good, finite)
         flux = fill_bad(jnp.where(finite, flux, 0.0), good)
         bottom, top = limits(flux, good)
         y = (top[:, None] - flux) * (height / (top - bottom))[:, None]
