@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
 
 from bench.errors import BenchError
 from bench.options import Option
+from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
 
 if TYPE_CHECKING:
     import keras
@@ -61,14 +61,15 @@ class KerasApplication(KerasModel):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._head: keras.Model | None = None
+        self._extractor: keras.Model | None = None
         self._features: list[tuple[Feed, np.ndarray]] = []
 
     def build(self, input_shape: tuple[int, ...], classes: Any, seed: int) -> None:
-        self._head, self._features = None, []
+        self._head, self._extractor, self._features = None, None, []
         super().build(input_shape, classes, seed)
 
     def load(self, directory: Path) -> None:
-        self._head, self._features = None, []
+        self._head, self._extractor, self._features = None, None, []
         super().load(directory)
 
     def input_shape(self, n_pixels: int) -> tuple[int, ...]:
@@ -181,11 +182,12 @@ class KerasApplication(KerasModel):
         keras = import_keras()
         from bench_plugins.models.keras_parts import InputsOnly, with_batch_size
 
-        network = self._network()
-        pooled = network.get_layer("head_dropout").input  # the backbone's output in this graph
-        extractor = keras.Model(network.inputs, pooled)
+        if self._extractor is None:  # kept: its compiled predict step is reused
+            network = self._network()
+            pooled = network.get_layer("head_dropout").input  # the backbone output here
+            self._extractor = keras.Model(network.inputs, pooled)
         data = InputsOnly(with_batch_size(feed, self.params["batch_size"]))
-        x = np.asarray(extractor.predict(data, verbose=0), dtype=np.float32)
+        x = np.asarray(self._extractor.predict(data, verbose=0), dtype=np.float32)
         self._features.append((feed, x))
         return x
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
-
 from bench.errors import BenchError
 from bench.options import Option
+from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
 
 if TYPE_CHECKING:
     import keras

@@ -146,8 +146,9 @@ class KerasModel(Model):
 
     def load(self, directory: Path) -> None:
         import_keras()
-        import bench_plugins.models.keras_parts  # noqa: F401  (registers the custom layers)
         import keras
+
+        import bench_plugins.models.keras_parts  # noqa: F401  (registers the custom layers)
 
         meta = read_meta(Path(directory), self.name)
         self.classes, self.shape = list(meta["classes"]), tuple(meta["input_shape"])

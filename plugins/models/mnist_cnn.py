@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
 
 from bench.errors import BenchError
 from bench.options import Option
+from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
 
 if TYPE_CHECKING:
     import keras

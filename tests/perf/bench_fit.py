@@ -7,6 +7,7 @@
    for ``--epochs`` epochs, with the one-off feature extraction counted.
 
     .venv/bin/python tests/perf/bench_fit.py [--n 2048] [--epochs 3] [--repeats 3]
+        [--part all|harness|frozen]
 
 Prints the figures, then one line of JSON.
 """
@@ -23,12 +24,11 @@ import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-from bench_plugins.models.applications import ResNet50  # noqa: E402
-from bench_plugins.models.mnist_cnn import MnistCNN  # noqa: E402
-
 from bench.feed import DEFAULT_MATERIALIZE_BYTES, Feed, Pipeline  # noqa: E402
 from bench.interfaces import Renderer  # noqa: E402
 from bench.spectra import ArraySource, SpectrumBatch, empty_batch  # noqa: E402
+from bench_plugins.models.applications import ResNet50  # noqa: E402
+from bench_plugins.models.mnist_cnn import MnistCNN  # noqa: E402
 
 CLASSES = ["STAR", "GALAXY", "QSO"]
 
@@ -133,10 +133,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2048, help="training spectra")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per measurement")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (best kept)")
+    parser.add_argument("--part", choices=("all", "harness", "frozen"), default="all")
     args = parser.parse_args()
     result: dict[str, Any] = {"n": args.n, "epochs": args.epochs, "backend": "jax"}
-    result.update(harness_vs_plain(args.n, args.epochs, args.repeats))
-    result.update(frozen_speedup(args.n // 4, args.epochs))
+    if args.part in ("all", "harness"):
+        result.update(harness_vs_plain(args.n, args.epochs, args.repeats))
+    if args.part in ("all", "frozen"):
+        result["frozen_n"] = args.n // 4
+        result.update(frozen_speedup(args.n // 4, args.epochs))
     for key, value in result.items():
         print(f"{key:34s} {value:.3f}" if isinstance(value, float) else f"{key:34s} {value}")
     print(json.dumps(result))
