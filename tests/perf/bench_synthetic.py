@@ -16,9 +16,9 @@ import resource
 import time
 
 import numpy as np
-from bench_plugins.synthetic import Synthetic
 
 from bench.spectra import BOSS_NPIX
+from bench_plugins.synthetic import Synthetic
 
 
 def peak_rss_mib() -> float:
