@@ -101,9 +101,11 @@ class Feed:
         """All model inputs in index order (rendered once and kept when small enough)."""
         if self._x is not None:
             return self._x
+        # chunks of at most ~32 MB of inputs: big fresh allocations cost more than rendering
+        step = max(1, min(self.batch_size * 8, (32 << 20) // (math.prod(self.pipeline.shape) * 4)))
         parts = [
-            self._render(np.arange(s, min(s + self.batch_size * 8, len(self.index))))
-            for s in range(0, len(self.index), self.batch_size * 8)
+            self._render(np.arange(s, min(s + step, len(self.index))))
+            for s in range(0, len(self.index), step)
         ]
         x = np.concatenate(parts) if parts else np.zeros((0, *self.pipeline.shape), np.float32)
         if self._keep:
