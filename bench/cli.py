@@ -68,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--cache", type=Path, required=True)
     ingest.add_argument("--workers", type=int, default=2)
 
+    plot = sub.add_parser("plot", help="draw pictures of spectra and of what models see")
+    plot_sub = plot.add_subparsers(dest="plot_command", required=True, metavar="WHAT")
+    spectra = plot_sub.add_parser("spectra", help="synthetic examples per class, beside real ones")
+    spectra.add_argument("--real", type=Path, help="folder of real spec-lite files to show beside")
+    spectra.add_argument("--seed", type=int, default=0)
+    spectra.add_argument("--out", type=Path, default=Path("spectra.png"))
+    gallery = plot_sub.add_parser("gallery", help="rendered model inputs per class (PNG)")
+    gallery.add_argument("config", nargs="?", default="benchmarks.toml", type=Path)
+    gallery.add_argument("--model", help="label of the model whose input to show (default: first)")
+    gallery.add_argument("--per-class", type=int, default=4)
+    gallery.add_argument("--out", type=Path, default=Path("gallery.png"))
+
     board = sub.add_parser("leaderboard", help="rank cells of one or more runs by a metric")
     board.add_argument(
         "paths", nargs="*", type=Path, help="report.json files or folders (default: reports/)"
@@ -113,6 +125,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bench import data_commands
 
         return data_commands.dispatch(args)
+    if args.command == "plot" and args.plot_command == "spectra":
+        return commands.plot_spectra(args.out, args.real, args.seed)
+    if args.command == "plot" and args.plot_command == "gallery":
+        return commands.plot_gallery(args.config, args.model, args.per_class, args.out)
     if args.command == "leaderboard":
         return commands.leaderboard(args.paths, args.metric, args.fmt)
     if args.command == "compare":

@@ -150,3 +150,45 @@ def compare(baseline: Path, current: Path, tolerance: float) -> int:
     if result.exit_code:
         console.error(f"regression against {baseline}")
     return result.exit_code
+
+
+def plot_spectra(out: Path, real: Path | None, seed: int) -> int:
+    from bench_plugins.synthetic.plot import plot_examples
+
+    if real is not None and not real.is_dir():
+        raise BenchError(f"{real}: --real must be a folder of spec-lite files")
+    console.info(f"wrote {plot_examples(out, real_dir=real, seed=seed)}")
+    return 0
+
+
+def plot_gallery(config_path: Path, model_label: str | None, per_class: int, out: Path) -> int:
+    """Render the first dataset's spectra as the chosen model sees them."""
+    import numpy as np
+
+    from bench.runner import build_pipeline, renderer_for
+    from bench.split import known_label_index, stratified_sample
+    from bench_plugins.render import write_gallery
+
+    registry = get_registry()
+    config = load_config(config_path, registry)
+    specs = [m for m in config.models if model_label in (None, m.label)]
+    if not specs:
+        labels = ", ".join(m.label for m in config.models)
+        raise BenchError(f"{config_path}: no model labelled {model_label!r}; labels: {labels}")
+    spec = specs[0]
+    model = registry.create("model", spec.name, spec.params, f"model {spec.label}")
+    if model.input_kind != "image":
+        raise BenchError(f"model {spec.label!r} reads 1-D flux, not images; choose an image model")
+    data = config.datasets[0]
+    source = registry.create("dataset", data.name, data.params, f"dataset {data.name}").open()
+    classes = config.benchmark["classes"]
+    index = known_label_index(source.labels, classes)
+    index = stratified_sample(source.labels, index, per_class * len(classes) * 4, seed=0)
+    batch = source.read(np.asarray(index))
+    shape = model.input_shape(len(source.loglam))
+    pipeline = build_pipeline(registry, config.preprocess, renderer_for(model, spec, config), shape)
+    for step in pipeline.preprocessors:
+        batch = step(batch)
+    written = write_gallery(batch, pipeline.renderer, shape, out, per_class=per_class)
+    console.info(f"wrote {written} ({spec.label}: {'x'.join(map(str, shape))})")
+    return 0
