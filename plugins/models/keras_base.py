@@ -33,7 +33,12 @@ TRAINING_OPTIONS = (
         "'balanced' weights each class by n_samples / (n_classes * count) in the loss",
         choices=("none", "balanced"),
     ),
-    Option("workers", int, 1, "threads rendering batches ahead of training (1: none)"),
+    Option(
+        "workers",
+        int,
+        1,
+        "threads rendering batches ahead of training; 1: none (> 1 is not bit-reproducible)",
+    ),
 )
 
 
