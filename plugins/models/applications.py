@@ -88,6 +88,10 @@ class KerasApplication(KerasModel):
         backbone = self.backbone((*input_shape[:2], 3))
         inputs = keras.Input(input_shape, name="image")
         x = backbone(ImageNetInput(self.family, name="imagenet_input")(inputs))
+        if self.params["mode"] == "frozen":
+            # standardise the fixed features (set from the training features in fit):
+            # random-init backbones give features ~1e-3 that barely vary between inputs
+            x = keras.layers.Normalization(name="head_norm")(x)
         x = keras.layers.Dropout(self.params["dropout"], name="head_dropout")(x)
         outputs = keras.layers.Dense(n_classes, activation="softmax", name="head_dense")(x)
         return keras.Model(inputs, outputs, name=self.name)
@@ -152,12 +156,17 @@ class KerasApplication(KerasModel):
     def fit(
         self, train: Feed, validation: Feed | None, epochs: int, initial_epoch: int = 0
     ) -> dict[str, list[float]]:
-        if self.params["mode"] != "frozen" or not self.params["cache_features"]:
+        if self.params["mode"] != "frozen":
+            return super().fit(train, validation, epochs, initial_epoch)
+        if initial_epoch == 0:  # before anything traces the head
+            self._network().get_layer("head_norm").adapt(self.features(train))
+        if not self.params["cache_features"]:
+            self._features = []  # the full model recomputes features every batch
             return super().fit(train, validation, epochs, initial_epoch)
         from bench_plugins.models.keras_parts import FeedDataset, in_index_order, with_batch_size
 
-        batch = with_batch_size(train, self.params["batch_size"])
         x_train = self.features(train)
+        batch = with_batch_size(train, self.params["batch_size"])
         data = FeedDataset(batch, self.class_weights(batch), x_of=x_train.__getitem__)
         val = None
         if validation is not None and validation.n_samples:
@@ -184,7 +193,7 @@ class KerasApplication(KerasModel):
 
         if self._extractor is None:  # kept: its compiled predict step is reused
             network = self._network()
-            pooled = network.get_layer("head_dropout").input  # the backbone output here
+            pooled = network.get_layer("head_norm").input  # the backbone output
             self._extractor = keras.Model(network.inputs, pooled)
         data = InputsOnly(with_batch_size(feed, self.params["batch_size"]))
         x = np.asarray(self._extractor.predict(data, verbose=0), dtype=np.float32)
@@ -196,9 +205,10 @@ class KerasApplication(KerasModel):
         if self._head is None:
             keras = import_keras()
             network = self._network()
-            width = network.get_layer("head_dropout").input.shape[-1]
+            width = network.get_layer("head_norm").input.shape[-1]
             inputs = keras.Input((width,), name="features")
-            x = network.get_layer("head_dropout")(inputs)
+            x = network.get_layer("head_norm")(inputs)
+            x = network.get_layer("head_dropout")(x)
             self._head = keras.Model(inputs, network.get_layer("head_dense")(x), name="head")
             self.compile(self._head)
         return self._head
