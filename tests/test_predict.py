@@ -30,7 +30,12 @@ def test_predict_applies_the_cell_to_files(toy_registry, tmp_path, capsys):  # n
     cell = next(p for p in (out / "cells").iterdir() if "__centroid__" in p.name)
     files = tmp_path / "spectra"
     for k, name in enumerate(toy.CLASSES):
-        write_spec_lite(files / f"spec-1000-55000-000{k + 1}.fits", label=name, fiber=k + 1, flux=toy_like_flux(k, k))
+        write_spec_lite(
+            files / f"spec-1000-55000-000{k + 1}.fits",
+            label=name,
+            fiber=k + 1,
+            flux=toy_like_flux(k, k),
+        )
     (files / "spec-1000-55000-0009.fits").write_bytes(b"SIMPLE  =  T broken")
     code = main(["predict", str(cell), str(files), "--out", str(tmp_path / "p.csv")])
     assert code == 1  # one unreadable file

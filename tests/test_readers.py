@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench_plugins.sdss.testing import write_spec_lite
 
 from bench.datacheck import check_paths
 from bench.errors import BenchError
 from bench.readers import find_spectra, read_batch, read_spectrum
 from bench.spectra import boss_grid
+from bench_plugins.sdss.testing import write_spec_lite
 
 
 def _labels(shared_data: Path) -> dict[str, dict[str, str]]:

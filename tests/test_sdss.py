@@ -7,16 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench_plugins import sdss
-from bench_plugins.sdss.cache import SpectrumCache
-from bench_plugins.sdss.catalog import save_sample
-from bench_plugins.sdss.dataset import SdssDataset
-from bench_plugins.sdss.testing import write_spec_lite
 
 from bench.errors import BenchError
 from bench.interfaces import Dataset
 from bench.readers import find_spectra
 from bench.spectra import BOSS_NPIX, boss_grid
+from bench_plugins import sdss
+from bench_plugins.sdss.cache import SpectrumCache
+from bench_plugins.sdss.catalog import save_sample
+from bench_plugins.sdss.dataset import SdssDataset
+from bench_plugins.sdss.testing import write_spec_lite
 
 
 def test_registered_through_the_public_hook() -> None:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench_plugins.sdss.cache import SpectrumCache
-from bench_plugins.sdss.dataset import SdssDataset
-from bench_plugins.sdss.testing import write_spec_lite
 
 from bench.errors import BenchError
 from bench.readers import read_batch
 from bench.spectra import boss_grid
+from bench_plugins.sdss.cache import SpectrumCache
+from bench_plugins.sdss.dataset import SdssDataset
+from bench_plugins.sdss.testing import write_spec_lite
 
 
 def _files(folder: Path, n: int = 12) -> list[Path]:

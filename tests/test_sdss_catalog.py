@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench_plugins.sdss.catalog import catalog_labels, load_sample, save_sample, select_sample
-from bench_plugins.sdss.download import targets_from_sample
 
 from bench.errors import BenchError
+from bench_plugins.sdss.catalog import catalog_labels, load_sample, save_sample, select_sample
+from bench_plugins.sdss.download import targets_from_sample
 
 
 @pytest.fixture

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_plugins.sdss.source import CacheSource
 
 from bench.errors import BenchError
 from bench.readers import read_spectrum, snr_median
 from bench.spectra import SpectrumBatch, boss_grid, to_grid
+from bench_plugins.sdss.source import CacheSource
 
 CACHE_VERSION = 2
 KNOWN_CLASSES = ("STAR", "GALAXY", "QSO")

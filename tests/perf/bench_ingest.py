@@ -34,10 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench_plugins.sdss.cache import SpectrumCache  # noqa: E402
-
 from bench.readers import find_spectra, read_spectrum  # noqa: E402
 from bench.spectra import SpectrumBatch, boss_grid, empty_batch, to_grid  # noqa: E402
+from bench_plugins.sdss.cache import SpectrumCache  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "sdss"
 
