@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bench import manager
+
 os.environ["BENCH_LOAD_PLUGINS"] = ""
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -20,3 +22,13 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "sdss" / "labels.csv").is_file():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def toy_registry(monkeypatch: pytest.MonkeyPatch) -> manager.Registry:
+    """The built-in plugins plus the tiny fakes of tests/plugins/toy.py, as the CLI's registry."""
+    from tests.plugins import toy
+
+    registry = manager.get_registry(extra=[toy], entry_points=False)
+    monkeypatch.setattr(manager, "_cached", registry)
+    return registry

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import manager
 from bench.cli import main
 from bench.report import load_report, validate_report
 from tests.plugins import toy
@@ -43,13 +42,6 @@ epochs = [1, 3]
 seeds = [0]
 batch_size = 16
 """
-
-
-@pytest.fixture
-def toy_registry(monkeypatch: pytest.MonkeyPatch) -> manager.Registry:
-    registry = manager.get_registry(extra=[toy], entry_points=False)
-    monkeypatch.setattr(manager, "_cached", registry)
-    return registry
 
 
 def write(tmp_path: Path, text: str, name: str = "bench.toml") -> Path:

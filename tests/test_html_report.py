@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import manager
 from bench.cli import main
 from bench.html_report import write_html
 from bench.report import load_report
-from tests.plugins import toy
 from tests.test_leaderboard import with_errors, write_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -107,13 +105,6 @@ def test_every_string_from_the_run_is_escaped(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "onerror=&quot;alert(2)&quot;" in html
     assert "<script" not in (path.parent / "report.md").read_text()
-
-
-@pytest.fixture
-def toy_registry(monkeypatch: pytest.MonkeyPatch) -> manager.Registry:
-    registry = manager.get_registry(extra=[toy], entry_points=False)
-    monkeypatch.setattr(manager, "_cached", registry)
-    return registry
 
 
 def test_html_from_a_real_run(toy_registry, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from bench.cli import main
 from bench.spectra import boss_grid
 from tests.plugins import toy
-from tests.test_core import CONFIG, toy_registry, write  # noqa: F401 - fixture
+from tests.test_core import CONFIG, write
 
 write_spec_lite = pytest.importorskip("bench_plugins.sdss.testing").write_spec_lite
 
@@ -24,7 +24,7 @@ def toy_like_flux(k: int, seed: int) -> np.ndarray:
     return flux
 
 
-def test_predict_applies_the_cell_to_files(toy_registry, tmp_path, capsys):  # noqa: F811
+def test_predict_applies_the_cell_to_files(toy_registry, tmp_path, capsys):
     out = tmp_path / "run"
     main(["run", str(write(tmp_path, CONFIG)), "--out", str(out)])
     cell = next(p for p in (out / "cells").iterdir() if "__centroid__" in p.name)
@@ -49,7 +49,7 @@ def test_predict_applies_the_cell_to_files(toy_registry, tmp_path, capsys):  # n
     assert "spec-1000-55000-0009.fits" in err and "Traceback" not in err
 
 
-def test_predict_on_a_folder_that_is_not_a_cell(toy_registry, tmp_path, capsys):  # noqa: F811
+def test_predict_on_a_folder_that_is_not_a_cell(toy_registry, tmp_path, capsys):
     assert main(["predict", str(tmp_path), str(tmp_path), "--out", str(tmp_path / "p.csv")]) == 2
     assert "not a trained cell (no cell.json)" in capsys.readouterr().err
     assert not (tmp_path / "p.csv").exists()
