@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quick", action="store_true", help="smoke run: few spectra, 1 epoch, smallest inputs"
     )
+    run.add_argument(
+        "--fresh", action="store_true", help="rerun every cell, even those finished in --out"
+    )
 
     validate = sub.add_parser("validate", help="check a config without running it")
     validate.add_argument("config", type=Path)
@@ -114,7 +117,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from bench import commands
 
     if args.command == "run":
-        return commands.run(args.config, args.out, args.quick)
+        return commands.run(args.config, args.out, args.quick, args.fresh)
     if args.command == "validate":
         return commands.validate(args.config)
     if args.command == "plugins":

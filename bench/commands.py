@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,18 +65,55 @@ def _prepare_out(out: Path | None, config_benchmark: dict[str, object]) -> tuple
         probe.unlink()
     except OSError as exc:
         raise BenchError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
-    try:
-        fd = os.open(out / ".lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        raise BenchError(
-            f"{out}: another run is writing here (remove {out / '.lock'} if none is)"
-        ) from None
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
+    _take_lock(out / ".lock")
     return out, created
 
 
-def run(config_path: Path, out: Path | None, quick: bool) -> int:
+def _take_lock(lock: Path) -> None:
+    """Create ``lock`` holding "PID HOST"; take over a lock whose process died on this host."""
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if not _lock_is_stale(lock):
+                raise BenchError(
+                    f"{lock.parent}: another run is writing here (remove {lock} if none is)"
+                ) from None
+            console.info(f"{lock}: its run (pid {_lock_owner(lock)[0]}) is gone; taking over")
+            lock.unlink(missing_ok=True)
+            continue
+        os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        os.close(fd)
+        return
+    raise BenchError(f"{lock.parent}: another run took the lock first")
+
+
+def _lock_owner(lock: Path) -> tuple[int | None, str | None]:
+    try:
+        fields = lock.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return None, None
+    pid = int(fields[0]) if fields and fields[0].isdigit() else None
+    return pid, fields[1] if len(fields) > 1 else None
+
+
+def _lock_is_stale(lock: Path) -> bool:
+    """Stale only when written on this host by a process that no longer exists; a lock
+    from another host (shared file system) or in an unknown format is respected."""
+    pid, host = _lock_owner(lock)
+    if pid is None or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    return False
+
+
+def run(config_path: Path, out: Path | None, quick: bool, fresh: bool = False) -> int:
+    """Run a benchmark into ``out``; finished cells there are reused unless ``fresh``."""
     from bench.backend import ensure_jax_backend
 
     registry = get_registry()
@@ -88,7 +126,7 @@ def run(config_path: Path, out: Path | None, quick: bool) -> int:
 
         started = now()
         with console.RunProgress() as progress:
-            results, datasets = run_matrix(config, registry, out_dir, progress)
+            results, datasets = run_matrix(config, registry, out_dir, progress, fresh)
         report = build_report(
             config.to_json(), results, datasets, started, config.protocol["seeds"]
         )

@@ -1,20 +1,27 @@
 """The matrix runner: datasets x models x train fractions x seeds, snapshotted at each
 epoch count. Each training run trains once and is evaluated at every requested epoch
 count (20, 30, 40 -> one run of 40 epochs, three cells), which gives the same cells as
-three separate runs because models continue training exactly where they stopped."""
+three separate runs because models continue training exactly where they stopped.
+
+Finished cells are reused (see bench.cellcache): a training run whose cells are all
+cached is skipped without building its model; when only some are cached (a later epoch
+count was added, or a run was killed between two snapshots) the run trains again from
+scratch and keeps the cached cells as they are, writing only the missing ones."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
+from bench.cellcache import cell_keys, data_fingerprint, load_cached
 from bench.config import Config, PluginSpec
 from bench.errors import BenchError
 from bench.feed import Feed, Pipeline
@@ -100,16 +107,19 @@ def pipeline_from_config(registry: Registry, cfg: dict[str, Any]) -> Pipeline:
     return build_pipeline(registry, pre, render, tuple(cfg["shape"]))
 
 
-def renderer_for(model: Model, spec: PluginSpec, config: Config) -> PluginSpec:
+def renderer_for(model: Model | type[Model], spec: PluginSpec, config: Config) -> PluginSpec:
     if spec.render is not None:
         return spec.render
     return config.render if model.input_kind == "image" else PluginSpec("none", {})
 
 
 def run_matrix(
-    config: Config, registry: Registry, out_dir: Path, events: Events
+    config: Config, registry: Registry, out_dir: Path, events: Events, fresh: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run every cell; return the per-cell results and a summary of each dataset."""
+    """Run every cell; return the per-cell results and a summary of each dataset.
+
+    Cells already finished in ``out_dir`` with a matching cache key are reused, unless
+    ``fresh``."""
     classes = config.benchmark["classes"]
     protocol = config.protocol
     events.run_started(count_cells(config))
@@ -120,8 +130,10 @@ def run_matrix(
         ).open()
     results: list[dict[str, Any]] = []
     summaries: dict[str, Any] = {}
+    fingerprints = {"test": data_fingerprint(test_source)} if test_source is not None else {}
     for spec in config.datasets:
         source = registry.create("dataset", spec.name, spec.params, f"dataset {spec.name}").open()
+        fingerprints["train"] = data_fingerprint(source)
         usable = _usable(source, classes, protocol, f"dataset {spec.name!r}")
         summaries[spec.name] = _summarize(source, usable, classes)
         test_usable = None
@@ -132,6 +144,11 @@ def run_matrix(
             for fraction in protocol["train_fractions"]:
                 split = _split(source, usable, test_source, test_usable, fraction, seed, spec.name)
                 for model_spec in config.models:
+                    model_cls = cast(type[Model], registry.get("model", model_spec.name))
+                    render = renderer_for(model_cls, model_spec, config)
+                    keys = cell_keys(
+                        config, registry, spec, model_spec, render, fraction, seed, fingerprints
+                    )
                     results += _train_run(
                         config,
                         registry,
@@ -143,7 +160,12 @@ def run_matrix(
                         seed,
                         out_dir,
                         events,
+                        keys,
+                        fresh,
                     )
+    n_reused = sum(bool(r.get("reused")) for r in results)
+    if n_reused:
+        events.message(f"reused {n_reused} finished cells from {out_dir}")
     return results, summaries
 
 
@@ -196,6 +218,8 @@ def _train_run(
     seed: int,
     out_dir: Path,
     events: Events,
+    keys: dict[int, str],
+    fresh: bool = False,
 ) -> list[dict[str, Any]]:
     """Train one model on one split, snapshotting a cell at each epoch count."""
     classes = config.benchmark["classes"]
@@ -203,6 +227,11 @@ def _train_run(
         Cell(dataset, spec.label, spec.name, fraction, e, seed)
         for e in sorted(config.protocol["epochs"])
     ]
+    cached = {} if fresh else _cached(cells, keys, out_dir)
+    if len(cached) == len(cells):  # every cell finished before: no model is built
+        for cell in cells:
+            events.cell_finished(cell, cached[cell.id])
+        return [cached[cell.id] for cell in cells]
     results: list[dict[str, Any]] = []
     history: dict[str, list[float]] = {}
     fit_s = 0.0
@@ -218,7 +247,7 @@ def _train_run(
         test = Feed(split.test_source, split.test, pipeline, classes, batch_size)
         model.build(shape, classes, seed)
     except Exception as exc:  # noqa: BLE001 - a failing plugin fails its cells, not the run
-        return [_failed(c, exc, out_dir, events) for c in cells]
+        return [cached.get(c.id) or _failed(c, exc, out_dir, events) for c in cells]
     for cell in cells:
         try:
             t0 = time.perf_counter()
@@ -227,6 +256,10 @@ def _train_run(
             done_epochs = cell.epochs
             for key, values in run_history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
+            if cell.id in cached:  # trained through again to reach later cells; kept as it was
+                events.cell_finished(cell, cached[cell.id])
+                results.append(cached[cell.id])
+                continue
             t0 = time.perf_counter()
             proba = np.asarray(model.predict_proba(test), dtype=np.float64)
             predict_s = time.perf_counter() - t0
@@ -242,6 +275,7 @@ def _train_run(
                 predict_s,
                 out_dir,
                 config,
+                keys[cell.epochs],
             )
         except Exception as exc:  # noqa: BLE001
             result = _failed(cell, exc, out_dir, events)
@@ -252,8 +286,13 @@ def _train_run(
     return results
 
 
+def _cached(cells: list[Cell], keys: dict[int, str], out_dir: Path) -> dict[str, dict[str, Any]]:
+    found = {c.id: load_cached(out_dir, c.id, keys[c.epochs]) for c in cells}
+    return {cell_id: result for cell_id, result in found.items() if result is not None}
+
+
 def _finish_cell(
-    cell, model, pipeline, split, test, proba, history, fit_s, predict_s, out_dir, config
+    cell, model, pipeline, split, test, proba, history, fit_s, predict_s, out_dir, config, key
 ) -> dict[str, Any]:
     classes = config.benchmark["classes"]
     source = split.test_source
@@ -268,7 +307,9 @@ def _finish_cell(
     )
     final = out_dir / "cells" / cell.id
     tmp = out_dir / "cells" / f".tmp-{cell.id}"
-    tmp.mkdir(parents=True, exist_ok=True)
+    if tmp.exists():  # left by a run that was killed while writing this cell
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
     model.save(tmp / "model")
     ids = source.ids[split.test].astype(str)
     pred = np.argmax(proba, axis=1)
@@ -281,6 +322,7 @@ def _finish_cell(
     )
     cell_config = {
         "cell": asdict(cell),
+        "cache_key": key,
         "classes": classes,
         "model": {"name": model.name, "params": model.params, "input_kind": model.input_kind},
         "pipeline": pipeline.to_config(),
@@ -301,11 +343,11 @@ def _finish_cell(
         "n_test": len(split.test),
         "model_info": dict(model.describe()),
         "path": f"cells/{cell.id}",
+        "cache_key": key,
+        "reused": False,
     }
     atomic_write_text(tmp / "metrics.json", json.dumps(result, indent=2))
     if final.exists():
-        import shutil
-
         shutil.rmtree(final)
     tmp.rename(final)
     return result

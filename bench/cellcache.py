@@ -1,0 +1,99 @@
+"""The cell cache: a finished cell is reused when its key matches.
+
+A cell's key is a SHA-256 of everything that decides its result: the resolved dataset,
+test dataset, preprocessing chain, renderer and model (names and params), the classes,
+the protocol fields that matter (train fraction, seed, max_spectra, batch size, the
+cell's epoch count and every epoch count up to it, because one training run continues
+through them), a fingerprint of the data, and the version of every plugin involved and
+of bench itself. The key is stored as ``cache_key`` in the cell's ``metrics.json`` and
+``cell.json``; only cells with status ``ok`` are ever written there, so failed cells
+always run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import __version__
+from bench.config import Config, PluginSpec
+from bench.manager import Registry
+from bench.spectra import SpectrumSource
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def data_fingerprint(source: SpectrumSource) -> str:
+    """Cheap fingerprint of a dataset: its ``describe()``, length, grid, ids and labels."""
+    digest = hashlib.sha256()
+    digest.update(_canonical(dict(source.describe())).encode())
+    digest.update(f"{len(source)}|{len(source.loglam)}".encode())
+    if len(source.loglam):
+        digest.update(np.asarray(source.loglam[[0, -1]], dtype=np.float64).tobytes())
+    digest.update("\x1f".join(map(str, source.ids)).encode())
+    digest.update(b"\x1e")
+    digest.update("\x1f".join(map(str, source.labels)).encode())
+    return digest.hexdigest()
+
+
+def _plugin(registry: Registry, kind: str, spec: PluginSpec) -> dict[str, Any]:
+    version = getattr(registry.get(kind, spec.name), "version", None)
+    return {"name": spec.name, "params": spec.params, "version": str(version)}
+
+
+def cell_keys(
+    config: Config,
+    registry: Registry,
+    dataset: PluginSpec,
+    model: PluginSpec,
+    render: PluginSpec,
+    fraction: float,
+    seed: int,
+    fingerprints: dict[str, str],
+) -> dict[int, str]:
+    """The key of each cell of one training run, by epoch count."""
+    protocol = config.protocol
+    base = {
+        "bench": __version__,
+        "classes": config.benchmark["classes"],
+        "dataset": _plugin(registry, "dataset", dataset),
+        "test_dataset": (
+            _plugin(registry, "dataset", config.test_dataset) if config.test_dataset else None
+        ),
+        "data": fingerprints,
+        "preprocess": [_plugin(registry, "preprocessor", p) for p in config.preprocess],
+        "renderer": _plugin(registry, "renderer", render),
+        "model": _plugin(registry, "model", model),
+        "train_fraction": fraction,
+        "seed": seed,
+        "max_spectra": protocol["max_spectra"],
+        # the max_spectra sample is drawn with the first seed
+        "sample_seed": protocol["seeds"][0] if protocol["max_spectra"] is not None else None,
+        "batch_size": protocol["batch_size"],
+    }
+    epochs = sorted(protocol["epochs"])
+    keys = {}
+    for i, count in enumerate(epochs):
+        text = _canonical({**base, "epochs": count, "epoch_path": epochs[: i + 1]})
+        keys[count] = hashlib.sha256(text.encode()).hexdigest()
+    return keys
+
+
+def load_cached(out_dir: Path, cell_id: str, key: str) -> dict[str, Any] | None:
+    """The stored result of a finished cell whose key matches, marked ``reused``; else None."""
+    cell_dir = out_dir / "cells" / cell_id
+    try:
+        result = json.loads((cell_dir / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(result, dict) or result.get("status") != "ok":
+        return None
+    if result.get("cache_key") != key or not (cell_dir / "model").exists():
+        return None
+    return {**result, "reused": True}
