@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list registered plugins and their options")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    check_plugin = sub.add_parser("check-plugin", help="run the conformance suite on a plugin")
+    check_plugin.add_argument("words", nargs="+", metavar="[KIND] NAME", help="e.g. model logreg")
+    check_plugin.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="a plugin option"
+    )
 
     predict = sub.add_parser("predict", help="apply a trained cell to spectrum files")
     predict.add_argument("cell_dir", type=Path)
@@ -122,6 +127,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.validate(args.config)
     if args.command == "plugins":
         return commands.plugins(args.json)
+    if args.command == "check-plugin":
+        from bench.check_plugin import check_plugin
+
+        return check_plugin(args.words, args.option)
     if args.command == "predict":
         return commands.predict(args.cell_dir, args.paths, args.out)
     if args.command == "data":

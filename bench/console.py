@@ -158,3 +158,16 @@ class Counter:
 
     def update(self, done: int, total: int) -> None:
         self.progress.update(self.task, completed=done, total=total)
+
+
+def conformance_table(results: list[Any]) -> None:
+    """`bench check-plugin`: one row per check, with what to fix for each failure."""
+    table = Table(title="conformance")
+    for column in ("plugin", "check", "result", "what to fix"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        status = "[green]pass[/]" if r.ok else "[bold red]FAIL[/]"
+        table.add_row(escape(f"{r.kind} {r.name}"), escape(r.check), status, escape(r.message))
+    out.print(table)
+    failed = sum(not r.ok for r in results)
+    out.print(f"{len(results) - failed} passed, {failed} failed", markup=False)
