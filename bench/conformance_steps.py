@@ -23,6 +23,7 @@ from bench.conformance import (
     temporary_folder,
 )
 from bench.errors import BenchError
+from bench.feed import Feed
 from bench.interfaces import Dataset, Model, Preprocessor, Renderer
 from bench.manager import Registry
 from bench.spectra import SpectrumBatch, SpectrumSource
@@ -164,11 +165,12 @@ def model_checks(model: Model, run: Run, registry: Registry) -> None:
     if fitted is None:
         return
     _, train, test, _ = fitted
-    proba = run("predict_proba", lambda: _proba(model.predict_proba(test), test.n_samples))
-    if proba is None:
+    raw = run("predict_proba shape", lambda: _predictions(model, test))
+    if raw is None:
         return
-    run("save/load", lambda: _round_trip(model, cls(**params), test, proba))
-    run("deterministic", lambda: _deterministic(cls(**params), registry, proba))
+    run("probabilities", lambda: _proba(raw))
+    run("save/load", lambda: _round_trip(model, cls(**params), test, raw))
+    run("deterministic", lambda: _deterministic(cls(**params), registry, raw))
     run("fit continuation", lambda: _continue(model, train, test))
 
 
@@ -190,10 +192,14 @@ def _history(history: Any, epochs: int) -> None:
         )
 
 
-def _proba(proba: Any, n: int) -> np.ndarray:
-    p = np.asarray(proba, dtype=np.float64)
-    want = (n, len(CLASSES))
+def _predictions(model: Model, feed: Feed) -> np.ndarray:
+    p = np.asarray(model.predict_proba(feed), dtype=np.float64)
+    want = (feed.n_samples, len(CLASSES))
     require(p.shape == want, f"predict_proba returned shape {p.shape}; expected {want}")
+    return p
+
+
+def _proba(p: np.ndarray) -> None:
     require(bool(np.isfinite(p).all()), "predict_proba returned NaN/inf probabilities")
     require(float(p.min()) >= 0, f"probabilities must be >= 0; got {p.min():.3g}: apply a softmax")
     sums = p.sum(axis=1)
@@ -202,14 +208,13 @@ def _proba(proba: Any, n: int) -> np.ndarray:
         f"predict_proba rows must sum to 1; got sums in [{sums.min():.3g}, {sums.max():.3g}]: "
         "apply a softmax",
     )
-    return p
 
 
-def _round_trip(model: Model, fresh: Model, test: Any, proba: np.ndarray) -> None:
+def _round_trip(model: Model, fresh: Model, test: Feed, proba: np.ndarray) -> None:
     with temporary_folder() as folder:
         model.save(Path(folder) / "model")
         fresh.load(Path(folder) / "model")
-    again = _proba(fresh.predict_proba(test), test.n_samples)
+    again = _predictions(fresh, test)
     diff = float(np.abs(again - proba).max())
     require(
         diff <= 1e-6,
@@ -222,7 +227,7 @@ def _deterministic(other: Model, registry: Registry, proba: np.ndarray) -> None:
     _, train, test, shape = source_and_feeds(other, registry)
     other.build(shape, list(CLASSES), 0)
     other.fit(train, None, epochs=1, initial_epoch=0)
-    again = _proba(other.predict_proba(test), test.n_samples)
+    again = _predictions(other, test)
     diff = float(np.abs(again - proba).max())
     require(
         diff <= 1e-6,
@@ -233,4 +238,4 @@ def _deterministic(other: Model, registry: Registry, proba: np.ndarray) -> None:
 
 def _continue(model: Model, train: Any, test: Any) -> None:
     _history(model.fit(train, None, epochs=2, initial_epoch=1), 1)
-    _proba(model.predict_proba(test), test.n_samples)
+    _predictions(model, test)
