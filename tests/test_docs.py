@@ -1,0 +1,81 @@
+"""docs/plugins.md never drifts from bench/hookspecs.py; its examples run and conform."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+from pathlib import Path
+
+import pytest
+
+from bench import hookspecs, manager
+from bench.conformance import check
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = (ROOT / "docs" / "plugins.md").read_text()
+HOOKS = [
+    name
+    for name, fn in vars(hookspecs).items()
+    if inspect.isfunction(fn) and hasattr(fn, "bench_spec")
+]
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", DOCS, re.DOTALL)
+PLUGIN_BLOCKS = [block for block in PYTHON_BLOCKS if "@hookimpl" in block]
+
+
+def signature(name: str) -> str:
+    """``register_models(register: Callable[[type[Model]], None]) -> None`` as written."""
+    sig = inspect.signature(getattr(hookspecs, name))
+    params = ", ".join(f"{p.name}: {p.annotation}" for p in sig.parameters.values())
+    return f"{name}({params}) -> {sig.return_annotation}"
+
+
+def test_hookspecs_are_found():
+    assert set(HOOKS) >= {"register_datasets", "register_models"}
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_is_documented_with_its_signature(name):
+    assert f"### {name}\n" in DOCS, f"docs/plugins.md: add a '### {name}' section"
+    assert signature(name) in DOCS, f"docs/plugins.md: document {signature(name)}"
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_has_a_docstring(name):
+    assert (getattr(hookspecs, name).__doc__ or "").strip()
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_is_exercised_by_a_test(name):
+    users = [
+        p
+        for p in (ROOT / "tests").rglob("*.py")
+        if p.name != "test_docs.py" and f"def {name}(" in p.read_text()
+    ]
+    assert users, f"no test plugin under tests/ implements {name}"
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_has_a_complete_example(name):
+    assert any(f"def {name}(register)" in block for block in PLUGIN_BLOCKS)
+
+
+@pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
+def test_code_blocks_compile(index):
+    compile(PYTHON_BLOCKS[index], f"docs/plugins.md block {index}", "exec")
+
+
+@pytest.mark.parametrize("index", range(len(PLUGIN_BLOCKS)))
+def test_plugin_examples_pass_the_conformance_suite(index):
+    module = types.ModuleType(f"docs_example_{index}")
+    exec(compile(PLUGIN_BLOCKS[index], module.__name__, "exec"), module.__dict__)  # noqa: S102
+    registry = manager.get_registry(extra=[module], entry_points=False)
+    registered = [
+        (kind, name)
+        for (kind, name), source in registry.sources.items()
+        if source == module.__name__
+    ]
+    assert len(registered) == 1
+    ((kind, name),) = registered
+    results = check(kind, name, registry=registry)
+    assert [f"{r.check}: {r.message}" for r in results if not r.ok] == []
