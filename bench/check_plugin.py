@@ -41,10 +41,6 @@ def check_plugin(words: Sequence[str], option_pairs: Sequence[str]) -> int:
     if kind not in KINDS:
         raise BenchError(f"check-plugin: kind {kind!r} is not valid; expected one of {list(KINDS)}")
     options = parse_options(option_pairs)
-    if kind == "model":
-        from bench.backend import ensure_jax_backend
-
-        ensure_jax_backend()
     results = check(kind, name, options, registry)
     console.conformance_table(results)
     return 0 if all(r.ok for r in results) else 1

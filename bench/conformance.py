@@ -142,6 +142,8 @@ def check(
             return None
         except Exception as exc:  # noqa: BLE001 - a crash is a failed check, not a traceback
             message = f"raised {type(exc).__name__}: {exc}".splitlines()[0]
+            if isinstance(exc, BenchError):
+                message += " (options the plugin needs: --option key=value, or options={...})"
             results.append(CheckResult(kind, name, label, False, message))
             return None
         results.append(CheckResult(kind, name, label, True))
@@ -149,6 +151,9 @@ def check(
 
     options = dict(options or {})
     if kind == "model":
+        from bench.backend import ensure_jax_backend
+
+        ensure_jax_backend()  # before any Keras model imports keras
         options = {**getattr(cls, "quick_options", {}), **options}
     plugin = run("options", lambda: check_options(cls, options))
     if plugin is None:

@@ -81,6 +81,12 @@ def test_sdss_dataset_with_a_path_option(tmp_path, capsys):
     assert "0 failed" in capsys.readouterr().out
 
 
+def test_dataset_missing_a_required_option_says_how_to_pass_it():
+    found = failures(check("dataset", "sdss", registry=BUILTIN))
+    assert list(found) == ["open"]
+    assert "sdss.path" in found["open"] and "--option key=value" in found["open"]
+
+
 def test_broken_model_says_what_to_fix(broken_registry):
     found = failures(check("model", "broken_model", registry=broken_registry))
     assert set(found) == {"probabilities", "save/load", "deterministic"}

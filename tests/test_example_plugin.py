@@ -64,6 +64,28 @@ def test_example_is_discovered_through_its_entry_point(installed_example):
     assert installed_example.sources[("model", "nearest_centroid")] == "bench-prior 0.1.0"
 
 
+def test_bench_plugins_json_structure(installed_example, capsys):
+    assert main(["plugins", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    for row in rows:
+        assert set(row) == {"kind", "name", "source", "description", "options"}
+        assert row["kind"] in manager.KINDS and row["name"] and row["source"]
+        for option in row["options"]:
+            assert set(option) - {"choices"} == {"name", "type", "default", "help"}
+            assert option["type"] in {"int", "float", "str", "bool", "list"}
+            assert option.get("choices", [option["default"]]) != []
+    assert len({(r["kind"], r["name"]) for r in rows}) == len(rows)
+    (example,) = [r for r in rows if r["name"] == "nearest_centroid"]
+    assert example["kind"] == "model" and example["source"] == "bench-prior 0.1.0"
+    assert [o["name"] for o in example["options"]] == ["n_pixels", "temperature", "prior_weight"]
+    assert example["options"][0] == {
+        "name": "n_pixels",
+        "type": "int",
+        "default": 512,
+        "help": "length of the flux vector",
+    }
+
+
 def test_example_runs_in_a_benchmark(installed_example, tmp_path):
     config = tmp_path / "bench.toml"
     config.write_text(CONFIG)
