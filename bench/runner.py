@@ -173,7 +173,7 @@ def _usable(
     source: SpectrumSource, classes: list[str], protocol: dict[str, Any], where: str
 ) -> np.ndarray:
     if len(source) == 0:
-        raise BenchError(f"{where}: the dataset is empty")
+        raise BenchError(f"{where}: the dataset is empty{_why_empty(source)}")
     index = known_label_index(source.labels, classes)
     if len(index) == 0:
         found = sorted(set(map(str, source.labels)))[:5]
@@ -183,6 +183,20 @@ def _usable(
             source.labels, index, protocol["max_spectra"], protocol["seeds"][0]
         )
     return index
+
+
+def _why_empty(source: SpectrumSource) -> str:
+    """Name the first unreadable file when every file of a dataset failed (sdss records them)."""
+    failures = source.describe().get("failures")
+    if not isinstance(failures, list) or not failures:
+        return ""
+    first = failures[0]
+    reason = first.get("reason", "") if isinstance(first, dict) else str(first)
+    path = first.get("path", "") if isinstance(first, dict) else ""
+    if path and not reason.startswith(path):
+        reason = f"{path}: {reason}"
+    n = len(failures)
+    return f"; {n} file{'s' if n > 1 else ''} failed to read, e.g. {reason}"
 
 
 def _summarize(source: SpectrumSource, usable: np.ndarray, classes: list[str]) -> dict[str, Any]:
