@@ -5,7 +5,8 @@ test dataset, preprocessing chain, renderer and model (names and params), the cl
 the protocol fields that matter (train fraction, seed, max_spectra, batch size, the
 cell's epoch count and every epoch count up to it, because one training run continues
 through them), a fingerprint of the data, and the version of every plugin involved and
-of bench itself. The key is stored as ``cache_key`` in the cell's ``metrics.json`` and
+of bench itself and of the numerical libraries (keras, jax, jaxlib, numpy, scikit-learn),
+so an upgrade reruns every cell. The key is stored as ``cache_key`` in the cell's ``metrics.json`` and
 ``cell.json``; only cells with status ``ok`` are ever written there, so failed cells
 always run again.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,21 @@ def data_fingerprint(source: SpectrumSource) -> str:
     return digest.hexdigest()
 
 
+LIBRARIES = ("keras", "jax", "jaxlib", "numpy", "scikit-learn")
+
+
+@cache
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries that compute results (no import of them)."""
+    versions: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def _plugin(registry: Registry, kind: str, spec: PluginSpec) -> dict[str, Any]:
     version = getattr(registry.get(kind, spec.name), "version", None)
     return {"name": spec.name, "params": spec.params, "version": str(version)}
@@ -61,6 +79,7 @@ def cell_keys(
     protocol = config.protocol
     base = {
         "bench": __version__,
+        "libraries": library_versions(),
         "classes": config.benchmark["classes"],
         "dataset": _plugin(registry, "dataset", dataset),
         "test_dataset": (

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import cellcache
 from bench.cellcache import data_fingerprint
 from bench.cli import main
 from bench.report import load_report
@@ -193,9 +194,14 @@ def test_a_changed_config_reruns_and_an_unchanged_one_does_not(toy_registry, tmp
     assert set(_reused(report).values()) == {noop}
 
 
-def test_a_plugin_version_bump_reruns_its_cells(toy_registry, tmp_path, monkeypatch):
+@pytest.mark.parametrize("bumped", ["plugin", "library"])
+def test_a_version_bump_reruns_the_cells(toy_registry, tmp_path, monkeypatch, bumped):
     _run(tmp_path, TOY_CONFIG)
-    monkeypatch.setattr(toy.CentroidModel, "version", "2")
+    if bumped == "plugin":
+        monkeypatch.setattr(toy.CentroidModel, "version", "2")
+    else:
+        upgraded = {**cellcache.library_versions(), "keras": "99.0"}
+        monkeypatch.setattr(cellcache, "library_versions", lambda: upgraded)
     assert not any(_reused(_run(tmp_path, TOY_CONFIG)).values())
 
 
