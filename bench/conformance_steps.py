@@ -16,6 +16,7 @@ import numpy as np
 from bench.conformance import (
     CLASSES,
     IMAGE_SHAPES,
+    Failed,
     dirty,
     require,
     source_and_feeds,
@@ -44,6 +45,7 @@ def dataset_checks(dataset: Dataset, run: Run, registry: Registry) -> None:
     batch = run("read", lambda: _read(source, index))
     if batch is not None:
         run("deterministic read", lambda: _read_again(source, index, batch))
+    run("describe", lambda: _json_able(source.describe(), "source.describe()"))
 
 
 def _open(dataset: Dataset) -> SpectrumSource:
@@ -164,7 +166,9 @@ def model_checks(model: Model, run: Run, registry: Registry) -> None:
     fitted = run("build and fit", lambda: _build_fit(model, registry))
     if fitted is None:
         return
-    _, train, test, _ = fitted
+    _, train, test, _, history = fitted
+    run("fit history", lambda: _history(history, 1, validation=True))
+    run("describe", lambda: _json_able(model.describe(), "describe()"))
     raw = run("predict_proba shape", lambda: _predictions(model, test))
     if raw is None:
         return
@@ -177,19 +181,32 @@ def model_checks(model: Model, run: Run, registry: Registry) -> None:
 def _build_fit(model: Model, registry: Registry) -> tuple[Any, ...]:
     source, train, test, shape = source_and_feeds(model, registry)
     model.build(shape, list(CLASSES), 0)
-    history = model.fit(train, None, epochs=1, initial_epoch=0)
-    _history(history, 1)
-    return source, train, test, shape
+    history = model.fit(train, test, epochs=1, initial_epoch=0)
+    return source, train, test, shape, history
 
 
-def _history(history: Any, epochs: int) -> None:
+def _history(history: Any, epochs: int, validation: bool = False) -> None:
     require(isinstance(history, dict), "fit() must return a dict of per-epoch lists")
-    for key in ("loss", "accuracy"):
+    keys = ("loss", "accuracy", "val_loss", "val_accuracy") if validation else ("loss", "accuracy")
+    for key in keys:
         got = len(history.get(key, []))
+        with_validation = " given validation data" if key.startswith("val_") else ""
         require(
             got == epochs,
-            f"fit() history[{key!r}] has {got} values for {epochs} epoch(s) run in this call",
+            f"fit(){with_validation} must return history[{key!r}] with one value per epoch "
+            f"run in this call; got {got} for {epochs}",
         )
+
+
+def _json_able(value: Any, what: str) -> None:
+    import json
+
+    try:
+        json.dumps(dict(value))
+    except (TypeError, ValueError) as exc:
+        raise Failed(
+            f"{what} must return a JSON-able mapping (it goes in the report): {exc}"
+        ) from None
 
 
 def _predictions(model: Model, feed: Feed) -> np.ndarray:
@@ -226,7 +243,7 @@ def _round_trip(model: Model, fresh: Model, test: Feed, proba: np.ndarray) -> No
 def _deterministic(other: Model, registry: Registry, proba: np.ndarray) -> None:
     _, train, test, shape = source_and_feeds(other, registry)
     other.build(shape, list(CLASSES), 0)
-    other.fit(train, None, epochs=1, initial_epoch=0)
+    other.fit(train, test, epochs=1, initial_epoch=0)
     again = _predictions(other, test)
     diff = float(np.abs(again - proba).max())
     require(

@@ -58,6 +58,8 @@ def test_builtin_models_pass(name):
     assert [r.check for r in results] == [
         "options",
         "build and fit",
+        "fit history",
+        "describe",
         "predict_proba shape",
         "probabilities",
         "save/load",
@@ -89,7 +91,8 @@ def test_dataset_missing_a_required_option_says_how_to_pass_it():
 
 def test_broken_model_says_what_to_fix(broken_registry):
     found = failures(check("model", "broken_model", registry=broken_registry))
-    assert set(found) == {"probabilities", "save/load", "deterministic"}
+    assert set(found) == {"fit history", "probabilities", "save/load", "deterministic"}
+    assert found["fit history"].startswith("fit() given validation data must return")
     assert "rows must sum to 1" in found["probabilities"]
     assert "apply a softmax" in found["probabilities"]
     assert "after save() and load() predictions differ" in found["save/load"]
