@@ -177,6 +177,8 @@ def source_and_feeds(
     source = ArraySource(spectra())
     shape = tuple(model.input_shape(len(source.loglam)))
     renderer = "line" if model.input_kind == "image" else "none"
+    if renderer not in registry.classes["renderer"]:  # a registry without the built-ins
+        registry = get_registry(entry_points=False)
     pipeline = Pipeline([], registry.create("renderer", renderer, {}, "render"), shape)
     batch_size = int(model.params.get("batch_size") or 16)
     index = np.arange(len(source))

@@ -160,3 +160,12 @@ def test_resolve_kind_names_the_kind_or_refuses():
     assert resolve_kind("synthetic", BUILTIN) == "dataset"
     with pytest.raises(BenchError, match="no plugin named 'lnie'"):
         resolve_kind("lnie", BUILTIN)
+
+
+def test_model_checks_work_on_a_registry_without_the_builtin_renderers():
+    from tests.plugins import toy
+
+    registry = manager.Registry()
+    registry.add("model", toy.CentroidModel, "test")
+    results = check("model", "centroid", registry=registry)
+    assert failures(results) == {} and len(results) == 9
