@@ -1,0 +1,63 @@
+"""Cost of the cell cache on a paper-sized dataset (run on demand, not collected by pytest).
+
+    .venv/bin/python tests/perf/bench_cellcache.py [N_SPECTRA]
+
+Times ``data_fingerprint`` (once per dataset per run) and ``load_cached`` of a cell, and
+prints them as a ratio to the stratified split of the same spectra measured in the same
+run (a cost every training run already pays): the machine is shared, compare ratios.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bench.cellcache import data_fingerprint, load_cached
+from bench.io import atomic_write_text
+from bench.spectra import ArraySource
+from bench.split import known_label_index, stratified_split
+
+
+class IdsOnly(ArraySource):
+    """A source with ids, labels and a grid but no flux (the fingerprint reads no flux)."""
+
+    def __init__(self, n: int) -> None:
+        rng = np.random.default_rng(0)
+        self.ids = np.array([f"{3586 + i // 1000}-55181-{i % 1000:04d}" for i in range(n)], object)
+        self.labels = rng.choice(np.array(["STAR", "GALAXY", "QSO"], object), n)
+        self.redshift = np.zeros(n)
+        self.loglam = 3.5523 + 1e-4 * np.arange(4648)
+        self._description = {"generator": "perf", "n": n}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+n = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
+source = IdsOnly(n)
+usable = known_label_index(source.labels, ["STAR", "GALAXY", "QSO"])
+split_s = best_of(lambda: stratified_split(source.ids, source.labels, usable, 0.8, 0, "perf"))
+fingerprint_s = best_of(lambda: data_fingerprint(source))
+with tempfile.TemporaryDirectory() as tmp:
+    cell = Path(tmp) / "cells" / "c"
+    (cell / "model").mkdir(parents=True)
+    atomic_write_text(cell / "metrics.json", '{"status": "ok", "cache_key": "k"}')
+    lookup_s = best_of(lambda: load_cached(Path(tmp), "c", "k"), repeat=50)
+print(f"spectra: {n}")
+print(f"stratified split (baseline) {split_s:8.4f} s   1.00")
+print(f"data_fingerprint            {fingerprint_s:8.4f} s {fingerprint_s / split_s:6.2f}")
+print(f"load_cached (one cell)      {lookup_s:8.6f} s {lookup_s / split_s:6.4f}")
