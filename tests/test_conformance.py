@@ -132,10 +132,15 @@ def test_undocumented_option_and_bad_default_fail_the_options_check():
     )
 
 
-def test_cli_exit_codes_and_kind_resolution(broken_registry, capsys):
+def test_cli_exit_codes_and_kind_resolution(broken_registry, capsys, monkeypatch):
+    from bench import console
+
+    monkeypatch.setattr(console.out, "width", 240)  # one table row per line, whatever COLUMNS is
     assert main(["check-plugin", "broken_renderer"]) == 1
     out = capsys.readouterr().out
-    assert "FAIL" in out and "return (6, 28, 28, 1)" in out
+    row = next(line for line in out.splitlines() if "shape (28, 28, 1)" in line)
+    assert "FAIL" in row and "return (6, 28, 28, 1)" in row
+    assert out.rstrip().endswith("1 passed, 3 failed")
     assert main(["check-plugin", "normalize"]) == 0
     assert main(["check-plugin", "normalise"]) == 2
     assert "did you mean 'normalize'" in capsys.readouterr().err
