@@ -275,3 +275,13 @@ def test_a_stale_lock_is_taken_over_a_live_one_is_not(
     else:
         assert code == 2 and "another run is writing here" in captured.err
         assert not (out / "report.json").exists() and (out / ".lock").exists()
+
+
+def test_a_half_written_cell_left_by_a_kill_is_replaced(toy_registry, tmp_path):
+    tmp_cell = tmp_path / "run" / "cells" / ".tmp-toy__centroid__f0.7__e1__s0"
+    tmp_cell.mkdir(parents=True)
+    (tmp_cell / "model").write_text("half a model")  # a file where a folder will be saved
+    report = _run(tmp_path, TOY_CONFIG)
+    assert report["summary"] == {"n_cells": 4, "ok": 4, "failed": 0}
+    assert not tmp_cell.exists()
+    assert (tmp_path / "run" / "cells" / "toy__centroid__f0.7__e1__s0" / "model").is_dir()
