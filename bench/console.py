@@ -56,7 +56,8 @@ class RunProgress:
     def cell_finished(self, cell: Any, result: dict[str, Any]) -> None:
         if result["status"] == "ok":
             acc = result["metrics"]["accuracy"]
-            line = f"ok      {cell.id}  accuracy {acc:.3f}  fit {result['timings']['fit_s']:.1f}s"
+            done = "reused" if result.get("reused") else f"fit {result['timings']['fit_s']:.1f}s"
+            line = f"ok      {cell.id}  accuracy {acc:.3f}  {done}"
         else:
             line = f"FAILED  {cell.id}  {result['error']['type']}: {result['error']['message']}"
         self.progress.console.print(line, markup=False, soft_wrap=True)

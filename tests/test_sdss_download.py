@@ -124,3 +124,11 @@ def test_downloaded_files_read_back(tmp_path: Path, served: dict[str, bytes]) ->
         download_spectra(TARGETS, tmp_path, base_url=base, backoff=0.01)
     spec = read_spectrum(tmp_path / spec_name(*TARGETS[0]))
     assert spec.id == "3586-55181-0001" and np.all(spec.ivar > 0)
+
+
+@pytest.mark.parametrize("base_url", ["file:///etc", "ftp://example.org/sas", "sas.example.org"])
+def test_downloads_only_over_http(base_url):
+    from bench_plugins.sdss.download import spectrum_url
+
+    with pytest.raises(BenchError, match="expected an http:// or https:// address"):
+        spectrum_url(1, 2, 3, "dr17", base_url=base_url)

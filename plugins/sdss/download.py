@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench.errors import BenchError
 from bench.readers import read_spectrum
@@ -45,6 +46,8 @@ def spectrum_url(
     base_url: str = SAS_BASE_URL,
 ) -> str:  # fmt: skip
     """The SAS URL of ``spec-PLATE-MJD-FIBER.fits`` (names built from integers only)."""
+    if urlsplit(base_url).scheme not in ("http", "https"):
+        raise BenchError(f"base_url {base_url!r}: expected an http:// or https:// address")
     if release not in RELEASES:
         raise BenchError(f"release {release!r} is not known; expected one of {sorted(RELEASES)}")
     survey, default_run2d = RELEASES[release]
