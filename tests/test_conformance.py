@@ -174,3 +174,15 @@ def test_model_checks_work_on_a_registry_without_the_builtin_renderers():
     registry.add("model", toy.CentroidModel, "test")
     results = check("model", "centroid", registry=registry)
     assert failures(results) == {} and len(results) == 9
+
+
+def test_checking_a_renderer_does_not_import_keras_or_jax():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bench.cli import main; rc = main(['check-plugin', 'renderer', 'line']);"
+        "assert rc == 0, rc; assert not {'keras', 'jax'} & set(sys.modules), 'keras/jax imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
