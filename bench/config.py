@@ -165,9 +165,13 @@ def resolve_config(
     entries = [_table(raw, "dataset", path)] if "dataset" in raw else _tables(raw, "datasets", path)
     if not entries:
         raise BenchError(f"{path}: no dataset: add a [dataset] table with a name")
-    datasets = [
-        _plugin(e, "dataset", registry, f"{path}: [datasets][{i}]") for i, e in enumerate(entries)
-    ]
+    datasets = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: [datasets][{i}]"
+        spec = _plugin(entry, "dataset", registry, where, ("name", "label"))
+        spec.label = _label(entry, spec.name, where)
+        datasets.append(spec)
+    _unique([d.label for d in datasets], f"{path}: dataset", "[[datasets]]")
     test_dataset = (
         _plugin(_table(raw, "test_dataset", path), "dataset", registry, f"{path}: [test_dataset]")
         if "test_dataset" in raw
@@ -184,10 +188,7 @@ def resolve_config(
     for i, entry in enumerate(_tables(raw, "models", path)):
         where = f"{path}: [[models]][{i}]"
         spec = _plugin(entry, "model", registry, where, MODEL_RESERVED)
-        label = entry.get("label", spec.name)
-        if not isinstance(label, str):
-            raise BenchError(f"{where}.label: expected string, got {type(label).__name__}")
-        spec.label = label
+        spec.label = _label(entry, spec.name, where)
         if "render" in entry:
             if not isinstance(entry["render"], dict):
                 raise BenchError(f'{where}.render: expected a table like {{ name = "line" }}')
@@ -195,17 +196,27 @@ def resolve_config(
         models.append(spec)
     if not models:
         raise BenchError(f"{path}: no model: add at least one [[models]] table with a name")
-    labels = [m.label for m in models]
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise BenchError(
-            f"{path}: model label {dupes[0]!r} is used twice; give each [[models]] a distinct label"
-        )
+    _unique([m.label for m in models], f"{path}: model", "[[models]]")
 
     config = Config(
         path, benchmark, datasets, test_dataset, preprocess, render, models, protocol, quick, raw
     )
     return shrink(config, registry) if quick else config
+
+
+def _label(entry: Mapping[str, Any], default: str, where: str) -> str:
+    label = entry.get("label", default)
+    if not isinstance(label, str) or not label or "/" in label or label.startswith("."):
+        raise BenchError(f"{where}.label: expected a non-empty name without '/', got {label!r}")
+    return label
+
+
+def _unique(labels: list[str], what: str, table: str) -> None:
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise BenchError(
+            f"{what} label {dupes[0]!r} is used twice; give each {table} a distinct label"
+        )
 
 
 def _check_protocol(protocol: dict[str, Any], where: str) -> None:

@@ -134,15 +134,15 @@ def run_matrix(
     for spec in config.datasets:
         source = registry.create("dataset", spec.name, spec.params, f"dataset {spec.name}").open()
         fingerprints["train"] = data_fingerprint(source)
-        usable = _usable(source, classes, protocol, f"dataset {spec.name!r}")
-        summaries[spec.name] = _summarize(source, usable, classes)
+        usable = _usable(source, classes, protocol, f"dataset {spec.label!r}")
+        summaries[spec.label] = _summarize(source, usable, classes)
         test_usable = None
         if test_source is not None:
             test_usable = _usable(test_source, classes, protocol, "[test_dataset]")
             summaries["test"] = _summarize(test_source, test_usable, classes)
         for seed in protocol["seeds"]:
             for fraction in protocol["train_fractions"]:
-                split = _split(source, usable, test_source, test_usable, fraction, seed, spec.name)
+                split = _split(source, usable, test_source, test_usable, fraction, seed, spec.label)
                 for model_spec in config.models:
                     model_cls = cast(type[Model], registry.get("model", model_spec.name))
                     render = renderer_for(model_cls, model_spec, config)
@@ -152,7 +152,7 @@ def run_matrix(
                     results += _train_run(
                         config,
                         registry,
-                        spec.name,
+                        spec.label,
                         source,
                         split,
                         model_spec,

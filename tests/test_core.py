@@ -181,3 +181,30 @@ def test_second_run_into_a_locked_folder_is_refused(toy_registry, tmp_path, caps
     (out / ".lock").write_text("123")
     assert main(["run", str(write(tmp_path, CONFIG)), "--out", str(out)]) == 2
     assert "another run is writing here" in capsys.readouterr().err
+
+
+def test_one_dataset_plugin_twice_needs_distinct_labels(toy_registry, tmp_path, capsys):
+    two = """
+    [[datasets]]
+    name = "toy"
+    label = "toy-a"
+    n = 60
+    [[datasets]]
+    name = "toy"
+    label = "toy-b"
+    n = 60
+    seed = 1
+    [[models]]
+    name = "centroid"
+    render = { name = "flat" }
+    [protocol]
+    epochs = [1]
+    """
+    out = tmp_path / "two"
+    assert main(["run", str(write(tmp_path, two)), "--out", str(out)]) == 0
+    report = load_report(out / "report.json")
+    assert sorted(r["cell"]["dataset"] for r in report["results"]) == ["toy-a", "toy-b"]
+    assert set(report["datasets"]) == {"toy-a", "toy-b"}
+    same = write(tmp_path, two.replace('"toy-b"', '"toy-a"'), "same.toml")
+    assert main(["validate", str(same)]) == 2
+    assert "dataset label 'toy-a' is used twice" in capsys.readouterr().err
