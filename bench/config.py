@@ -43,6 +43,7 @@ SECTIONS = (
     "render",
     "models",
     "protocol",
+    "executor",
 )
 MODEL_RESERVED = ("name", "label", "render")
 
@@ -79,6 +80,7 @@ class Config:
     protocol: dict[str, Any]
     quick: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    executor: PluginSpec = field(default_factory=lambda: PluginSpec("local", {}))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +93,7 @@ class Config:
             "render": self.render.to_json(),
             "models": [m.to_json() for m in self.models],
             "protocol": self.protocol,
+            "executor": self.executor.to_json(),
         }
 
 
@@ -198,8 +201,26 @@ def resolve_config(
         raise BenchError(f"{path}: no model: add at least one [[models]] table with a name")
     _unique([m.label for m in models], f"{path}: model", "[[models]]")
 
+    executor = _plugin(
+        _table(raw, "executor", path) or {"name": "local"},
+        "executor",
+        registry,
+        f"{path}: [executor]",
+    )
+    # built now (nothing starts before map) so `bench validate` sees bad values
+    registry.create("executor", executor.name, executor.params, f"{path}: [executor]")
     config = Config(
-        path, benchmark, datasets, test_dataset, preprocess, render, models, protocol, quick, raw
+        path,
+        benchmark,
+        datasets,
+        test_dataset,
+        preprocess,
+        render,
+        models,
+        protocol,
+        quick,
+        raw,
+        executor,
     )
     return shrink(config, registry) if quick else config
 

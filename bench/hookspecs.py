@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import pluggy
 
+from bench.executors import Executor
 from bench.interfaces import Dataset, Model, Preprocessor, Renderer
 
 hookspec = pluggy.HookspecMarker("bench")
@@ -45,3 +46,9 @@ def register_renderers(register: Callable[[type[Renderer]], None]) -> None:
 @hookspec
 def register_models(register: Callable[[type[Model]], None]) -> None:
     """Called once at start-up; call ``register(cls)`` for each Model class."""
+
+
+@hookspec
+def register_executors(register: Callable[[type[Executor]], None]) -> None:
+    """Called once at start-up; call ``register(cls)`` for each Executor class (where the
+    training runs of a matrix execute; chosen by the config's ``[executor]`` table)."""

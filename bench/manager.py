@@ -18,6 +18,7 @@ import pluggy
 
 from bench import hookspecs
 from bench.errors import BenchError, closest
+from bench.executors import Executor
 from bench.interfaces import Dataset, Model, Plugin, Preprocessor, Renderer
 
 ENTRY_POINT_GROUP = "bench"
@@ -27,6 +28,7 @@ INTERNAL_PLUGINS = (
     "bench_plugins.preprocess",
     "bench_plugins.render",
     "bench_plugins.models",
+    "bench_plugins.executors",
 )
 KINDS: dict[str, type[Plugin]] = {
     "dataset": Dataset,
@@ -34,6 +36,10 @@ KINDS: dict[str, type[Plugin]] = {
     "renderer": Renderer,
     "model": Model,
 }
+# Executors are registered like the plugin kinds above but kept apart from them: they
+# run tasks rather than process spectra, so the conformance suite and the cell cache
+# (which walk KINDS and ``sources``) do not apply to them.
+EXECUTOR = "executor"
 
 
 @dataclass
@@ -44,22 +50,33 @@ class Registry:
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
     sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    executors: dict[str, type[Executor]] = field(default_factory=dict)
+    executor_sources: dict[str, str] = field(default_factory=dict)
+    # how to rebuild this registry in another process (a dask worker)
+    extra_modules: tuple[str, ...] = ()
+    entry_points: bool = True
+
+    def _names(self, kind: str) -> dict[str, Any]:
+        return self.executors if kind == EXECUTOR else self.classes[kind]
 
     def add(self, kind: str, cls: type[Plugin], source: str) -> None:
-        if not (isinstance(cls, type) and issubclass(cls, KINDS[kind])):
+        base = Executor if kind == EXECUTOR else KINDS[kind]
+        if not (isinstance(cls, type) and issubclass(cls, base)):
             raise BenchError(f"plugin {source}: registered {cls!r}, expected a {kind} class")
         if not cls.name:
             raise BenchError(f"plugin {source}: {cls.__name__} has no name")
-        if cls.name in self.classes[kind]:
-            other = self.sources[(kind, cls.name)]
+        names = self._names(kind)
+        sources: dict[Any, str] = self.executor_sources if kind == EXECUTOR else self.sources
+        key: Any = cls.name if kind == EXECUTOR else (kind, cls.name)
+        if cls.name in names:
             raise BenchError(
-                f"plugin {source}: {kind} {cls.name!r} is already registered by {other}"
+                f"plugin {source}: {kind} {cls.name!r} is already registered by {sources[key]}"
             )
-        self.classes[kind][cls.name] = cls
-        self.sources[(kind, cls.name)] = source
+        names[cls.name] = cls
+        sources[key] = source
 
     def get(self, kind: str, name: str) -> type[Plugin]:
-        names = self.classes[kind]
+        names = self._names(kind)
         if name not in names:
             valid = ", ".join(sorted(names)) or "none"
             raise BenchError(f"unknown {kind} {name!r}{closest(name, names)}; valid: {valid}")
@@ -132,6 +149,7 @@ def build_registry(pm: BenchPluginManager) -> Registry:
         "preprocessor": pm.hook.register_preprocessors,
         "renderer": pm.hook.register_renderers,
         "model": pm.hook.register_models,
+        EXECUTOR: pm.hook.register_executors,
     }
     for kind, hook in hooks.items():
         for impl in reversed(hook.get_hookimpls()):
@@ -152,7 +170,23 @@ def get_registry(extra: Iterable[object] = (), entry_points: bool = True) -> Reg
     global _cached
     extra = list(extra)
     if extra or not entry_points:
-        return build_registry(plugin_manager(extra, entry_points))
+        registry = build_registry(plugin_manager(extra, entry_points))
+        registry.extra_modules = tuple(getattr(p, "__name__", "") for p in extra)
+        registry.entry_points = entry_points
+        return registry
     if _cached is None:
         _cached = build_registry(plugin_manager())
     return _cached
+
+
+_rebuilt: dict[tuple[tuple[str, ...], bool], Registry] = {}
+
+
+def registry_like(extra_modules: tuple[str, ...], entry_points: bool) -> Registry:
+    """In another process (a dask worker): the registry a run was resolved against, from
+    the names of its extra plugin modules; built once per process."""
+    key = (extra_modules, entry_points)
+    if key not in _rebuilt:
+        modules = [importlib.import_module(name) for name in extra_modules]
+        _rebuilt[key] = get_registry(modules, entry_points)
+    return _rebuilt[key]

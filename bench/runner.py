@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -24,10 +25,11 @@ import numpy as np
 from bench.cellcache import cell_keys, data_fingerprint, load_cached
 from bench.config import Config, PluginSpec
 from bench.errors import BenchError
+from bench.executors import Executor
 from bench.feed import Feed, Pipeline
 from bench.interfaces import Model, Preprocessor, Renderer
 from bench.io import atomic_write_text, write_csv
-from bench.manager import Registry
+from bench.manager import Registry, registry_like
 from bench.metrics import compute_metrics
 from bench.spectra import SpectrumSource
 from bench.split import known_label_index, stratified_sample, stratified_split
@@ -113,10 +115,33 @@ def renderer_for(model: Model | type[Model], spec: PluginSpec, config: Config) -
     return config.render if model.input_kind == "image" else PluginSpec("none", {})
 
 
+@dataclass
+class TrainTask:
+    """One training run, self-contained and picklable: a worker reopens the dataset from
+    its spec (datasets are deterministic) and rebuilds the registry from module names."""
+
+    index: int
+    config: Config
+    dataset: PluginSpec
+    fingerprints: dict[str, str]
+    train: np.ndarray
+    test: np.ndarray
+    separate_test: bool
+    model: PluginSpec
+    fraction: float
+    seed: int
+    out_dir: Path
+    keys: dict[int, str]
+    fresh: bool
+    extra_modules: tuple[str, ...] = ()
+    entry_points: bool = True
+
+
 def run_matrix(
     config: Config, registry: Registry, out_dir: Path, events: Events, fresh: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run every cell; return the per-cell results and a summary of each dataset.
+    """Run every cell on the configured executor; return the per-cell results (in matrix
+    order) and a summary of each dataset.
 
     Cells already finished in ``out_dir`` with a matching cache key are reused, unless
     ``fresh``."""
@@ -128,11 +153,16 @@ def run_matrix(
         test_source = registry.create(
             "dataset", config.test_dataset.name, config.test_dataset.params, "[test_dataset]"
         ).open()
-    results: list[dict[str, Any]] = []
+    executor: Executor = registry.create(
+        "executor", config.executor.name, config.executor.params, "[executor]"
+    )
     summaries: dict[str, Any] = {}
     fingerprints = {"test": data_fingerprint(test_source)} if test_source is not None else {}
+    tasks: list[TrainTask] = []
+    opened: dict[str, tuple[SpectrumSource, SpectrumSource | None]] = {}
     for spec in config.datasets:
         source = registry.create("dataset", spec.name, spec.params, f"dataset {spec.name}").open()
+        opened[spec.label] = (source, test_source)
         fingerprints["train"] = data_fingerprint(source)
         usable = _usable(source, classes, protocol, f"dataset {spec.label!r}")
         summaries[spec.label] = _summarize(source, usable, classes)
@@ -149,24 +179,146 @@ def run_matrix(
                     keys = cell_keys(
                         config, registry, spec, model_spec, render, fraction, seed, fingerprints
                     )
-                    results += _train_run(
+                    task = TrainTask(
+                        len(tasks),
                         config,
-                        registry,
-                        spec.label,
-                        source,
-                        split,
+                        spec,
+                        dict(fingerprints),
+                        split.train,
+                        split.test,
+                        test_source is not None,
                         model_spec,
                         fraction,
                         seed,
-                        out_dir,
-                        events,
+                        out_dir.resolve(),
                         keys,
                         fresh,
+                        registry.extra_modules,
+                        registry.entry_points,
                     )
+                    tasks.append(task)
+    by_task = _execute(executor, tasks, registry, opened, events)
+    results = [r for i in range(len(tasks)) for r in by_task[i]]
     n_reused = sum(bool(r.get("reused")) for r in results)
     if n_reused:
         events.message(f"reused {n_reused} finished cells from {out_dir}")
     return results, summaries
+
+
+def _execute(
+    executor: Executor,
+    tasks: list[TrainTask],
+    registry: Registry,
+    opened: dict[str, tuple[SpectrumSource, SpectrumSource | None]],
+    events: Events,
+) -> dict[int, list[dict[str, Any]]]:
+    """Hand the tasks to ``executor``; progress comes from the tasks themselves when they
+    run in this process, else from each training run's results as they come back."""
+    done: dict[int, list[dict[str, Any]]] = {}
+    with executor:
+        if executor.in_process:
+            fn = partial(run_task, events=events, registry=registry, opened=opened)
+            for index, results in executor.map(fn, tasks):
+                done[index] = results
+            return done
+        remote = []
+        for task in tasks:
+            cached = _all_cached(task)
+            if cached is None:
+                remote.append(task)
+                continue
+            done[task.index] = cached
+            for result in cached:
+                events.cell_finished(_cell_of(result), result)
+        for index, results in executor.map(run_task, remote):
+            done[index] = results
+            for result in results:
+                events.cell_finished(_cell_of(result), result)
+    return done
+
+
+def _cell_of(result: dict[str, Any]) -> Cell:
+    return Cell(**{k: v for k, v in result["cell"].items() if k != "id"})
+
+
+def _task_cells(task: TrainTask) -> list[Cell]:
+    spec = task.model
+    return [
+        Cell(task.dataset.label, spec.label, spec.name, task.fraction, e, task.seed)
+        for e in sorted(task.config.protocol["epochs"])
+    ]
+
+
+def _all_cached(task: TrainTask) -> list[dict[str, Any]] | None:
+    if task.fresh:
+        return None
+    cells = _task_cells(task)
+    cached = _cached(cells, task.keys, task.out_dir)
+    return [cached[c.id] for c in cells] if len(cached) == len(cells) else None
+
+
+_sources: dict[str, tuple[SpectrumSource, SpectrumSource | None]] = {}
+
+
+def _reopen(task: TrainTask, registry: Registry) -> tuple[SpectrumSource, SpectrumSource | None]:
+    """A worker's copy of the task's datasets (opened once per process), checked to be
+    the data the run was planned on."""
+    key = json.dumps([task.dataset.to_json(), task.config.to_json()["test_dataset"]], default=str)
+    if key not in _sources:
+        spec, test = task.dataset, task.config.test_dataset
+        source = registry.create("dataset", spec.name, spec.params, f"dataset {spec.name}").open()
+        test_source = None
+        if test is not None:
+            test_source = registry.create("dataset", test.name, test.params, "[test_dataset]")
+            test_source = test_source.open()
+        _sources[key] = (source, test_source)
+    source, test_source = _sources[key]
+    found = {"train": data_fingerprint(source)}
+    if test_source is not None:
+        found["test"] = data_fingerprint(test_source)
+    if found != task.fingerprints:
+        raise RuntimeError(
+            f"dataset {task.dataset.label!r} reads differently on this worker than where "
+            "the run started; every worker must see the same data files"
+        )
+    return source, test_source
+
+
+def run_task(
+    task: TrainTask,
+    events: Events | None = None,
+    registry: Registry | None = None,
+    opened: dict[str, tuple[SpectrumSource, SpectrumSource | None]] | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Run one training run anywhere; return its index and one result per cell. Never
+    raises: a failure to rebuild the plugins or reopen the data fails the run's cells."""
+    events = events or SilentEvents()
+    try:
+        if registry is None:
+            registry = registry_like(task.extra_modules, task.entry_points)
+        if opened is not None and task.dataset.label in opened:
+            source, test_source = opened[task.dataset.label]
+        else:
+            source, test_source = _reopen(task, registry)
+    except Exception as exc:  # noqa: BLE001 - fails this run's cells, not the matrix
+        return task.index, [_failed(c, exc, task.out_dir, events) for c in _task_cells(task)]
+    test_from = test_source if task.separate_test and test_source is not None else source
+    split = Split(task.train, task.test, test_from)
+    results = _train_run(
+        task.config,
+        registry,
+        task.dataset.label,
+        source,
+        split,
+        task.model,
+        task.fraction,
+        task.seed,
+        task.out_dir,
+        events,
+        task.keys,
+        task.fresh,
+    )
+    return task.index, results
 
 
 def _usable(

@@ -1,11 +1,17 @@
 """The shared Keras model plugin: training through a streaming PyDataset over a Feed,
-per-epoch history, ``.keras`` save and safe-mode reload. Keras is imported lazily."""
+per-epoch history, ``.keras`` save and safe-mode reload. Keras is imported lazily.
+
+With more than one local JAX device, a model that uses the fit/predict below trains
+data-parallel (``keras.distribution.DataParallel``, scoped to the model): the batch size
+is rounded up to a multiple of the device count and short batches are padded with
+zero-weight samples (recorded as ``devices``/``batch_size`` in ``describe()``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +67,40 @@ def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     return weights
 
 
+def pad_batch(batch: tuple[np.ndarray, ...], multiple: int) -> tuple[np.ndarray, ...]:
+    """``(x, y[, w])`` padded to a multiple of ``multiple`` samples; the pads have weight 0
+    (``(x,)`` batches are padded with zeros; drop the extra rows of the predictions)."""
+    x = batch[0]
+    pad = -len(x) % multiple
+    if len(batch) == 1:
+        return (np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]),)
+    y = batch[1]
+    w = batch[2] if len(batch) > 2 else np.ones(len(y), np.float32)
+    return (
+        np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]),
+        np.concatenate([y, np.zeros(pad, y.dtype)]),
+        np.concatenate([w, np.zeros(pad, np.float32)]),
+    )
+
+
+def padded(dataset: Any, multiple: int) -> Any:
+    """A PyDataset yielding ``dataset``'s batches through :func:`pad_batch`."""
+    keras = import_keras()
+
+    class Padded(keras.utils.PyDataset):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.feed = getattr(dataset, "feed", None)  # for Reshuffle
+
+        def __len__(self) -> int:
+            return len(dataset)
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, ...]:
+            return pad_batch(tuple(dataset[i]), multiple)
+
+    return Padded()
+
+
 class KerasModel(Model):
     """Base of the Keras classifiers; subclasses define :meth:`make_network`."""
 
@@ -69,6 +109,8 @@ class KerasModel(Model):
         self.network: keras.Model | None = None
         self.classes: list[str] = []
         self.shape: tuple[int, ...] = ()
+        self.devices = 1  # > 1: trains data-parallel over this many local devices
+        self._distribution: Any = None
 
     @abstractmethod
     def make_network(self, input_shape: tuple[int, ...], n_classes: int) -> keras.Model:
@@ -78,8 +120,39 @@ class KerasModel(Model):
         keras = import_keras()
         keras.utils.set_random_seed(seed)
         self.classes, self.shape = list(classes), tuple(input_shape)
-        self.network = self.make_network(self.shape, len(self.classes))
-        self.compile(self.network)
+        self._distribution = self.data_parallel()
+        with self.scope():
+            self.network = self.make_network(self.shape, len(self.classes))
+            self.compile(self.network)
+
+    def data_parallel(self) -> Any:
+        """``DataParallel`` over the local JAX devices when there are several and this
+        model trains through :meth:`fit`/:meth:`predict_proba` below (which pad batches);
+        models that override them train on one device."""
+        keras = import_keras()
+        import jax
+
+        own = type(self).fit is KerasModel.fit and type(self).predict_proba is (
+            KerasModel.predict_proba
+        )
+        self.devices = len(jax.local_devices()) if own else 1
+        if self.devices < 2:
+            self.devices = 1
+            return None
+        return keras.distribution.DataParallel(devices=keras.distribution.list_devices())
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """The model's distribution while it builds, trains and predicts (none: no-op)."""
+        if self._distribution is None:
+            yield
+            return
+        with self._distribution.scope():
+            yield
+
+    def global_batch_size(self) -> int:
+        """The option's batch size, rounded up to a multiple of the device count."""
+        return -(-self.params["batch_size"] // self.devices) * self.devices
 
     def compile(self, network: keras.Model) -> None:
         from bench_plugins.models.keras_parts import make_optimizer
@@ -105,13 +178,17 @@ class KerasModel(Model):
     ) -> dict[str, list[float]]:
         from bench_plugins.models.keras_parts import FeedDataset, in_index_order, with_batch_size
 
-        batch_size = self.params["batch_size"]
+        batch_size = self.global_batch_size()
         train = with_batch_size(train, batch_size)
         data = FeedDataset(train, self.class_weights(train), workers=self.params["workers"])
         val = None
         if validation is not None and validation.n_samples:
             val = FeedDataset(in_index_order(with_batch_size(validation, batch_size)))
-        return self.run_fit(self._network(), data, val, epochs, initial_epoch)
+        if self.devices > 1:
+            data = padded(data, self.devices)
+            val = None if val is None else padded(val, self.devices)
+        with self.scope():
+            return self.run_fit(self._network(), data, val, epochs, initial_epoch)
 
     @staticmethod
     def run_fit(
@@ -138,8 +215,12 @@ class KerasModel(Model):
 
         if feed.n_samples == 0:
             return np.zeros((0, len(self.classes)))
-        data = InputsOnly(with_batch_size(feed, self.params["batch_size"]))
-        proba = np.asarray(self._network().predict(data, verbose=0), dtype=np.float64)
+        data = InputsOnly(with_batch_size(feed, self.global_batch_size()))
+        if self.devices > 1:  # only the last batch is short: its pads come last
+            data = padded(data, self.devices)
+        with self.scope():
+            proba = np.asarray(self._network().predict(data, verbose=0), dtype=np.float64)
+        proba = proba[: feed.n_samples]
         return proba / proba.sum(axis=1, keepdims=True)
 
     def save(self, directory: Path) -> None:
@@ -168,6 +249,8 @@ class KerasModel(Model):
         return {
             "backend": keras.backend.backend(),
             "devices": [str(d) for d in jax.devices()],
+            "data_parallel_devices": self.devices,
+            "batch_size": self.global_batch_size(),
             "parameters": int(network.count_params()),
             "trainable_parameters": trainable,
         }
