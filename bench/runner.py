@@ -230,10 +230,19 @@ def _execute(
             done[task.index] = cached
             for result in cached:
                 events.cell_finished(_cell_of(result), result)
-        for index, results in executor.map(run_task, remote):
-            done[index] = results
-            for result in results:
-                events.cell_finished(_cell_of(result), result)
+        try:
+            for index, results in executor.map(run_task, remote):
+                done[index] = results
+                for result in results:
+                    events.cell_finished(_cell_of(result), result)
+        except BenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a lost worker fails the unfinished cells
+            events.message(f"executor {executor.name!r} failed: {type(exc).__name__}: {exc}")
+            for task in remote:
+                if task.index not in done:
+                    cells = _task_cells(task)
+                    done[task.index] = [_failed(c, exc, task.out_dir, events) for c in cells]
     return done
 
 

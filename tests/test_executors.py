@@ -67,6 +67,16 @@ class Reversed(Executor):
             yield fn(task)
 
 
+class LosesWorkers(Executor):
+    """Runs the first task, then fails as a cluster does when its workers die."""
+
+    name = "loses_workers"
+
+    def map(self, fn, tasks):  # type: ignore[no-untyped-def]
+        yield fn(tasks[0])
+        raise OSError("worker tcp://10.0.0.9:40000 died")
+
+
 @hookimpl
 def register_models(register):  # type: ignore[no-untyped-def]
     register(PidCentroid)
@@ -75,6 +85,7 @@ def register_models(register):  # type: ignore[no-untyped-def]
 @hookimpl
 def register_executors(register):  # type: ignore[no-untyped-def]
     register(Reversed)
+    register(LosesWorkers)
 
 
 @pytest.fixture
@@ -154,6 +165,16 @@ def test_an_executor_plugin_returning_out_of_order_keeps_matrix_order(registry, 
     assert [r.get("metrics") for r in reversed_["results"]] == [
         r.get("metrics") for r in local["results"]
     ]
+
+
+def test_a_lost_worker_fails_only_the_unfinished_cells(registry, tmp_path):
+    code, report = run(tmp_path, "lost", '[executor]\nname = "loses_workers"\n')
+    assert code == 1
+    first, rest = report["results"][:2], report["results"][2:]
+    assert [r["status"] for r in first] == ["ok", "ok"]  # the first training run's two cells
+    assert {r["error"]["type"] for r in rest} == {"OSError"}
+    assert all("died" in r["error"]["message"] for r in rest)
+    assert (tmp_path / "lost" / rest[0]["error"]["log"]).is_file()
 
 
 def test_dask_starts_its_own_local_cluster(registry, tmp_path):
