@@ -9,10 +9,16 @@ through the ``register_executors`` hook.
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from bench.interfaces import Plugin
 
@@ -25,8 +31,8 @@ class Executor(Plugin, ABC):
 
     ``fn`` and the tasks are picklable (module-level function, plain data); ``fn`` never
     raises for the runner's tasks (a failing cell is a result). An executor that loses a
-    task (a worker died) raises; finished cells are already on disk and are reused by the
-    next run. Use an executor as a context manager: ``close`` releases what it started.
+    task (a worker died) yields the others first, then raises; the runner fails the cells
+    of the tasks that never came back, and the next run reuses the finished ones. Use an executor as a context manager: ``close`` releases what it started.
     """
 
     # True when ``fn`` runs in this process, so it may report progress as it goes.
@@ -53,3 +59,36 @@ class Executor(Plugin, ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def run_isolated(fn: Callable[[T], R], task: T) -> R:
+    """``fn(task)`` in a fresh Python process (``python -m bench.executors``).
+
+    A worker of a threaded engine (dask) runs tasks beside its own threads, which use
+    Python's global ``random``; Keras draws its default seeds from it, so training in
+    the worker would not repeat. A process of its own trains exactly as ``local`` does,
+    and a crash (out of memory) fails this task, not the worker."""
+    with tempfile.TemporaryDirectory(prefix="bench-task-") as tmp:
+        path = Path(tmp) / "task.pkl"
+        path.write_bytes(pickle.dumps((fn, task)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.executors", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"training process exited with {done.returncode}: {tail[0]}")
+        return cast(R, pickle.loads((Path(tmp) / "result.pkl").read_bytes()))
+
+
+def _main(path: Path) -> None:
+    fn, task = pickle.loads(path.read_bytes())
+    (path.parent / "result.pkl").write_bytes(pickle.dumps(fn(task)))
+
+
+if __name__ == "__main__":
+    _main(Path(sys.argv[1]))

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from bench import hookimpl
 from bench.errors import BenchError
-from bench.executors import Executor
+from bench.executors import Executor, run_isolated
 from bench.options import Option
 
 T = TypeVar("T")
@@ -45,6 +45,12 @@ class DaskExecutor(Executor):
             "scheduler address, e.g. tcp://10.0.0.5:8786; unset: start a LocalCluster",
         ),
         Option("n_workers", int, 2, "worker processes of the LocalCluster (without address)"),
+        Option(
+            "isolate",
+            bool,
+            True,
+            "train each run in a fresh process on its worker: results repeat those of 'local'",
+        ),
     )
 
     def __init__(self, **params: Any) -> None:
@@ -94,9 +100,20 @@ class DaskExecutor(Executor):
         from distributed import as_completed
 
         client = self._connect()
-        futures = client.map(fn, list(tasks), pure=False)
+        if self.params.get("isolate", True):
+            futures = client.map(run_isolated, [fn] * len(tasks), list(tasks), pure=False)
+        else:
+            futures = client.map(fn, list(tasks), pure=False)
+        lost: BaseException | None = None
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - yield the others, then raise
+                lost = lost or exc
+                continue
+            yield result
+        if lost is not None:
+            raise lost
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"name": self.name, "address": self.params.get("address")}
