@@ -26,13 +26,16 @@ def validate(config_path: Path) -> int:
 def plugins(as_json: bool) -> int:
     registry = get_registry()
     rows = []
-    for kind in KINDS:
-        for name, cls in sorted(registry.classes[kind].items()):
+    listed = [(kind, registry.classes[kind], registry.sources) for kind in KINDS]
+    executors = {("executor", n): src for n, src in registry.executor_sources.items()}
+    listed.append(("executor", registry.executors, executors))  # type: ignore[arg-type]
+    for kind, classes, sources in listed:
+        for name, cls in sorted(classes.items()):
             rows.append(
                 {
                     "kind": kind,
                     "name": name,
-                    "source": registry.sources[(kind, name)],
+                    "source": sources[(kind, name)],
                     "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
                     "options": [
                         {

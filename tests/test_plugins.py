@@ -81,6 +81,8 @@ def test_bench_plugins_json_lists_sources_and_options(installed_ext, monkeypatch
         ("model", "inception_v3"),
         ("model", "resnet50"),
         ("model", "mnist_cnn"),
+        ("executor", "local"),
+        ("executor", "dask"),
     ]:
         assert expected in builtin
 
