@@ -69,7 +69,7 @@ def test_bench_plugins_json_structure(installed_example, capsys):
     rows = json.loads(capsys.readouterr().out)
     for row in rows:
         assert set(row) == {"kind", "name", "source", "description", "options"}
-        assert row["kind"] in manager.KINDS and row["name"] and row["source"]
+        assert row["kind"] in {*manager.KINDS, manager.EXECUTOR} and row["name"] and row["source"]
         for option in row["options"]:
             assert set(option) - {"choices"} == {"name", "type", "default", "help"}
             assert option["type"] in {"int", "float", "str", "bool", "list"}
