@@ -27,28 +27,34 @@ def info(message: str) -> None:
     err.print(message, markup=False, soft_wrap=True)
 
 
-class RunProgress:
-    """Draws the runner's events: a progress bar over cells, one line per finished cell."""
+class _Bar:
+    """A transient progress bar on stderr (hidden when stderr is not a terminal)."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str) -> None:
         self.progress = Progress(
-            TextColumn("[bold]cells"),
+            TextColumn(f"[bold]{escape(what)}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TextColumn("{task.description}"),
             console=err,
             transient=True,
             disable=not sys.stderr.isatty(),
         )
         self.task: Any = None
 
-    def __enter__(self) -> RunProgress:
+    def __enter__(self) -> Any:
         self.progress.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(None, None, None)
+
+
+class RunProgress(_Bar):
+    """Draws the runner's events: a progress bar over cells, one line per finished cell."""
+
+    def __init__(self) -> None:
+        super().__init__("cells")
 
     def run_started(self, n_cells: int) -> None:
         self.task = self.progress.add_task("", total=n_cells)
@@ -135,27 +141,12 @@ def leaderboard_table(rows: list[dict[str, str]], metric: str) -> None:
     out.print(table)
 
 
-class Counter:
-    """A progress bar fed by ``update(done, total)`` callbacks (hidden when not a terminal)."""
+class Counter(_Bar):
+    """A progress bar fed by ``update(done, total)`` callbacks."""
 
     def __init__(self, what: str) -> None:
-        self.progress = Progress(
-            TextColumn(f"[bold]{what}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not sys.stderr.isatty(),
-        )
+        super().__init__(what)
         self.task = self.progress.add_task(what, total=None)
-
-    def __enter__(self) -> Counter:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(None, None, None)
 
     def update(self, done: int, total: int) -> None:
         self.progress.update(self.task, completed=done, total=total)
