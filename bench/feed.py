@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +82,23 @@ class Feed:
 
     def __len__(self) -> int:
         return math.ceil(len(self.index) / self.batch_size)
+
+    def rebatched(self, batch_size: int) -> Feed:
+        """This feed yielding batches of ``batch_size`` (a shallow copy sharing kept inputs)."""
+        if batch_size == self.batch_size:
+            return self
+        if self._keep:
+            self.inputs()  # render once now, so the copy shares the kept inputs
+        other = copy.copy(self)
+        other.batch_size = int(batch_size)
+        return other
+
+    def in_order(self) -> Feed:
+        """A shallow copy that never shuffles (for features and predictions)."""
+        other = copy.copy(self)
+        other.shuffle = False
+        other.order = np.arange(self.n_samples)
+        return other
 
     def set_epoch(self, epoch: int) -> None:
         if self.shuffle:

@@ -4,7 +4,6 @@ serialisable input layer. Imports keras at module level: import it lazily, insid
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -19,22 +18,13 @@ import keras  # noqa: E402
 
 
 def with_batch_size(feed: Feed, batch_size: int) -> Feed:
-    """A shallow copy of ``feed`` yielding batches of ``batch_size`` (shares the render cache)."""
-    if feed.batch_size == batch_size:
-        return feed
-    if feed._keep:
-        feed.inputs()  # render once now, so the copy shares the kept inputs
-    other = copy.copy(feed)
-    other.batch_size = int(batch_size)
-    return other
+    """``feed`` yielding batches of ``batch_size`` (shares the render cache)."""
+    return feed.rebatched(batch_size)
 
 
 def in_index_order(feed: Feed) -> Feed:
-    """A shallow copy of ``feed`` that never shuffles (for features and predictions)."""
-    other = copy.copy(feed)
-    other.shuffle = False
-    other.order = np.arange(feed.n_samples)
-    return other
+    """``feed`` without shuffling (for features and predictions)."""
+    return feed.in_order()
 
 
 class FeedDataset(keras.utils.PyDataset):
