@@ -158,6 +158,10 @@ def run_matrix(
     )
     summaries: dict[str, Any] = {}
     fingerprints = {"test": data_fingerprint(test_source)} if test_source is not None else {}
+    test_usable = None
+    if test_source is not None:
+        test_usable = _usable(test_source, classes, protocol, "[test_dataset]")
+        summaries["test"] = _summarize(test_source, test_usable, classes)
     tasks: list[TrainTask] = []
     opened: dict[str, tuple[SpectrumSource, SpectrumSource | None]] = {}
     for spec in config.datasets:
@@ -166,10 +170,6 @@ def run_matrix(
         fingerprints["train"] = data_fingerprint(source)
         usable = _usable(source, classes, protocol, f"dataset {spec.label!r}")
         summaries[spec.label] = _summarize(source, usable, classes)
-        test_usable = None
-        if test_source is not None:
-            test_usable = _usable(test_source, classes, protocol, "[test_dataset]")
-            summaries["test"] = _summarize(test_source, test_usable, classes)
         for seed in protocol["seeds"]:
             for fraction in protocol["train_fractions"]:
                 split = _split(source, usable, test_source, test_usable, fraction, seed, spec.label)
