@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import manager
+from bench.plugins import manager
 
 os.environ["BENCH_LOAD_PLUGINS"] = ""
 os.environ.setdefault("KERAS_BACKEND", "jax")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.report import load_report
+from bench.results.report import load_report
 from bench_plugins.sdss.testing import write_spec_lite
 from tests.plugins import toy
 
@@ -26,7 +26,7 @@ CLASSES = ("STAR", "GALAXY", "QSO")
 
 @pytest.fixture(autouse=True)
 def _no_html(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench import html_report
+    from bench.results import html as html_report
 
     monkeypatch.setattr(html_report, "write_html", lambda report, out_dir: None)
 

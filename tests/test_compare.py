@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from bench.compare import compare
 from bench.errors import USER_ERROR_EXIT, BenchError
+from bench.results.compare import compare
 from tests.test_leaderboard import with_errors, write_run
 
 Y = np.tile(np.arange(3), 300)  # 900 objects
@@ -83,7 +83,7 @@ def test_bad_input_is_a_user_error_exit_2(tmp_path):
 def cli_has(command: str) -> bool:
     import argparse
 
-    from bench.cli import _parser
+    from bench.cli.main import _parser
 
     sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
     return command in sub.choices

@@ -8,13 +8,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from bench import manager
-from bench.check_plugin import parse_options
 from bench.cli import main
+from bench.cli.check_plugin import parse_options
 from bench.conformance import check, resolve_kind
 from bench.errors import BenchError
 from bench.interfaces import Renderer
 from bench.options import Option
+from bench.plugins import manager
 from tests.plugins import broken
 
 BUILTIN = manager.get_registry(entry_points=False)
@@ -133,7 +133,7 @@ def test_undocumented_option_and_bad_default_fail_the_options_check():
 
 
 def test_cli_exit_codes_and_kind_resolution(broken_registry, capsys, monkeypatch):
-    from bench import console
+    from bench.cli import console
 
     monkeypatch.setattr(console.out, "width", 240)  # one table row per line, whatever COLUMNS is
     assert main(["check-plugin", "broken_renderer"]) == 1

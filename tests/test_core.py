@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.report import load_report, validate_report
+from bench.results.report import load_report, validate_report
 from tests.plugins import toy
 
 CONFIG = """

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import hookspecs, manager
+from bench import hookspecs
 from bench.conformance import check
+from bench.plugins import manager
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = (ROOT / "docs" / "plugins.md").read_text()

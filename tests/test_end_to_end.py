@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 from bench.cli import main
-from bench.report import load_report
+from bench.results.report import load_report
 
 CONFIG = """
 [dataset]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import manager
 from bench.cli import main
 from bench.conformance import check
-from bench.report import validate_report
+from bench.plugins import manager
+from bench.results.report import validate_report
 from tests.plugins import toy
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bench-prior"

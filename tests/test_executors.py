@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import hookimpl, manager
+from bench import hookimpl
 from bench.cli import main
 from bench.config import resolve_config
 from bench.errors import BenchError
 from bench.executors import Executor
+from bench.plugins import manager
 from tests.plugins import toy
 
 pytest.importorskip("distributed")
@@ -242,7 +243,7 @@ import json, sys
 from bench.cli import main
 code = main(["run", sys.argv[1], "--out", sys.argv[2]])
 import jax
-from bench.manager import get_registry
+from bench.plugins.manager import get_registry
 model = get_registry().create("model", "mnist_cnn", {"image_size": [16, 16]}, "model")
 model.build((16, 16, 1), ["STAR", "GALAXY", "QSO"], 0)
 weight = model.network.trainable_weights[0].value

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.html_report import write_html
-from bench.report import load_report
+from bench.results.html import write_html
+from bench.results.report import load_report
 from tests.test_leaderboard import with_errors, write_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -12,9 +12,9 @@ import pytest
 
 from bench.errors import BenchError
 from bench.io import write_csv
-from bench.leaderboard import format_leaderboard, leaderboard, mcnemar_exact
-from bench.metrics import compute_metrics
-from bench.report import build_report, now, write_report
+from bench.results.leaderboard import format_leaderboard, leaderboard, mcnemar_exact
+from bench.results.metrics import compute_metrics
+from bench.results.report import build_report, now, write_report
 
 CLASSES = ["STAR", "GALAXY", "QSO"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.errors import BenchError
-from bench.metrics import (
+from bench.results.metrics import (
     bootstrap_counts,
     bootstrap_intervals,
     compute_metrics,

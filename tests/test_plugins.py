@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import manager
 from bench.cli import main
 from bench.errors import BenchError
 from bench.interfaces import Renderer
+from bench.plugins import manager
 
 EXT_MODULE = """
 import numpy as np

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.errors import BenchError
-from bench.manager import get_registry
+from bench.plugins.manager import get_registry
 from bench.spectra import SpectrumBatch, boss_grid, empty_batch
 from bench_plugins.preprocess import Clip, Mask, MovingAverage, Normalize, Resample
 

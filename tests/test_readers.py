@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.datacheck import check_paths
+from bench.data.check import check_paths
+from bench.data.readers import find_spectra, read_batch, read_spectrum
 from bench.errors import BenchError
-from bench.readers import find_spectra, read_batch, read_spectrum
 from bench.spectra import boss_grid
 from bench_plugins.sdss.testing import write_spec_lite
 

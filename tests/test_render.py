@@ -8,7 +8,7 @@ import pytest
 
 from bench.errors import BenchError
 from bench.feed import Pipeline
-from bench.manager import get_registry
+from bench.plugins.manager import get_registry
 from bench.spectra import SpectrumBatch, boss_grid, empty_batch
 from bench_plugins.preprocess import Mask, MovingAverage
 from bench_plugins.render import Area, FluxPassthrough, Fold, Gaf, Line, write_gallery

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import cellcache
-from bench.cellcache import data_fingerprint
 from bench.cli import main
-from bench.report import load_report
+from bench.results.report import load_report
+from bench.run import cellkey as cellcache
+from bench.run.cellkey import data_fingerprint
 from tests.plugins import toy
 
 SLOW_CONFIG = """
@@ -64,7 +64,7 @@ seeds = [0, 1]
 @pytest.fixture(autouse=True)
 def _no_html(monkeypatch: pytest.MonkeyPatch) -> None:
     """report.html is a view of report.json, tested elsewhere; skipping it saves seconds."""
-    from bench import html_report
+    from bench.results import html as html_report
 
     monkeypatch.setattr(html_report, "write_html", lambda report, out_dir: None)
 

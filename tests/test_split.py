@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.data.split import stratified_sample, stratified_split
 from bench.errors import BenchError
 from bench.options import Option, resolve_options
 from bench.spectra import boss_grid, to_grid
-from bench.split import stratified_sample, stratified_split
 
 
 def labels_of(counts: dict[str, int]) -> np.ndarray:

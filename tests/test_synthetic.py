@@ -10,7 +10,7 @@ import pytest
 
 import bench_plugins.synthetic as synthetic_plugin
 from bench.errors import BenchError
-from bench.manager import INTERNAL_PLUGINS
+from bench.plugins.manager import INTERNAL_PLUGINS
 from bench.spectra import BOSS_NPIX, boss_grid
 from bench_plugins.synthetic import Synthetic, forest, observe
 from bench_plugins.synthetic.forest import tau_eff

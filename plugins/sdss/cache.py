@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.data.readers import read_spectrum, snr_median
 from bench.errors import BenchError
-from bench.readers import read_spectrum, snr_median
 from bench.spectra import SpectrumBatch, boss_grid, to_grid
 from bench_plugins.sdss.source import CacheSource
 

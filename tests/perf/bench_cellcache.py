@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.cellcache import data_fingerprint, load_cached
+from bench.data.split import known_label_index, stratified_split
 from bench.io import atomic_write_text
+from bench.run.cellkey import data_fingerprint, load_cached
 from bench.spectra import ArraySource
-from bench.split import known_label_index, stratified_split
 
 
 class IdsOnly(ArraySource):

@@ -13,7 +13,7 @@ import sys
 import time
 
 from bench.conformance import check
-from bench.manager import KINDS, get_registry
+from bench.plugins.manager import KINDS, get_registry
 
 
 def timed(kind: str, name: str, options: dict[str, object] | None = None) -> tuple[float, bool]:

@@ -1,7 +1,7 @@
 """Benchmark: reading SDSS files, ingesting them into the cache, streaming from it.
 
 Figures (all ratios against a baseline timed in the same run, the machine is shared):
-1. read rate of ``bench.readers.read_spectrum`` vs a plain per-file astropy loop
+1. read rate of ``bench.data.readers.read_spectrum`` vs a plain per-file astropy loop
    (``fits.open`` + ``hdul[1].data`` + the SPALL row, placed on the BOSS grid);
 2. cache ingest rate with 1 and ``--workers`` processes, and a re-ingest of unchanged files;
 3. reload rate from the cache (shuffled batches) vs the ingest rate;
@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.readers import find_spectra, read_spectrum  # noqa: E402
+from bench.data.readers import find_spectra, read_spectrum  # noqa: E402
 from bench.spectra import SpectrumBatch, boss_grid, empty_batch, to_grid  # noqa: E402
 from bench_plugins.sdss.cache import SpectrumCache  # noqa: E402
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/perf/bench_metrics.py [n_objects] [n_draws]
 
-Prints seconds and the speed-up of bench.metrics (multinomial draw of confusion matrices)
+Prints seconds and the speed-up of bench.results.metrics (multinomial draw of confusion matrices)
 over resampling indices with numpy and over scikit-learn per draw (extrapolated from 20).
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 def main(n: int = 10_000, draws: int = 1000) -> None:
     from sklearn.metrics import f1_score
 
-    from bench.metrics import bootstrap_intervals, compute_metrics, rates
+    from bench.results.metrics import bootstrap_intervals, compute_metrics, rates
 
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 3, n)
@@ -48,7 +48,7 @@ def main(n: int = 10_000, draws: int = 1000) -> None:
     t_all = time.perf_counter() - t0
 
     print(f"{n} objects, {draws} draws")
-    print(f"multinomial (bench.metrics): {t_ours:.4f} s  macro F1 CI {ours['macro_f1']}")
+    print(f"multinomial (bench.results.metrics): {t_ours:.4f} s  macro F1 CI {ours['macro_f1']}")
     print(f"index resampling (numpy):    {t_index:.4f} s  macro F1 CI {index_f1.round(6).tolist()}")
     print(f"scikit-learn per draw:       {t_sklearn:.2f} s (extrapolated from {few})")
     print(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.readers import read_spectrum
+from bench.data.readers import read_spectrum
 from bench.spectra import boss_grid, to_grid
 from bench_plugins.synthetic import Synthetic
 

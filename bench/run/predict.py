@@ -11,7 +11,7 @@ import numpy as np
 from bench.errors import BenchError
 from bench.feed import Feed
 from bench.io import write_csv
-from bench.manager import get_registry
+from bench.plugins.manager import get_registry
 from bench.spectra import ArraySource
 
 CHUNK = 1024
@@ -33,8 +33,8 @@ def predict_files(
     """Write ``path,predicted,p_<CLASS>...`` for every readable file; return the row count
     and the (path, reason) of files that could not be read."""
     from bench.backend import ensure_jax_backend
-    from bench.readers import find_spectra, read_batch
-    from bench.runner import pipeline_from_config
+    from bench.data.readers import find_spectra, read_batch
+    from bench.run.runner import pipeline_from_config
 
     cell = load_cell(cell_dir)
     registry = get_registry()

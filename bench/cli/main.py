@@ -1,4 +1,4 @@
-"""The `bench` command. Thin: parse arguments, call the core, print through bench.console."""
+"""The `bench` command. Thin: parse arguments, call the core, print through bench.cli.console."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from bench import console
+    from bench.cli import console
 
     try:
         return int(_dispatch(args))
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from bench import commands
+    from bench.cli import commands
 
     if args.command == "run":
         return commands.run(args.config, args.out, args.quick, args.fresh)
@@ -128,13 +128,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "plugins":
         return commands.plugins(args.json)
     if args.command == "check-plugin":
-        from bench.check_plugin import check_plugin
+        from bench.cli.check_plugin import check_plugin
 
         return check_plugin(args.words, args.option)
     if args.command == "predict":
         return commands.predict(args.cell_dir, args.paths, args.out)
     if args.command == "data":
-        from bench import data_commands
+        from bench.cli import data_commands
 
         return data_commands.dispatch(args)
     if args.command == "plot" and args.plot_command == "spectra":

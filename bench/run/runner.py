@@ -3,7 +3,7 @@ epoch count. Each training run trains once and is evaluated at every requested e
 count (20, 30, 40 -> one run of 40 epochs, three cells), which gives the same cells as
 three separate runs because models continue training exactly where they stopped.
 
-Finished cells are reused (see bench.cellcache): a training run whose cells are all
+Finished cells are reused (see bench.run.cellkey): a training run whose cells are all
 cached is skipped without building its model; when only some are cached (a later epoch
 count was added, or a run was killed between two snapshots) the run trains again from
 scratch and keeps the cached cells as they are, writing only the missing ones."""
@@ -22,17 +22,17 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
-from bench.cellcache import cell_keys, data_fingerprint, load_cached
 from bench.config import Config, PluginSpec
+from bench.data.split import known_label_index, stratified_sample, stratified_split
 from bench.errors import BenchError
 from bench.executors import Executor
 from bench.feed import Feed, Pipeline
 from bench.interfaces import Model, Preprocessor, Renderer
 from bench.io import atomic_write_text, write_csv
-from bench.manager import Registry, registry_like
-from bench.metrics import compute_metrics
+from bench.plugins.manager import Registry, registry_like
+from bench.results.metrics import compute_metrics
+from bench.run.cellkey import cell_keys, data_fingerprint, load_cached
 from bench.spectra import SpectrumSource
-from bench.split import known_label_index, stratified_sample, stratified_split
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.data.readers import find_spectra, read_spectrum
 from bench.errors import BenchError
-from bench.readers import find_spectra, read_spectrum
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.metrics import metric_value
-from bench.report import load_report
+from bench.results.metrics import metric_value
+from bench.results.report import load_report
 
 DEFAULT_TOLERANCE = 0.02
 HEADLINE = ("accuracy", "macro_f1")

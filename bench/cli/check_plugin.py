@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.errors import BenchError
-from bench.manager import KINDS, get_registry
+from bench.plugins.manager import KINDS, get_registry
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 def check_plugin(words: Sequence[str], option_pairs: Sequence[str]) -> int:
     """Run the suite on ``[KIND] NAME``, print a table; 0 when every check passed, else 1."""
-    from bench import console
+    from bench.cli import console
     from bench.conformance import check, resolve_kind
 
     registry = get_registry()

@@ -160,7 +160,7 @@ def markdown(report: dict[str, Any]) -> str:
     """The run in Markdown: one row per cell (accuracy and macro F1 with their 95 % intervals,
     per-class recall), then the paper's published figures beside ours when the run trained
     the paper's models."""
-    from bench import paper
+    from bench.results import paper
 
     classes = report["config"]["benchmark"]["classes"]
     prov = report["provenance"]

@@ -1,4 +1,4 @@
-"""What each CLI command does; returns the exit code. Output goes through bench.console."""
+"""What each CLI command does; returns the exit code. Output goes through bench.cli.console."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import console
+from bench.cli import console
 from bench.config import load_config
 from bench.errors import BenchError
-from bench.manager import KINDS, get_registry
+from bench.plugins.manager import KINDS, get_registry
 
 
 def validate(config_path: Path) -> int:
     config = load_config(config_path, get_registry())
-    from bench.runner import count_cells
+    from bench.run.runner import count_cells
 
     console.out.print(f"{config_path}: valid, {count_cells(config)} cells", markup=False)
     return 0
@@ -124,8 +124,8 @@ def run(config_path: Path, out: Path | None, quick: bool, fresh: bool = False) -
     ensure_jax_backend()
     out_dir, created = _prepare_out(out, config.benchmark)
     try:
-        from bench.report import build_report, now, write_report
-        from bench.runner import run_matrix
+        from bench.results.report import build_report, now, write_report
+        from bench.run.runner import run_matrix
 
         started = now()
         with console.RunProgress() as progress:
@@ -144,7 +144,7 @@ def run(config_path: Path, out: Path | None, quick: bool, fresh: bool = False) -
         (out_dir / ".lock").unlink(missing_ok=True)
         raise
     try:
-        from bench.html_report import write_html
+        from bench.results.html import write_html
 
         write_html(report, out_dir)
     except Exception as exc:  # noqa: BLE001 - report.json is complete; the HTML is a view of it
@@ -162,7 +162,7 @@ def run(config_path: Path, out: Path | None, quick: bool, fresh: bool = False) -
 
 
 def predict(cell_dir: Path, paths: list[Path], out: Path) -> int:
-    from bench.predict import predict_files
+    from bench.run.predict import predict_files
 
     rows_written, failures = predict_files(cell_dir, paths, out)
     for path, reason in failures:
@@ -172,8 +172,8 @@ def predict(cell_dir: Path, paths: list[Path], out: Path) -> int:
 
 
 def leaderboard(paths: list[Path], metric: str, fmt: str) -> int:
-    from bench.leaderboard import format_leaderboard
-    from bench.leaderboard import leaderboard as rank
+    from bench.results.leaderboard import format_leaderboard
+    from bench.results.leaderboard import leaderboard as rank
 
     shown = format_leaderboard(rank(paths or [Path("reports")], metric), fmt)
     if isinstance(shown, list):
@@ -184,7 +184,7 @@ def leaderboard(paths: list[Path], metric: str, fmt: str) -> int:
 
 
 def compare(baseline: Path, current: Path, tolerance: float) -> int:
-    from bench.compare import compare as compare_reports
+    from bench.results.compare import compare as compare_reports
 
     result = compare_reports(baseline, current, tolerance)
     console.out.print(result.markdown(), markup=False, highlight=False, soft_wrap=True, end="")
@@ -206,8 +206,8 @@ def plot_gallery(config_path: Path, model_label: str | None, per_class: int, out
     """Render the first dataset's spectra as the chosen model sees them."""
     import numpy as np
 
-    from bench.runner import build_pipeline, renderer_for
-    from bench.split import known_label_index, stratified_sample
+    from bench.data.split import known_label_index, stratified_sample
+    from bench.run.runner import build_pipeline, renderer_for
     from bench_plugins.render import write_gallery
 
     registry = get_registry()

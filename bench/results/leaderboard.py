@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.metrics import AVERAGED, metric_names, metric_value, rates
-from bench.report import load_report
+from bench.results.metrics import AVERAGED, metric_names, metric_value, rates
+from bench.results.report import load_report
 
 N_DRAWS = 2000
 ALPHA = 0.05

@@ -16,8 +16,8 @@ import numpy as np
 from bench.errors import BenchError, closest
 from bench.feed import Feed, Pipeline
 from bench.interfaces import Dataset, Model, Plugin, Preprocessor, Renderer
-from bench.manager import KINDS, Registry, get_registry
 from bench.options import Option
+from bench.plugins.manager import KINDS, Registry, get_registry
 from bench.spectra import ArraySource, SpectrumBatch, SpectrumSource, boss_grid
 
 CLASSES = ("STAR", "GALAXY", "QSO")
@@ -158,7 +158,7 @@ def check(
     plugin = run("options", lambda: check_options(cls, options))
     if plugin is None:
         return results
-    from bench import conformance_steps as steps
+    from bench.conformance import steps
 
     suites: dict[type[Plugin], Callable[..., None]] = {
         Dataset: steps.dataset_checks,

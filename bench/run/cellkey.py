@@ -24,7 +24,7 @@ import numpy as np
 
 from bench import __version__
 from bench.config import Config, PluginSpec
-from bench.manager import Registry
+from bench.plugins.manager import Registry
 from bench.spectra import SpectrumSource
 
 

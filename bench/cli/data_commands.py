@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import console
+from bench.cli import console
 from bench.errors import BenchError
 
 
@@ -23,7 +23,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def check(paths: list[Path]) -> int:
     """Exit 0 only when every file under ``paths`` was read."""
-    from bench.datacheck import check_paths
+    from bench.data.check import check_paths
 
     with console.Counter("reading") as bar:
         result = check_paths(paths, progress=bar.update)
@@ -83,7 +83,7 @@ def download(args: argparse.Namespace) -> int:
 
 
 def ingest(paths: list[Path], cache_dir: Path, workers: int) -> int:
-    from bench.readers import find_spectra
+    from bench.data.readers import find_spectra
     from bench_plugins.sdss.cache import SpectrumCache
 
     files = find_spectra(paths)

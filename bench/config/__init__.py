@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError, closest
-from bench.manager import Registry
 from bench.options import Option, resolve_options
+from bench.plugins.manager import Registry
 
 DEFAULT_CLASSES = ["STAR", "GALAXY", "QSO"]
 QUICK_MAX_SPECTRA = 300

@@ -1,0 +1,1 @@
+"""Spectra in the core: reading files, splitting by object, checking folders."""

@@ -1,0 +1,1 @@
+"""What a run produces and what reads it: metrics, reports, leaderboard, CI gate."""
