@@ -36,7 +36,7 @@ class Pipeline:
         return np.asarray(x, dtype=np.float32)
 
     def to_config(self) -> dict[str, Any]:
-        """JSON-able description from which :func:`bench.run.runner.pipeline_from_config` rebuilds it."""
+        """JSON-able description from which :func:`bench.pipeline.pipeline_from_config` rebuilds it."""
         return {
             "preprocess": [{"name": p.name, "params": p.params} for p in self.preprocessors],
             "renderer": {"name": self.renderer.name, "params": self.renderer.params},

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+# The classes of the SDSS pipeline, in the order reports list them (written only here).
+CLASSES: tuple[str, ...] = ("STAR", "GALAXY", "QSO")
+
 # BOSS coadd grid: log10(lambda) from 3.5523 to 4.0171 in steps of 1e-4 (3566-10401 A).
 BOSS_LOGLAM0 = 3.5523
 BOSS_DLOGLAM = 1e-4

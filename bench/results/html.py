@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.io import atomic_write_text
 from bench.results import paper, plots
+from bench.run.rundir import RunDir
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
@@ -126,6 +127,6 @@ def render_html(report: dict[str, Any]) -> str:
 
 def write_html(report: dict[str, Any], out_dir: Path) -> Path:
     """Write ``out_dir/report.html`` atomically and return its path."""
-    path = Path(out_dir) / "report.html"
+    path = RunDir(Path(out_dir)).report_html
     atomic_write_text(path, render_html(report))
     return path

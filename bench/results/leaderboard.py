@@ -22,6 +22,7 @@ import numpy as np
 from bench.errors import BenchError
 from bench.results.metrics import AVERAGED, metric_names, metric_value, rates
 from bench.results.report import load_report
+from bench.run.rundir import REPORT_JSON, predictions_of
 
 N_DRAWS = 2000
 ALPHA = 0.05
@@ -33,14 +34,14 @@ def find_reports(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found += sorted(path.rglob("report.json"))
+            found += sorted(path.rglob(REPORT_JSON))
         elif path.exists():
             found.append(path)
         else:
             raise BenchError(f"{path}: no such report or folder")
     found = list(dict.fromkeys(p.resolve() for p in found))  # a file named twice counts once
     if not found:
-        raise BenchError(f"no report.json under {', '.join(map(str, paths)) or '(nothing)'}")
+        raise BenchError(f"no {REPORT_JSON} under {', '.join(map(str, paths)) or '(nothing)'}")
     return found
 
 
@@ -146,9 +147,7 @@ def _cells(paths: list[Path], metric: str) -> list[dict[str, Any]]:
                     "low": interval[0] if interval else None,
                     "high": interval[1] if interval else None,
                     "n_test": r.get("n_test"),
-                    "_predictions": path.parent
-                    / r.get("path", f"cells/{r['cell']['id']}")
-                    / "predictions.csv",
+                    "_predictions": predictions_of(path, r),
                     "_classes": tuple(classes),
                 }
             )

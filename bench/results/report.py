@@ -22,6 +22,7 @@ from typing import Any
 from bench import __version__
 from bench.errors import BenchError
 from bench.io import atomic_write_text
+from bench.run.rundir import RunDir
 
 SCHEMA = "bench.report/1"
 
@@ -116,10 +117,10 @@ def build_report(
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:
     """Validate, then write report.json and report.md atomically; return the json path."""
     validate_report(report)
-    path = out_dir / "report.json"
-    atomic_write_text(out_dir / "report.md", markdown(report))
-    atomic_write_text(path, json.dumps(report, indent=2, default=_json_default))
-    return path
+    run_dir = RunDir(out_dir)
+    atomic_write_text(run_dir.report_md, markdown(report))
+    atomic_write_text(run_dir.report_json, json.dumps(report, indent=2, default=_json_default))
+    return run_dir.report_json
 
 
 def _json_default(value: Any) -> Any:

@@ -17,7 +17,6 @@ import hashlib
 import json
 from functools import cache
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,7 +79,7 @@ def cell_keys(
     base = {
         "bench": __version__,
         "libraries": library_versions(),
-        "classes": config.benchmark["classes"],
+        "classes": config.classes,
         "dataset": _plugin(registry, "dataset", dataset),
         "test_dataset": (
             _plugin(registry, "dataset", config.test_dataset) if config.test_dataset else None
@@ -91,28 +90,14 @@ def cell_keys(
         "model": _plugin(registry, "model", model),
         "train_fraction": fraction,
         "seed": seed,
-        "max_spectra": protocol["max_spectra"],
+        "max_spectra": protocol.max_spectra,
         # the max_spectra sample is drawn with the first seed
-        "sample_seed": protocol["seeds"][0] if protocol["max_spectra"] is not None else None,
-        "batch_size": protocol["batch_size"],
+        "sample_seed": protocol.sample_seed if protocol.max_spectra is not None else None,
+        "batch_size": protocol.batch_size,
     }
-    epochs = sorted(protocol["epochs"])
+    epochs = sorted(protocol.epochs)
     keys = {}
     for i, count in enumerate(epochs):
         text = _canonical({**base, "epochs": count, "epoch_path": epochs[: i + 1]})
         keys[count] = hashlib.sha256(text.encode()).hexdigest()
     return keys
-
-
-def load_cached(out_dir: Path, cell_id: str, key: str) -> dict[str, Any] | None:
-    """The stored result of a finished cell whose key matches, marked ``reused``; else None."""
-    cell_dir = out_dir / "cells" / cell_id
-    try:
-        result = json.loads((cell_dir / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(result, dict) or result.get("status") != "ok":
-        return None
-    if result.get("cache_key") != key or not (cell_dir / "model").exists():
-        return None
-    return {**result, "reused": True}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -12,19 +10,10 @@ from bench.errors import BenchError
 from bench.feed import Feed
 from bench.io import write_csv
 from bench.plugins.manager import get_registry
+from bench.run.rundir import model_dir, read_cell_config
 from bench.spectra import ArraySource
 
 CHUNK = 1024
-
-
-def load_cell(cell_dir: Path) -> dict[str, Any]:
-    path = cell_dir / "cell.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BenchError(f"{cell_dir}: not a trained cell (no cell.json)") from None
-    except (OSError, ValueError) as exc:
-        raise BenchError(f"{path}: unreadable cell description: {exc}") from None
 
 
 def predict_files(
@@ -34,15 +23,15 @@ def predict_files(
     and the (path, reason) of files that could not be read."""
     from bench.backend import ensure_jax_backend
     from bench.data.readers import find_spectra, read_batch
-    from bench.run.runner import pipeline_from_config
+    from bench.pipeline import pipeline_from_config
 
-    cell = load_cell(cell_dir)
+    cell = read_cell_config(cell_dir)
     registry = get_registry()
     ensure_jax_backend()
     classes = cell["classes"]
     pipeline = pipeline_from_config(registry, cell["pipeline"])
     model = registry.create("model", cell["model"]["name"], cell["model"]["params"], str(cell_dir))
-    model.load(cell_dir / "model")
+    model.load(model_dir(cell_dir))
     g = cell["grid"]
     grid = g["loglam0"] + g["dloglam"] * np.arange(g["n_pixels"])
     files = find_spectra(paths)

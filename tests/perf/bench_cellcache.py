@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/perf/bench_cellcache.py [N_SPECTRA]
 
-Times ``data_fingerprint`` (once per dataset per run) and ``load_cached`` of a cell, and
+Times ``data_fingerprint`` (once per dataset per run) and ``RunDir.load_result`` of a cell, and
 prints them as a ratio to the stratified split of the same spectra measured in the same
 run (a cost every training run already pays): the machine is shared, compare ratios.
 """
@@ -19,7 +19,8 @@ import numpy as np
 
 from bench.data.split import known_label_index, stratified_split
 from bench.io import atomic_write_text
-from bench.run.cellkey import data_fingerprint, load_cached
+from bench.run.cellkey import data_fingerprint
+from bench.run.rundir import RunDir
 from bench.spectra import ArraySource
 
 
@@ -56,8 +57,8 @@ with tempfile.TemporaryDirectory() as tmp:
     cell = Path(tmp) / "cells" / "c"
     (cell / "model").mkdir(parents=True)
     atomic_write_text(cell / "metrics.json", '{"status": "ok", "cache_key": "k"}')
-    lookup_s = best_of(lambda: load_cached(Path(tmp), "c", "k"), repeat=50)
+    lookup_s = best_of(lambda: RunDir(Path(tmp)).load_result("c", "k"), repeat=50)
 print(f"spectra: {n}")
 print(f"stratified split (baseline) {split_s:8.4f} s   1.00")
 print(f"data_fingerprint            {fingerprint_s:8.4f} s {fingerprint_s / split_s:6.2f}")
-print(f"load_cached (one cell)      {lookup_s:8.6f} s {lookup_s / split_s:6.4f}")
+print(f"load_result (one cell)      {lookup_s:8.6f} s {lookup_s / split_s:6.4f}")

@@ -1,0 +1,92 @@
+"""The typed sections of a resolved benchmark: what `bench run` reads, by attribute."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.spectra import CLASSES
+
+
+@dataclass
+class PluginSpec:
+    """A plugin chosen in the config: registered ``name`` and its resolved ``params``."""
+
+    name: str
+    params: dict[str, Any]
+    label: str = ""
+    render: PluginSpec | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "params": self.params}
+        if self.label:
+            out["label"] = self.label
+        if self.render is not None:
+            out["render"] = self.render.to_json()
+        return out
+
+
+@dataclass
+class Benchmark:
+    """``[benchmark]``: the name used in report paths, where runs go, the classes."""
+
+    name: str = "benchmark"
+    output: str = "reports"
+    classes: list[str] = field(default_factory=lambda: list(CLASSES))
+
+
+@dataclass
+class Protocol:
+    """``[protocol]``: the grid of train fractions x epoch counts x seeds, and batch size."""
+
+    train_fractions: list[float] = field(default_factory=lambda: [0.8])
+    epochs: list[int] = field(default_factory=lambda: [20])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    batch_size: int = 32
+    max_spectra: int | None = None
+
+    @property
+    def sample_seed(self) -> int:
+        """The seed of the ``max_spectra`` sample (the first seed: one sample for all)."""
+        return self.seeds[0]
+
+
+@dataclass
+class Config:
+    """A resolved benchmark: every plugin exists and every option is typed."""
+
+    path: str
+    benchmark: Benchmark
+    datasets: list[PluginSpec]
+    test_dataset: PluginSpec | None
+    preprocess: list[PluginSpec]
+    render: PluginSpec
+    models: list[PluginSpec]
+    protocol: Protocol
+    quick: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+    executor: PluginSpec = field(default_factory=lambda: PluginSpec("local", {}))
+
+    @property
+    def classes(self) -> list[str]:
+        return self.benchmark.classes
+
+    @property
+    def n_cells(self) -> int:
+        p = self.protocol
+        grid = len(p.train_fractions) * len(p.epochs) * len(p.seeds)
+        return len(self.datasets) * len(self.models) * grid
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "quick": self.quick,
+            "benchmark": asdict(self.benchmark),
+            "datasets": [d.to_json() for d in self.datasets],
+            "test_dataset": self.test_dataset.to_json() if self.test_dataset else None,
+            "preprocess": [p.to_json() for p in self.preprocess],
+            "render": self.render.to_json(),
+            "models": [m.to_json() for m in self.models],
+            "protocol": asdict(self.protocol),
+            "executor": self.executor.to_json(),
+        }

@@ -1,0 +1,86 @@
+"""A whole benchmark run: the run folder prepared and locked, the matrix run, the report
+written. The CLI's `bench run` calls :func:`run_benchmark`; nothing here prints."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.config import Config
+from bench.errors import BenchError
+from bench.plugins.manager import Registry
+from bench.run.events import Events
+from bench.run.rundir import RunDir
+
+
+@dataclass
+class RunOutcome:
+    """The written report, where it is, and whether the HTML view could be written."""
+
+    report: dict[str, Any]
+    run_dir: RunDir
+    html_error: str | None = None
+
+
+def prepare_run_dir(
+    out: Path | None, config: Config, on_takeover: Callable[[str], None]
+) -> tuple[RunDir, bool]:
+    """The run folder (``<output>/<name>-<UTC time>`` by default), checked writable and
+    locked; also whether this call created it."""
+    if out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        out = Path(config.benchmark.output) / f"{config.benchmark.name}-{stamp}"
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
+    run_dir = RunDir(out)
+    run_dir.take_lock(on_takeover)
+    return run_dir, created
+
+
+def run_benchmark(
+    config: Config,
+    registry: Registry,
+    run_dir: RunDir,
+    created: bool,
+    events: Events,
+    fresh: bool = False,
+) -> RunOutcome:
+    """Run every cell into ``run_dir`` and write report.json, report.md and report.html;
+    the lock is released whatever happens."""
+    from bench.results.report import build_report, now, write_report
+    from bench.run.execute import run_matrix
+
+    try:
+        started = now()
+        results, datasets = run_matrix(config, registry, run_dir.root, events, fresh)
+        report = build_report(config.to_json(), results, datasets, started, config.protocol.seeds)
+        write_report(report, run_dir.root)
+    except BenchError:
+        # a user mistake found while running (bad file, empty dataset): leave nothing behind
+        run_dir.release_lock()
+        if created:
+            shutil.rmtree(run_dir.root, ignore_errors=True)
+        raise
+    except BaseException:
+        run_dir.release_lock()
+        raise
+    outcome = RunOutcome(report, run_dir)
+    try:
+        from bench.results.html import write_html
+
+        write_html(report, run_dir.root)
+    except Exception as exc:  # noqa: BLE001 - report.json is complete; the HTML is a view of it
+        outcome.html_error = f"{run_dir.report_html}: not written ({type(exc).__name__}: {exc})"
+    finally:
+        run_dir.release_lock()
+    return outcome

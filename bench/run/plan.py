@@ -1,0 +1,216 @@
+"""Planning a benchmark: the matrix of cells and the training runs that produce them.
+
+Each training run (one model on one split of one dataset, with one seed) trains once and
+is snapshotted at every requested epoch count (20, 30, 40 -> one run of 40 epochs, three
+cells): models continue training exactly where they stopped, so the cells are the same as
+three separate runs. Planning opens the datasets, selects the usable spectra, splits them
+and computes each cell's cache key; nothing trains here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from bench.config import Config, PluginSpec
+from bench.data.split import known_label_index, stratified_sample, stratified_split
+from bench.errors import BenchError
+from bench.interfaces import Model
+from bench.pipeline import renderer_for
+from bench.plugins.manager import Registry
+from bench.run.cellkey import cell_keys, data_fingerprint
+from bench.spectra import SpectrumSource
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the benchmark matrix."""
+
+    dataset: str
+    model: str
+    plugin: str
+    train_fraction: float
+    epochs: int
+    seed: int
+
+    @property
+    def id(self) -> str:
+        return (
+            f"{self.dataset}__{self.model}__f{self.train_fraction:g}__e{self.epochs}__s{self.seed}"
+        )
+
+
+@dataclass
+class SplitIndex:
+    """Positions of the training and test spectra; the test positions index the
+    ``[test_dataset]`` when ``separate_test``, else the training dataset."""
+
+    train: np.ndarray
+    test: np.ndarray
+    separate_test: bool = False
+
+
+@dataclass(frozen=True)
+class PluginOrigin:
+    """How another process (a dask worker) rebuilds the registry a run was resolved on."""
+
+    extra_modules: tuple[str, ...] = ()
+    entry_points: bool = True
+
+
+@dataclass
+class TrainTask:
+    """One training run, self-contained and picklable: a worker reopens the dataset from
+    its spec (datasets are deterministic) and checks it reads the same (``fingerprints``)."""
+
+    index: int
+    config: Config
+    dataset: PluginSpec
+    model: PluginSpec
+    fraction: float
+    seed: int
+    split: SplitIndex
+    fingerprints: dict[str, str]
+    keys: dict[int, str]  # cache key of each cell, by epoch count
+    run_dir: Path
+    fresh: bool = False
+    plugins: PluginOrigin = field(default_factory=PluginOrigin)
+
+    def cells(self) -> list[Cell]:
+        spec = self.model
+        return [
+            Cell(self.dataset.label, spec.label, spec.name, self.fraction, e, self.seed)
+            for e in sorted(self.config.protocol.epochs)
+        ]
+
+
+Sources = tuple[SpectrumSource, SpectrumSource | None]
+
+
+@dataclass
+class Plan:
+    """The training runs of a matrix, the datasets opened for them (by label) and a
+    summary of each dataset for the report."""
+
+    tasks: list[TrainTask]
+    sources: dict[str, Sources]
+    summaries: dict[str, Any]
+
+
+def plan_matrix(config: Config, registry: Registry, run_dir: Path, fresh: bool = False) -> Plan:
+    """Open every dataset and list the training runs of the matrix, in report order."""
+    classes, protocol = config.classes, config.protocol
+    plan = Plan([], {}, {})
+    fingerprints: dict[str, str] = {}
+    test_source, test_usable = None, None
+    if config.test_dataset is not None:
+        spec = config.test_dataset
+        test_source = registry.create("dataset", spec.name, spec.params, "[test_dataset]").open()
+        fingerprints["test"] = data_fingerprint(test_source)
+        test_usable = usable_index(
+            test_source, classes, protocol.max_spectra, protocol.sample_seed, "[test_dataset]"
+        )
+        plan.summaries["test"] = summarize(test_source, test_usable, classes)
+    origin = PluginOrigin(registry.extra_modules, registry.entry_points)
+    for spec in config.datasets:
+        source = registry.create("dataset", spec.name, spec.params, f"dataset {spec.name}").open()
+        plan.sources[spec.label] = (source, test_source)
+        fingerprints["train"] = data_fingerprint(source)
+        where = f"dataset {spec.label!r}"
+        usable = usable_index(source, classes, protocol.max_spectra, protocol.sample_seed, where)
+        plan.summaries[spec.label] = summarize(source, usable, classes)
+        for seed in protocol.seeds:
+            for fraction in protocol.train_fractions:
+                split = split_index(source, usable, test_source, test_usable, fraction, seed, where)
+                for model_spec in config.models:
+                    model_cls = cast(type[Model], registry.get("model", model_spec.name))
+                    render = renderer_for(model_cls, model_spec, config.render)
+                    plan.tasks.append(
+                        TrainTask(
+                            index=len(plan.tasks),
+                            config=config,
+                            dataset=spec,
+                            model=model_spec,
+                            fraction=fraction,
+                            seed=seed,
+                            split=split,
+                            fingerprints=dict(fingerprints),
+                            keys=cell_keys(
+                                config,
+                                registry,
+                                spec,
+                                model_spec,
+                                render,
+                                fraction,
+                                seed,
+                                fingerprints,
+                            ),  # fmt: skip
+                            run_dir=run_dir.resolve(),
+                            fresh=fresh,
+                            plugins=origin,
+                        )
+                    )
+    return plan
+
+
+def usable_index(
+    source: SpectrumSource, classes: list[str], max_spectra: int | None, seed: int, where: str
+) -> np.ndarray:
+    """Positions of the spectra with a label in ``classes`` (a stratified sample of at
+    most ``max_spectra`` of them when set)."""
+    if len(source) == 0:
+        raise BenchError(f"{where}: the dataset is empty{_why_empty(source)}")
+    index = known_label_index(source.labels, classes)
+    if len(index) == 0:
+        found = sorted(set(map(str, source.labels)))[:5]
+        raise BenchError(f"{where}: no spectrum has a label in {classes}; found {found}")
+    if max_spectra is not None:
+        index = stratified_sample(source.labels, index, max_spectra, seed)
+    return index
+
+
+def _why_empty(source: SpectrumSource) -> str:
+    """Name the first unreadable file when every file of a dataset failed (sdss records them)."""
+    failures = source.describe().get("failures")
+    if not isinstance(failures, list) or not failures:
+        return ""
+    first = failures[0]
+    reason = first.get("reason", "") if isinstance(first, dict) else str(first)
+    path = first.get("path", "") if isinstance(first, dict) else ""
+    if path and not reason.startswith(path):
+        reason = f"{path}: {reason}"
+    n = len(failures)
+    return f"; {n} file{'s' if n > 1 else ''} failed to read, e.g. {reason}"
+
+
+def summarize(source: SpectrumSource, usable: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """The report's summary of one dataset: sizes, class counts, the source's own facts."""
+    labels = source.labels[usable].astype(str)
+    return {
+        "n_total": len(source),
+        "n_used": len(usable),
+        "n_unknown_label": int(len(source) - np.isin(source.labels.astype(str), classes).sum()),
+        "class_counts": {c: int((labels == c).sum()) for c in classes},
+        "n_pixels": len(source.loglam),
+        "source": dict(source.describe()),
+    }
+
+
+def split_index(
+    source: SpectrumSource,
+    usable: np.ndarray,
+    test_source: SpectrumSource | None,
+    test_usable: np.ndarray | None,
+    fraction: float,
+    seed: int,
+    where: str,
+) -> SplitIndex:
+    """Split ``usable`` by object; with a separate test dataset, its usable spectra minus
+    any object also in the training share are the test set."""
+    train, test = stratified_split(source.ids, source.labels, usable, fraction, seed, where)
+    if test_source is None or test_usable is None:
+        return SplitIndex(train, test)
+    overlap = np.isin(test_source.ids[test_usable].astype(str), source.ids[train].astype(str))
+    return SplitIndex(train, test_usable[~overlap], separate_test=True)
