@@ -49,19 +49,17 @@ def compute_metrics(
         y_true, y_pred, labels=labels, zero_division=0
     )
     auc = roc_auc(y_true, proba, len(classes))
-    total = int(np.sum(counts))
-    per_class = {}
-    for k, name in enumerate(classes):
-        tp = counts[k][k]
-        tn = total - sum(counts[k]) - sum(row[k] for row in counts) + tp
-        per_class[name] = {
-            "accuracy": float((tp + tn) / total) if total else 0.0,
+    per_class = {
+        name: {
+            "accuracy": one_vs_rest_accuracy(counts, k),
             "precision": float(precision[k]),
             "recall": float(recall[k]),
             "f1": float(f1[k]),
             "support": int(support[k]),
             "roc_auc": auc[k],
         }
+        for k, name in enumerate(classes)
+    }
     weights = support / support.sum() if support.sum() else np.zeros(len(classes))
     defined_auc = [a for a in auc if a is not None]
     metrics: dict[str, Any] = {
@@ -85,6 +83,14 @@ def compute_metrics(
     if bins:
         metrics["bins"] = bins
     return metrics
+
+
+def one_vs_rest_accuracy(counts: list[list[int]], k: int) -> float:
+    """The fraction of objects correctly called class ``k`` or not class ``k``."""
+    total = int(np.sum(counts))
+    tp = counts[k][k]
+    tn = total - sum(counts[k]) - sum(row[k] for row in counts) + tp
+    return float((tp + tn) / total) if total else 0.0
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, Any]:
