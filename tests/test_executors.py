@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 import textwrap
 from pathlib import Path
 
@@ -90,11 +91,11 @@ def register_executors(register):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> manager.Registry:
+def registry() -> Iterator[manager.Registry]:
     """Built-ins, tests/plugins/toy.py and this module: rebuilt by name in dask workers."""
-    registry = manager.get_registry(extra=[toy, sys.modules[__name__]], entry_points=False)
-    monkeypatch.setattr(manager, "_cached", registry)
-    return registry
+    extra = [toy, sys.modules[__name__]]
+    with manager.using_registry(manager.get_registry(extra=extra, third_party=False)) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def damaged() -> SpectrumBatch:
 
 
 def image_renderers() -> list:
-    registry = get_registry(entry_points=False)
+    registry = get_registry(third_party=False)
     names = sorted(n for n in registry.classes["renderer"] if n != "none")
     return [registry.create("renderer", n, {}, n) for n in names] + [
         Line(line_width=2.5, invert=True, x_axis="loglam")
@@ -57,7 +57,7 @@ def ink_rows(image: np.ndarray) -> np.ndarray:
 
 
 def test_registered_names() -> None:
-    names = set(get_registry(entry_points=False).classes["renderer"])
+    names = set(get_registry(third_party=False).classes["renderer"])
     assert {"line", "area", "fold", "gaf", "none"} <= names
 
 

@@ -26,16 +26,13 @@ def validate(config_path: Path) -> int:
 def plugins(as_json: bool) -> int:
     registry = get_registry()
     rows = []
-    listed = [(kind, registry.classes[kind], registry.sources) for kind in KINDS]
-    executors = {("executor", n): src for n, src in registry.executor_sources.items()}
-    listed.append(("executor", registry.executors, executors))  # type: ignore[arg-type]
-    for kind, classes, sources in listed:
-        for name, cls in sorted(classes.items()):
+    for kind in KINDS:
+        for name, cls in sorted(registry.classes[kind].items()):
             rows.append(
                 {
                     "kind": kind,
                     "name": name,
-                    "source": sources[(kind, name)],
+                    "source": registry.sources[(kind, name)],
                     "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
                     "options": [
                         {

@@ -17,7 +17,7 @@ from bench.errors import BenchError, closest
 from bench.feed import Feed, Pipeline
 from bench.interfaces import Dataset, Model, Plugin, Preprocessor, Renderer
 from bench.options import Option
-from bench.plugins.manager import KINDS, Registry, get_registry
+from bench.plugins.manager import KINDS, SPECTRUM_KINDS, Registry, get_registry
 from bench.spectra import ArraySource, SpectrumBatch, SpectrumSource, boss_grid
 
 CLASSES = ("STAR", "GALAXY", "QSO")
@@ -112,12 +112,12 @@ def check_options(cls: type[Plugin], options: Mapping[str, Any]) -> Plugin:
 
 def resolve_kind(name: str, registry: Registry) -> str:
     """The one kind that has a plugin ``name``; BenchError when none or several do."""
-    kinds = [kind for kind in KINDS if name in registry.classes[kind]]
+    kinds = [kind for kind in SPECTRUM_KINDS if name in registry.classes[kind]]
     if len(kinds) == 1:
         return kinds[0]
     if kinds:
         raise BenchError(f"plugin {name!r} is a {' and a '.join(kinds)}; give the kind first")
-    every = {n for kind in KINDS for n in registry.classes[kind]}
+    every = {n for kind in SPECTRUM_KINDS for n in registry.classes[kind]}
     raise BenchError(f"no plugin named {name!r}{closest(name, every)}; see `bench plugins`")
 
 
@@ -128,8 +128,8 @@ def check(
     registry: Registry | None = None,
 ) -> list[CheckResult]:
     """Run the conformance checks of plugin ``name`` of ``kind`` built with ``options``."""
-    if kind not in KINDS:
-        raise BenchError(f"kind {kind!r} is not valid; expected one of {list(KINDS)}")
+    if kind not in SPECTRUM_KINDS:
+        raise BenchError(f"kind {kind!r} is not valid; expected one of {list(SPECTRUM_KINDS)}")
     registry = registry or get_registry()
     cls = registry.get(kind, name)
     results: list[CheckResult] = []
@@ -178,7 +178,7 @@ def source_and_feeds(
     shape = tuple(model.input_shape(len(source.loglam)))
     renderer = "line" if model.input_kind == "image" else "none"
     if renderer not in registry.classes["renderer"]:  # a registry without the built-ins
-        registry = get_registry(entry_points=False)
+        registry = get_registry(third_party=False)
     pipeline = Pipeline([], registry.create("renderer", renderer, {}, "render"), shape)
     batch_size = int(model.params.get("batch_size") or 16)
     index = np.arange(len(source))
