@@ -29,7 +29,9 @@ def failures(results: list[Any]) -> dict[str, str]:
 
 @pytest.fixture
 def broken_registry() -> Iterator[manager.Registry]:
-    with manager.using_registry(manager.get_registry(extra=[broken], third_party=False)) as registry:
+    with manager.using_registry(
+        manager.get_registry(extra=[broken], third_party=False)
+    ) as registry:
         yield registry
 
 

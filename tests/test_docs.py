@@ -76,6 +76,9 @@ def test_plugin_examples_pass_the_conformance_suite(index):
         for (kind, name), source in registry.sources.items()
         if source == module.__name__ and kind in manager.SPECTRUM_KINDS
     ]
+    if not registered:  # a block that adds only commands
+        assert any(source == module.__name__ for _, source in registry.commands.values())
+        return
     assert len(registered) == 1
     ((kind, name),) = registered
     results = check(kind, name, registry=registry)

@@ -7,8 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest

@@ -24,13 +24,13 @@ import pluggy
 from bench import hookspecs
 from bench.errors import BenchError, closest
 from bench.executors import Executor
-from bench.interfaces import Dataset, Model, Preprocessor, Renderer
+from bench.interfaces import Command, Dataset, Model, Preprocessor, Renderer
 
 ENTRY_POINT_GROUP = "bench"
 OWN_DISTRIBUTION = "specclassbench"
 BUILT_IN = "built-in"
 # every kind of plugin class, with its base class and the hook that registers it
-KINDS: dict[str, type] = {
+KINDS: dict[str, type[Any]] = {
     "dataset": Dataset,
     "preprocessor": Preprocessor,
     "renderer": Renderer,
@@ -57,6 +57,8 @@ class Registry:
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
     sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    # CLI subcommands from the register_commands hook, by the words that call them
+    commands: dict[tuple[str, ...], tuple[Command, str]] = field(default_factory=dict)
     # how to rebuild this registry in another process (a dask worker)
     extra_modules: tuple[str, ...] = ()
     third_party: bool = True
@@ -79,6 +81,18 @@ class Registry:
             )
         names[cls.name] = cls
         self.sources[(kind, cls.name)] = source
+
+    def add_command(self, command: Command, source: str) -> None:
+        if not isinstance(command, Command) or not command.path:
+            raise BenchError(f"plugin {source}: registered {command!r}, expected a Command")
+        path = tuple(command.path)
+        clash = [p for p in self.commands if p[: len(path)] == path or path[: len(p)] == p]
+        if clash:
+            raise BenchError(
+                f"plugin {source}: command {' '.join(path)!r} is already registered by "
+                f"{self.commands[clash[0]][1]}"
+            )
+        self.commands[path] = (command, source)
 
     def get(self, kind: str, name: str) -> type[Any]:
         names = self.classes[kind]
@@ -168,6 +182,14 @@ def build_registry(pm: BenchPluginManager) -> Registry:
                 registry.add(kind, cls, source)
 
             impl.function(register=register)
+    for impl in reversed(pm.hook.register_commands.get_hookimpls()):
+        name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        source = pm.dist_source.get(name, name)
+
+        def add(command: Command, source: str = source) -> None:
+            registry.add_command(command, source)
+
+        impl.function(register=add)
     return registry
 
 

@@ -3,11 +3,12 @@ stars, galaxies and quasars, generated offline, seeded and reproducible by index
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import bench
 from bench.errors import BenchError
-from bench.interfaces import Dataset
+from bench.interfaces import Command, Dataset
 from bench.options import Option
 from bench.spectra import SpectrumSource
 
@@ -76,3 +77,11 @@ class Synthetic(Dataset):
 @bench.hookimpl
 def register_datasets(register: Any) -> None:
     register(Synthetic)
+
+
+@bench.hookimpl
+def register_commands(register: Callable[[Command], None]) -> None:
+    from bench_plugins.synthetic.commands import COMMANDS
+
+    for command in COMMANDS:
+        register(command)
