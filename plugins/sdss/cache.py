@@ -145,32 +145,11 @@ class SpectrumCache:
     ) -> IngestReport:
         """Read new or changed ``paths`` into a new shard; ``progress(done, total)`` per chunk."""
         report = IngestReport()
-        keys = [str(Path(p).resolve()) for p in paths]
-        stats = [os.stat(k) for k in keys]
-        size = np.array([st.st_size for st in stats], dtype=np.int64)
-        mtime = np.array([st.st_mtime_ns for st in stats], dtype=np.int64)
-        wanted, cached = encode(keys), self.table["path"]
-        pos = np.minimum(np.searchsorted(cached, wanted), max(len(cached) - 1, 0))
-        same = np.zeros(len(keys), bool)
-        if len(cached):
-            same = (
-                (cached[pos] == wanted)
-                & (self.table["size"][pos] == size)
-                & (self.table["mtime_ns"][pos] == mtime)
-            )
-        report.unchanged = int(same.sum())
-        todo = [(keys[i], int(size[i]), int(mtime[i])) for i in np.flatnonzero(~same)]
+        todo = self._changed(paths)
+        report.unchanged = len(paths) - len(todo)
         if not todo:
             return report
-        self.directory.mkdir(parents=True, exist_ok=True)
-        shard = f"shard-{len(self.shards):04d}"
-        tmp_dir = self.directory / f"{shard}.tmp"
-        tmp_dir.mkdir(exist_ok=True)
-        for name, dtype in ARRAYS:
-            arr = np.lib.format.open_memmap(
-                tmp_dir / f"{name}.npy", "w+", dtype, (len(todo), len(self.grid))
-            )
-            del arr
+        shard, tmp_dir = self._new_shard(len(todo))
         jobs = [(str(tmp_dir), start, [t[0] for t in todo[start : start + chunk]], self.grid)
                 for start in range(0, len(todo), chunk)]  # fmt: skip
         shard_no, parts = len(self.shards), []
@@ -205,6 +184,36 @@ class SpectrumCache:
         report.ingested = len(todo)
         self._save()
         return report
+
+    def _changed(self, paths: Sequence[Path | str]) -> list[tuple[str, int, int]]:
+        """(resolved path, size, mtime_ns) of the ``paths`` new or changed since cached."""
+        keys = [str(Path(p).resolve()) for p in paths]
+        stats = [os.stat(k) for k in keys]
+        size = np.array([st.st_size for st in stats], dtype=np.int64)
+        mtime = np.array([st.st_mtime_ns for st in stats], dtype=np.int64)
+        wanted, cached = encode(keys), self.table["path"]
+        pos = np.minimum(np.searchsorted(cached, wanted), max(len(cached) - 1, 0))
+        same = np.zeros(len(keys), bool)
+        if len(cached):
+            same = (
+                (cached[pos] == wanted)
+                & (self.table["size"][pos] == size)
+                & (self.table["mtime_ns"][pos] == mtime)
+            )
+        return [(keys[i], int(size[i]), int(mtime[i])) for i in np.flatnonzero(~same)]
+
+    def _new_shard(self, rows: int) -> tuple[str, Path]:
+        """The next shard's name and its temporary folder, holding empty memory-mapped arrays."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        shard = f"shard-{len(self.shards):04d}"
+        tmp_dir = self.directory / f"{shard}.tmp"
+        tmp_dir.mkdir(exist_ok=True)
+        for name, dtype in ARRAYS:
+            arr = np.lib.format.open_memmap(
+                tmp_dir / f"{name}.npy", "w+", dtype, (rows, len(self.grid))
+            )
+            del arr
+        return shard, tmp_dir
 
     def add_batches(self, batches: Iterable[SpectrumBatch], n: int, key: str = "batch") -> int:
         """Store ``n`` spectra from in-memory batches (e.g. synthetic) as one new shard.
