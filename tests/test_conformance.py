@@ -71,7 +71,7 @@ def test_builtin_models_pass(name):
 
 
 def _spec_lite_folder(folder: Path) -> Path:
-    from bench_plugins.sdss.testing import write_spec_lite
+    from tests.fixtures.sdss_files import write_spec_lite
 
     for i, (label, z) in enumerate([("STAR", 0.0), ("GALAXY", 0.1), ("QSO", 1.5)] * 2):
         write_spec_lite(folder / f"spec-{i}.fits", label=label, redshift=z, fiber=i + 1, seed=i)

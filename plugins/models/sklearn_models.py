@@ -18,8 +18,7 @@ import numpy as np
 from bench.errors import BenchError
 from bench.interfaces import Model
 from bench.options import Option
-from bench_plugins.models.cnn1d import FLUX_OPTIONS, check_pixels
-from bench_plugins.models.keras_base import read_meta
+from bench_plugins.models.common import FLUX_OPTIONS, check_pixels, read_meta
 
 if TYPE_CHECKING:
     from bench.feed import Feed

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.interfaces import Preprocessor
-from bench.options import Option
-from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import (
+from bench.data.kernels import (
     fill_bad,
     finish,
     good_median,
@@ -15,6 +12,9 @@ from bench_plugins.preprocess.arrays import (
     require,
     running_median,
 )
+from bench.interfaces import Preprocessor
+from bench.options import Option
+from bench.spectra import SpectrumBatch
 
 # SDSS and_mask bits that make a pixel unusable: FULLREJECT, NOSKY, BRIGHTSKY, NODATA,
 # COMBINEREJ. Bits such as BADFLAT or LOWFLAT are set on whole spectra that are fine.

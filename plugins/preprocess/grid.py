@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.data.kernels import edges_from_centers, finish, good_pixels, rebin, require
 from bench.interfaces import Preprocessor
 from bench.options import Option
 from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import edges_from_centers, finish, good_pixels, rebin, require
 
 
 class Resample(Preprocessor):

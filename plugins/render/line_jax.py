@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.data.kernels import ROBUST_SAMPLES
 from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import ROBUST_SAMPLES
 from bench_plugins.render.geometry import Columns
 
 
