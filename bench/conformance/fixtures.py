@@ -14,9 +14,8 @@ from bench.feed import Feed, Pipeline
 from bench.interfaces import Model, Plugin
 from bench.options import Option
 from bench.plugins.manager import Registry, get_registry
-from bench.spectra import ArraySource, SpectrumBatch, SpectrumSource, boss_grid
+from bench.spectra import CLASSES, ArraySource, SpectrumBatch, SpectrumSource, boss_grid
 
-CLASSES = ("STAR", "GALAXY", "QSO")
 IMAGE_SHAPES = ((28, 28, 1), (32, 32, 3), (20, 36, 1))
 OPTION_TYPES = (int, float, str, bool, list)
 

@@ -11,9 +11,8 @@ import numpy as np
 
 from bench.data.readers import read_spectrum, snr_median
 from bench.errors import BenchError
-from bench.spectra import to_grid
+from bench.spectra import CLASSES, to_grid
 
-KNOWN_CLASSES = ("STAR", "GALAXY", "QSO")
 STR_FIELDS = ("path", "id", "label", "problem")  # stored as UTF-8 bytes: compact, no objects
 INT_FIELDS = ("size", "mtime_ns", "shard", "row", "plate", "mjd", "fiber", "zwarning")
 FLOAT_FIELDS = ("redshift", "snr")
@@ -71,7 +70,7 @@ def ingest_chunk(
             entry.update(row=-1, problem=f"{path}: no valid pixels on the wavelength grid")
         else:
             out["flux"][row], out["ivar"][row], out["mask"][row] = flux, ivar, mask
-            if spec.label not in KNOWN_CLASSES:
+            if spec.label not in CLASSES:
                 entry["problem"] = f"{path}: unknown class {spec.label!r}"
         results.append(entry)
     for arr in out.values():

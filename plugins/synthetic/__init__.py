@@ -10,9 +10,7 @@ import bench
 from bench.errors import BenchError
 from bench.interfaces import Command, Dataset
 from bench.options import Option
-from bench.spectra import SpectrumSource
-
-CLASSES = ("STAR", "GALAXY", "QSO")
+from bench.spectra import CLASSES, SpectrumSource
 
 
 class Synthetic(Dataset):
