@@ -229,7 +229,7 @@ def test_dask_starts_its_own_local_cluster(registry, tmp_path):
     [
         ({"name": "dsak"}, "[executor].name: unknown executor 'dsak' (did you mean 'dask'?)"),
         ({"name": "dask", "workers": 2}, "unknown option 'workers'"),
-        ({"name": "dask", "n_workers": 0}, "n_workers: 0 is not a positive integer"),
+        ({"name": "dask", "n_workers": 0}, "n_workers: 0 is not valid; expected an integer >= 1"),
     ],
 )
 def test_bad_executor_tables_name_the_key(registry, table, message):

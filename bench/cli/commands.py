@@ -42,6 +42,7 @@ def plugins(as_json: bool) -> int:
                             "help": o.help,
                         }
                         | ({"choices": list(o.choices)} if o.choices else {})
+                        | ({"bounds": o.bounds} if o.bounds else {})
                         for o in cls.options
                     ],
                 }

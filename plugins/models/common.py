@@ -10,7 +10,7 @@ from typing import Any
 from bench.errors import BenchError
 from bench.options import Option
 
-FLUX_OPTIONS = (Option("n_pixels", int, 512, "length of the resampled flux vector"),)
+FLUX_OPTIONS = (Option("n_pixels", int, 512, "length of the resampled flux vector", ge=2),)
 
 
 def check_pixels(name: str, n_pixels: int, minimum: int) -> None:
