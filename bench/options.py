@@ -92,12 +92,13 @@ class Option:
             )
         return value
 
-
     def _check_bounds(self, value: float, key: str) -> None:
         if not all(_BOUNDS[k][1](value, bound) for k, bound in self.bounds.items()):
             number = self.item_type if self.type is list else self.type
             kind = "an integer" if number is int else "a number"
-            raise BenchError(f"{key}: {value!r} is not valid; expected {kind} {self._bounds_text()}")
+            raise BenchError(
+                f"{key}: {value!r} is not valid; expected {kind} {self._bounds_text()}"
+            )
 
 
 def _coerce(value: Any, kind: type, key: str) -> Any:
