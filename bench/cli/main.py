@@ -110,7 +110,14 @@ def _add_plugin_commands(
         parser.set_defaults(plugin_command=command)
 
 
-def _parser(commands: Mapping[tuple[str, ...], tuple[Command, str]]) -> argparse.ArgumentParser:
+def _parser(
+    commands: Mapping[tuple[str, ...], tuple[Command, str]] | None = None,
+) -> argparse.ArgumentParser:
+    """The core commands plus ``commands`` (default: those the registered plugins add)."""
+    if commands is None:
+        from bench.plugins.manager import get_registry
+
+        commands = get_registry().commands
     parser = argparse.ArgumentParser(
         prog="bench", description="Benchmark classifiers of astrophysical spectra."
     )
@@ -128,10 +135,8 @@ def _parser(commands: Mapping[tuple[str, ...], tuple[Command, str]]) -> argparse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bench.plugins.manager import get_registry
-
     try:
-        parser = _parser(get_registry().commands)
+        parser = _parser()
     except BenchError as exc:  # a broken plugin: say so in one line
         from bench.cli import console
 
