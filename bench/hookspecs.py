@@ -2,7 +2,8 @@
 
 Each ``register_*`` hook receives a ``register`` callback and calls it once per plugin
 class it provides; the core owns the registries, names and duplicate checks. All hooks
-are called for every plugin (none stops at the first result). Example::
+are called for every plugin (none stops at the first result); none returns a value.
+Example::
 
     from bench import hookimpl
     from bench.interfaces import Model
@@ -23,7 +24,7 @@ from collections.abc import Callable
 import pluggy
 
 from bench.executors import Executor
-from bench.interfaces import Dataset, Model, Preprocessor, Renderer
+from bench.interfaces import Command, Dataset, Model, Preprocessor, Renderer
 
 hookspec = pluggy.HookspecMarker("bench")
 
@@ -52,3 +53,17 @@ def register_models(register: Callable[[type[Model]], None]) -> None:
 def register_executors(register: Callable[[type[Executor]], None]) -> None:
     """Called once at start-up; call ``register(cls)`` for each Executor class (where the
     training runs of a matrix execute; chosen by the config's ``[executor]`` table)."""
+
+
+@hookspec
+def register_commands(register: Callable[[Command], None]) -> None:
+    """Called when the ``bench`` command starts; call ``register(Command(...))`` for each
+    subcommand the plugin adds (a ``bench.interfaces.Command``). Example::
+
+        def add_arguments(parser):
+            parser.add_argument("catalog", type=Path)
+
+        @hookimpl
+        def register_commands(register):
+            register(Command(("data", "count"), "count a catalog's rows", count, add_arguments))
+    """

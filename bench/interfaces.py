@@ -1,4 +1,4 @@
-"""The four plugin kinds. A plugin is a class with a ``name``, declared ``options`` and the
+"""The four plugin kinds, and :class:`Command` (a CLI subcommand a plugin adds). A plugin is a class with a ``name``, declared ``options`` and the
 methods below; an instance is built with its resolved options in ``self.params``.
 
 Keep plugin modules free of heavy imports at module level (keras, jax, matplotlib):
@@ -7,8 +7,10 @@ Keep plugin modules free of heavy imports at module level (keras, jax, matplotli
 
 from __future__ import annotations
 
+import argparse
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -97,3 +99,23 @@ class Model(Plugin, ABC):
     def describe(self) -> Mapping[str, Any]:
         """Facts for the report (backend, devices, parameter count)."""
         return {}
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    """The default of :attr:`Command.add_arguments`: the command takes no arguments."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``bench`` subcommand added through the ``register_commands`` hook.
+
+    ``path`` is the words that call it: ``("data", "sample")`` is ``bench data sample``
+    (groups such as ``data`` and ``plot`` are shared with the core). ``add_arguments``
+    declares its arguments on an argparse parser; ``run`` gets the parsed arguments and
+    returns the exit code. Import heavy modules inside ``run``, not at module level.
+    """
+
+    path: tuple[str, ...]
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import BenchError, closest
 
+_BOUNDS = {
+    "ge": (">=", operator.ge),
+    "gt": (">", operator.gt),
+    "le": ("<=", operator.le),
+    "lt": ("<", operator.lt),
+}
 _TYPE_NAMES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "list"}
 
 
@@ -18,7 +25,8 @@ class Option:
 
     ``type`` is one of int, float, str, bool, list; ``choices`` restricts the value;
     ``item_type`` types the elements of a list option. ``None`` is accepted
-    where the default is ``None``.
+    where the default is ``None``. ``ge``, ``gt``, ``le``, ``lt`` bound a number (>=, >,
+    <=, <), or each number of a list option: ``Option("n", int, 10, "spectra", ge=1)``.
     """
 
     name: str
@@ -27,12 +35,33 @@ class Option:
     help: str
     choices: tuple[Any, ...] | None = None
     item_type: builtins.type | None = None
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def __post_init__(self) -> None:
+        number = self.item_type if self.type is list else self.type
+        if self.bounds and number not in (int, float):
+            raise TypeError(f"option {self.name!r}: bounds apply to int and float values only")
+
+    @property
+    def bounds(self) -> dict[str, float]:
+        """The bounds given, by name (``{"ge": 0, "le": 1}``)."""
+        given = {"ge": self.ge, "gt": self.gt, "le": self.le, "lt": self.lt}
+        return {k: v for k, v in given.items() if v is not None}
+
+    def _bounds_text(self) -> str:
+        """'>= 0 and <= 1'."""
+        return " and ".join(f"{_BOUNDS[k][0]} {v}" for k, v in self.bounds.items())
 
     def describe(self) -> str:
         kind = _TYPE_NAMES.get(self.type, self.type.__name__)
         if self.item_type is not None:
             kind += f" of {_TYPE_NAMES.get(self.item_type, self.item_type.__name__)}"
         extra = f", one of {list(self.choices)}" if self.choices else ""
+        if self.bounds:
+            extra += f", {'each ' if self.type is list else ''}{self._bounds_text()}"
         return f"{kind}, default {self.default!r}{extra}"
 
     def check(self, value: Any, where: str) -> Any:
@@ -50,11 +79,26 @@ class Option:
             value = [
                 _coerce(v, self.item_type, f"{where}.{self.name}[{i}]") for i, v in enumerate(value)
             ]
+        if self.bounds:
+            key = f"{where}.{self.name}"
+            if self.type is list:
+                for i, item in enumerate(value):
+                    self._check_bounds(item, f"{key}[{i}]")
+            else:
+                self._check_bounds(value, key)
         if self.choices is not None and value not in self.choices:
             raise BenchError(
                 f"{where}.{self.name}: {value!r} is not valid; expected one of {list(self.choices)}"
             )
         return value
+
+    def _check_bounds(self, value: float, key: str) -> None:
+        if not all(_BOUNDS[k][1](value, bound) for k, bound in self.bounds.items()):
+            number = self.item_type if self.type is list else self.type
+            kind = "an integer" if number is int else "a number"
+            raise BenchError(
+                f"{key}: {value!r} is not valid; expected {kind} {self._bounds_text()}"
+            )
 
 
 def _coerce(value: Any, kind: type, key: str) -> Any:

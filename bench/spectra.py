@@ -21,6 +21,8 @@ CLASSES: tuple[str, ...] = ("STAR", "GALAXY", "QSO")
 
 # BOSS coadd grid: log10(lambda) from 3.5523 to 4.0171 in steps of 1e-4 (3566-10401 A).
 BOSS_LOGLAM0 = 3.5523
+# the classes of the SDSS pipeline's CLASS column, in the order the paper lists them
+CLASSES = ("STAR", "GALAXY", "QSO")
 BOSS_DLOGLAM = 1e-4
 BOSS_NPIX = 4649
 

@@ -44,7 +44,7 @@ class DaskExecutor(Executor):
             None,
             "scheduler address, e.g. tcp://10.0.0.5:8786; unset: start a LocalCluster",
         ),
-        Option("n_workers", int, 2, "worker processes of the LocalCluster (without address)"),
+        Option("n_workers", int, 2, "worker processes of the LocalCluster (without address)", ge=1),
         Option(
             "isolate",
             bool,
@@ -55,8 +55,6 @@ class DaskExecutor(Executor):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        if self.params.get("n_workers", 1) < 1:
-            raise BenchError(f"n_workers: {self.params['n_workers']} is not a positive integer")
         self._client: Any = None
         self._cluster: Any = None
 

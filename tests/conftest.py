@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,9 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
-def toy_registry(monkeypatch: pytest.MonkeyPatch) -> manager.Registry:
+def toy_registry() -> Iterator[manager.Registry]:
     """The built-in plugins plus the tiny fakes of tests/plugins/toy.py, as the CLI's registry."""
     from tests.plugins import toy
 
-    registry = manager.get_registry(extra=[toy], entry_points=False)
-    monkeypatch.setattr(manager, "_cached", registry)
-    return registry
+    with manager.using_registry(manager.get_registry(extra=[toy], third_party=False)) as registry:
+        yield registry

@@ -17,7 +17,7 @@ import pytest
 
 from bench.cli import main
 from bench.results.report import load_report
-from bench_plugins.sdss.testing import write_spec_lite
+from tests.fixtures.sdss_files import write_spec_lite
 from tests.plugins import toy
 
 N_PIX = 3900  # write_spec_lite's default wavelength range

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,7 +18,7 @@ from bench.options import Option
 from bench.plugins import manager
 from tests.plugins import broken
 
-BUILTIN = manager.get_registry(entry_points=False)
+BUILTIN = manager.get_registry(third_party=False)
 LIGHT_MODELS = ("logreg", "cnn1d", "mnist_cnn")
 HEAVY_MODELS = ("inception_v3", "resnet50")  # ~30-40 s each on 2 busy CPU cores: slow
 
@@ -27,10 +28,11 @@ def failures(results: list[Any]) -> dict[str, str]:
 
 
 @pytest.fixture
-def broken_registry(monkeypatch: pytest.MonkeyPatch) -> manager.Registry:
-    registry = manager.get_registry(extra=[broken], entry_points=False)
-    monkeypatch.setattr(manager, "_cached", registry)
-    return registry
+def broken_registry() -> Iterator[manager.Registry]:
+    with manager.using_registry(
+        manager.get_registry(extra=[broken], third_party=False)
+    ) as registry:
+        yield registry
 
 
 @pytest.mark.parametrize(
@@ -69,7 +71,7 @@ def test_builtin_models_pass(name):
 
 
 def _spec_lite_folder(folder: Path) -> Path:
-    from bench_plugins.sdss.testing import write_spec_lite
+    from tests.fixtures.sdss_files import write_spec_lite
 
     for i, (label, z) in enumerate([("STAR", 0.0), ("GALAXY", 0.1), ("QSO", 1.5)] * 2):
         write_spec_lite(folder / f"spec-{i}.fits", label=label, redshift=z, fiber=i + 1, seed=i)

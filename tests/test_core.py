@@ -132,7 +132,7 @@ def test_quick_shrinks_to_one_epoch_one_split(toy_registry, tmp_path):
         ),
         (
             "[dataset]\nname = 'toy'\n[[models]]\nname = 'centroid'\n[protocol]\ntrain_fractions = [1.5]",
-            "1.5 is not between 0 and 1",
+            "train_fractions[0]: 1.5 is not valid; expected a number > 0.0 and < 1.0",
         ),
     ],
 )
@@ -208,3 +208,35 @@ def test_one_dataset_plugin_twice_needs_distinct_labels(toy_registry, tmp_path, 
     same = write(tmp_path, two.replace('"toy-b"', '"toy-a"'), "same.toml")
     assert main(["validate", str(same)]) == 2
     assert "dataset label 'toy-a' is used twice" in capsys.readouterr().err
+
+
+def test_option_bounds_check_numbers_and_list_items():
+    from bench.errors import BenchError
+    from bench.options import Option
+
+    n = Option("n", int, 10, "spectra", ge=1)
+    assert n.check(3, "toy") == 3
+    with pytest.raises(BenchError, match=r"toy\.n: 0 is not valid; expected an integer >= 1"):
+        n.check(0, "toy")
+    z = Option("z", list, [0.0, 1.0], "range", item_type=float, ge=0.0, lt=5.0)
+    with pytest.raises(
+        BenchError, match=r"toy\.z\[1\]: 5\.0 is not valid; expected a number >= 0\.0 and < 5\.0"
+    ):
+        z.check([1, 5], "toy")
+    assert z.describe() == "list of number, default [0.0, 1.0], each >= 0.0 and < 5.0"
+    assert Option("x", float, 1.0, "x", gt=0.0, le=2.0).bounds == {"gt": 0.0, "le": 2.0}
+    with pytest.raises(TypeError, match="bounds apply"):
+        Option("s", str, "a", "text", ge=1)
+
+
+def test_bounds_show_in_plugins_json(capsys):
+    import json
+
+    from bench.cli import main
+
+    assert main(["plugins", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    (synthetic,) = [r for r in rows if r["name"] == "synthetic" and r["kind"] == "dataset"]
+    options = {o["name"]: o for o in synthetic["options"]}
+    assert options["n"]["bounds"] == {"ge": 1}
+    assert options["snr_scale"]["bounds"] == {"gt": 0.0, "le": 100.0}

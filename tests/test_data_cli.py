@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-import pytest
 
 from bench.cli import main
-
-testing = pytest.importorskip("bench_plugins.sdss.testing")
+from tests.fixtures import sdss_files as testing
 
 
 def test_data_check_reads_the_shared_files(shared_data, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,9 @@ seeds = [0]
 
 
 @pytest.fixture
-def installed_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> manager.Registry:
+def installed_example(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[manager.Registry]:
     """bench-prior's dist-info written from its pyproject; its module read from examples/."""
     project = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
     info = tmp_path / f"bench_prior-{project['version']}.dist-info"
@@ -53,10 +56,11 @@ def installed_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> manage
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(EXAMPLE))
     monkeypatch.delenv("BENCH_LOAD_PLUGINS", raising=False)
-    monkeypatch.setattr(manager, "_cached", None)
+    manager.clear_registry_cache()
     registry = manager.get_registry(extra=[toy])  # entry points on, plus the toy dataset
-    monkeypatch.setattr(manager, "_cached", registry)
-    return registry
+    with manager.using_registry(registry):
+        yield registry
+    manager.clear_registry_cache()
 
 
 def test_example_is_discovered_through_its_entry_point(installed_example):
@@ -69,9 +73,9 @@ def test_bench_plugins_json_structure(installed_example, capsys):
     rows = json.loads(capsys.readouterr().out)
     for row in rows:
         assert set(row) == {"kind", "name", "source", "description", "options"}
-        assert row["kind"] in {*manager.KINDS, manager.EXECUTOR} and row["name"] and row["source"]
+        assert row["kind"] in manager.KINDS and row["name"] and row["source"]
         for option in row["options"]:
-            assert set(option) - {"choices"} == {"name", "type", "default", "help"}
+            assert set(option) - {"choices", "bounds"} == {"name", "type", "default", "help"}
             assert option["type"] in {"int", "float", "str", "bool", "list"}
             assert option.get("choices", [option["default"]]) != []
     assert len({(r["kind"], r["name"]) for r in rows}) == len(rows)

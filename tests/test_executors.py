@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,11 +91,11 @@ def register_executors(register):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> manager.Registry:
+def registry() -> Iterator[manager.Registry]:
     """Built-ins, tests/plugins/toy.py and this module: rebuilt by name in dask workers."""
-    registry = manager.get_registry(extra=[toy, sys.modules[__name__]], entry_points=False)
-    monkeypatch.setattr(manager, "_cached", registry)
-    return registry
+    extra = [toy, sys.modules[__name__]]
+    with manager.using_registry(manager.get_registry(extra=extra, third_party=False)) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +229,7 @@ def test_dask_starts_its_own_local_cluster(registry, tmp_path):
     [
         ({"name": "dsak"}, "[executor].name: unknown executor 'dsak' (did you mean 'dask'?)"),
         ({"name": "dask", "workers": 2}, "unknown option 'workers'"),
-        ({"name": "dask", "n_workers": 0}, "n_workers: 0 is not a positive integer"),
+        ({"name": "dask", "n_workers": 0}, "n_workers: 0 is not valid; expected an integer >= 1"),
     ],
 )
 def test_bad_executor_tables_name_the_key(registry, table, message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def register_renderers(register):
 
 
 @pytest.fixture
-def installed_ext(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def installed_ext(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fake installed distribution `bench-ext 1.2` with a `bench` entry point."""
     (tmp_path / "bench_ext_mod.py").write_text(EXT_MODULE)
     info = tmp_path / "bench_ext-1.2.dist-info"
@@ -43,8 +44,9 @@ def installed_ext(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bench-ext\nVersion: 1.2\n")
     (info / "entry_points.txt").write_text("[bench]\next = bench_ext_mod\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(manager, "_cached", None)
-    return tmp_path
+    manager.clear_registry_cache()
+    yield tmp_path
+    manager.clear_registry_cache()
 
 
 def test_entry_point_plugin_is_discovered_with_its_distribution(installed_ext, monkeypatch):
@@ -113,7 +115,7 @@ def test_misspelled_hook_fails_at_load():
     import pluggy
 
     with pytest.raises(pluggy.PluginValidationError):
-        manager.plugin_manager(extra=[bad], entry_points=False)
+        manager.plugin_manager(extra=[bad], third_party=False)
 
 
 def test_cli_commands_that_need_no_keras_do_not_import_it(tmp_path):
@@ -131,3 +133,26 @@ def test_cli_commands_that_need_no_keras_do_not_import_it(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_built_ins_are_entry_points_of_our_distribution_and_always_load(monkeypatch):
+    monkeypatch.setenv("BENCH_LOAD_PLUGINS", "")
+    registry = manager.get_registry()
+    assert registry.sources[("dataset", "synthetic")] == "built-in"
+    assert registry.sources[("executor", "local")] == "built-in"
+    assert set(registry.classes) == set(manager.KINDS)
+
+
+def test_bench_disable_plugins_leaves_out_built_ins_by_entry_point_name(monkeypatch):
+    monkeypatch.setenv("BENCH_DISABLE_PLUGINS", "sdss, executors")
+    registry = manager.get_registry()
+    assert "sdss" not in registry.classes["dataset"] and "synthetic" in registry.classes["dataset"]
+    assert registry.classes["executor"] == {}
+    monkeypatch.delenv("BENCH_DISABLE_PLUGINS")
+    assert "sdss" in manager.get_registry().classes["dataset"]
+
+
+def test_disabled_third_party_plugin_is_not_loaded(installed_ext, monkeypatch):
+    monkeypatch.delenv("BENCH_LOAD_PLUGINS", raising=False)
+    monkeypatch.setenv("BENCH_DISABLE_PLUGINS", "ext")
+    assert "ones" not in manager.get_registry().classes["renderer"]

@@ -9,10 +9,9 @@ import pytest
 
 from bench.cli import main
 from bench.spectra import boss_grid
+from tests.fixtures.sdss_files import write_spec_lite
 from tests.plugins import toy
 from tests.test_core import CONFIG, write
-
-write_spec_lite = pytest.importorskip("bench_plugins.sdss.testing").write_spec_lite
 
 
 def toy_like_flux(k: int, seed: int) -> np.ndarray:

@@ -48,7 +48,7 @@ def damaged(seed: int = 1) -> SpectrumBatch:
 
 
 def all_steps() -> list:
-    registry = get_registry(entry_points=False)
+    registry = get_registry(third_party=False)
     names = sorted(registry.classes["preprocessor"])
     steps = [registry.create("preprocessor", name, {}, name) for name in names]
     return steps + [
@@ -61,7 +61,7 @@ def all_steps() -> list:
 
 
 def test_registered_names() -> None:
-    names = set(get_registry(entry_points=False).classes["preprocessor"])
+    names = set(get_registry(third_party=False).classes["preprocessor"])
     assert {"mask", "clip", "moving_average", "resample", "normalize"} <= names
 
 

@@ -13,7 +13,7 @@ from bench.data.check import check_paths
 from bench.data.readers import find_spectra, read_batch, read_spectrum
 from bench.errors import BenchError
 from bench.spectra import boss_grid
-from bench_plugins.sdss.testing import write_spec_lite
+from tests.fixtures.sdss_files import write_spec_lite
 
 
 def _labels(shared_data: Path) -> dict[str, dict[str, str]]:

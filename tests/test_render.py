@@ -9,9 +9,10 @@ import pytest
 from bench.errors import BenchError
 from bench.feed import Pipeline
 from bench.plugins.manager import get_registry
+from bench.results.plots import write_gallery
 from bench.spectra import SpectrumBatch, boss_grid, empty_batch
 from bench_plugins.preprocess import Mask, MovingAverage
-from bench_plugins.render import Area, FluxPassthrough, Fold, Gaf, Line, write_gallery
+from bench_plugins.render import Area, FluxPassthrough, Fold, Gaf, Line
 
 SHAPES = [(28, 28, 1), (75, 75, 3), (224, 224, 3), (32, 96, 1)]
 
@@ -44,7 +45,7 @@ def damaged() -> SpectrumBatch:
 
 
 def image_renderers() -> list:
-    registry = get_registry(entry_points=False)
+    registry = get_registry(third_party=False)
     names = sorted(n for n in registry.classes["renderer"] if n != "none")
     return [registry.create("renderer", n, {}, n) for n in names] + [
         Line(line_width=2.5, invert=True, x_axis="loglam")
@@ -57,7 +58,7 @@ def ink_rows(image: np.ndarray) -> np.ndarray:
 
 
 def test_registered_names() -> None:
-    names = set(get_registry(entry_points=False).classes["renderer"])
+    names = set(get_registry(third_party=False).classes["renderer"])
     assert {"line", "area", "fold", "gaf", "none"} <= names
 
 

@@ -16,7 +16,7 @@ from bench_plugins import sdss
 from bench_plugins.sdss.cache import SpectrumCache
 from bench_plugins.sdss.catalog import save_sample
 from bench_plugins.sdss.dataset import SdssDataset
-from bench_plugins.sdss.testing import write_spec_lite
+from tests.fixtures.sdss_files import write_spec_lite
 
 
 def test_registered_through_the_public_hook() -> None:

@@ -13,7 +13,7 @@ from bench.errors import BenchError
 from bench.spectra import boss_grid
 from bench_plugins.sdss.cache import SpectrumCache
 from bench_plugins.sdss.dataset import SdssDataset
-from bench_plugins.sdss.testing import write_spec_lite
+from tests.fixtures.sdss_files import write_spec_lite
 
 
 def _files(folder: Path, n: int = 12) -> list[Path]:

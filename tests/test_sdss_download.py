@@ -9,7 +9,7 @@ import pytest
 
 from bench.errors import BenchError
 from bench_plugins.sdss.download import download_spectra, fetch, spectrum_url
-from bench_plugins.sdss.testing import spec_name, write_spec_lite
+from tests.fixtures.sdss_files import spec_name, write_spec_lite
 from tests.httpserver import Behaviour, serve
 
 RUN2D = "v5_13_2"

@@ -10,7 +10,7 @@ import pytest
 
 import bench_plugins.synthetic as synthetic_plugin
 from bench.errors import BenchError
-from bench.plugins.manager import INTERNAL_PLUGINS
+from bench.plugins.manager import get_registry
 from bench.spectra import BOSS_NPIX, boss_grid
 from bench_plugins.synthetic import Synthetic, forest, observe
 from bench_plugins.synthetic.forest import tau_eff
@@ -29,7 +29,7 @@ def test_registered_as_dataset() -> None:
     registered: list[type] = []
     synthetic_plugin.register_datasets(register=registered.append)
     assert registered == [Synthetic] and Synthetic.name == "synthetic"
-    assert "bench_plugins.synthetic" in INTERNAL_PLUGINS
+    assert get_registry(third_party=False).sources[("dataset", "synthetic")] == "built-in"
 
 
 def test_same_seed_same_arrays_and_by_index() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.errors import BenchError
-from bench.plugins.manager import KINDS, get_registry
+from bench.plugins.manager import SPECTRUM_KINDS, get_registry
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -38,8 +38,10 @@ def check_plugin(words: Sequence[str], option_pairs: Sequence[str]) -> int:
         kind = resolve_kind(name, registry)
     else:
         raise BenchError(f"check-plugin: expected [KIND] NAME, got {' '.join(words)!r}")
-    if kind not in KINDS:
-        raise BenchError(f"check-plugin: kind {kind!r} is not valid; expected one of {list(KINDS)}")
+    if kind not in SPECTRUM_KINDS:
+        raise BenchError(
+            f"check-plugin: kind {kind!r} is not valid; expected one of {list(SPECTRUM_KINDS)}"
+        )
     options = parse_options(option_pairs)
     results = check(kind, name, options, registry)
     console.conformance_table(results)

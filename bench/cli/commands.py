@@ -7,7 +7,6 @@ from pathlib import Path
 
 from bench.cli import console
 from bench.config import load_config
-from bench.errors import BenchError
 from bench.plugins.manager import KINDS, get_registry
 
 
@@ -20,16 +19,13 @@ def validate(config_path: Path) -> int:
 def plugins(as_json: bool) -> int:
     registry = get_registry()
     rows = []
-    listed = [(kind, registry.classes[kind], registry.sources) for kind in KINDS]
-    executors = {("executor", n): src for n, src in registry.executor_sources.items()}
-    listed.append(("executor", registry.executors, executors))  # type: ignore[arg-type]
-    for kind, classes, sources in listed:
-        for name, cls in sorted(classes.items()):
+    for kind in KINDS:
+        for name, cls in sorted(registry.classes[kind].items()):
             rows.append(
                 {
                     "kind": kind,
                     "name": name,
-                    "source": sources[(kind, name)],
+                    "source": registry.sources[(kind, name)],
                     "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
                     "options": [
                         {
@@ -39,6 +35,7 @@ def plugins(as_json: bool) -> int:
                             "help": o.help,
                         }
                         | ({"choices": list(o.choices)} if o.choices else {})
+                        | ({"bounds": o.bounds} if o.bounds else {})
                         for o in cls.options
                     ],
                 }
@@ -104,47 +101,3 @@ def compare(baseline: Path, current: Path, tolerance: float) -> int:
     if result.exit_code:
         console.error(f"regression against {baseline}")
     return result.exit_code
-
-
-def plot_spectra(out: Path, real: Path | None, seed: int) -> int:
-    from bench_plugins.synthetic.plot import plot_examples
-
-    if real is not None and not real.is_dir():
-        raise BenchError(f"{real}: --real must be a folder of spec-lite files")
-    console.info(f"wrote {plot_examples(out, real_dir=real, seed=seed)}")
-    return 0
-
-
-def plot_gallery(config_path: Path, model_label: str | None, per_class: int, out: Path) -> int:
-    """Render the first dataset's spectra as the chosen model sees them."""
-    import numpy as np
-
-    from bench.data.split import known_label_index, stratified_sample
-    from bench.pipeline import build_pipeline, renderer_for
-    from bench_plugins.render import write_gallery
-
-    registry = get_registry()
-    config = load_config(config_path, registry)
-    specs = [m for m in config.models if model_label in (None, m.label)]
-    if not specs:
-        labels = ", ".join(m.label for m in config.models)
-        raise BenchError(f"{config_path}: no model labelled {model_label!r}; labels: {labels}")
-    spec = specs[0]
-    model = registry.create("model", spec.name, spec.params, f"model {spec.label}")
-    if model.input_kind != "image":
-        raise BenchError(f"model {spec.label!r} reads 1-D flux, not images; choose an image model")
-    data = config.datasets[0]
-    source = registry.create("dataset", data.name, data.params, f"dataset {data.name}").open()
-    classes = config.classes
-    index = known_label_index(source.labels, classes)
-    index = stratified_sample(source.labels, index, per_class * len(classes) * 4, seed=0)
-    batch = source.read(np.asarray(index))
-    shape = model.input_shape(len(source.loglam))
-    pipeline = build_pipeline(
-        registry, config.preprocess, renderer_for(model, spec, config.render), shape
-    )
-    for step in pipeline.preprocessors:
-        batch = step(batch)
-    written = write_gallery(batch, pipeline.renderer, shape, out, per_class=per_class)
-    console.info(f"wrote {written} ({spec.label}: {'x'.join(map(str, shape))})")
-    return 0

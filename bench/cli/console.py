@@ -113,6 +113,9 @@ def plugins_table(rows: list[dict[str, Any]]) -> None:
         )
         for o in row["options"]:
             choices = f" one of {o['choices']}" if "choices" in o else ""
+            signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+            bounds = [f"{signs[k]} {v}" for k, v in o.get("bounds", {}).items()]
+            choices += f" ({' and '.join(bounds)})" if bounds else ""
             out.print(
                 f"    {escape(o['name'])}: {o['type']} = {escape(repr(o['default']))}"
                 f"{escape(choices)}  [dim]{escape(o['help'])}[/]"

@@ -1,23 +1,31 @@
-"""The `bench` command. Thin: parse arguments, call the core, print through bench.cli.console."""
+"""The `bench` command. Thin: parse arguments, call the core, print through bench.cli.console.
+
+The parser holds the core commands plus those plugins add through the
+``register_commands`` hook; groups such as ``data`` and ``plot`` are shared.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench import __version__
 from bench.errors import USER_ERROR_EXIT, BenchError
+from bench.interfaces import Command
+
+# the help of each command group, and the dest its subcommand's name is stored under
+GROUPS = {
+    "data": ("work with spectrum files", "ACTION"),
+    "plot": ("draw pictures of spectra and of what models see", "WHAT"),
+}
+# the subparsers of each command group, by the words that call it
+Groups = dict[tuple[str, ...], Any]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bench", description="Benchmark classifiers of astrophysical spectra."
-    )
-    parser.add_argument("--version", action="version", version=f"specclassbench {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _run_arguments(sub: Any) -> None:
     run = sub.add_parser("run", help="run every cell of a benchmark")
     run.add_argument(
         "config", nargs="?", default="benchmarks.toml", type=Path, help="default: ./benchmarks.toml"
@@ -31,10 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fresh", action="store_true", help="rerun every cell, even those finished in --out"
     )
-
     validate = sub.add_parser("validate", help="check a config without running it")
     validate.add_argument("config", type=Path)
 
+
+def _plugin_arguments(sub: Any) -> None:
     plugins = sub.add_parser("plugins", help="list registered plugins and their options")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     check_plugin = sub.add_parser("check-plugin", help="run the conformance suite on a plugin")
@@ -42,52 +51,25 @@ def _parser() -> argparse.ArgumentParser:
     check_plugin.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="a plugin option"
     )
-
     predict = sub.add_parser("predict", help="apply a trained cell to spectrum files")
     predict.add_argument("cell_dir", type=Path)
     predict.add_argument("paths", nargs="+", type=Path, help="spectrum files or folders")
     predict.add_argument("--out", type=Path, default=Path("predictions.csv"))
 
-    data = sub.add_parser("data", help="work with spectrum files")
-    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    check = data_sub.add_parser(
+
+def _group_arguments(groups: Groups) -> None:
+    check = groups[("data",)].add_parser(
         "check", help="read every spectrum file; count classes; list bad files"
     )
     check.add_argument("paths", nargs="+", type=Path)
-    sample = data_sub.add_parser(
-        "sample", help="draw a seeded stratified sample from a spAll/specObj/DR12Q catalog"
-    )
-    sample.add_argument("catalog", type=Path)
-    sample.add_argument("--n", type=int, required=True, help="objects to draw (the paper: 300000)")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--z-min", type=float, default=0.0)
-    sample.add_argument("--z-max", type=float, default=3.5)
-    sample.add_argument("--class-column", default="CLASS", help="e.g. CLASS_PERSON for DR12Q")
-    sample.add_argument("--any-zwarning", action="store_true", help="keep ZWARNING != 0 too")
-    sample.add_argument("--out", type=Path, default=Path("sample.csv"))
-    download = data_sub.add_parser("download", help="fetch a sample's spectra from the SDSS SAS")
-    download.add_argument("sample", type=Path, help="CSV written by `bench data sample`")
-    download.add_argument("--dest", type=Path, required=True)
-    download.add_argument("--release", default="dr17")
-    download.add_argument("--base-url", default=None, help="mirror of the SAS (default: SDSS)")
-    download.add_argument("--workers", type=int, default=8)
-    ingest = data_sub.add_parser("ingest", help="read spectrum files into an on-disk cache")
-    ingest.add_argument("paths", nargs="+", type=Path)
-    ingest.add_argument("--cache", type=Path, required=True)
-    ingest.add_argument("--workers", type=int, default=2)
-
-    plot = sub.add_parser("plot", help="draw pictures of spectra and of what models see")
-    plot_sub = plot.add_subparsers(dest="plot_command", required=True, metavar="WHAT")
-    spectra = plot_sub.add_parser("spectra", help="synthetic examples per class, beside real ones")
-    spectra.add_argument("--real", type=Path, help="folder of real spec-lite files to show beside")
-    spectra.add_argument("--seed", type=int, default=0)
-    spectra.add_argument("--out", type=Path, default=Path("spectra.png"))
-    gallery = plot_sub.add_parser("gallery", help="rendered model inputs per class (PNG)")
+    gallery = groups[("plot",)].add_parser("gallery", help="rendered model inputs per class (PNG)")
     gallery.add_argument("config", nargs="?", default="benchmarks.toml", type=Path)
     gallery.add_argument("--model", help="label of the model whose input to show (default: first)")
     gallery.add_argument("--per-class", type=int, default=4)
     gallery.add_argument("--out", type=Path, default=Path("gallery.png"))
 
+
+def _results_arguments(sub: Any) -> None:
     board = sub.add_parser("leaderboard", help="rank cells of one or more runs by a metric")
     board.add_argument(
         "paths", nargs="*", type=Path, help="report.json files or folders (default: reports/)"
@@ -96,16 +78,71 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument(
         "--format", dest="fmt", default="table", choices=("table", "md", "html", "json")
     )
-
     compare = sub.add_parser("compare", help="CI gate: exit 1 when a metric regressed")
     compare.add_argument("baseline", type=Path)
     compare.add_argument("current", type=Path)
     compare.add_argument("--tolerance", type=float, default=0.02, help="default: 0.02")
+
+
+def _group(groups: Groups, sub: Any, path: tuple[str, ...], help: str = "", meta: str = "") -> Any:
+    """The subparsers of the group called by ``path`` (``("data",)``), made on first use."""
+    if path not in groups:
+        parser = sub.add_parser(path[-1], help=help or f"{' '.join(path)} commands")
+        groups[path] = parser.add_subparsers(
+            dest=f"{'_'.join(path)}_command", required=True, metavar=meta or "ACTION"
+        )
+    return groups[path]
+
+
+def _add_plugin_commands(
+    sub: Any, groups: Groups, commands: Mapping[tuple[str, ...], tuple[Command, str]]
+) -> None:
+    core = {"run", "validate", "plugins", "check-plugin", "predict", "leaderboard", "compare"}
+    taken = {("data", "check"), ("plot", "gallery")}
+    for path, (command, source) in commands.items():
+        if path in taken or path[0] in core or path in groups:
+            raise BenchError(f"plugin {source}: command {' '.join(path)!r} is a core command")
+        parent = sub
+        for depth in range(1, len(path)):
+            parent = _group(groups, parent, path[:depth])
+        parser = parent.add_parser(path[-1], help=command.help)
+        command.add_arguments(parser)
+        parser.set_defaults(plugin_command=command)
+
+
+def _parser(
+    commands: Mapping[tuple[str, ...], tuple[Command, str]] | None = None,
+) -> argparse.ArgumentParser:
+    """The core commands plus ``commands`` (default: those the registered plugins add)."""
+    if commands is None:
+        from bench.plugins.manager import get_registry
+
+        commands = get_registry().commands
+    parser = argparse.ArgumentParser(
+        prog="bench", description="Benchmark classifiers of astrophysical spectra."
+    )
+    parser.add_argument("--version", action="version", version=f"specclassbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _run_arguments(sub)
+    _plugin_arguments(sub)
+    groups: Groups = {}
+    for name, (help, metavar) in GROUPS.items():
+        _group(groups, sub, (name,), help, metavar)
+    _group_arguments(groups)
+    _results_arguments(sub)
+    _add_plugin_commands(sub, groups, commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        parser = _parser()
+    except BenchError as exc:  # a broken plugin: say so in one line
+        from bench.cli import console
+
+        console.error(str(exc))
+        return USER_ERROR_EXIT
+    args = parser.parse_args(argv)
     from bench.cli import console
 
     try:
@@ -121,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from bench.cli import commands
 
+    if getattr(args, "plugin_command", None) is not None:
+        return int(args.plugin_command.run(args))
     if args.command == "run":
         return commands.run(args.config, args.out, args.quick, args.fresh)
     if args.command == "validate":
@@ -133,14 +172,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return check_plugin(args.words, args.option)
     if args.command == "predict":
         return commands.predict(args.cell_dir, args.paths, args.out)
-    if args.command == "data":
-        from bench.cli import data_commands
+    if args.command == "data" and args.data_command == "check":
+        from bench.cli.data_commands import check
 
-        return data_commands.dispatch(args)
-    if args.command == "plot" and args.plot_command == "spectra":
-        return commands.plot_spectra(args.out, args.real, args.seed)
+        return check(args.paths)
     if args.command == "plot" and args.plot_command == "gallery":
-        return commands.plot_gallery(args.config, args.model, args.per_class, args.out)
+        from bench.cli.gallery import plot_gallery
+
+        return plot_gallery(args.config, args.model, args.per_class, args.out)
     if args.command == "leaderboard":
         return commands.leaderboard(args.paths, args.metric, args.fmt)
     if args.command == "compare":

@@ -28,11 +28,20 @@ PROTOCOL_KEYS = (
         [0.8],
         "train fractions (the paper: 0.6, 0.7, 0.8)",
         item_type=float,
+        gt=0.0,
+        lt=1.0,
     ),
-    Option("epochs", list, [20], "epoch counts (the paper: 20, 30, 40)", item_type=int),
-    Option("seeds", list, [0], "seeds: each gives its own split and initialisation", item_type=int),
-    Option("batch_size", int, 32, "batch size (a model's own batch_size option wins)"),
-    Option("max_spectra", int, None, "use at most this many spectra (stratified sample)"),
+    Option("epochs", list, [20], "epoch counts (the paper: 20, 30, 40)", item_type=int, ge=1),
+    Option(
+        "seeds",
+        list,
+        [0],
+        "seeds: each gives its own split and initialisation",
+        item_type=int,
+        ge=0,
+    ),
+    Option("batch_size", int, 32, "batch size (a model's own batch_size option wins)", ge=1),
+    Option("max_spectra", int, None, "use at most this many spectra (stratified sample)", ge=2),
 )
 SECTIONS = (
     "benchmark",
@@ -207,19 +216,10 @@ def _unique(labels: list[str], what: str, table: str) -> None:
 
 
 def _check_protocol(protocol: Protocol, where: str) -> None:
+    """What the declared bounds cannot say: the grid's lists are not empty."""
     for key in ("train_fractions", "epochs", "seeds"):
         if not getattr(protocol, key):
             raise BenchError(f"{where}.{key}: must not be empty")
-    for f in protocol.train_fractions:
-        if not 0.0 < f < 1.0:
-            raise BenchError(f"{where}.train_fractions: {f} is not between 0 and 1")
-    for e in protocol.epochs:
-        if e < 1:
-            raise BenchError(f"{where}.epochs: {e} is not a positive integer")
-    if protocol.batch_size < 1:
-        raise BenchError(f"{where}.batch_size: {protocol.batch_size} is not a positive integer")
-    if protocol.max_spectra is not None and protocol.max_spectra < 2:
-        raise BenchError(f"{where}.max_spectra: {protocol.max_spectra} is too small")
 
 
 def shrink(config: Config, registry: Registry) -> Config:

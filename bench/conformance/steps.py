@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.conformance import (
+from bench.conformance.fixtures import (
     CLASSES,
     IMAGE_SHAPES,
     Failed,

@@ -1,15 +1,20 @@
-"""Plugin loading: built-ins, then the ``bench`` entry-point group, into typed registries.
+"""Plugin loading: every plugin, built-in or not, comes from the ``bench`` entry-point group.
 
-``BENCH_LOAD_PLUGINS`` (like llm's LLM_LOAD_PLUGINS) limits third-party plugins: unset
-loads all installed ones; a comma-separated list loads only those distributions; an
-empty string loads none. Built-in plugins always load.
+The built-ins are entry points of our own distribution (``specclassbench``); they show the
+source "built-in" and always load. ``BENCH_LOAD_PLUGINS`` (like llm's LLM_LOAD_PLUGINS)
+limits third-party plugins: unset loads all installed ones; a comma-separated list loads
+only those distributions; an empty string loads none. ``BENCH_DISABLE_PLUGINS`` leaves
+plugins out by entry-point name, built-ins included (like pytest's ``-p no:name``), e.g.
+``BENCH_DISABLE_PLUGINS=sdss,executors``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -19,64 +24,73 @@ import pluggy
 from bench import hookspecs
 from bench.errors import BenchError, closest
 from bench.executors import Executor
-from bench.interfaces import Dataset, Model, Plugin, Preprocessor, Renderer
+from bench.interfaces import Command, Dataset, Model, Preprocessor, Renderer
 
 ENTRY_POINT_GROUP = "bench"
-INTERNAL_PLUGINS = (
-    "bench_plugins.synthetic",
-    "bench_plugins.sdss",
-    "bench_plugins.preprocess",
-    "bench_plugins.render",
-    "bench_plugins.models",
-    "bench_plugins.executors",
-)
-KINDS: dict[str, type[Plugin]] = {
+OWN_DISTRIBUTION = "specclassbench"
+BUILT_IN = "built-in"
+# every kind of plugin class, with its base class and the hook that registers it
+KINDS: dict[str, type[Any]] = {
     "dataset": Dataset,
     "preprocessor": Preprocessor,
     "renderer": Renderer,
     "model": Model,
+    "executor": Executor,
 }
-# Executors are registered like the plugin kinds above but kept apart from them: they
-# run tasks rather than process spectra, so the conformance suite and the cell cache
-# (which walk KINDS and ``sources``) do not apply to them.
-EXECUTOR = "executor"
+HOOKS = {
+    "dataset": "register_datasets",
+    "preprocessor": "register_preprocessors",
+    "renderer": "register_renderers",
+    "model": "register_models",
+    "executor": "register_executors",
+}
+# the kinds that process spectra: the conformance suite and the cell cache walk these;
+# executors run tasks rather than process spectra, so neither applies to them
+SPECTRUM_KINDS = ("dataset", "preprocessor", "renderer", "model")
 
 
 @dataclass
 class Registry:
     """Registered plugin classes by kind and name, with where each came from."""
 
-    classes: dict[str, dict[str, type[Plugin]]] = field(
+    classes: dict[str, dict[str, type[Any]]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
     sources: dict[tuple[str, str], str] = field(default_factory=dict)
-    executors: dict[str, type[Executor]] = field(default_factory=dict)
-    executor_sources: dict[str, str] = field(default_factory=dict)
+    # CLI subcommands from the register_commands hook, by the words that call them
+    commands: dict[tuple[str, ...], tuple[Command, str]] = field(default_factory=dict)
     # how to rebuild this registry in another process (a dask worker)
     extra_modules: tuple[str, ...] = ()
-    entry_points: bool = True
+    third_party: bool = True
 
-    def _names(self, kind: str) -> dict[str, Any]:
-        return self.executors if kind == EXECUTOR else self.classes[kind]
-
-    def add(self, kind: str, cls: type[Plugin], source: str) -> None:
-        base = Executor if kind == EXECUTOR else KINDS[kind]
-        if not (isinstance(cls, type) and issubclass(cls, base)):
+    def add(self, kind: str, cls: type[Any], source: str) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, KINDS[kind])):
             raise BenchError(f"plugin {source}: registered {cls!r}, expected a {kind} class")
         if not cls.name:
             raise BenchError(f"plugin {source}: {cls.__name__} has no name")
-        names = self._names(kind)
-        sources: dict[Any, str] = self.executor_sources if kind == EXECUTOR else self.sources
-        key: Any = cls.name if kind == EXECUTOR else (kind, cls.name)
+        names = self.classes[kind]
         if cls.name in names:
             raise BenchError(
-                f"plugin {source}: {kind} {cls.name!r} is already registered by {sources[key]}"
+                f"plugin {source}: {kind} {cls.name!r} is already registered by "
+                f"{self.sources[(kind, cls.name)]}"
             )
         names[cls.name] = cls
-        sources[key] = source
+        self.sources[(kind, cls.name)] = source
 
-    def get(self, kind: str, name: str) -> type[Plugin]:
-        names = self._names(kind)
+    def add_command(self, command: Command, source: str) -> None:
+        if not isinstance(command, Command) or not command.path:
+            raise BenchError(f"plugin {source}: registered {command!r}, expected a Command")
+        path = tuple(command.path)
+        clash = [p for p in self.commands if p[: len(path)] == path or path[: len(p)] == p]
+        if clash:
+            raise BenchError(
+                f"plugin {source}: command {' '.join(path)!r} is already registered by "
+                f"{self.commands[clash[0]][1]}"
+            )
+        self.commands[path] = (command, source)
+
+    def get(self, kind: str, name: str) -> type[Any]:
+        names = self.classes[kind]
         if name not in names:
             valid = ", ".join(sorted(names)) or "none"
             raise BenchError(f"unknown {kind} {name!r}{closest(name, names)}; valid: {valid}")
@@ -90,8 +104,8 @@ class Registry:
             raise BenchError(f"{where}: {exc}") from None
 
 
-def _allowed_distributions() -> set[str] | None:
-    value = os.environ.get("BENCH_LOAD_PLUGINS")
+def _names_in(variable: str) -> set[str] | None:
+    value = os.environ.get(variable)
     if value is None:
         return None
     return {v.strip().lower() for v in value.split(",") if v.strip()}
@@ -105,88 +119,131 @@ class BenchPluginManager(pluggy.PluginManager):
         self.dist_source: dict[str, str] = {}
 
 
-def plugin_manager(extra: Iterable[object] = (), entry_points: bool = True) -> BenchPluginManager:
-    """A manager with the built-ins, ``extra`` plugin objects and (optionally) entry points."""
+def _entry_points() -> Iterator[tuple[bool, metadata.EntryPoint]]:
+    """(from our own distribution?, entry point) for the ``bench`` group, ours first."""
+    points = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+    def own(ep: metadata.EntryPoint) -> bool:
+        dist = ep.dist.metadata["Name"] if ep.dist else ""
+        return (dist or "").lower().replace("_", "-") == OWN_DISTRIBUTION
+
+    yield from ((True, ep) for ep in points if own(ep))
+    yield from ((False, ep) for ep in points if not own(ep))
+
+
+def _load(pm: BenchPluginManager, ep: metadata.EntryPoint, own: bool) -> None:
+    dist_name = ep.dist.metadata["Name"] if ep.dist else "?"
+    try:
+        plugin = ep.load()
+    except Exception as exc:  # a broken third-party plugin must not hide the others
+        raise BenchError(f"plugin {ep.name!r} from {dist_name} failed to import: {exc}") from None
+    pm.register(plugin, name=ep.name)
+    version = ep.dist.version if ep.dist else ""
+    pm.dist_source[ep.name] = BUILT_IN if own else f"{dist_name} {version}"
+
+
+def plugin_manager(extra: Iterable[object] = (), third_party: bool = True) -> BenchPluginManager:
+    """A manager with our entry points, ``extra`` plugin objects and (optionally) the
+    installed third-party entry points, less those named in ``BENCH_DISABLE_PLUGINS``."""
     pm = BenchPluginManager()
     pm.add_hookspecs(hookspecs)
-    for module_name in INTERNAL_PLUGINS:
-        pm.register(importlib.import_module(module_name), name=module_name)
+    disabled = _names_in("BENCH_DISABLE_PLUGINS") or set()
+    allowed = _names_in("BENCH_LOAD_PLUGINS")
+    points = [(own, ep) for own, ep in _entry_points() if ep.name.lower() not in disabled]
+    for own, ep in points:
+        if own and not pm.has_plugin(ep.name):
+            _load(pm, ep, own=True)
     for plugin in extra:
         pm.register(plugin)
-    if entry_points:
-        allowed = _allowed_distributions()
-        for dist in metadata.distributions():
-            dist_name = (dist.metadata["Name"] or "").lower()
-            for ep in dist.entry_points:
-                if ep.group != ENTRY_POINT_GROUP or pm.has_plugin(ep.name):
-                    continue
-                if allowed is not None and dist_name not in allowed:
-                    continue
-                try:
-                    plugin = ep.load()
-                except Exception as exc:  # a broken third-party plugin must not hide the others
-                    raise BenchError(
-                        f"plugin {ep.name!r} from {dist_name} failed to import: {exc}"
-                    ) from None
-                pm.register(plugin, name=ep.name)
-                pm.dist_source[ep.name] = f"{dist.metadata['Name']} {dist.version}"
+    for own, ep in points:
+        if own or not third_party or pm.has_plugin(ep.name):
+            continue
+        dist_name = ((ep.dist.metadata["Name"] if ep.dist else "") or "").lower()
+        if allowed is None or dist_name in allowed:
+            _load(pm, ep, own=False)
     pm.check_pending()
     return pm
-
-
-def _source_of(pm: BenchPluginManager, plugin: object) -> str:
-    name = pm.get_name(plugin) or repr(plugin)
-    if name in INTERNAL_PLUGINS:
-        return "built-in"
-    return pm.dist_source.get(name, name)
 
 
 def build_registry(pm: BenchPluginManager) -> Registry:
     """Call every ``register_*`` hook implementation, recording each plugin's source."""
     registry = Registry()
-    hooks: dict[str, Any] = {
-        "dataset": pm.hook.register_datasets,
-        "preprocessor": pm.hook.register_preprocessors,
-        "renderer": pm.hook.register_renderers,
-        "model": pm.hook.register_models,
-        EXECUTOR: pm.hook.register_executors,
-    }
-    for kind, hook in hooks.items():
-        for impl in reversed(hook.get_hookimpls()):
-            source = _source_of(pm, impl.plugin)
+    for kind, hook_name in HOOKS.items():
+        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+            name = pm.get_name(impl.plugin) or repr(impl.plugin)
+            source = pm.dist_source.get(name, name)
 
-            def register(cls: type[Plugin], kind: str = kind, source: str = source) -> None:
+            def register(cls: type[Any], kind: str = kind, source: str = source) -> None:
                 registry.add(kind, cls, source)
 
             impl.function(register=register)
+    for impl in reversed(pm.hook.register_commands.get_hookimpls()):
+        name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        source = pm.dist_source.get(name, name)
+
+        def add(command: Command, source: str = source) -> None:
+            registry.add_command(command, source)
+
+        impl.function(register=add)
     return registry
 
 
-_cached: Registry | None = None
-
-
-def get_registry(extra: Iterable[object] = (), entry_points: bool = True) -> Registry:
-    """The registry of this process (built once unless ``extra`` plugins are given)."""
-    global _cached
+def _build(extra: Iterable[object], third_party: bool) -> Registry:
     extra = list(extra)
-    if extra or not entry_points:
-        registry = build_registry(plugin_manager(extra, entry_points))
-        registry.extra_modules = tuple(getattr(p, "__name__", "") for p in extra)
-        registry.entry_points = entry_points
-        return registry
-    if _cached is None:
-        _cached = build_registry(plugin_manager())
-    return _cached
+    registry = build_registry(plugin_manager(extra, third_party))
+    registry.extra_modules = tuple(getattr(p, "__name__", "") for p in extra)
+    registry.third_party = third_party
+    return registry
 
 
-_rebuilt: dict[tuple[tuple[str, ...], bool], Registry] = {}
+@functools.cache
+def _default_registry(third_party: bool, load: str | None, disable: str | None) -> Registry:
+    return _build((), third_party)
 
 
-def registry_like(extra_modules: tuple[str, ...], entry_points: bool) -> Registry:
+_overrides: list[Registry] = []
+
+
+def get_registry(extra: Iterable[object] = (), third_party: bool = True) -> Registry:
+    """The registry of this process: built once per setting of the two environment
+    variables (fresh each call when ``extra`` plugin objects are given). Inside
+    :func:`using_registry`, the registry given there."""
+    extra = list(extra)
+    if extra:
+        return _build(extra, third_party)
+    if _overrides and third_party:
+        return _overrides[-1]
+    env = os.environ
+    return _default_registry(
+        third_party, env.get("BENCH_LOAD_PLUGINS"), env.get("BENCH_DISABLE_PLUGINS")
+    )
+
+
+@contextmanager
+def using_registry(registry: Registry) -> Iterator[Registry]:
+    """Within the block, ``get_registry()`` returns ``registry`` (tests; embedding)."""
+    _overrides.append(registry)
+    try:
+        yield registry
+    finally:
+        _overrides.remove(registry)
+
+
+def registry_like(extra_modules: tuple[str, ...], third_party: bool) -> Registry:
     """In another process (a dask worker): the registry a run was resolved against, from
     the names of its extra plugin modules; built once per process."""
-    key = (extra_modules, entry_points)
-    if key not in _rebuilt:
-        modules = [importlib.import_module(name) for name in extra_modules]
-        _rebuilt[key] = get_registry(modules, entry_points)
-    return _rebuilt[key]
+    if not extra_modules:
+        return get_registry(third_party=third_party)
+    return _registry_with(extra_modules, third_party)
+
+
+@functools.cache
+def _registry_with(extra_modules: tuple[str, ...], third_party: bool) -> Registry:
+    modules = [importlib.import_module(name) for name in extra_modules]
+    return get_registry(modules, third_party)
+
+
+def clear_registry_cache() -> None:
+    """Forget the registries built so far (after installing a plugin in this process)."""
+    _default_registry.cache_clear()
+    _registry_with.cache_clear()

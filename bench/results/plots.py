@@ -1,5 +1,6 @@
 """Report figures as PNG bytes: the paper's grid of normalised confusion matrices, loss
-curves (train dashed, test solid, as the paper's Figure 7) and recall versus redshift.
+curves (train dashed, test solid, as the paper's Figure 7) and recall versus redshift;
+and the gallery of rendered model inputs per class (``bench plot gallery``).
 
 matplotlib is imported inside each function (``Figure`` objects, no pyplot state), so
 importing this module costs nothing.
@@ -9,7 +10,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.interfaces import Renderer
+    from bench.spectra import SpectrumBatch
 
 # rows of the paper's Figures 8-10 and the normalisation of the confusion matrix for each:
 # recall divides by the true-class total, precision by the predicted-class total
@@ -129,3 +135,47 @@ def recall_vs_bins(results: Sequence[dict[str, Any]], kind: str, title: str) -> 
         ax.legend(fontsize=7)
     fig.suptitle(_label(title), fontsize=11)
     return _png(fig)
+
+
+def write_gallery(
+    batch: SpectrumBatch,
+    renderer: Renderer,
+    shape: tuple[int, int, int],
+    out_png: Path | str,
+    per_class: int = 4,
+) -> Path:
+    """Render the first ``per_class`` spectra of each class in ``batch`` and write them as
+    one PNG: a row per class (sorted by name), titled with the class and object id.
+    Returns the path written. Images are shown as rendered (grey for 1 channel)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    out_png = Path(out_png)
+    labels = np.asarray(batch.labels).astype(str)
+    classes = sorted(set(labels)) or [""]
+    picks = [np.flatnonzero(labels == c)[:per_class] for c in classes]
+    images = renderer.render(batch.take(np.concatenate(picks).astype(np.int64)), shape)
+    height, width = shape[0], shape[1]
+    scale = max(1.0, 160 / max(height, width))
+    cell = (width * scale / 80 + 0.2, height * scale / 80 + 0.4)
+    fig = Figure(figsize=(cell[0] * per_class, cell[1] * len(classes)), dpi=80)
+    axes = fig.subplots(len(classes), per_class, squeeze=False)
+    k = 0
+    for row, (cls, pick) in enumerate(zip(classes, picks, strict=True)):
+        for col in range(per_class):
+            ax = axes[row, col]
+            ax.set_axis_off()
+            if col < len(pick):
+                image = images[k]
+                k += 1
+                ax.imshow(
+                    image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1
+                )
+                ax.set_title(f"{cls or '?'} {batch.ids[pick[col]]}", fontsize=8)
+    fig.suptitle(f"renderer {renderer.name!r} {'x'.join(map(str, shape))}", fontsize=9)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png)
+    return out_png

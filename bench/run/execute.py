@@ -88,7 +88,7 @@ def run_task(
     events = events or SilentEvents()
     try:
         if registry is None:
-            registry = registry_like(task.plugins.extra_modules, task.plugins.entry_points)
+            registry = registry_like(task.plugins.extra_modules, task.plugins.third_party)
         if opened is not None and task.dataset.label in opened:
             source, test_source = opened[task.dataset.label]
         else:
@@ -119,7 +119,7 @@ def _reopen(task: TrainTask) -> Sources:
 @cache
 def _open_sources(key: str, plugins: PluginOrigin) -> Sources:
     """Open a training dataset and the test dataset (once per worker process)."""
-    registry = registry_like(plugins.extra_modules, plugins.entry_points)
+    registry = registry_like(plugins.extra_modules, plugins.third_party)
     train, test = json.loads(key)
     spec = PluginSpec(train["name"], train["params"])
     source = registry.create("dataset", spec.name, spec.params, f"dataset {spec.name}").open()

@@ -57,7 +57,7 @@ class PluginOrigin:
     """How another process (a dask worker) rebuilds the registry a run was resolved on."""
 
     extra_modules: tuple[str, ...] = ()
-    entry_points: bool = True
+    third_party: bool = True
 
 
 @dataclass
@@ -113,7 +113,7 @@ def plan_matrix(config: Config, registry: Registry, run_dir: Path, fresh: bool =
             test_source, classes, protocol.max_spectra, protocol.sample_seed, "[test_dataset]"
         )
         plan.summaries["test"] = summarize(test_source, test_usable, classes)
-    origin = PluginOrigin(registry.extra_modules, registry.entry_points)
+    origin = PluginOrigin(registry.extra_modules, registry.third_party)
     for spec in config.datasets:
         source = registry.create("dataset", spec.name, spec.params, f"dataset {spec.name}").open()
         plan.sources[spec.label] = (source, test_source)

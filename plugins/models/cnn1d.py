@@ -10,19 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bench.errors import BenchError
 from bench.options import Option
+from bench_plugins.models.common import FLUX_OPTIONS, check_pixels
 from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
 
 if TYPE_CHECKING:
     import keras
-
-FLUX_OPTIONS = (Option("n_pixels", int, 512, "length of the resampled flux vector"),)
-
-
-def check_pixels(name: str, n_pixels: int, minimum: int) -> None:
-    if n_pixels < minimum:
-        raise BenchError(f"model {name}.n_pixels: {n_pixels} is too small; expected >= {minimum}")
 
 
 class CNN1D(KerasModel):

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.errors import BenchError
 from bench.interfaces import Model
 from bench.options import Option
+from bench_plugins.models.common import read_meta
 
 if TYPE_CHECKING:
     import keras
@@ -254,14 +254,3 @@ class KerasModel(Model):
             "parameters": int(network.count_params()),
             "trainable_parameters": trainable,
         }
-
-
-def read_meta(directory: Path, name: str) -> dict[str, Any]:
-    """The ``model.json`` written by ``save``, checked to belong to model ``name``."""
-    path = directory / "model.json"
-    if not path.is_file():
-        raise BenchError(f"{path}: not found; expected a model directory written by save()")
-    meta = json.loads(path.read_text())
-    if meta.get("model") != name:
-        raise BenchError(f"{path}: holds model {meta.get('model')!r}, expected {name!r}")
-    return meta

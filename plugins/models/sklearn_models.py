@@ -18,8 +18,7 @@ import numpy as np
 from bench.errors import BenchError
 from bench.interfaces import Model
 from bench.options import Option
-from bench_plugins.models.cnn1d import FLUX_OPTIONS, check_pixels
-from bench_plugins.models.keras_base import read_meta
+from bench_plugins.models.common import FLUX_OPTIONS, read_meta
 
 if TYPE_CHECKING:
     from bench.feed import Feed
@@ -57,7 +56,6 @@ class LogisticRegression(Model):
         self.seed = 0
 
     def input_shape(self, n_pixels: int) -> tuple[int, ...]:
-        check_pixels(self.name, self.params["n_pixels"], 2)
         return (self.params["n_pixels"], 1)
 
     def build(self, input_shape: tuple[int, ...], classes: Sequence[str], seed: int) -> None:

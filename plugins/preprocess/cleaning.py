@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.interfaces import Preprocessor
-from bench.options import Option
-from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import (
+from bench.data.kernels import (
     fill_bad,
     finish,
     good_median,
@@ -15,6 +12,9 @@ from bench_plugins.preprocess.arrays import (
     require,
     running_median,
 )
+from bench.interfaces import Preprocessor
+from bench.options import Option
+from bench.spectra import SpectrumBatch
 
 # SDSS and_mask bits that make a pixel unusable: FULLREJECT, NOSKY, BRIGHTSKY, NODATA,
 # COMBINEREJ. Bits such as BADFLAT or LOWFLAT are set on whole spectra that are fine.
@@ -32,7 +32,15 @@ class Mask(Preprocessor):
     name = "mask"
     description = "Mask pixels flagged in and_mask, with ivar <= 0 or non-finite values."
     options = (
-        Option("bits", list, DEFAULT_BITS, "and_mask bit numbers that mask a pixel", item_type=int),
+        Option(
+            "bits",
+            list,
+            DEFAULT_BITS,
+            "and_mask bit numbers that mask a pixel",
+            item_type=int,
+            ge=0,
+            le=31,
+        ),  # fmt: skip
         Option("any_bit", bool, False, "mask a pixel with any and_mask bit set"),
         Option(
             "fill", str, "interpolate", "flux at masked pixels", choices=("interpolate", "zero")
@@ -41,8 +49,6 @@ class Mask(Preprocessor):
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
-        for b in self.params["bits"]:
-            require(0 <= b <= 31, "mask.bits", "bit numbers 0..31", b)
         bits = range(32) if self.params["any_bit"] else set(self.params["bits"])
         self._bitmask = int(sum(1 << b for b in bits))
 
@@ -71,18 +77,22 @@ class Clip(Preprocessor):
     name = "clip"
     description = "Sigma-clip isolated one-pixel outliers (ivar 0 at clipped pixels)."
     options = (
-        Option("sigma", float, 5.0, "clip threshold in units of the pixel noise"),
-        Option("window", int, 15, "running-median window in pixels (odd, >= 3)"),
-        Option("isolation", float, 0.3, "neighbours' excess must stay below this fraction"),
+        Option("sigma", float, 5.0, "clip threshold in units of the pixel noise", gt=0.0),
+        Option("window", int, 15, "running-median window in pixels (odd, >= 3)", ge=3),
+        Option(
+            "isolation",
+            float,
+            0.3,
+            "neighbours' excess must stay below this fraction",
+            gt=0.0,
+            le=1.0,
+        ),  # fmt: skip
     )
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
         w = self.params["window"]
-        require(w >= 3 and w % 2 == 1, "clip.window", "an odd integer >= 3", w)
-        require(self.params["sigma"] > 0, "clip.sigma", "a positive number", self.params["sigma"])
-        iso = self.params["isolation"]
-        require(0 < iso <= 1, "clip.isolation", "a number in (0, 1]", iso)
+        require(w % 2 == 1, "clip.window", "an odd integer >= 3", w)
 
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch:
         good = good_pixels(batch.flux, batch.ivar)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.data.kernels import fill_bad, finish, good_pixels, window_sum
 from bench.interfaces import Preprocessor
 from bench.options import Option
 from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import fill_bad, finish, good_pixels, require, window_sum
 
 
 class MovingAverage(Preprocessor):
@@ -22,18 +22,9 @@ class MovingAverage(Preprocessor):
     name = "moving_average"
     description = "Moving-average denoising (the paper's preprocessing); masked pixels excluded."
     options = (
-        Option("window", int, 5, "window width in pixels (>= 1)"),
+        Option("window", int, 5, "window width in pixels", ge=1),
         Option("weighted", bool, False, "weight pixels by inverse variance"),
     )
-
-    def __init__(self, **params: object) -> None:
-        super().__init__(**params)
-        require(
-            self.params["window"] >= 1,
-            "moving_average.window",
-            "an integer >= 1",
-            self.params["window"],
-        )
 
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch:
         window = self.params["window"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.data.kernels import edges_from_centers, finish, good_pixels, rebin, require
 from bench.interfaces import Preprocessor
 from bench.options import Option
 from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import edges_from_centers, finish, good_pixels, rebin, require
 
 
 class Resample(Preprocessor):
@@ -24,8 +24,8 @@ class Resample(Preprocessor):
     name = "resample"
     description = "Flux-conserving rebin onto a coarser common log-wavelength grid."
     options = (
-        Option("factor", int, 4, "new pixel = this many old pixels (ignored with n_pixels)"),
-        Option("n_pixels", int, None, "number of pixels of the new grid"),
+        Option("factor", int, 4, "new pixel = this many old pixels (ignored with n_pixels)", ge=1),
+        Option("n_pixels", int, None, "number of pixels of the new grid", ge=2),
         Option("loglam_min", float, None, "left edge of the new grid, log10(Angstrom)"),
         Option("loglam_max", float, None, "right edge of the new grid, log10(Angstrom)"),
     )
@@ -33,9 +33,6 @@ class Resample(Preprocessor):
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
         p = self.params
-        require(p["factor"] >= 1, "resample.factor", "an integer >= 1", p["factor"])
-        n = p["n_pixels"]
-        require(n is None or n >= 2, "resample.n_pixels", "an integer >= 2", n)
         lo, hi = p["loglam_min"], p["loglam_max"]
         if lo is not None and hi is not None:
             require(lo < hi, "resample.loglam_max", f"a value above loglam_min {lo}", hi)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.data.kernels import fill_bad, finish, good_median, good_pixels
 from bench.interfaces import Preprocessor
 from bench.options import Option
 from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import fill_bad, finish, good_median, good_pixels
 
 
 class Normalize(Preprocessor):

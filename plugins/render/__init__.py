@@ -13,10 +13,9 @@ from bench import hookimpl
 from bench.interfaces import Renderer
 from bench_plugins.render.encodings import Area, Fold, Gaf
 from bench_plugins.render.flux import FluxPassthrough
-from bench_plugins.render.gallery import write_gallery
 from bench_plugins.render.renderers import Line
 
-__all__ = ["Area", "Fold", "FluxPassthrough", "Gaf", "Line", "write_gallery"]
+__all__ = ["Area", "Fold", "FluxPassthrough", "Gaf", "Line"]
 
 
 @hookimpl

@@ -25,7 +25,7 @@ def image_shape(shape: tuple[int, ...], renderer: str) -> tuple[int, int, int]:
 
 
 def check_percentiles(values: list[float], where: str) -> tuple[float, float]:
-    """Two increasing percentiles in [0, 100], or a one-line BenchError."""
+    """Two increasing percentiles (each in [0, 100]: the option's bounds), or a BenchError."""
     if len(values) != 2 or not 0 <= values[0] < values[1] <= 100:
         raise BenchError(f"{where}: expected two increasing numbers in [0, 100], got {values!r}")
     return float(values[0]), float(values[1])

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.data.kernels import robust_range, window_sum
 from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import robust_range, window_sum
 from bench_plugins.render.base import ImageRenderer, check_percentiles, image_shape
 from bench_plugins.render.flux import flux_vectors
 from bench_plugins.render.geometry import blank_outside, clean_flux, flux_limits, to_rows

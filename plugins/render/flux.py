@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.data.kernels import rebin
 from bench.errors import BenchError
 from bench.interfaces import Renderer
 from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import rebin
 
 
 def flux_vectors(flux: np.ndarray, length: int) -> np.ndarray:

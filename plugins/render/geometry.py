@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench_plugins.preprocess.arrays import fill_bad, good_pixels, robust_range
+from bench.data.kernels import fill_bad, good_pixels, robust_range
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.data.kernels import ROBUST_SAMPLES
 from bench.spectra import SpectrumBatch
-from bench_plugins.preprocess.arrays import ROBUST_SAMPLES
 from bench_plugins.render.geometry import Columns
 
 
@@ -41,39 +41,14 @@ def line_function(
     column = jnp.asarray(cols.column)
     radius = int(round((line_width - 1) / 2))
 
-    def fill_bad(flux, good):
-        idx = jnp.arange(p)
-        left = jax.lax.cummax(jnp.where(good, idx, -1), axis=1)
-        right = jax.lax.cummin(jnp.where(good, idx, p), axis=1, reverse=True)
-        f_left = jnp.take_along_axis(flux, jnp.clip(left, 0, p - 1), axis=1)
-        f_right = jnp.take_along_axis(flux, jnp.clip(right, 0, p - 1), axis=1)
-        has_l, has_r = left >= 0, right < p
-        frac = (idx - left) / jnp.maximum(right - left, 1)
-        both = f_left + frac * (f_right - f_left)
-        value = jnp.where(has_l & has_r, both, jnp.where(has_l, f_left, f_right))
-        return jnp.where(good, flux, jnp.where(has_l | has_r, value, 0.0))
-
-    def limits(flux, good):
-        sub = jnp.sort(jnp.where(good[:, ::step], flux[:, ::step], jnp.inf), axis=1)
-        n_good = good[:, ::step].sum(axis=1)
-        last = jnp.maximum(n_good - 1, 0)
-        k_lo = jnp.round(last * (percentiles[0] / 100.0)).astype(jnp.int32)
-        k_hi = jnp.round(last * (percentiles[1] / 100.0)).astype(jnp.int32)
-        lo = jnp.take_along_axis(sub, k_lo[:, None], axis=1)[:, 0]
-        hi = jnp.take_along_axis(sub, k_hi[:, None], axis=1)[:, 0]
-        lo, hi = jnp.where(n_good == 0, 0.0, lo), jnp.where(n_good == 0, 0.0, hi)
-        pad = margin * (hi - lo)
-        flat = ~(hi - lo > 1e-6 * jnp.maximum(jnp.abs(hi), jnp.abs(lo)))
-        return jnp.where(flat, lo - 1.0, lo - pad), jnp.where(flat, hi + 1.0, hi + pad)
-
     def images(flux, ivar):
         flux = jnp.asarray(flux, jnp.float32)
         ivar = jnp.asarray(ivar, jnp.float32)
         finite = jnp.isfinite(flux)
         good = finite & jnp.isfinite(ivar) & (ivar > 0)
         good = jnp.where(good.any(axis=1)[:, None], good, finite)
-        flux = fill_bad(jnp.where(finite, flux, 0.0), good)
-        bottom, top = limits(flux, good)
+        flux = _fill_bad(jnp.where(finite, flux, 0.0), good)
+        bottom, top = _limits(flux, good, step, percentiles, margin)
         y = (top[:, None] - flux) * (height / (top - bottom))[:, None]
         y = jnp.clip(y, -2.0 * height, 3.0 * height)
         at_bounds = y[:, index] * (1 - t) + y[:, following] * t
@@ -101,6 +76,43 @@ def line_function(
         return jnp.broadcast_to(cover[..., None], (*cover.shape, channels))
 
     return jax.jit(images)
+
+
+def _fill_bad(flux: Any, good: Any) -> Any:
+    """Bad pixels bridged linearly from their good neighbours (the ends held flat)."""
+    import jax
+    import jax.numpy as jnp
+
+    p = flux.shape[1]
+    idx = jnp.arange(p)
+    left = jax.lax.cummax(jnp.where(good, idx, -1), axis=1)
+    right = jax.lax.cummin(jnp.where(good, idx, p), axis=1, reverse=True)
+    f_left = jnp.take_along_axis(flux, jnp.clip(left, 0, p - 1), axis=1)
+    f_right = jnp.take_along_axis(flux, jnp.clip(right, 0, p - 1), axis=1)
+    has_l, has_r = left >= 0, right < p
+    frac = (idx - left) / jnp.maximum(right - left, 1)
+    both = f_left + frac * (f_right - f_left)
+    value = jnp.where(has_l & has_r, both, jnp.where(has_l, f_left, f_right))
+    return jnp.where(good, flux, jnp.where(has_l | has_r, value, 0.0))
+
+
+def _limits(
+    flux: Any, good: Any, step: int, percentiles: tuple[float, float], margin: float
+) -> tuple[Any, Any]:
+    """(bottom, top) of each picture: robust percentiles of good pixels, padded by margin."""
+    import jax.numpy as jnp
+
+    sub = jnp.sort(jnp.where(good[:, ::step], flux[:, ::step], jnp.inf), axis=1)
+    n_good = good[:, ::step].sum(axis=1)
+    last = jnp.maximum(n_good - 1, 0)
+    k_lo = jnp.round(last * (percentiles[0] / 100.0)).astype(jnp.int32)
+    k_hi = jnp.round(last * (percentiles[1] / 100.0)).astype(jnp.int32)
+    lo = jnp.take_along_axis(sub, k_lo[:, None], axis=1)[:, 0]
+    hi = jnp.take_along_axis(sub, k_hi[:, None], axis=1)[:, 0]
+    lo, hi = jnp.where(n_good == 0, 0.0, lo), jnp.where(n_good == 0, 0.0, hi)
+    pad = margin * (hi - lo)
+    flat = ~(hi - lo > 1e-6 * jnp.maximum(jnp.abs(hi), jnp.abs(lo)))
+    return jnp.where(flat, lo - 1.0, lo - pad), jnp.where(flat, hi + 1.0, hi + pad)
 
 
 def render_line_jax(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.errors import BenchError
 from bench.options import Option
 from bench.spectra import SpectrumBatch
 from bench_plugins.render.base import ImageRenderer, check_percentiles, image_shape
@@ -16,8 +15,14 @@ CHUNK_PIXELS = 1 << 18
 
 SCALING_OPTIONS = (
     Option(
-        "percentiles", list, [0.5, 99.5], "flux percentiles setting the y limits", item_type=float
-    ),
+        "percentiles",
+        list,
+        [0.5, 99.5],
+        "flux percentiles setting the y limits",
+        item_type=float,
+        ge=0.0,
+        le=100.0,
+    ),  # fmt: skip
     Option("margin", float, 0.1, "y limits widened by this fraction of their distance"),
     Option("x_axis", str, "wavelength", "x linear in", choices=("wavelength", "loglam")),
     Option(
@@ -41,7 +46,7 @@ class Line(ImageRenderer):
     name = "line"
     description = "The paper's picture: flux vs wavelength as an antialiased line, no axes."
     options = (
-        Option("line_width", float, 1.0, "line width in pixels"),
+        Option("line_width", float, 1.0, "line width in pixels", gt=0.0, le=64.0),
         *SCALING_OPTIONS,
         Option("backend", str, "numpy", "where to render", choices=("numpy", "jax")),
     )
@@ -50,10 +55,6 @@ class Line(ImageRenderer):
         super().__init__(**params)
         self._jax: dict[str, object] = {}
         self.percentiles = check_percentiles(self.params["percentiles"], "line.percentiles")
-        if not 0 < self.params["line_width"] <= 64:
-            raise BenchError(
-                f"line.line_width: expected a number in (0, 64], got {self.params['line_width']!r}"
-            )
 
     def limits(self, batch: SpectrumBatch) -> tuple[np.ndarray, np.ndarray]:
         """Per-spectrum (bottom, top) flux limits of the image."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
+from bench.spectra import CLASSES
 
 # DR12Q CLASS_PERSON: 1 star, 3 QSO, 30 BAL QSO, 4 galaxy; 0 (not inspected) and any other
 # code map to "" (unknown) and are dropped by the dataset's ``classes`` filter.
@@ -70,7 +71,7 @@ def select_sample(
     n: int,
     *,
     seed: int = 0,
-    classes: Sequence[str] = ("STAR", "GALAXY", "QSO"),
+    classes: Sequence[str] = CLASSES,
     z_min: float | None = 0.0,
     z_max: float | None = 3.5,
     zwarning_zero: bool = True,

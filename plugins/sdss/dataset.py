@@ -13,11 +13,9 @@ from bench.data.readers import find_spectra, read_batch
 from bench.errors import BenchError
 from bench.interfaces import Dataset
 from bench.options import Option
-from bench.spectra import ArraySource, SpectrumBatch, SpectrumSource, boss_grid
+from bench.spectra import CLASSES, ArraySource, SpectrumBatch, SpectrumSource, boss_grid
 from bench_plugins.sdss.cache import SpectrumCache
 from bench_plugins.sdss.source import CacheSource, str_column
-
-CLASSES = ["STAR", "GALAXY", "QSO"]
 
 
 class SdssDataset(Dataset):
@@ -38,7 +36,9 @@ class SdssDataset(Dataset):
         Option(
             "sample", str, None, "sample CSV (plate,mjd,fiber) from select_sample: use only those"
         ),
-        Option("classes", list, CLASSES, "classes kept; other labels are dropped", item_type=str),
+        Option(
+            "classes", list, list(CLASSES), "classes kept; other labels are dropped", item_type=str
+        ),
         Option("z_min", float, None, "keep redshift >= z_min"),
         Option("z_max", float, None, "keep redshift <= z_max"),
         Option("zwarning_zero", bool, False, "keep only ZWARNING == 0"),

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
-
-CLASSES = ("STAR", "GALAXY", "QSO")
+from bench.spectra import CLASSES
 
 
 def read_spec_lite(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, float]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.spectra import SpectrumBatch, SpectrumSource, boss_grid
+from bench.spectra import CLASSES, SpectrumBatch, SpectrumSource, boss_grid
 from bench_plugins.synthetic import catalog, galaxies, observe, quasars, stars, templates
 
 N_PARAMS = 40
@@ -74,7 +74,7 @@ class SyntheticSource(SpectrumSource):
         covered = np.ones((b, p), bool)
         subclass = np.full(b, "", dtype=object)
         bal = np.zeros(b, bool)
-        for label in ("STAR", "GALAXY", "QSO"):
+        for label in CLASSES:
             rows = np.flatnonzero(labels == label)
             if not len(rows):
                 continue

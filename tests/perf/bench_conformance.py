@@ -13,7 +13,7 @@ import sys
 import time
 
 from bench.conformance import check
-from bench.plugins.manager import KINDS, get_registry
+from bench.plugins.manager import SPECTRUM_KINDS, get_registry
 
 
 def timed(kind: str, name: str, options: dict[str, object] | None = None) -> tuple[float, bool]:
@@ -22,12 +22,12 @@ def timed(kind: str, name: str, options: dict[str, object] | None = None) -> tup
     return time.perf_counter() - t0, all(r.ok for r in results)
 
 
-registry = get_registry(entry_points=False)
+registry = get_registry(third_party=False)
 models = sys.argv[1:] or sorted(registry.classes["model"])
 timed("model", "logreg")  # warm-up: imports sklearn
 baseline, _ = timed("model", "logreg")
 print(f"{'plugin':<28} {'seconds':>8} {'x logreg':>9}  result")
-for kind in KINDS:
+for kind in SPECTRUM_KINDS:
     for name in sorted(registry.classes[kind]):
         if name == "sdss" or (kind == "model" and name not in models):
             continue

@@ -50,7 +50,7 @@ def make_files(folder: Path, n: int) -> list[Path]:
             src = real[i % len(real)]
             shutil.copyfile(src, folder / f"{i:06d}-{src.name}")
     else:
-        from bench_plugins.sdss.testing import write_spec_lite
+        from tests.fixtures.sdss_files import write_spec_lite
 
         for i in range(n):
             write_spec_lite(folder / f"{i:06d}.fits", fiber=i % 1000 + 1, seed=i)

@@ -9,9 +9,7 @@ import numpy as np
 from bench import hookimpl
 from bench.interfaces import Dataset, Model, Renderer
 from bench.options import Option
-from bench.spectra import ArraySource, SpectrumBatch
-
-CLASSES = ("STAR", "GALAXY", "QSO")
+from bench.spectra import CLASSES, ArraySource, SpectrumBatch
 
 
 class ToyDataset(Dataset):

@@ -1,4 +1,5 @@
-"""Vectorised numpy kernels on (N, P) flux/ivar arrays, shared by preprocessors and renderers.
+"""Vectorised numpy kernels on (N, P) flux/ivar arrays: helpers for plugin authors, used by
+the built-in preprocessors and renderers alike (public; import from ``bench.data.kernels``).
 
 A pixel is *good* when its flux is finite and its ivar is finite and positive. Kernels
 never return NaN or inf: bad pixels get a finite flux (interpolated) and ivar 0.
