@@ -22,7 +22,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import numpy as np
 from bench.data.readers import read_spectrum, snr_median
 from bench.errors import BenchError
 from bench.spectra import SpectrumBatch, boss_grid, to_grid
+from bench_plugins.sdss.pool import process_pool
 from bench_plugins.sdss.source import CacheSource
 
 CACHE_VERSION = 2
@@ -209,7 +210,7 @@ class SpectrumCache:
                 if progress:
                     progress(min(done * chunk, len(todo)), len(todo))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with process_pool(workers) as pool:
                 futures = [pool.submit(_ingest_chunk, *job) for job in jobs]
                 for done, future in enumerate(as_completed(futures), start=1):
                     collect(future.result())
