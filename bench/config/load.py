@@ -116,6 +116,9 @@ def resolve_config(
     _check_protocol(protocol, f"{path}: [protocol]")
     if not benchmark.classes:
         raise BenchError(f"{path}: [benchmark].classes must name at least two classes")
+    check_name(benchmark.name, f"{path}: [benchmark].name")
+    for i, name in enumerate(benchmark.classes):
+        check_name(name, f"{path}: [benchmark].classes[{i}]")
     config = Config(
         path,
         benchmark,
@@ -191,11 +194,32 @@ def _executor(raw: Mapping[str, Any], path: str, registry: Registry) -> PluginSp
     return executor
 
 
+MAX_NAME = 100
+
+
+def check_name(value: object, where: str) -> str:
+    """A name that becomes part of a path and is printed: non-empty, at most 100
+    characters, printable, no '/' or '\\', not starting with '.'."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_NAME
+        or not value.isprintable()
+        or "/" in value
+        or "\\" in value
+        or value.startswith(".")
+    ):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise BenchError(
+            f"{where}: expected a name of 1 to {MAX_NAME} printable characters, without "
+            f"'/' or '\\', not starting with '.'; got {shown}"
+        )
+    return value
+
+
 def _label(entry: Mapping[str, Any], default: str, where: str) -> str:
-    label = entry.get("label", default)
-    if not isinstance(label, str) or not label or "/" in label or label.startswith("."):
-        raise BenchError(f"{where}.label: expected a non-empty name without '/', got {label!r}")
-    return label
+    return check_name(entry.get("label", default), f"{where}.label")
 
 
 def _unique(labels: list[str], what: str, table: str) -> None:
@@ -214,8 +238,11 @@ def _check_protocol(protocol: Protocol, where: str) -> None:
         if not 0.0 < f < 1.0:
             raise BenchError(f"{where}.train_fractions: {f} is not between 0 and 1")
     for e in protocol.epochs:
-        if e < 1:
-            raise BenchError(f"{where}.epochs: {e} is not a positive integer")
+        if not 1 <= e <= 100_000:
+            raise BenchError(f"{where}.epochs: {e} is not an integer from 1 to 100000")
+    for s in protocol.seeds:
+        if not 0 <= s < 2**32:
+            raise BenchError(f"{where}.seeds: {s} is not an integer from 0 to 2**32 - 1")
     if protocol.batch_size < 1:
         raise BenchError(f"{where}.batch_size: {protocol.batch_size} is not a positive integer")
     if protocol.max_spectra is not None and protocol.max_spectra < 2:

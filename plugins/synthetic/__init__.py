@@ -14,6 +14,9 @@ from bench.spectra import SpectrumSource
 CLASSES = ("STAR", "GALAXY", "QSO")
 
 
+MAX_N = 10_000_000  # spectra are generated on demand, but ids and labels are held
+
+
 class Synthetic(Dataset):
     """Synthetic SDSS/BOSS DR12-like spectra on the BOSS grid (see plugins/synthetic/)."""
 
@@ -45,8 +48,10 @@ class Synthetic(Dataset):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         p = self.params
-        if p["n"] < 1:
-            raise BenchError(f"synthetic.n: expected a positive integer, got {p['n']}")
+        if not 1 <= p["n"] <= MAX_N:  # bounds: Option(ge=1, le=MAX_N) once options have them
+            raise BenchError(f"synthetic.n: expected an integer from 1 to {MAX_N:,}, got {p['n']}")
+        if p["seed"] < 0:
+            raise BenchError(f"synthetic.seed: expected an integer >= 0, got {p['seed']}")
         bad = [c for c in p["classes"] if c not in CLASSES]
         if bad or not p["classes"] or len(set(p["classes"])) != len(p["classes"]):
             raise BenchError(
