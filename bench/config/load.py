@@ -154,6 +154,7 @@ def _datasets(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plu
         where = f"{path}: [datasets][{i}]"
         spec = _plugin(entry, "dataset", registry, where, ("name", "label"))
         spec.label = _label(entry, spec.name, where)
+        registry.create("dataset", spec.name, spec.params, where)  # its own checks (opens nothing)
         datasets.append(spec)
     _unique([d.label for d in datasets], f"{path}: dataset", "[[datasets]]")
     return datasets

@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
@@ -98,8 +100,9 @@ class SpectrumCache:
             grid = np.asarray(data["grid"], dtype=np.float64)
             with np.load(self.directory / data["table"], allow_pickle=False) as npz:
                 table = {f: npz[f] for f in FIELDS}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise BenchError(f"{index}: not a readable spectrum cache index ({exc})") from None
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise BenchError(f"{index}: not a readable spectrum cache index ({reason})") from None
         if grid.shape != self.grid.shape or not np.allclose(grid, self.grid):
             raise BenchError(
                 f"{index}: cache is on a different wavelength grid; use another cache_dir"
@@ -179,6 +182,24 @@ class SpectrumCache:
         todo = [(keys[i], int(size[i]), int(mtime[i])) for i in np.flatnonzero(~same)]
         if not todo:
             return report
+        tmp_dir = self.directory / f"shard-{len(self.shards):04d}.tmp"
+        try:
+            self._ingest_new(todo, workers, progress, chunk, report)
+        except OSError as exc:  # a read-only or full disk: no half-written shard is left
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            where = exc.filename or self.directory
+            raise BenchError(f"{where}: cannot write the cache ({exc.strerror or exc})") from None
+        return report
+
+    def _ingest_new(
+        self,
+        todo: list[tuple[str, int, int]],
+        workers: int,
+        progress: Callable[[int, int], None] | None,
+        chunk: int,
+        report: IngestReport,
+    ) -> None:
+        """Read ``todo`` (path, size, mtime) into one new shard, then save the index."""
         self.directory.mkdir(parents=True, exist_ok=True)
         shard = f"shard-{len(self.shards):04d}"
         tmp_dir = self.directory / f"{shard}.tmp"
@@ -221,7 +242,6 @@ class SpectrumCache:
         self._merge({f: np.concatenate([part[f] for part in parts]) for f in FIELDS})
         report.ingested = len(todo)
         self._save()
-        return report
 
     def add_batches(self, batches: Iterable[SpectrumBatch], n: int, key: str = "batch") -> int:
         """Store ``n`` spectra from in-memory batches (e.g. synthetic) as one new shard.
