@@ -244,8 +244,10 @@ def _check_protocol(protocol: Protocol, where: str) -> None:
     for s in protocol.seeds:
         if not 0 <= s < 2**32:
             raise BenchError(f"{where}.seeds: {s} is not an integer from 0 to 2**32 - 1")
-    if protocol.batch_size < 1:
-        raise BenchError(f"{where}.batch_size: {protocol.batch_size} is not a positive integer")
+    if not 1 <= protocol.batch_size <= 65536:
+        raise BenchError(
+            f"{where}.batch_size: {protocol.batch_size} is not an integer from 1 to 65536"
+        )
     if protocol.max_spectra is not None and protocol.max_spectra < 2:
         raise BenchError(f"{where}.max_spectra: {protocol.max_spectra} is too small")
 

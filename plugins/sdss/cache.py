@@ -19,32 +19,33 @@ renamed, so an interrupted ingest never leaves a half-written cache behind.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.data.readers import read_spectrum, snr_median
 from bench.errors import BenchError
-from bench.spectra import SpectrumBatch, boss_grid, to_grid
+from bench.spectra import SpectrumBatch, boss_grid
 from bench_plugins.sdss.pool import process_pool
+from bench_plugins.sdss.shard import (
+    ARRAYS,
+    FIELDS,
+    STR_FIELDS,
+    Table,
+    columns,
+    encode,
+    ingest_chunk,
+)
 from bench_plugins.sdss.source import CacheSource
 
 CACHE_VERSION = 2
-KNOWN_CLASSES = ("STAR", "GALAXY", "QSO")
-STR_FIELDS = ("path", "id", "label", "problem")  # stored as UTF-8 bytes: compact, no objects
-INT_FIELDS = ("size", "mtime_ns", "shard", "row", "plate", "mjd", "fiber", "zwarning")
-FLOAT_FIELDS = ("redshift", "snr")
-FIELDS = STR_FIELDS + INT_FIELDS + FLOAT_FIELDS
-ARRAYS = (("flux", np.float32), ("ivar", np.float32), ("mask", np.int32))
-Table = dict[str, np.ndarray]
 
 
 @dataclass
@@ -54,22 +55,6 @@ class IngestReport:
     ingested: int = 0
     unchanged: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _encode(values: Sequence[str] | np.ndarray) -> np.ndarray:
-    return np.array([str(v).encode() for v in values], dtype=bytes)
-
-
-def _decode(values: np.ndarray) -> np.ndarray:
-    return np.array([v.decode() for v in values.tolist()], dtype=object)
-
-
-def _table(rows: Sequence[dict[str, Any]]) -> Table:
-    """Columns from per-file dicts (strings encoded)."""
-    table = {f: _encode([r[f] for r in rows]) for f in STR_FIELDS}
-    table |= {f: np.array([r[f] for r in rows], dtype=np.int64) for f in INT_FIELDS}
-    table |= {f: np.array([r[f] for r in rows], dtype=np.float64) for f in FLOAT_FIELDS}
-    return table
 
 
 class SpectrumCache:
@@ -83,7 +68,7 @@ class SpectrumCache:
         self.directory = Path(directory)
         self.grid = boss_grid() if grid is None else np.asarray(grid, dtype=np.float64)
         self.shards: list[str] = []
-        self.table: Table = _table([])
+        self.table: Table = columns([])
         self._mmaps: dict[tuple[str, str], np.ndarray] = {}
         index = self.directory / "index.json"
         if index.is_file():
@@ -138,7 +123,7 @@ class SpectrumCache:
 
     def positions(self, keys: Sequence[Path | str], resolve: bool = True) -> np.ndarray:
         """Table positions of ``keys`` (file paths, resolved; or ``KEY:ROW`` of add_batches)."""
-        wanted = _encode([str(Path(k).resolve()) if resolve else str(k) for k in keys])
+        wanted = encode([str(Path(k).resolve()) if resolve else str(k) for k in keys])
         paths = self.table["path"]
         pos = np.searchsorted(paths, wanted)
         found = pos < len(paths)
@@ -169,7 +154,7 @@ class SpectrumCache:
         stats = [os.stat(k) for k in keys]
         size = np.array([st.st_size for st in stats], dtype=np.int64)
         mtime = np.array([st.st_mtime_ns for st in stats], dtype=np.int64)
-        wanted, cached = _encode(keys), self.table["path"]
+        wanted, cached = encode(keys), self.table["path"]
         pos = np.minimum(np.searchsorted(cached, wanted), max(len(cached) - 1, 0))
         same = np.zeros(len(keys), bool)
         if len(cached):
@@ -204,11 +189,10 @@ class SpectrumCache:
         shard = f"shard-{len(self.shards):04d}"
         tmp_dir = self.directory / f"{shard}.tmp"
         tmp_dir.mkdir(exist_ok=True)
-        for name, dtype in ARRAYS:
-            arr = np.lib.format.open_memmap(
+        for name, dtype in ARRAYS:  # created at full size; the workers fill their rows
+            np.lib.format.open_memmap(
                 tmp_dir / f"{name}.npy", "w+", dtype, (len(todo), len(self.grid))
             )
-            del arr
         jobs = [(str(tmp_dir), start, [t[0] for t in todo[start : start + chunk]], self.grid)
                 for start in range(0, len(todo), chunk)]  # fmt: skip
         shard_no, parts = len(self.shards), []
@@ -223,20 +207,18 @@ class SpectrumCache:
                 r["shard"] = shard_no if r["row"] >= 0 else -1
                 if r["problem"]:
                     report.problems.append((r["path"], r["problem"]))
-            parts.append(_table(rows))
+            parts.append(columns(rows))
 
-        if workers <= 1:
-            for done, job in enumerate(jobs, start=1):
-                collect(_ingest_chunk(*job))
+        with process_pool(workers) if workers > 1 else nullcontext() as pool:
+            chunks = (
+                (f.result() for f in as_completed([pool.submit(ingest_chunk, *j) for j in jobs]))
+                if pool is not None
+                else (ingest_chunk(*j) for j in jobs)
+            )
+            for done, rows in enumerate(chunks, start=1):
+                collect(rows)
                 if progress:
                     progress(min(done * chunk, len(todo)), len(todo))
-        else:
-            with process_pool(workers) as pool:
-                futures = [pool.submit(_ingest_chunk, *job) for job in jobs]
-                for done, future in enumerate(as_completed(futures), start=1):
-                    collect(future.result())
-                    if progress:
-                        progress(min(done * chunk, len(todo)), len(todo))
         os.replace(tmp_dir, self.directory / shard)
         self.shards.append(shard)
         self._merge({f: np.concatenate([part[f] for part in parts]) for f in FIELDS})
@@ -278,7 +260,7 @@ class SpectrumCache:
         del out
         os.replace(tmp_dir, self.directory / shard)
         self.shards.append(shard)
-        self._merge(_table(rows))
+        self._merge(columns(rows))
         self._save()
         return row
 
@@ -307,44 +289,3 @@ class SpectrumCache:
         if key not in self._mmaps:
             self._mmaps[key] = np.load(self.directory / key[0] / f"{name}.npy", mmap_mode="r")
         return self._mmaps[key]
-
-
-def _ingest_chunk(
-    shard_dir: str, start: int, paths: list[str], grid: np.ndarray
-) -> list[dict[str, Any]]:
-    """Read ``paths`` onto ``grid`` into rows ``start...`` of the shard (runs in a worker)."""
-    out = {name: np.load(Path(shard_dir) / f"{name}.npy", mmap_mode="r+") for name, _ in ARRAYS}
-    results = []
-    for row, path in enumerate(paths, start=start):
-        entry: dict[str, Any] = dict.fromkeys(FIELDS, -1)
-        entry.update(
-            path=path,
-            row=row,
-            slot=row,
-            id="",
-            label="",
-            redshift=math.nan,
-            snr=math.nan,
-            problem="",
-        )
-        try:
-            spec = read_spectrum(path)
-            flux, ivar, mask = to_grid(spec.loglam, spec.flux, spec.ivar, spec.mask, grid)
-        except BenchError as exc:
-            entry.update(row=-1, problem=str(exc))
-            results.append(entry)
-            continue
-        entry.update(
-            id=spec.id, label=spec.label, redshift=spec.redshift, snr=snr_median(flux, ivar)
-        )
-        entry.update({k: int(spec.meta.get(k, -1)) for k in ("plate", "mjd", "fiber", "zwarning")})
-        if not np.any(ivar > 0):
-            entry.update(row=-1, problem=f"{path}: no valid pixels on the wavelength grid")
-        else:
-            out["flux"][row], out["ivar"][row], out["mask"][row] = flux, ivar, mask
-            if spec.label not in KNOWN_CLASSES:
-                entry["problem"] = f"{path}: unknown class {spec.label!r}"
-        results.append(entry)
-    for arr in out.values():
-        arr.flush()
-    return results

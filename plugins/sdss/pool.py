@@ -24,19 +24,23 @@ START_METHOD = "spawn"
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes that end when this process ends, however it ends."""
     context = multiprocessing.get_context(START_METHOD)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
-def die_with_parent() -> None:
-    """Worker initializer: end this process as soon as its parent is gone."""
-    parent = os.getppid()
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this process as soon as ``parent`` (its creator) is gone."""
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         except (OSError, AttributeError):
             pass
-    if os.getppid() != parent:  # the parent died before the request took effect
+    if os.getppid() != parent:  # the parent died before this worker got here
         os._exit(1)
     threading.Thread(target=_watch, args=(parent,), daemon=True).start()
 
