@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bench.errors import BenchError
-from bench.feed import Feed
+from bench.feed import Feed, Pipeline
+from bench.interfaces import Model
 from bench.io import write_csv
 from bench.plugins.manager import get_registry
 from bench.run.rundir import model_dir, read_cell_config
@@ -25,33 +27,13 @@ def predict_files(
     and the (path, reason) of files that could not be read."""
     from bench.backend import ensure_jax_backend
     from bench.data.readers import find_spectra, read_batch
-    from bench.pipeline import pipeline_from_config
 
     cell = read_cell_config(cell_dir)
     _check_cell(cell, cell_dir / "cell.json")
     check_writable(out, "--out")
-    registry = get_registry()
     ensure_jax_backend()
     classes = cell["classes"]
-    where = cell_dir / "cell.json"
-    try:
-        pipeline = pipeline_from_config(registry, cell["pipeline"])
-        model = registry.create(
-            "model", cell["model"]["name"], cell["model"]["params"], str(cell_dir)
-        )
-    except BenchError as exc:
-        raise BenchError(f"{where}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BenchError(
-            f"{where}: cannot rebuild the pipeline ({type(exc).__name__}: {exc})"
-        ) from None
-    try:
-        model.load(model_dir(cell_dir))
-    except BenchError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a missing or damaged model file, whatever the plugin
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BenchError(f"{model_dir(cell_dir)}: cannot load the model ({first})") from None
+    pipeline, model = _rebuild(cell, cell_dir)
     g = cell["grid"]
     grid = g["loglam0"] + g["dloglam"] * np.arange(g["n_pixels"])
     files = find_spectra(paths)
@@ -81,6 +63,30 @@ def predict_files(
     except OSError as exc:
         raise BenchError(f"{out}: cannot write the predictions ({exc.strerror or exc})") from None
     return len(rows), failures
+
+
+def _rebuild(cell: dict[str, Any], cell_dir: Path) -> tuple[Pipeline, Model]:
+    """The cell's pipeline and trained model; BenchError naming cell.json or the model."""
+    from bench.pipeline import pipeline_from_config
+
+    registry, where = get_registry(), cell_dir / "cell.json"
+    try:
+        pipeline = pipeline_from_config(registry, cell["pipeline"])
+        spec = cell["model"]
+        model: Model = registry.create("model", spec["name"], spec["params"], str(cell_dir))
+    except BenchError as exc:
+        raise BenchError(f"{where}: {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise BenchError(f"{where}: cannot rebuild the pipeline ({reason})") from None
+    try:
+        model.load(model_dir(cell_dir))
+    except BenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a missing or damaged model file, whatever the plugin
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BenchError(f"{model_dir(cell_dir)}: cannot load the model ({first})") from None
+    return pipeline, model
 
 
 CELL_KEYS: dict[str, type | tuple[type, ...]] = {
