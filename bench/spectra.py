@@ -181,20 +181,35 @@ class SpectrumSource(ABC):
         """A JSON-able summary recorded in the report (file paths, generator settings)."""
         return {}
 
+    def fingerprint(self) -> str | None:
+        """Optional: a cheap stamp of the content (e.g. each file's size and mtime) that
+        changes whenever a spectrum does; the cell cache adds it to its own sample of the
+        flux. ``None``: no stamp of its own."""
+        return None
+
 
 class ArraySource(SpectrumSource):
-    """A source over a batch held in memory."""
+    """A source over a batch held in memory (``fingerprint``: a stamp of where it came from)."""
 
-    def __init__(self, batch: SpectrumBatch, description: Mapping[str, object] | None = None):
+    def __init__(
+        self,
+        batch: SpectrumBatch,
+        description: Mapping[str, object] | None = None,
+        fingerprint: str | None = None,
+    ):
         self.batch = batch
         self.ids = batch.ids
         self.labels = batch.labels
         self.redshift = batch.redshift
         self.loglam = batch.loglam
         self._description = dict(description or {})
+        self._fingerprint = fingerprint
 
     def read(self, index: np.ndarray) -> SpectrumBatch:
         return self.batch.take(np.asarray(index))
 
     def describe(self) -> Mapping[str, object]:
         return self._description
+
+    def fingerprint(self) -> str | None:
+        return getattr(self, "_fingerprint", None)

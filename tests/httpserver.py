@@ -17,6 +17,7 @@ class Behaviour:
     files: dict[str, bytes]
     drop: dict[str, int] = field(default_factory=dict)
     truncate: set[str] = field(default_factory=set)
+    cut: dict[str, int] = field(default_factory=dict)  # responses per path ended early, no length
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -33,6 +34,9 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                 dropping = b.drop.get(self.path, 0) > 0
                 if dropping:
                     b.drop[self.path] -= 1
+                cutting = b.cut.get(self.path, 0) > 0
+                if cutting:
+                    b.cut[self.path] -= 1
             body = b.files.get(self.path)
             if body is None:
                 self.send_error(404)
@@ -51,6 +55,11 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_response(200)
             part = body[start:]
+            if cutting:  # no Content-Length: the body ends where the connection closes
+                self.end_headers()
+                self.wfile.write(part[: max(len(part) - 3000, 1)])  # inside the last HDU
+                self.close_connection = True
+                return
             self.send_header("Content-Length", str(len(part)))
             self.end_headers()
             if dropping:  # send half, then close the connection

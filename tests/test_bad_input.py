@@ -141,10 +141,14 @@ def test_bad_files_among_good_ones_are_skipped_and_recorded(toy_registry, tmp_pa
     bad = {kind: _bad_file(kind, data / f"bad-{i}.fits") for i, kind in enumerate(BAD_KINDS)}
     config = _config(tmp_path, f'name = "sdss"\npath = ["{data}"]')
     out = tmp_path / "out"
-    assert main(["run", str(config), "--out", str(out)]) == 0
+    assert main(["run", str(config), "--out", str(out)]) == 1  # the README: exit 1 and a list
     source = load_report(out / "report.json")["datasets"]["sdss"]["source"]
     assert source["spectra"] == 12 and source["files"] == 12 + len(bad)
     assert sorted(f["path"] for f in source["failures"]) == sorted(map(str, bad.values()))
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    for path in bad.values():
+        assert sum(str(path) in line for line in errors) == 1
+    assert f"{len(bad)} spectrum files could not be read" in errors[-1]
 
 
 def test_partly_nan_and_inf_flux_never_reaches_the_model(toy_registry, tmp_path, monkeypatch):

@@ -238,5 +238,5 @@ def test_bounds_show_in_plugins_json(capsys):
     rows = json.loads(capsys.readouterr().out)
     (synthetic,) = [r for r in rows if r["name"] == "synthetic" and r["kind"] == "dataset"]
     options = {o["name"]: o for o in synthetic["options"]}
-    assert options["n"]["bounds"] == {"ge": 1}
+    assert options["n"]["bounds"]["ge"] == 1
     assert options["snr_scale"]["bounds"] == {"gt": 0.0, "le": 100.0}

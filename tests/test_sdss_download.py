@@ -132,3 +132,39 @@ def test_downloads_only_over_http(base_url):
 
     with pytest.raises(BenchError, match="expected an http:// or https:// address"):
         spectrum_url(1, 2, 3, "dr17", base_url=base_url)
+
+
+def test_a_download_cut_inside_its_last_hdu_without_a_length_is_resumed(
+    tmp_path: Path, served: dict[str, bytes]
+) -> None:
+    path = _url_path(*TARGETS[0])
+    behaviour = Behaviour(dict(served), cut={path: 2})
+    with serve(behaviour) as base:
+        summary = download_spectra(TARGETS[:1], tmp_path, base_url=base, backoff=0.0)
+    assert summary.count("downloaded") == 1, summary.failures
+    assert (tmp_path / spec_name(*TARGETS[0])).read_bytes() == served[path]
+    ranges = [r for p, r in behaviour.requests if p == path]
+    assert ranges[0] is None and ranges[1] is not None  # resumed, not started over
+
+
+def test_a_download_that_stays_cut_fails_and_is_not_kept(
+    tmp_path: Path, served: dict[str, bytes]
+) -> None:
+    path = _url_path(*TARGETS[0])
+    behaviour = Behaviour(dict(served), cut={path: 99})
+    with serve(behaviour) as base:
+        summary = download_spectra(TARGETS[:1], tmp_path, base_url=base, backoff=0.0, retries=1)
+    assert summary.count("failed") == 1
+    assert "incomplete download (HDU" in summary.failures[0][1]
+    assert not (tmp_path / spec_name(*TARGETS[0])).exists()
+
+
+def test_dest_that_is_a_file_is_one_line(tmp_path: Path, capsys) -> None:
+    from bench.cli import main
+
+    sample, dest = tmp_path / "sample.csv", tmp_path / "dest"
+    sample.write_text("plate,mjd,fiber,class,z\n1000,55000,1,QSO,1.0\n")
+    dest.write_text("not a folder")
+    assert main(["data", "download", str(sample), "--dest", str(dest)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file; give a folder" in err and "Traceback" not in err

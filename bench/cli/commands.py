@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from bench.cli import console
 from bench.config import load_config
@@ -68,7 +69,23 @@ def run(config_path: Path, out: Path | None, quick: bool, fresh: bool = False) -
         console.error(
             f"{failed} of {report['summary']['n_cells']} cells failed; see {run_dir.logs}"
         )
-    return 1 if failed else 0
+    unread = unreadable_files(report)
+    for path, reason in unread:
+        console.error(reason if path in reason else f"{path}: {reason}")
+    if unread:
+        console.error(f"{len(unread)} spectrum files could not be read and were left out")
+    return 1 if failed or unread else 0
+
+
+def unreadable_files(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path, reason) of the files a dataset could not read (its ``failures``), once each."""
+    seen: dict[str, str] = {}
+    for summary in report.get("datasets", {}).values():
+        source = summary.get("source", {}) if isinstance(summary, dict) else {}
+        for failure in source.get("failures", []) if isinstance(source, dict) else []:
+            if isinstance(failure, dict) and "path" in failure:
+                seen.setdefault(str(failure["path"]), str(failure.get("reason", "")))
+    return list(seen.items())
 
 
 def predict(cell_dir: Path, paths: list[Path], out: Path) -> int:

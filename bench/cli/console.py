@@ -75,18 +75,19 @@ class RunProgress(_Bar):
 
 def summary_table(report: dict[str, Any]) -> None:
     classes = report["config"]["benchmark"]["classes"]
-    table = Table(title=f"{report['config']['benchmark']['name']}: accuracy and per-class recall")
+    name = escape(str(report["config"]["benchmark"]["name"]))
+    table = Table(title=f"{name}: accuracy and per-class recall")
     for col in ("dataset", "model", "train", "epochs", "seed", "status", "accuracy"):
         table.add_column(
             col, justify="right" if col in ("accuracy", "epochs", "seed", "train") else "left"
         )
     for c in classes:
-        table.add_column(f"recall {c}", justify="right")
+        table.add_column(f"recall {escape(str(c))}", justify="right")
     for r in report["results"]:
         cell = r["cell"]
         row = [
-            cell["dataset"],
-            cell["model"],
+            escape(cell["dataset"]),
+            escape(cell["model"]),
             f"{cell['train_fraction']:g}",
             str(cell["epochs"]),
             str(cell["seed"]),
@@ -128,7 +129,7 @@ def data_check_table(result: Any) -> None:
     table.add_column("class")
     table.add_column("count", justify="right")
     for name, count in sorted(result.class_counts.items()):
-        table.add_row(name or "(unknown)", str(count))
+        table.add_row(escape(name) if name else "(unknown)", str(count))
     out.print(table)
     for path, reason in result.failures:
         error(reason if str(path) in reason else f"{path}: {reason}")
@@ -136,9 +137,9 @@ def data_check_table(result: Any) -> None:
 
 def leaderboard_table(rows: list[dict[str, str]], metric: str) -> None:
     """The leaderboard: '=' after a rank marks a tie with the row above."""
-    table = Table(title=f"leaderboard by {metric}")
+    table = Table(title=f"leaderboard by {escape(metric)}")
     for key in rows[0] if rows else ["rank", "model", "cell", "value"]:
-        table.add_column(key, overflow="fold")
+        table.add_column(escape(key), overflow="fold")
     for row in rows:
         table.add_row(*(escape(v) for v in row.values()))
     out.print(table)

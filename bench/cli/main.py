@@ -150,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         console.error(str(exc))
         return USER_ERROR_EXIT
+    except OSError as exc:  # a folder or file the user named cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        console.error(f"{where}{exc.strerror or exc}")
+        return USER_ERROR_EXIT
     except KeyboardInterrupt:
         console.error("interrupted")
         return 130

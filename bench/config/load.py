@@ -31,7 +31,15 @@ PROTOCOL_KEYS = (
         gt=0.0,
         lt=1.0,
     ),
-    Option("epochs", list, [20], "epoch counts (the paper: 20, 30, 40)", item_type=int, ge=1),
+    Option(
+        "epochs",
+        list,
+        [20],
+        "epoch counts (the paper: 20, 30, 40)",
+        item_type=int,
+        ge=1,
+        le=100_000,
+    ),
     Option(
         "seeds",
         list,
@@ -39,8 +47,11 @@ PROTOCOL_KEYS = (
         "seeds: each gives its own split and initialisation",
         item_type=int,
         ge=0,
+        lt=2**32,
     ),
-    Option("batch_size", int, 32, "batch size (a model's own batch_size option wins)", ge=1),
+    Option(
+        "batch_size", int, 32, "batch size (a model's own batch_size option wins)", ge=1, le=65536
+    ),
     Option("max_spectra", int, None, "use at most this many spectra (stratified sample)", ge=2),
 )
 SECTIONS = (
@@ -125,6 +136,9 @@ def resolve_config(
     _check_protocol(protocol, f"{path}: [protocol]")
     if not benchmark.classes:
         raise BenchError(f"{path}: [benchmark].classes must name at least two classes")
+    check_name(benchmark.name, f"{path}: [benchmark].name")
+    for i, name in enumerate(benchmark.classes):
+        check_name(name, f"{path}: [benchmark].classes[{i}]")
     config = Config(
         path,
         benchmark,
@@ -160,6 +174,7 @@ def _datasets(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plu
         where = f"{path}: [datasets][{i}]"
         spec = _plugin(entry, "dataset", registry, where, ("name", "label"))
         spec.label = _label(entry, spec.name, where)
+        registry.create("dataset", spec.name, spec.params, where)  # its own checks (opens nothing)
         datasets.append(spec)
     _unique([d.label for d in datasets], f"{path}: dataset", "[[datasets]]")
     return datasets
@@ -200,11 +215,32 @@ def _executor(raw: Mapping[str, Any], path: str, registry: Registry) -> PluginSp
     return executor
 
 
+MAX_NAME = 100
+
+
+def check_name(value: object, where: str) -> str:
+    """A name that becomes part of a path and is printed: non-empty, at most 100
+    characters, printable, no '/' or '\\', not starting with '.'."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_NAME
+        or not value.isprintable()
+        or "/" in value
+        or "\\" in value
+        or value.startswith(".")
+    ):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise BenchError(
+            f"{where}: expected a name of 1 to {MAX_NAME} printable characters, without "
+            f"'/' or '\\', not starting with '.'; got {shown}"
+        )
+    return value
+
+
 def _label(entry: Mapping[str, Any], default: str, where: str) -> str:
-    label = entry.get("label", default)
-    if not isinstance(label, str) or not label or "/" in label or label.startswith("."):
-        raise BenchError(f"{where}.label: expected a non-empty name without '/', got {label!r}")
-    return label
+    return check_name(entry.get("label", default), f"{where}.label")
 
 
 def _unique(labels: list[str], what: str, table: str) -> None:

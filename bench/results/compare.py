@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.results.metrics import metric_value
-from bench.results.report import load_report
+from bench.results.report import load_report, md_escape
 
 DEFAULT_TOLERANCE = 0.02
 HEADLINE = ("accuracy", "macro_f1")
@@ -55,7 +55,8 @@ class CompareResult:
         lines = []
         if self.newly_failed:
             lines.append(
-                "Cells ok in the baseline that failed now: " + ", ".join(self.newly_failed)
+                "Cells ok in the baseline that failed now: "
+                + ", ".join(map(md_escape, self.newly_failed))
             )
         if self.regressions:
             lines += [
@@ -63,7 +64,8 @@ class CompareResult:
                 "|---|---|---|---|---|---|",
             ]
             lines += [
-                f"| {r['cell']} | {r['metric']} | {r['baseline']:.4f} | {r['current']:.4f} | "
+                f"| {md_escape(r['cell'])} | {md_escape(r['metric'])} | {r['baseline']:.4f} | "
+                f"{r['current']:.4f} | "
                 f"{r['delta']:+.4f} | -{r['allowed']:.4f} |"
                 for r in self.regressions
             ]

@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.results.metrics import AVERAGED, metric_names, metric_value, rates
-from bench.results.report import load_report
+from bench.results.report import load_report, md_escape
 from bench.run.rundir import REPORT_JSON, predictions_of
 
 N_DRAWS = 2000
@@ -230,8 +230,8 @@ def format_leaderboard(
         return shown
     keys = list(shown[0]) if shown else ["rank", "model", "cell", "value"]
     if fmt == "md":
-        lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-        lines += ["| " + " | ".join(r[k].replace("|", "\\|") for k in keys) + " |" for r in shown]
+        lines = ["| " + " | ".join(map(md_escape, keys)) + " |", "|" + "---|" * len(keys)]
+        lines += ["| " + " | ".join(md_escape(r[k]) for k in keys) + " |" for r in shown]
         return "\n".join(lines) + "\n"
     head = "".join(f"<th>{escape(k)}</th>" for k in keys)
     body = "".join(

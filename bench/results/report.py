@@ -150,11 +150,19 @@ def _ci(value: float | None, interval: list[float] | None) -> str:
     return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{value:.3f}"
 
 
-def _md_cell(text: object) -> str:
-    """A table cell: pipes escaped, and no raw HTML (Markdown viewers would render it)."""
-    return (
-        str(text).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|").replace("\n", " ")
-    )
+MD_ESCAPES = {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "[": "\\[", "]": "\\]",
+    "`": "\\`", "\\": "\\\\", "\n": " ", "\r": " ", "\0": "",
+}  # fmt: skip
+
+
+def md_escape(text: object) -> str:
+    """Text for Markdown (a table cell, a heading): no raw HTML, no links or code spans,
+    no pipes or line breaks (Markdown viewers would render or split them)."""
+    return "".join(MD_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+_md_cell = md_escape
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -166,13 +174,13 @@ def markdown(report: dict[str, Any]) -> str:
     classes = report["config"]["benchmark"]["classes"]
     prov = report["provenance"]
     lines = [
-        f"# Benchmark report: {report['config']['benchmark']['name']}",
+        f"# Benchmark report: {md_escape(report['config']['benchmark']['name'])}",
         "",
         f"bench {prov['bench_version']}, keras {prov['versions']['keras']} on "
         f"{prov['keras_backend']}, started {prov['started']}, host {prov['host']}",
         "",
         "| cell | status | accuracy [95 % CI] | macro F1 [95 % CI] | "
-        + " | ".join(f"recall {c}" for c in classes)
+        + " | ".join(f"recall {md_escape(c)}" for c in classes)
         + " | fit s |",
         "|---|---|---|---|" + "---|" * len(classes) + "---|",
     ]

@@ -43,7 +43,11 @@ def prepare_run_dir(
     except OSError as exc:
         raise BenchError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
     run_dir = RunDir(out)
-    run_dir.take_lock(on_takeover)
+    try:
+        run_dir.take_lock(on_takeover)
+    except OSError as exc:
+        raise BenchError(f"{run_dir.lock}: cannot lock ({exc.strerror or exc})") from None
+    run_dir.recover()
     return run_dir, created
 
 
@@ -63,14 +67,26 @@ def run_benchmark(
     try:
         started = now()
         results, datasets = run_matrix(config, registry, run_dir.root, events, fresh)
-        report = build_report(config.to_json(), results, datasets, started, config.protocol.seeds)
-        write_report(report, run_dir.root)
     except BenchError:
-        # a user mistake found while running (bad file, empty dataset): leave nothing behind
+        # a user mistake found before any cell was written: leave nothing behind
         run_dir.release_lock()
-        if created:
+        if created and not run_dir.finished_cells():
             shutil.rmtree(run_dir.root, ignore_errors=True)
         raise
+    except BaseException:
+        run_dir.release_lock()
+        raise
+    try:
+        report = build_report(config.to_json(), results, datasets, started, config.protocol.seeds)
+        write_report(report, run_dir.root)
+    except (BenchError, OSError) as exc:  # the finished cells are kept: a rerun reuses them
+        run_dir.release_lock()
+        n_ok = sum(r["status"] == "ok" for r in results)
+        reason = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+        raise BenchError(
+            f"{run_dir.report_json}: not written ({reason}); the {n_ok} finished cells are "
+            f"kept in {run_dir.root}, rerun with the same --out to reuse them"
+        ) from None
     except BaseException:
         run_dir.release_lock()
         raise

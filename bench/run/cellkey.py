@@ -31,9 +31,22 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+FLUX_SAMPLE = 64  # spectra whose flux, ivar and mask are hashed into the fingerprint
+
+
 def data_fingerprint(source: SpectrumSource) -> str:
-    """Cheap fingerprint of a dataset: its ``describe()``, length, grid, ids and labels."""
+    """Cheap fingerprint of a dataset: its ``describe()``, length, grid, ids and labels,
+    the source's own content stamp (``fingerprint()``: file sizes and mtimes) and a hash
+    of a seeded sample of its spectra, so new flux under the same ids reruns the cells."""
     digest = hashlib.sha256()
+    stamp = getattr(source, "fingerprint", None)
+    digest.update(f"stamp:{stamp() if callable(stamp) else None}|".encode())
+    if len(source):
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(len(source), min(len(source), FLUX_SAMPLE), replace=False))
+        batch = source.read(sample)
+        for array in (batch.flux, batch.ivar, batch.mask):
+            digest.update(np.ascontiguousarray(array).tobytes())
     digest.update(_canonical(dict(source.describe())).encode())
     digest.update(f"{len(source)}|{len(source.loglam)}".encode())
     if len(source.loglam):

@@ -2,15 +2,18 @@
 that knows these paths::
 
     <run>/
-      .lock                    "PID HOST" of the run writing here
+      .lock                    "PID HOST" of the run writing here (flock-ed while it runs)
       report.json report.md report.html
       cells/<cell id>/         model/  cell.json  predictions.csv  metrics.json
       cells/.tmp-<cell id>/    a cell being written, renamed into place when complete
+      cells/.old-<cell id>/    the cell it replaces, deleted once the new one is in place
       logs/<cell id>.log       traceback of a failed cell
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import shutil
@@ -79,6 +82,7 @@ class RunDir:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._lock_fd: int | None = None
 
     @property
     def report_json(self) -> Path:
@@ -99,6 +103,13 @@ class RunDir:
     def cell(self, cell_id: str) -> Path:
         return self.root / cell_path(cell_id)
 
+    def finished_cells(self) -> list[str]:
+        """Ids of the cells written here (complete ones: ``metrics.json`` present)."""
+        cells = self.root / CELLS
+        if not cells.is_dir():
+            return []
+        return sorted(p.name for p in cells.iterdir() if (p / METRICS).is_file())
+
     def load_result(self, cell_id: str, key: str) -> dict[str, Any] | None:
         """The stored result of a finished cell whose key matches, marked ``reused``."""
         cell_dir = self.cell(cell_id)
@@ -115,19 +126,43 @@ class RunDir:
     def write_cell(
         self, cell_id: str, save_model: Callable[[Path], None], files: CellFiles
     ) -> None:
-        """Write a whole cell under a temporary name, then rename it into place."""
+        """Write a whole cell under a temporary name, then swap it into place: a finished
+        cell it replaces is kept (as ``.old-``) until the new one is complete. A failure
+        (a full disk) removes the half-written cell, keeps the old one, and raises."""
         final = self.cell(cell_id)
-        tmp = final.parent / f".tmp-{cell_id}"
-        if tmp.exists():  # left by a run that was killed while writing this cell
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        save_model(model_dir(tmp))
-        write_csv(tmp / PREDICTIONS, files.header, files.rows)
-        atomic_write_text(tmp / CELL_JSON, json.dumps(files.config, indent=2))
-        atomic_write_text(tmp / METRICS, json.dumps(files.result, indent=2))
+        tmp, old = final.parent / f".tmp-{cell_id}", final.parent / f".old-{cell_id}"
+        shutil.rmtree(tmp, ignore_errors=True)  # left by a run killed while writing it
+        try:
+            tmp.mkdir(parents=True)
+            save_model(model_dir(tmp))
+            write_csv(tmp / PREDICTIONS, files.header, files.rows)
+            atomic_write_text(tmp / CELL_JSON, json.dumps(files.config, indent=2))
+            atomic_write_text(tmp / METRICS, json.dumps(files.result, indent=2))
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise OSError(exc.errno, f"{final}: no space left on the device") from exc
+            raise
         if final.exists():
-            shutil.rmtree(final)
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
         tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def recover(self) -> None:
+        """Undo what a killed run left in ``cells/``: a replaced cell whose replacement never
+        arrived is restored; half-written and replaced cells are removed."""
+        cells = self.root / CELLS
+        if not cells.is_dir():
+            return
+        for path in sorted(cells.glob(".old-*")):
+            final = cells / path.name[len(".old-") :]
+            if final.exists():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.rename(final)
+        for path in cells.glob(".tmp-*"):
+            shutil.rmtree(path, ignore_errors=True)
 
     def write_log(self, cell_id: str, text: str) -> str:
         """Write a failed cell's traceback; return its path relative to the run folder."""
@@ -141,42 +176,59 @@ class RunDir:
         return self.root / LOCK
 
     def take_lock(self, on_takeover: Callable[[str], None]) -> None:
-        """Create the lock holding "PID HOST"; take over a lock whose process died on this
-        host (``on_takeover`` is told)."""
-        for _ in range(2):
+        """Hold an exclusive ``flock`` on the lock file for the run's lifetime (it dies with
+        the process, so two runs on one host never both get it) and write "PID HOST" in it
+        for humans and other hosts. A lock whose process died on this host is taken over
+        (``on_takeover`` is told); a live one, or one from another host, is respected."""
+        busy = BenchError(
+            f"{self.root}: another run is writing here (remove {self.lock} if none is)"
+        )
+        for _ in range(5):
+            fd = os.open(self.lock, os.O_RDWR | os.O_CREAT, 0o666)
             try:
-                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if not _lock_is_stale(self.lock):
-                    raise BenchError(
-                        f"{self.root}: another run is writing here (remove {self.lock} if none is)"
-                    ) from None
-                pid = _lock_owner(self.lock)[0]
-                on_takeover(f"{self.lock}: its run (pid {pid}) is gone; taking over")
-                self.lock.unlink(missing_ok=True)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise busy from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.lock).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # released and removed by its owner between our open and flock
+                os.close(fd)
                 continue
-            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
-            os.close(fd)
+            text = os.pread(fd, 4096, 0).decode("utf-8", "replace")
+            if text and not _owner_is_stale(text):
+                os.close(fd)
+                raise busy
+            if text:
+                pid = _parse_owner(text)[0]
+                on_takeover(f"{self.lock}: its run (pid {pid}) is gone; taking over")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+            self._lock_fd = fd
             return
         raise BenchError(f"{self.root}: another run took the lock first")
 
     def release_lock(self) -> None:
-        self.lock.unlink(missing_ok=True)
+        fd = getattr(self, "_lock_fd", None)
+        if fd is None:
+            return
+        self.lock.unlink(missing_ok=True)  # removed while still held: no one takes it between
+        os.close(fd)
+        self._lock_fd = None
 
 
-def _lock_owner(lock: Path) -> tuple[int | None, str | None]:
-    try:
-        fields = lock.read_text(encoding="utf-8").split()
-    except (OSError, UnicodeDecodeError):
-        return None, None
+def _parse_owner(text: str) -> tuple[int | None, str | None]:
+    fields = text.split()
     pid = int(fields[0]) if fields and fields[0].isdigit() else None
     return pid, fields[1] if len(fields) > 1 else None
 
 
-def _lock_is_stale(lock: Path) -> bool:
+def _owner_is_stale(text: str) -> bool:
     """Stale only when written on this host by a process that no longer exists; a lock
     from another host (shared file system) or in an unknown format is respected."""
-    pid, host = _lock_owner(lock)
+    pid, host = _parse_owner(text)
     if pid is None or host != socket.gethostname():
         return False
     try:

@@ -111,6 +111,9 @@ def _evaluate_and_write(
     proba = np.asarray(trainee.model.predict_proba(trainee.test), dtype=np.float64)
     predict_s = time.perf_counter() - t0
     classes, source, test_index = task.config.classes, trainee.test_source, task.split.test
+    check_plugin_output(
+        trainee.model.name, proba, trainee.history, (len(test_index), len(classes)), cell.epochs
+    )
     snr = getattr(source, "snr", None)
     metrics = compute_metrics(
         trainee.test.y,
@@ -144,6 +147,50 @@ def _evaluate_and_write(
     return result
 
 
+HISTORY_KEYS = ("loss", "val_loss", "accuracy", "val_accuracy")
+
+
+class PluginOutputError(ValueError):
+    """A model plugin returned something the report cannot hold; fails that cell only."""
+
+
+def check_plugin_output(
+    model: str,
+    proba: np.ndarray,
+    history: dict[str, list[float]],
+    shape: tuple[int, int],
+    epochs: int,
+) -> None:
+    """Check what a model returned before it is stored: ``proba`` of ``shape`` (test
+    spectra x classes), finite, in [0, 1], rows summing to 1; a history with every key
+    of the report's schema, one value per epoch trained."""
+    if proba.shape != shape:
+        raise PluginOutputError(
+            f"model {model!r}: predict_proba gave shape {proba.shape}, expected {shape}"
+        )
+    if not np.all(np.isfinite(proba)):
+        raise PluginOutputError(f"model {model!r}: predict_proba gave NaN or infinite values")
+    sums = proba.sum(axis=1)
+    if proba.min(initial=0.0) < -1e-6 or not np.allclose(sums, 1.0, atol=1e-3):
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        raise PluginOutputError(
+            f"model {model!r}: predict_proba rows must be probabilities summing to 1 "
+            f"(row {worst} sums to {sums[worst]:.4g})"
+        )
+    missing = [k for k in HISTORY_KEYS if k not in history]
+    if missing:
+        raise PluginOutputError(
+            f"model {model!r}: fit's history lacks {', '.join(missing)} "
+            f"(it must return {', '.join(HISTORY_KEYS)})"
+        )
+    for key in HISTORY_KEYS:
+        if len(history[key]) != epochs:
+            raise PluginOutputError(
+                f"model {model!r}: fit's history[{key!r}] has {len(history[key])} values "
+                f"after {epochs} epochs, expected one per epoch"
+            )
+
+
 def _prediction_rows(
     ids: np.ndarray, y: np.ndarray, proba: np.ndarray, classes: list[str]
 ) -> list[list[Any]]:
@@ -175,7 +222,10 @@ def failed_result(
     cell: Cell, exc: BaseException, run_dir: RunDir, events: Events
 ) -> dict[str, Any]:
     """Log the traceback of a failed cell and return its result."""
-    log = run_dir.write_log(cell.id, "".join(traceback.format_exception(exc)))
+    try:
+        log: str | None = run_dir.write_log(cell.id, "".join(traceback.format_exception(exc)))
+    except OSError:  # a full or read-only disk: the error itself is still reported
+        log = None
     result = {
         "cell": {**asdict(cell), "id": cell.id},
         "status": "failed",

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +33,15 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.spectra import SpectrumBatch, boss_grid
+from bench_plugins.sdss.pool import process_pool
 from bench_plugins.sdss.shard import (
     ARRAYS,
     FIELDS,
     STR_FIELDS,
     Table,
+    columns,
     encode,
     ingest_chunk,
-    rows_table,
 )
 from bench_plugins.sdss.source import CacheSource
 
@@ -64,7 +68,7 @@ class SpectrumCache:
         self.directory = Path(directory)
         self.grid = boss_grid() if grid is None else np.asarray(grid, dtype=np.float64)
         self.shards: list[str] = []
-        self.table: Table = rows_table([])
+        self.table: Table = columns([])
         self._mmaps: dict[tuple[str, str], np.ndarray] = {}
         index = self.directory / "index.json"
         if index.is_file():
@@ -81,8 +85,9 @@ class SpectrumCache:
             grid = np.asarray(data["grid"], dtype=np.float64)
             with np.load(self.directory / data["table"], allow_pickle=False) as npz:
                 table = {f: npz[f] for f in FIELDS}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise BenchError(f"{index}: not a readable spectrum cache index ({exc})") from None
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise BenchError(f"{index}: not a readable spectrum cache index ({reason})") from None
         if grid.shape != self.grid.shape or not np.allclose(grid, self.grid):
             raise BenchError(
                 f"{index}: cache is on a different wavelength grid; use another cache_dir"
@@ -145,11 +150,49 @@ class SpectrumCache:
     ) -> IngestReport:
         """Read new or changed ``paths`` into a new shard; ``progress(done, total)`` per chunk."""
         report = IngestReport()
-        todo = self._changed(paths)
-        report.unchanged = len(paths) - len(todo)
+        keys = [str(Path(p).resolve()) for p in paths]
+        stats = [os.stat(k) for k in keys]
+        size = np.array([st.st_size for st in stats], dtype=np.int64)
+        mtime = np.array([st.st_mtime_ns for st in stats], dtype=np.int64)
+        wanted, cached = encode(keys), self.table["path"]
+        pos = np.minimum(np.searchsorted(cached, wanted), max(len(cached) - 1, 0))
+        same = np.zeros(len(keys), bool)
+        if len(cached):
+            same = (
+                (cached[pos] == wanted)
+                & (self.table["size"][pos] == size)
+                & (self.table["mtime_ns"][pos] == mtime)
+            )
+        report.unchanged = int(same.sum())
+        todo = [(keys[i], int(size[i]), int(mtime[i])) for i in np.flatnonzero(~same)]
         if not todo:
             return report
-        shard, tmp_dir = self._new_shard(len(todo))
+        tmp_dir = self.directory / f"shard-{len(self.shards):04d}.tmp"
+        try:
+            self._ingest_new(todo, workers, progress, chunk, report)
+        except OSError as exc:  # a read-only or full disk: no half-written shard is left
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            where = exc.filename or self.directory
+            raise BenchError(f"{where}: cannot write the cache ({exc.strerror or exc})") from None
+        return report
+
+    def _ingest_new(
+        self,
+        todo: list[tuple[str, int, int]],
+        workers: int,
+        progress: Callable[[int, int], None] | None,
+        chunk: int,
+        report: IngestReport,
+    ) -> None:
+        """Read ``todo`` (path, size, mtime) into one new shard, then save the index."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        shard = f"shard-{len(self.shards):04d}"
+        tmp_dir = self.directory / f"{shard}.tmp"
+        tmp_dir.mkdir(exist_ok=True)
+        for name, dtype in ARRAYS:  # created at full size; the workers fill their rows
+            np.lib.format.open_memmap(
+                tmp_dir / f"{name}.npy", "w+", dtype, (len(todo), len(self.grid))
+            )
         jobs = [(str(tmp_dir), start, [t[0] for t in todo[start : start + chunk]], self.grid)
                 for start in range(0, len(todo), chunk)]  # fmt: skip
         shard_no, parts = len(self.shards), []
@@ -164,56 +207,23 @@ class SpectrumCache:
                 r["shard"] = shard_no if r["row"] >= 0 else -1
                 if r["problem"]:
                     report.problems.append((r["path"], r["problem"]))
-            parts.append(rows_table(rows))
+            parts.append(columns(rows))
 
-        if workers <= 1:
-            for done, job in enumerate(jobs, start=1):
-                collect(ingest_chunk(*job))
+        with process_pool(workers) if workers > 1 else nullcontext() as pool:
+            chunks = (
+                (f.result() for f in as_completed([pool.submit(ingest_chunk, *j) for j in jobs]))
+                if pool is not None
+                else (ingest_chunk(*j) for j in jobs)
+            )
+            for done, rows in enumerate(chunks, start=1):
+                collect(rows)
                 if progress:
                     progress(min(done * chunk, len(todo)), len(todo))
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(ingest_chunk, *job) for job in jobs]
-                for done, future in enumerate(as_completed(futures), start=1):
-                    collect(future.result())
-                    if progress:
-                        progress(min(done * chunk, len(todo)), len(todo))
         os.replace(tmp_dir, self.directory / shard)
         self.shards.append(shard)
         self._merge({f: np.concatenate([part[f] for part in parts]) for f in FIELDS})
         report.ingested = len(todo)
         self._save()
-        return report
-
-    def _changed(self, paths: Sequence[Path | str]) -> list[tuple[str, int, int]]:
-        """(resolved path, size, mtime_ns) of the ``paths`` new or changed since cached."""
-        keys = [str(Path(p).resolve()) for p in paths]
-        stats = [os.stat(k) for k in keys]
-        size = np.array([st.st_size for st in stats], dtype=np.int64)
-        mtime = np.array([st.st_mtime_ns for st in stats], dtype=np.int64)
-        wanted, cached = encode(keys), self.table["path"]
-        pos = np.minimum(np.searchsorted(cached, wanted), max(len(cached) - 1, 0))
-        same = np.zeros(len(keys), bool)
-        if len(cached):
-            same = (
-                (cached[pos] == wanted)
-                & (self.table["size"][pos] == size)
-                & (self.table["mtime_ns"][pos] == mtime)
-            )
-        return [(keys[i], int(size[i]), int(mtime[i])) for i in np.flatnonzero(~same)]
-
-    def _new_shard(self, rows: int) -> tuple[str, Path]:
-        """The next shard's name and its temporary folder, holding empty memory-mapped arrays."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        shard = f"shard-{len(self.shards):04d}"
-        tmp_dir = self.directory / f"{shard}.tmp"
-        tmp_dir.mkdir(exist_ok=True)
-        for name, dtype in ARRAYS:
-            arr = np.lib.format.open_memmap(
-                tmp_dir / f"{name}.npy", "w+", dtype, (rows, len(self.grid))
-            )
-            del arr
-        return shard, tmp_dir
 
     def add_batches(self, batches: Iterable[SpectrumBatch], n: int, key: str = "batch") -> int:
         """Store ``n`` spectra from in-memory batches (e.g. synthetic) as one new shard.
@@ -250,7 +260,7 @@ class SpectrumCache:
         del out
         os.replace(tmp_dir, self.directory / shard)
         self.shards.append(shard)
-        self._merge(rows_table(rows))
+        self._merge(columns(rows))
         self._save()
         return row
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from bench.interfaces import Dataset
 from bench.options import Option
 from bench.spectra import CLASSES, ArraySource, SpectrumBatch, SpectrumSource, boss_grid
 from bench_plugins.sdss.cache import SpectrumCache
+from bench_plugins.sdss.pool import process_pool
 from bench_plugins.sdss.source import CacheSource, str_column
 
 
@@ -92,7 +93,8 @@ class SdssDataset(Dataset):
         }
         if p["cache_dir"]:
             return CacheSource(cache, {k: v[keep] for k, v in table.items()}, description)
-        return ArraySource(batch.take(keep).with_arrays(labels=table["label"][keep]), description)
+        kept = batch.take(keep).with_arrays(labels=table["label"][keep])
+        return ArraySource(kept, description, fingerprint=files_stamp(files))
 
     def _select(self, table: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, int]]:
         """Relabel from the catalog, filter, then draw the stratified ``limit`` sample."""
@@ -139,6 +141,15 @@ class SdssDataset(Dataset):
         return keep, {k: v for k, v in dropped.items() if v}
 
 
+def files_stamp(files: list[Path]) -> str:
+    """SHA-256 of each file's path, size and mtime: changes when any file is rewritten."""
+    digest = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        digest.update(f"{f}\x1f{st.st_size}\x1f{st.st_mtime_ns}\x1e".encode())
+    return digest.hexdigest()
+
+
 def stratified(labels: np.ndarray, n: int, seed: int, index: np.ndarray) -> np.ndarray:
     """``n`` of ``index`` drawn without replacement, class proportions kept; sorted."""
     rng = np.random.default_rng(seed)
@@ -160,7 +171,7 @@ def _read_parallel(
         return read_batch(files, grid)
     size = -(-len(files) // workers)
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         parts = list(pool.map(read_batch, chunks, [grid] * len(chunks)))
     batches = [b for b, _ in parts if len(b)] or [parts[0][0]]
     return SpectrumBatch.concatenate(batches), [f for _, fails in parts for f in fails]

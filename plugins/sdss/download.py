@@ -108,7 +108,14 @@ def download_spectra(
 ) -> DownloadSummary:
     """Fetch every target into ``dest`` (``progress(done, total, result)`` after each file)."""
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and not dest.is_dir():
+        raise BenchError(f"--dest {dest}: is a file; give a folder for the spectra")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchError(
+            f"--dest {dest}: cannot create the folder ({exc.strerror or exc})"
+        ) from None
     jobs: list[tuple[str, Path]] = []
     for t in targets:
         run2d = str(t[3]) if len(t) > 3 else None
@@ -135,7 +142,12 @@ def fetch(
     reason = ""
     for attempt in range(1, retries + 2):
         try:
-            _get(url, part, timeout)
+            whole = _get(url, part, timeout)
+            cut = fits_incomplete(part)
+            if cut and whole:  # every byte the server announced is here: the file is damaged
+                raise BenchError(f"{part}: incomplete FITS ({cut})")
+            if cut:  # a connection closed early without a Content-Length: resume it
+                raise http.client.IncompleteRead(b"", None)
             read_spectrum(part)  # the FITS opens and holds a spectrum
             os.replace(part, path)
             return DownloadResult(
@@ -155,13 +167,16 @@ def fetch(
             http.client.HTTPException,
         ) as exc:  # URLError, timeouts, dropped connections
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            if part.exists() and (cut := fits_incomplete(part)):
+                reason = f"incomplete download ({cut})"
         if attempt <= retries:
             time.sleep(backoff * 2 ** (attempt - 1))
     return DownloadResult(url, path, "failed", reason=reason, attempts=attempt)
 
 
-def _get(url: str, part: Path, timeout: float) -> None:
-    """GET ``url`` into ``part``, asking only for the missing bytes when ``part`` exists."""
+def _get(url: str, part: Path, timeout: float) -> bool:
+    """GET ``url`` into ``part``, asking only for the missing bytes when ``part`` exists;
+    whether the server said how long the file is (and all of it came)."""
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -174,6 +189,59 @@ def _get(url: str, part: Path, timeout: float) -> None:
     size = part.stat().st_size
     if expected is not None and size != expected:
         raise http.client.IncompleteRead(b"", expected - size)
+    return expected is not None
+
+
+BLOCK = 2880  # FITS files are made of 2880-byte blocks; a header is 36 cards of 80 bytes
+
+
+def fits_incomplete(path: Path) -> str | None:
+    """Why ``path`` is not a whole FITS file (a header or data cut short), or ``None`` when
+    every HDU's header and data are there. Walks the headers block by block; reads no data."""
+    size = path.stat().st_size
+    offset, hdu = 0, 0
+    with path.open("rb") as fh:
+        while offset < size:
+            fh.seek(offset)
+            header = b""
+            while True:
+                block = fh.read(BLOCK)
+                if len(block) < BLOCK:
+                    at = offset + len(header) + len(block)
+                    return f"HDU {hdu}: header cut short at byte {at}"
+                header += block
+                if any(block[i : i + 8] == b"END     " for i in range(0, BLOCK, 80)):
+                    break
+            data = _data_bytes(header)
+            if data is None:
+                return f"HDU {hdu}: header without BITPIX/NAXIS"
+            if size < offset + len(header) + data:
+                return f"HDU {hdu}: data cut short ({size} of {offset + len(header) + data} bytes)"
+            offset += len(header) + -(-data // BLOCK) * BLOCK
+            hdu += 1
+    return None if hdu else "empty file"
+
+
+def _data_bytes(header: bytes) -> int | None:
+    """Size of an HDU's data from its header cards (BITPIX, NAXISn, PCOUNT, GCOUNT)."""
+    cards: dict[str, int] = {}
+    for i in range(0, len(header), 80):
+        key, value = header[i : i + 8].decode("ascii", "replace").strip(), header[i + 10 : i + 80]
+        if header[i + 8 : i + 10] == b"= " and (
+            key in ("BITPIX", "PCOUNT", "GCOUNT") or key.startswith("NAXIS")
+        ):
+            try:
+                cards[key] = int(value.split(b"/")[0].strip())
+            except ValueError:
+                return None
+    if "BITPIX" not in cards or "NAXIS" not in cards:
+        return None
+    if cards["NAXIS"] == 0:
+        return 0
+    pixels = 1
+    for axis in range(1, cards["NAXIS"] + 1):
+        pixels *= cards.get(f"NAXIS{axis}", 0)
+    return abs(cards["BITPIX"]) // 8 * cards.get("GCOUNT", 1) * (cards.get("PCOUNT", 0) + pixels)
 
 
 def targets_from_sample(sample: Mapping[str, Any]) -> list[Target]:

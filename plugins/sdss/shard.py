@@ -1,4 +1,5 @@
-"""The rows of a cache's index table, and the worker that reads files into a shard."""
+"""Reading spectrum files into rows of a cache shard (runs in worker processes): the
+columns of the cache's index table and the arrays of a shard."""
 
 from __future__ import annotations
 
@@ -11,25 +12,25 @@ import numpy as np
 
 from bench.data.readers import read_spectrum, snr_median
 from bench.errors import BenchError
-from bench.spectra import CLASSES, to_grid
+from bench.spectra import to_grid
 
+KNOWN_CLASSES = ("STAR", "GALAXY", "QSO")
 STR_FIELDS = ("path", "id", "label", "problem")  # stored as UTF-8 bytes: compact, no objects
 INT_FIELDS = ("size", "mtime_ns", "shard", "row", "plate", "mjd", "fiber", "zwarning")
 FLOAT_FIELDS = ("redshift", "snr")
 FIELDS = STR_FIELDS + INT_FIELDS + FLOAT_FIELDS
 ARRAYS = (("flux", np.float32), ("ivar", np.float32), ("mask", np.int32))
+
+
 Table = dict[str, np.ndarray]
 
 
 def encode(values: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Strings as UTF-8 bytes (compact columns, no Python objects)."""
     return np.array([str(v).encode() for v in values], dtype=bytes)
 
 
-def decode(values: np.ndarray) -> np.ndarray:
-    return np.array([v.decode() for v in values.tolist()], dtype=object)
-
-
-def rows_table(rows: Sequence[dict[str, Any]]) -> Table:
+def columns(rows: Sequence[dict[str, Any]]) -> Table:
     """Columns from per-file dicts (strings encoded)."""
     table = {f: encode([r[f] for r in rows]) for f in STR_FIELDS}
     table |= {f: np.array([r[f] for r in rows], dtype=np.int64) for f in INT_FIELDS}
@@ -70,7 +71,7 @@ def ingest_chunk(
             entry.update(row=-1, problem=f"{path}: no valid pixels on the wavelength grid")
         else:
             out["flux"][row], out["ivar"][row], out["mask"][row] = flux, ivar, mask
-            if spec.label not in CLASSES:
+            if spec.label not in KNOWN_CLASSES:
                 entry["problem"] = f"{path}: unknown class {spec.label!r}"
         results.append(entry)
     for arr in out.values():

@@ -8,6 +8,7 @@ rows are merged into one call per run of consecutive rows.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -70,6 +71,13 @@ class CacheSource(SpectrumSource):
 
     def describe(self) -> Mapping[str, object]:
         return self._description
+
+    def fingerprint(self) -> str | None:
+        """Where each spectrum is stored: a changed file is ingested into a new shard row."""
+        digest = hashlib.sha256(str(self.cache.directory.resolve()).encode())
+        for key in ("shard", "row"):
+            digest.update(np.ascontiguousarray(self.table[key], dtype=np.int64).tobytes())
+        return digest.hexdigest()
 
 
 def str_column(values: np.ndarray) -> np.ndarray:

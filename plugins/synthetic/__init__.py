@@ -16,14 +16,17 @@ from bench.spectra import CLASSES, SpectrumSource
 MAX_Z = {"galaxy_z": 2.0, "qso_z": 7.0}
 
 
+MAX_N = 10_000_000  # spectra are generated on demand, but ids and labels are held
+
+
 class Synthetic(Dataset):
     """Synthetic SDSS/BOSS DR12-like spectra on the BOSS grid (see plugins/synthetic/)."""
 
     name = "synthetic"
     description = "Physically grounded synthetic BOSS spectra of stars, galaxies and quasars"
     options = (
-        Option("n", int, 3000, "number of spectra", ge=1),
-        Option("seed", int, 0, "random seed: the same seed gives the same spectra"),
+        Option("n", int, 3000, "number of spectra", ge=1, le=MAX_N),
+        Option("seed", int, 0, "random seed: the same seed gives the same spectra", ge=0),
         Option(
             "class_mix",
             str,

@@ -56,7 +56,16 @@ class FlatRenderer(Renderer):
 class CentroidModel(Model):
     name = "centroid"
     input_kind = "flux"
-    options = (Option("fail", bool, False, "raise in fit (to test failing cells)"),)
+    options = (
+        Option("fail", bool, False, "raise in fit (to test failing cells)"),
+        Option(
+            "bad_output",
+            str,
+            "",
+            "return a broken history or probabilities (to test the output checks)",
+            choices=("", "no_val_loss", "nan", "unnormalised"),
+        ),
+    )
 
     def input_shape(self, n_pixels: int) -> tuple[int, ...]:
         return (n_pixels, 1)
@@ -70,17 +79,25 @@ class CentroidModel(Model):
         x = train.inputs()[..., 0]
         self.centroids = np.stack([x[train.y == k].mean(0) for k in range(len(self.classes))])
         n = epochs - initial_epoch
-        return {
+        history = {
             "loss": [0.5] * n,
             "accuracy": [1.0] * n,
             "val_loss": [0.5] * n,
             "val_accuracy": [1.0] * n,
         }
+        if self.params["bad_output"] == "no_val_loss":
+            del history["val_loss"]
+        return history
 
     def predict_proba(self, feed):  # type: ignore[no-untyped-def]
         d = ((feed.inputs()[..., 0][:, None, :] - self.centroids[None]) ** 2).mean(-1)
         e = np.exp(-(d - d.min(1, keepdims=True)))
-        return e / e.sum(1, keepdims=True)
+        proba = e / e.sum(1, keepdims=True)
+        if self.params.get("bad_output") == "nan":
+            proba[0] = np.nan
+        elif self.params.get("bad_output") == "unnormalised":
+            proba = proba * 2
+        return proba
 
     def save(self, directory):  # type: ignore[no-untyped-def]
         directory.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,153 @@
+"""Data reliability: new flux under the same ids reruns the cells, ingest workers die with
+their parent, a download is complete only when its FITS structure is."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.results.report import load_report
+from bench.run.cellkey import data_fingerprint
+from tests.fixtures.sdss_files import write_spec_lite
+from tests.plugins import toy
+
+SDSS_CONFIG = """
+[benchmark]
+name = "flux"
+
+[dataset]
+name = "sdss"
+path = ["{data}"]
+
+[[models]]
+name = "centroid"
+render = {{ name = "flat" }}
+
+[protocol]
+train_fractions = [0.6]
+epochs = [1]
+seeds = [0]
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_html(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.results import html as html_report
+
+    monkeypatch.setattr(html_report, "write_html", lambda report, out_dir: None)
+
+
+def _write(folder: Path, n: int, seed: int) -> list[Path]:
+    labels = ["STAR", "GALAXY", "QSO"]
+    return [
+        write_spec_lite(folder / f"s{i:02d}.fits", label=labels[i % 3], fiber=i + 1, seed=seed + i)
+        for i in range(n)
+    ]
+
+
+def test_new_flux_under_the_same_ids_labels_sizes_and_mtimes_reruns_the_cells(
+    toy_registry, tmp_path
+):
+    data, out = tmp_path / "data", tmp_path / "run"
+    files = _write(data, 24, seed=0)
+    config = tmp_path / "bench.toml"
+    config.write_text(textwrap.dedent(SDSS_CONFIG.format(data=data)))
+
+    def reused() -> list[bool]:
+        assert main(["run", str(config), "--out", str(out)]) == 0
+        return [r["reused"] for r in load_report(out / "report.json")["results"]]
+
+    assert reused() == [False]
+    assert reused() == [True]
+    stats = [f.stat() for f in files]
+    _write(data, 24, seed=1000)  # every file's flux replaced, nothing else
+    for f, st in zip(files, stats, strict=True):
+        assert f.stat().st_size == st.st_size
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert reused() == [False]
+
+
+def test_the_fingerprint_follows_a_source_stamp_and_a_sample_of_the_flux():
+    source = toy.ToyDataset(n=30).open()
+    base = data_fingerprint(source)
+    assert data_fingerprint(toy.ToyDataset(n=30).open()) == base
+    changed = toy.ToyDataset(n=30).open()
+    changed.batch.flux[:] += 1.0
+    assert data_fingerprint(changed) != base
+    stamped = toy.ToyDataset(n=30).open()
+    stamped._fingerprint = "files changed"
+    assert data_fingerprint(stamped) != base
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the workers")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killing_a_two_worker_ingest_leaves_no_process_behind(tmp_path, sig):
+    data = tmp_path / "data"
+    data.mkdir()
+    [one] = _write(tmp_path, 1, seed=0)
+    for i in range(3000):  # enough to keep both workers busy for many seconds
+        os.link(one, data / f"s{i:04d}.fits")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "data", "ingest", str(data), "--cache",
+         str(tmp_path / "cache"), "--workers", "2"],
+        env={**os.environ, "BENCH_LOAD_PLUGINS": ""},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline, workers = time.monotonic() + 60, set()
+    while len(workers) < 3:  # the fork server and its two workers
+        assert proc.poll() is None and time.monotonic() < deadline, "no worker started"
+        time.sleep(0.1)
+        workers = _descendants(proc.pid)
+    time.sleep(1.0)  # the workers are inside the blocking read
+    workers = _descendants(proc.pid)
+    proc.send_signal(sig)
+    proc.wait(timeout=10)
+    time.sleep(5)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:  # do not leave them to the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"{len(left)} of {len(workers)} processes still running 5 s after the kill"
+
+
+def test_a_fingerprint_reads_only_a_sample():
+    source = toy.ToyDataset(n=300).open()
+    seen: list[int] = []
+    real = source.read
+    source.read = lambda index: (seen.append(len(index)), real(index))[1]  # type: ignore[method-assign]
+    data_fingerprint(source)
+    assert seen and sum(seen) <= 64
+    assert np.all(np.isfinite(source.batch.flux))
