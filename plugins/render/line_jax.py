@@ -16,6 +16,7 @@ import numpy as np
 
 from bench.spectra import SpectrumBatch
 from bench_plugins.preprocess.arrays import ROBUST_SAMPLES
+from bench_plugins.render.device import fill_bad
 from bench_plugins.render.geometry import Columns
 
 
@@ -41,18 +42,6 @@ def line_function(
     column = jnp.asarray(cols.column)
     radius = int(round((line_width - 1) / 2))
 
-    def fill_bad(flux, good):
-        idx = jnp.arange(p)
-        left = jax.lax.cummax(jnp.where(good, idx, -1), axis=1)
-        right = jax.lax.cummin(jnp.where(good, idx, p), axis=1, reverse=True)
-        f_left = jnp.take_along_axis(flux, jnp.clip(left, 0, p - 1), axis=1)
-        f_right = jnp.take_along_axis(flux, jnp.clip(right, 0, p - 1), axis=1)
-        has_l, has_r = left >= 0, right < p
-        frac = (idx - left) / jnp.maximum(right - left, 1)
-        both = f_left + frac * (f_right - f_left)
-        value = jnp.where(has_l & has_r, both, jnp.where(has_l, f_left, f_right))
-        return jnp.where(good, flux, jnp.where(has_l | has_r, value, 0.0))
-
     def limits(flux, good):
         sub = jnp.sort(jnp.where(good[:, ::step], flux[:, ::step], jnp.inf), axis=1)
         n_good = good[:, ::step].sum(axis=1)
@@ -72,7 +61,7 @@ def line_function(
         finite = jnp.isfinite(flux)
         good = finite & jnp.isfinite(ivar) & (ivar > 0)
         good = jnp.where(good.any(axis=1)[:, None], good, finite)
-        flux = fill_bad(jnp.where(finite, flux, 0.0), good)
+        flux = fill_bad(flux, good)
         bottom, top = limits(flux, good)
         y = (top[:, None] - flux) * (height / (top - bottom))[:, None]
         y = jnp.clip(y, -2.0 * height, 3.0 * height)
