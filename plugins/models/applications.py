@@ -4,12 +4,19 @@ The paper (Lara-Cruz & Garcia 2024, Table 1 and section 3) used ImageNet weights
 224x224x3 and kept them fixed while training for spectra: ``mode = "frozen"``. In frozen
 mode the backbone's pooled features are computed once per split and only the head
 (dropout + dense softmax) is trained on them; the saved model is the full backbone + head.
+With ``feature_dir`` set, the features are extracted in streaming batches (rendered on
+the device when ``device_render`` is on) into memory-mapped ``.npy`` files there instead
+of RAM (300k x 2048 float32 features are 2.4 GB).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
+import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -39,7 +46,17 @@ IMAGE_OPTIONS = (
     Option("finetune_blocks", int, 1, "top backbone blocks trained in finetune mode"),
     Option("dropout", float, 0.2, "dropout rate before the dense softmax head"),
     Option("cache_features", bool, True, "frozen mode: train the head on cached features"),
+    Option(
+        "feature_dir",
+        str,
+        "",
+        "frozen mode: '' keeps cached features in RAM; a folder: stream them into "
+        "memory-mapped files in a temporary subfolder there (removed with the model)",
+    ),
 )
+
+# Batches per predict call when extracting features to disk (bounds the RAM in flight).
+EXTRACT_CHUNK_BATCHES = 64
 
 
 def keras_cache_file(filename: str) -> str:
@@ -63,6 +80,7 @@ class KerasApplication(KerasModel):
         self._head: keras.Model | None = None
         self._extractor: keras.Model | None = None
         self._features: list[tuple[Feed, np.ndarray]] = []
+        self._feature_folder: Path | None = None
 
     def build(self, input_shape: tuple[int, ...], classes: Any, seed: int) -> None:
         self._head, self._extractor, self._features = None, None, []
@@ -87,13 +105,16 @@ class KerasApplication(KerasModel):
 
         backbone = self.backbone((*input_shape[:2], 3))
         inputs = keras.Input(input_shape, name="image")
-        x = backbone(ImageNetInput(self.family, name="imagenet_input")(inputs))
+        f32 = self.head_dtype()  # None (default policy) unless mixed precision
+        x = backbone(ImageNetInput(self.family, name="imagenet_input", dtype=f32)(inputs))
         if self.params["mode"] == "frozen":
             # standardise the fixed features (set from the training features in fit):
             # random-init backbones give features ~1e-3 that barely vary between inputs
-            x = keras.layers.Normalization(name="head_norm")(x)
-        x = keras.layers.Dropout(self.params["dropout"], name="head_dropout")(x)
-        outputs = keras.layers.Dense(n_classes, activation="softmax", name="head_dense")(x)
+            x = keras.layers.Normalization(name="head_norm", dtype=f32)(x)
+        x = keras.layers.Dropout(self.params["dropout"], name="head_dropout", dtype=f32)(x)
+        outputs = keras.layers.Dense(n_classes, activation="softmax", name="head_dense", dtype=f32)(
+            x
+        )
         return keras.Model(inputs, outputs, name=self.name)
 
     def backbone(self, shape: tuple[int, ...]) -> keras.Model:
@@ -159,7 +180,13 @@ class KerasApplication(KerasModel):
         if self.params["mode"] != "frozen":
             return super().fit(train, validation, epochs, initial_epoch)
         if initial_epoch == 0:  # before anything traces the head
-            self._network().get_layer("head_norm").adapt(self.features(train))
+            x = self.features(train)
+            norm = self._network().get_layer("head_norm")
+            if isinstance(x, np.memmap):  # adapt chunk by chunk, never all in RAM
+                step = 1 << 14
+                norm.adapt(x[s : s + step] for s in range(0, len(x), step))
+            else:
+                norm.adapt(x)
         if not self.params["cache_features"]:
             self._features = []  # the full model recomputes features every batch
             return super().fit(train, validation, epochs, initial_epoch)
@@ -179,7 +206,12 @@ class KerasApplication(KerasModel):
         """Frozen mode: the head on cached features when ``feed`` was seen in ``fit``."""
         for known, x in self._features:
             if known is feed:
-                proba = np.asarray(self.head().predict(x, verbose=0), dtype=np.float64)
+                step = 1 << 14  # memory-mapped features: a chunk in RAM at a time
+                parts = [
+                    self.head().predict(np.asarray(x[s : s + step]), verbose=0)
+                    for s in range(0, len(x), step)
+                ]
+                proba = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 0))
                 return proba / proba.sum(axis=1, keepdims=True)
         return super().predict_proba(feed)
 
@@ -191,14 +223,47 @@ class KerasApplication(KerasModel):
         keras = import_keras()
         from bench_plugins.models.keras_parts import InputsOnly, with_batch_size
 
+        start = time.perf_counter()
         if self._extractor is None:  # kept: its compiled predict step is reused
             network = self._network()
             pooled = network.get_layer("head_norm").input  # the backbone output
             self._extractor = keras.Model(network.inputs, pooled)
-        data = InputsOnly(with_batch_size(feed, self.params["batch_size"]))
-        x = np.asarray(self._extractor.predict(data, verbose=0), dtype=np.float32)
+        shipped = self.shipped(with_batch_size(feed, self.params["batch_size"]))
+        extractor = self.wrapped(self._extractor, shipped)
+        data = InputsOnly(shipped)
+        if self.params["feature_dir"]:
+            x = self.features_to_disk(extractor, data, feed.n_samples)
+        else:
+            x = np.asarray(extractor.predict(data, verbose=0), dtype=np.float32)
         self._features.append((feed, x))
+        self.add_timing({"features_s": time.perf_counter() - start})
         return x
+
+    def features_to_disk(self, extractor: keras.Model, data: Any, n: int) -> np.ndarray:
+        """Features of ``data`` (n samples) predicted a chunk of batches at a time into a
+        memory-mapped float32 ``.npy`` file under ``feature_dir``; returned read-only."""
+        from bench_plugins.models.keras_parts import batch_range
+
+        if self._feature_folder is None:
+            root = Path(self.params["feature_dir"])
+            root.mkdir(parents=True, exist_ok=True)
+            self._feature_folder = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=root))
+            weakref.finalize(self, shutil.rmtree, str(self._feature_folder), True)
+        path = self._feature_folder / f"features-{len(self._features)}.npy"
+        out: np.ndarray | None = None
+        done = 0
+        for first in range(0, len(data), EXTRACT_CHUNK_BATCHES):
+            chunk = batch_range(data, first, min(first + EXTRACT_CHUNK_BATCHES, len(data)))
+            x = np.asarray(extractor.predict(chunk, verbose=0), dtype=np.float32)
+            if out is None:
+                out = np.lib.format.open_memmap(path, "w+", np.float32, (n, x.shape[1]))
+            out[done : done + len(x)] = x
+            done += len(x)
+        if out is None:
+            return np.zeros((0, 0), np.float32)
+        out.flush()
+        del out
+        return np.load(path, mmap_mode="r")
 
     def head(self) -> keras.Model:
         """The head alone (sharing its layers with the full network), compiled once."""
