@@ -342,3 +342,21 @@ class Prefetcher:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def device_mismatch(
+    renderer: Renderer, batch: SpectrumBatch, shape: tuple[int, ...]
+) -> float | None:
+    """Largest absolute pixel difference between ``renderer.render`` and its device
+    version on ``batch`` (None when it has none): a conformance check, to be under ~1e-4
+    (float32 rounding). Imports jax only when there is a device version."""
+    fn = renderer.device_function(np.asarray(batch.loglam, np.float64), tuple(shape))
+    if fn is None:
+        return None
+    import jax
+
+    host = np.asarray(renderer.render(batch, shape), np.float32)
+    device = np.asarray(jax.jit(fn)(batch.flux.astype(np.float32), batch.ivar.astype(np.float32)))
+    if device.shape != host.shape:
+        return float("inf")
+    return float(np.max(np.abs(device - host))) if host.size else 0.0

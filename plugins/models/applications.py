@@ -65,6 +65,21 @@ def keras_cache_file(filename: str) -> str:
     return os.path.join(home, "models", filename)
 
 
+def two_rows_like(x: np.ndarray, step: int = 1 << 14) -> np.ndarray:
+    """Two rows with the per-column mean and variance of ``x`` (mean -+ std), computed a
+    chunk at a time (float64): adapts a Normalization layer to memory-mapped features
+    without reading them all into RAM."""
+    total = np.zeros(x.shape[1])
+    for s in range(0, len(x), step):
+        total += x[s : s + step].sum(axis=0, dtype=np.float64)
+    mean = total / max(len(x), 1)
+    squares = np.zeros(x.shape[1])
+    for s in range(0, len(x), step):
+        squares += ((x[s : s + step] - mean) ** 2).sum(axis=0)
+    std = np.sqrt(squares / max(len(x), 1))
+    return np.stack([mean - std, mean + std]).astype(np.float32)
+
+
 class KerasApplication(KerasModel):
     """A keras.applications backbone (include_top=False, average pooling) plus a new head."""
 
@@ -182,11 +197,7 @@ class KerasApplication(KerasModel):
         if initial_epoch == 0:  # before anything traces the head
             x = self.features(train)
             norm = self._network().get_layer("head_norm")
-            if isinstance(x, np.memmap):  # adapt chunk by chunk, never all in RAM
-                step = 1 << 14
-                norm.adapt(x[s : s + step] for s in range(0, len(x), step))
-            else:
-                norm.adapt(x)
+            norm.adapt(x if not isinstance(x, np.memmap) else two_rows_like(x))
         if not self.params["cache_features"]:
             self._features = []  # the full model recomputes features every batch
             return super().fit(train, validation, epochs, initial_epoch)
