@@ -241,11 +241,14 @@ class KerasApplication(KerasModel):
             self._extractor = keras.Model(network.inputs, pooled)
         shipped = self.shipped(with_batch_size(feed, self.params["batch_size"]))
         extractor = self.wrapped(self._extractor, shipped)
-        data = InputsOnly(shipped)
-        if self.params["feature_dir"]:
-            x = self.features_to_disk(extractor, data, feed.n_samples)
-        else:
-            x = np.asarray(extractor.predict(data, verbose=0), dtype=np.float32)
+        data = InputsOnly(shipped, workers=self.params["workers"])
+        try:
+            if self.params["feature_dir"]:
+                x = self.features_to_disk(extractor, data, feed.n_samples)
+            else:
+                x = np.asarray(extractor.predict(data, verbose=0), dtype=np.float32)
+        finally:
+            data.close()
         self._features.append((feed, x))
         self.add_timing({"features_s": time.perf_counter() - start})
         return x

@@ -366,12 +366,14 @@ class KerasModel(Model):
         if feed.n_samples == 0:
             return np.zeros((0, len(self.classes)))
         shipped = self.shipped(with_batch_size(feed, self.global_batch_size()))
-        data = InputsOnly(shipped)
-        if self.devices > 1:  # only the last batch is short: its pads come last
-            data = padded(data, self.devices)
+        inputs = InputsOnly(shipped, workers=self.params["workers"])
+        data = padded(inputs, self.devices) if self.devices > 1 else inputs
         network = self.wrapped(self._network(), shipped)
-        with self.scope():
-            proba = np.asarray(network.predict(data, verbose=0), dtype=np.float64)
+        try:
+            with self.scope():
+                proba = np.asarray(network.predict(data, verbose=0), dtype=np.float64)
+        finally:
+            inputs.close()
         proba = proba[: feed.n_samples]
         return proba / proba.sum(axis=1, keepdims=True)
 

@@ -206,17 +206,26 @@ class DeviceInput(keras.layers.Layer):
 
 
 class InputsOnly(keras.utils.PyDataset):
-    """Inputs of a Feed in index order, for ``predict`` (labels are not needed)."""
+    """Inputs of a Feed in index order, for ``predict`` (labels are not needed);
+    ``workers`` > 1 renders ahead in threads (see :class:`bench.feed.Prefetcher`)."""
 
-    def __init__(self, feed: Feed) -> None:
+    def __init__(self, feed: Feed, workers: int = 1) -> None:
         super().__init__()
         self.feed = in_index_order(feed)
+        self.prefetcher = Prefetcher(self.feed, workers) if workers > 1 else None
 
     def __len__(self) -> int:
         return len(self.feed)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray]:
+        if self.prefetcher is not None:
+            return (self.prefetcher.get(i)[0],)
         return (self.feed[i][0],)
+
+    def close(self) -> None:
+        """Stop the prefetch threads, if any."""
+        if self.prefetcher is not None:
+            self.prefetcher.close()
 
 
 @keras.saving.register_keras_serializable(package="specclassbench")
