@@ -360,3 +360,26 @@ def device_mismatch(
     if device.shape != host.shape:
         return float("inf")
     return float(np.max(np.abs(device - host))) if host.size else 0.0
+
+
+def step_device_mismatch(
+    step: Preprocessor, batch: SpectrumBatch, step_function: StepFunction | None = None
+) -> float | None:
+    """Largest flux or ivar difference (relative to the largest value) between a
+    preprocessor and its device version on ``batch`` (``step_function(step, grid)``,
+    default ``step.device_function(grid)``); None when it has none."""
+    find = step_function or (lambda s, grid: s.device_function(grid))
+    fn = find(step, np.asarray(batch.loglam, np.float64))
+    if fn is None:
+        return None
+    import jax
+
+    want = step(batch)
+    flux, ivar = jax.jit(fn)(batch.flux.astype(np.float32), batch.ivar.astype(np.float32))
+    worst = 0.0
+    for got, ref in ((np.asarray(flux), want.flux), (np.asarray(ivar), want.ivar)):
+        if got.shape != ref.shape:
+            return float("inf")
+        scale = max(float(np.max(np.abs(ref))) if ref.size else 0.0, 1e-30)
+        worst = max(worst, float(np.max(np.abs(got - ref))) / scale if ref.size else 0.0)
+    return worst

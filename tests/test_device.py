@@ -11,7 +11,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.feed import Feed, Pipeline, Prefetcher, decode, device_mismatch, encode
+from bench.feed import (
+    Feed,
+    Pipeline,
+    Prefetcher,
+    decode,
+    device_mismatch,
+    encode,
+    step_device_mismatch,
+)
 from bench.interfaces import Renderer
 from bench.metrics import compute_metrics
 from bench.spectra import ArraySource, SpectrumBatch, boss_grid, empty_batch
@@ -99,10 +107,16 @@ def test_host_and_device_parts_of_a_pipeline() -> None:
         assert Pipeline([], renderer, (28, 28, 1)).device_stage(grid, step_function) is None
 
 
-def test_conformance_helper_for_device_versions() -> None:
+def test_conformance_helpers_for_device_versions() -> None:
     batch = spectra()
     assert device_mismatch(CurveRenderer(), batch, (28, 28, 1)) is None
+    assert device_mismatch(Area(), batch, (28, 28, 1)) is None
     assert device_mismatch(Line(line_width=2.0), batch, (32, 48, 3)) < 1e-4
+    assert step_device_mismatch(MovingAverage(), batch) is None  # built-ins: via the table
+    for step in (MovingAverage(window=9), Normalize(), Normalize(method="ivar_mean_std")):
+        assert step_device_mismatch(step, batch, step_function) < 1e-5
+    assert step_device_mismatch(Mask(bits=[]), batch, step_function) < 1e-6
+    assert step_device_mismatch(Mask(), batch, step_function) is None
 
 
 def feed(pipeline: Pipeline, n: int = 40, keep: bool = False, batch_size: int = 8) -> Feed:
