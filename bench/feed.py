@@ -112,7 +112,8 @@ class Pipeline:
         render = self.renderer.device_function(grids[-1], self.shape)
         if render is None:
             return None
-        k, fns = len(self.preprocessors), []
+        k = len(self.preprocessors)
+        fns: list[DeviceFunction] = []
         while k > 0:
             same_grid = grids[k].shape == grids[k - 1].shape and np.array_equal(
                 grids[k], grids[k - 1]
