@@ -150,7 +150,6 @@ def run_case(name: str, args: argparse.Namespace, full: bool, gpu: GpuSampler) -
     import jax
 
     x_dev, y_dev = jax.device_put(kept.inputs()), jax.device_put(kept.y)
-    rows: list[dict] = []
     done = [0]  # epochs trained so far (harness fits continue)
 
     def harness_fit(feed: Feed, **opts: Any) -> Callable[[int], object]:
@@ -232,6 +231,26 @@ def run_case(name: str, args: argparse.Namespace, full: bool, gpu: GpuSampler) -
             ),
         ]
         epochs = 1
+    try:
+        return measure(variants, model, name, shape, batch, n, epochs, t_render, gpu)
+    finally:
+        if kind == "extract":
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(
+    variants: list[tuple[str, Callable[[int], object]]],
+    model: Any,
+    name: str,
+    shape: tuple[int, ...],
+    batch: int,
+    n: int,
+    epochs: int,
+    t_render: float,
+    gpu: GpuSampler,
+) -> list[dict]:
+    """One warm-up and one timed pass per variant; a row each, printed as it comes."""
+    rows: list[dict] = []
     plain_rate = None
     for label, go in variants:
         go(1)  # warm-up: compiles this path
@@ -244,7 +263,7 @@ def run_case(name: str, args: argparse.Namespace, full: bool, gpu: GpuSampler) -
         spent = {
             k: round(after.get(k, 0) - before.get(k, 0), 3)
             for k in ("data_s", "step_s", "features_s")
-            if k in after
+            if k in after and label != "plain"
         }
         rows.append(
             {
@@ -254,7 +273,7 @@ def run_case(name: str, args: argparse.Namespace, full: bool, gpu: GpuSampler) -
                 "ratio_to_plain": round(rate / plain_rate, 3),
                 "gpu_util_pct": None if util["util"] is None else round(util["util"], 1),
                 "seconds": round(seconds, 3),
-                "timing": spent if label != "plain" else {},
+                "timing": spent,
                 "image": "x".join(map(str, shape)),
                 "batch": batch,
                 "n": n,
