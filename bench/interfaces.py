@@ -43,11 +43,22 @@ class Dataset(Plugin, ABC):
         """Return the spectra as a :class:`SpectrumSource`."""
 
 
+# A device implementation: a jit-able JAX function of (flux, ivar), both (N, P) float32.
+DeviceFunction = Callable[[Any, Any], Any]
+
+
 class Preprocessor(Plugin, ABC):
     """Maps a batch of spectra to a batch (same objects, same order)."""
 
     @abstractmethod
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch: ...
+
+    def device_function(self, loglam: np.ndarray) -> DeviceFunction | None:
+        """Optional: a jit-able JAX ``f(flux, ivar) -> (flux, ivar)`` doing what
+        :meth:`__call__` does to spectra on the grid ``loglam`` (float32, same values to
+        float32 rounding), or None (the default) when this step only runs in numpy. It
+        sees flux and ivar only (no and_mask or metadata) and must keep the grid."""
+        return None
 
 
 class Renderer(Plugin, ABC):
@@ -56,6 +67,14 @@ class Renderer(Plugin, ABC):
 
     @abstractmethod
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray: ...
+
+    def device_function(self, loglam: np.ndarray, shape: tuple[int, ...]) -> DeviceFunction | None:
+        """Optional: a jit-able JAX ``f(flux, ivar) -> inputs (N, *shape) float32`` giving
+        the pixels of :meth:`render` (to float32 rounding) for spectra on the grid
+        ``loglam``, so the picture can be drawn on the accelerator inside the model's
+        compiled step; None (the default) when only the numpy :meth:`render` exists.
+        Import jax inside it."""
+        return None
 
 
 class Model(Plugin, ABC):
@@ -98,6 +117,13 @@ class Model(Plugin, ABC):
 
     def describe(self) -> Mapping[str, Any]:
         """Facts for the report (backend, devices, parameter count)."""
+        return {}
+
+    def timing(self) -> Mapping[str, float]:
+        """Optional: where the time of the last :meth:`fit` call went, in seconds, e.g.
+        ``compile_s`` (first step: tracing and compiling), ``data_s`` (the training loop
+        waiting for input batches), ``step_s`` (training steps after the first),
+        ``validation_s``. {} (the default) when the model does not measure it."""
         return {}
 
 

@@ -101,6 +101,20 @@ def preprocessor_checks(step: Preprocessor, run: Run, registry: Registry) -> Non
     if out is not None:
         run("finite output", lambda: _finite(out))
         run("deterministic", lambda: _same_output(step, batch, out))
+        run("device version agrees", lambda: _step_on_device(step, spectra(n=12)))
+
+
+def _step_on_device(step: Preprocessor, batch: SpectrumBatch) -> None:
+    """A preprocessor's ``device_function`` (when it has one) gives its numpy output."""
+    from bench.device import step_device_mismatch
+
+    worst = step_device_mismatch(step, batch)
+    if worst is not None:
+        require(
+            worst <= 1e-4,
+            f"device_function() differs from __call__() by {worst:.3g} (relative); "
+            "expected <= 1e-4",
+        )
 
 
 def _preprocess(step: Preprocessor, batch: SpectrumBatch) -> SpectrumBatch:
@@ -144,6 +158,19 @@ def renderer_checks(renderer: Renderer, run: Run, registry: Registry) -> None:
         pass
     for shape in IMAGE_SHAPES:
         run(f"shape {shape}", partial(_render, renderer, batch, shape, image=True))
+    run("device version agrees", partial(_render_on_device, renderer, batch, IMAGE_SHAPES[0]))
+
+
+def _render_on_device(renderer: Renderer, batch: SpectrumBatch, shape: tuple[int, ...]) -> None:
+    """A renderer's ``device_function`` (when it has one) draws its numpy pixels."""
+    from bench.device import device_mismatch
+
+    worst = device_mismatch(renderer, batch, shape)
+    if worst is not None:
+        require(
+            worst <= 1e-4,
+            f"device_function() pixels differ from render() by {worst:.3g}; expected <= 1e-4",
+        )
 
 
 def _render(

@@ -4,6 +4,9 @@ The paper (Lara-Cruz & Garcia 2024, Table 1 and section 3) used ImageNet weights
 224x224x3 and kept them fixed while training for spectra: ``mode = "frozen"``. In frozen
 mode the backbone's pooled features are computed once per split and only the head
 (dropout + dense softmax) is trained on them; the saved model is the full backbone + head.
+With ``feature_dir`` set, the features are extracted in streaming batches (rendered on
+the device when ``device_render`` is on) into memory-mapped ``.npy`` files there instead
+of RAM (300k x 2048 float32 features are 2.4 GB).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.options import Option
+from bench_plugins.models.features import FeatureExtraction
 from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
 
 if TYPE_CHECKING:
@@ -39,6 +43,13 @@ IMAGE_OPTIONS = (
     Option("finetune_blocks", int, 1, "top backbone blocks trained in finetune mode"),
     Option("dropout", float, 0.2, "dropout rate before the dense softmax head"),
     Option("cache_features", bool, True, "frozen mode: train the head on cached features"),
+    Option(
+        "feature_dir",
+        str,
+        "",
+        "frozen mode: '' keeps cached features in RAM; a folder: stream them into "
+        "memory-mapped files in a temporary subfolder there (removed with the model)",
+    ),
 )
 
 
@@ -48,7 +59,22 @@ def keras_cache_file(filename: str) -> str:
     return os.path.join(home, "models", filename)
 
 
-class KerasApplication(KerasModel):
+def two_rows_like(x: np.ndarray, step: int = 1 << 14) -> np.ndarray:
+    """Two rows with the per-column mean and variance of ``x`` (mean -+ std), computed a
+    chunk at a time (float64): adapts a Normalization layer to memory-mapped features
+    without reading them all into RAM."""
+    total = np.zeros(x.shape[1])
+    for s in range(0, len(x), step):
+        total += x[s : s + step].sum(axis=0, dtype=np.float64)
+    mean = total / max(len(x), 1)
+    squares = np.zeros(x.shape[1])
+    for s in range(0, len(x), step):
+        squares += ((x[s : s + step] - mean) ** 2).sum(axis=0)
+    std = np.sqrt(squares / max(len(x), 1))
+    return np.stack([mean - std, mean + std]).astype(np.float32)
+
+
+class KerasApplication(FeatureExtraction, KerasModel):
     """A keras.applications backbone (include_top=False, average pooling) plus a new head."""
 
     family: ClassVar[str] = ""  # module in keras.applications
@@ -63,6 +89,7 @@ class KerasApplication(KerasModel):
         self._head: keras.Model | None = None
         self._extractor: keras.Model | None = None
         self._features: list[tuple[Feed, np.ndarray]] = []
+        self._feature_folder: Path | None = None
 
     def build(self, input_shape: tuple[int, ...], classes: Any, seed: int) -> None:
         self._head, self._extractor, self._features = None, None, []
@@ -87,13 +114,16 @@ class KerasApplication(KerasModel):
 
         backbone = self.backbone((*input_shape[:2], 3))
         inputs = keras.Input(input_shape, name="image")
-        x = backbone(ImageNetInput(self.family, name="imagenet_input")(inputs))
+        f32 = self.head_dtype()  # None (default policy) unless mixed precision
+        x = backbone(ImageNetInput(self.family, name="imagenet_input", dtype=f32)(inputs))
         if self.params["mode"] == "frozen":
             # standardise the fixed features (set from the training features in fit):
             # random-init backbones give features ~1e-3 that barely vary between inputs
-            x = keras.layers.Normalization(name="head_norm")(x)
-        x = keras.layers.Dropout(self.params["dropout"], name="head_dropout")(x)
-        outputs = keras.layers.Dense(n_classes, activation="softmax", name="head_dense")(x)
+            x = keras.layers.Normalization(name="head_norm", dtype=f32)(x)
+        x = keras.layers.Dropout(self.params["dropout"], name="head_dropout", dtype=f32)(x)
+        outputs = keras.layers.Dense(n_classes, activation="softmax", name="head_dense", dtype=f32)(
+            x
+        )
         return keras.Model(inputs, outputs, name=self.name)
 
     def backbone(self, shape: tuple[int, ...]) -> keras.Model:
@@ -159,7 +189,9 @@ class KerasApplication(KerasModel):
         if self.params["mode"] != "frozen":
             return super().fit(train, validation, epochs, initial_epoch)
         if initial_epoch == 0:  # before anything traces the head
-            self._network().get_layer("head_norm").adapt(self.features(train))
+            x = self.features(train)
+            norm = self._network().get_layer("head_norm")
+            norm.adapt(x if not isinstance(x, np.memmap) else two_rows_like(x))
         if not self.params["cache_features"]:
             self._features = []  # the full model recomputes features every batch
             return super().fit(train, validation, epochs, initial_epoch)
@@ -179,26 +211,14 @@ class KerasApplication(KerasModel):
         """Frozen mode: the head on cached features when ``feed`` was seen in ``fit``."""
         for known, x in self._features:
             if known is feed:
-                proba = np.asarray(self.head().predict(x, verbose=0), dtype=np.float64)
+                step = 1 << 14  # memory-mapped features: a chunk in RAM at a time
+                parts = [
+                    self.head().predict(np.asarray(x[s : s + step]), verbose=0)
+                    for s in range(0, len(x), step)
+                ]
+                proba = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 0))
                 return proba / proba.sum(axis=1, keepdims=True)
         return super().predict_proba(feed)
-
-    def features(self, feed: Feed) -> np.ndarray:
-        """Pooled backbone features of ``feed`` in index order, computed once per feed."""
-        for known, x in self._features:
-            if known is feed:
-                return x
-        keras = import_keras()
-        from bench_plugins.models.keras_parts import InputsOnly, with_batch_size
-
-        if self._extractor is None:  # kept: its compiled predict step is reused
-            network = self._network()
-            pooled = network.get_layer("head_norm").input  # the backbone output
-            self._extractor = keras.Model(network.inputs, pooled)
-        data = InputsOnly(with_batch_size(feed, self.params["batch_size"]))
-        x = np.asarray(self._extractor.predict(data, verbose=0), dtype=np.float32)
-        self._features.append((feed, x))
-        return x
 
     def head(self) -> keras.Model:
         """The head alone (sharing its layers with the full network), compiled once."""

@@ -63,7 +63,9 @@ class MnistCNN(KerasModel):
         x = layers.Dropout(self.params["dropout"], name="head_dropout")(x)
         if self.params["pretrained"] == "mnist":
             self.pretrain(keras.Model(inputs, x, name="body"))
-        outputs = layers.Dense(n_classes, activation="softmax", name="head_dense")(x)
+        outputs = layers.Dense(
+            n_classes, activation="softmax", name="head_dense", dtype=self.head_dtype()
+        )(x)
         return keras.Model(inputs, outputs, name=self.name)
 
     def pretrain(self, body: keras.Model) -> None:
@@ -73,7 +75,10 @@ class MnistCNN(KerasModel):
         if x.shape[1:3] != tuple(body.input_shape[1:3]):
             x = np.asarray(keras.ops.image.resize(x, body.input_shape[1:3]))
         digits = keras.Model(
-            body.inputs, keras.layers.Dense(10, activation="softmax", name="digits")(body.output)
+            body.inputs,
+            keras.layers.Dense(10, activation="softmax", name="digits", dtype=self.head_dtype())(
+                body.output
+            ),
         )
         self.compile(digits)
         digits.fit(

@@ -12,7 +12,7 @@ from bench.data.kernels import (
     require,
     running_median,
 )
-from bench.interfaces import Preprocessor
+from bench.interfaces import DeviceFunction, Preprocessor
 from bench.options import Option
 from bench.spectra import SpectrumBatch
 
@@ -51,6 +51,14 @@ class Mask(Preprocessor):
         super().__init__(**params)
         bits = range(32) if self.params["any_bit"] else set(self.params["bits"])
         self._bitmask = int(sum(1 << b for b in bits))
+
+    def device_function(self, loglam: np.ndarray) -> DeviceFunction | None:
+        """On the device only when masking by ivar alone (and_mask is not shipped)."""
+        if self._bitmask != 0:
+            return None
+        from bench_plugins.preprocess.device import mask_by_ivar
+
+        return mask_by_ivar(str(self.params["fill"]))
 
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch:
         flagged = (batch.mask.astype(np.int64) & self._bitmask) != 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.data.kernels import fill_bad, finish, good_pixels, window_sum
-from bench.interfaces import Preprocessor
+from bench.interfaces import DeviceFunction, Preprocessor
 from bench.options import Option
 from bench.spectra import SpectrumBatch
 
@@ -25,6 +25,11 @@ class MovingAverage(Preprocessor):
         Option("window", int, 5, "window width in pixels", ge=1),
         Option("weighted", bool, False, "weight pixels by inverse variance"),
     )
+
+    def device_function(self, loglam: np.ndarray) -> DeviceFunction | None:
+        from bench_plugins.preprocess.device import moving_average
+
+        return moving_average(int(self.params["window"]), bool(self.params["weighted"]))
 
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch:
         window = self.params["window"]

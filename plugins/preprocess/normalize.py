@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.data.kernels import fill_bad, finish, good_median, good_pixels
-from bench.interfaces import Preprocessor
+from bench.interfaces import DeviceFunction, Preprocessor
 from bench.options import Option
 from bench.spectra import SpectrumBatch
 
@@ -26,6 +26,11 @@ class Normalize(Preprocessor):
     options = (
         Option("method", str, "median", "normalisation", choices=("median", "ivar_mean_std")),
     )
+
+    def device_function(self, loglam: np.ndarray) -> DeviceFunction | None:
+        from bench_plugins.preprocess.device import normalize
+
+        return normalize(str(self.params["method"]))
 
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch:
         good = good_pixels(batch.flux, batch.ivar)

@@ -32,6 +32,10 @@ class Area(Line):
     description = "Flux vs wavelength as a filled area under the curve (more ink than line)."
     options = tuple(o for o in Line.options if o.name != "backend")
 
+    def device_function(self, loglam: np.ndarray, shape: tuple[int, ...]) -> None:
+        """No device version yet (the ``line`` kernel paints a line, not an area)."""
+        return None
+
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray:
         height, width, channels = image_shape(shape, self.name)
         if len(batch) == 0:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.data.jax_kernels import fill_bad
 from bench.data.kernels import ROBUST_SAMPLES
 from bench.spectra import SpectrumBatch
 from bench_plugins.render.geometry import Columns
@@ -47,7 +48,7 @@ def line_function(
         finite = jnp.isfinite(flux)
         good = finite & jnp.isfinite(ivar) & (ivar > 0)
         good = jnp.where(good.any(axis=1)[:, None], good, finite)
-        flux = _fill_bad(jnp.where(finite, flux, 0.0), good)
+        flux = fill_bad(flux, good)
         bottom, top = _limits(flux, good, step, percentiles, margin)
         y = (top[:, None] - flux) * (height / (top - bottom))[:, None]
         y = jnp.clip(y, -2.0 * height, 3.0 * height)
@@ -76,24 +77,6 @@ def line_function(
         return jnp.broadcast_to(cover[..., None], (*cover.shape, channels))
 
     return jax.jit(images)
-
-
-def _fill_bad(flux: Any, good: Any) -> Any:
-    """Bad pixels bridged linearly from their good neighbours (the ends held flat)."""
-    import jax
-    import jax.numpy as jnp
-
-    p = flux.shape[1]
-    idx = jnp.arange(p)
-    left = jax.lax.cummax(jnp.where(good, idx, -1), axis=1)
-    right = jax.lax.cummin(jnp.where(good, idx, p), axis=1, reverse=True)
-    f_left = jnp.take_along_axis(flux, jnp.clip(left, 0, p - 1), axis=1)
-    f_right = jnp.take_along_axis(flux, jnp.clip(right, 0, p - 1), axis=1)
-    has_l, has_r = left >= 0, right < p
-    frac = (idx - left) / jnp.maximum(right - left, 1)
-    both = f_left + frac * (f_right - f_left)
-    value = jnp.where(has_l & has_r, both, jnp.where(has_l, f_left, f_right))
-    return jnp.where(good, flux, jnp.where(has_l | has_r, value, 0.0))
 
 
 def _limits(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from bench.options import Option
@@ -60,6 +62,23 @@ class Line(ImageRenderer):
         """Per-spectrum (bottom, top) flux limits of the image."""
         flux, good = clean_flux(batch.flux, batch.ivar)
         return flux_limits(flux, good, self.percentiles, self.params["margin"])
+
+    def device_function(self, loglam: np.ndarray, shape: tuple[int, ...]) -> Any:
+        """The jitted JAX version of :meth:`render` (whatever ``backend`` says: that
+        option picks where the host path renders)."""
+        from bench_plugins.render.line_jax import line_function
+
+        height, width, channels = image_shape(shape, self.name)
+        cols = self.columns(np.asarray(loglam, np.float64), width, self.params["x_axis"])
+        p = self.params
+        return line_function(
+            cols,
+            (height, width, channels),
+            p["line_width"],
+            self.percentiles,
+            p["margin"],
+            p["invert"],
+        )
 
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray:
         height, width, channels = image_shape(shape, self.name)
