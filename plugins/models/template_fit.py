@@ -17,8 +17,9 @@ redshift is an integer pixel shift, so every entry of ``M`` and ``y`` for all sh
 cross-correlation of a data-side array (``w``, ``w L_k``, ``w f``) with a template-side
 array (``t_i``, ``t_i t_j``): computed by FFT for the long galaxy and quasar grids (every
 pixel, ~3,000 and ~8,000 trial redshifts) and by shifted-window matrix products for the
-short stellar grid. The same function runs with numpy (float64) or jax.numpy (float32,
-jit-compiled, batched on a GPU): option ``backend``.
+short stellar grid. The same function runs with numpy (float64) or jax.numpy
+(jit-compiled, batched on a GPU; float64 by default, ``precision = "float32"`` for speed
+on GPUs with slow float64 at ~1e-4 relative chi-square error): option ``backend``.
 
 Wavelengths and inverse variances: a flux feed carries neither, so the model reads the
 spectra (``SpectrumBatch``: ``loglam``, ``flux``, ``ivar``, ``mask``) from the feed's
@@ -59,7 +60,8 @@ TEMPLATE_FILES = {
     "GALAXY": "spEigenGal-*.fits",
     "QSO": "spEigenQSO-*.fits",
 }
-DEFAULT_TEMPLATE_DIR = Path(__file__).with_name("templates")
+# shipped with the package (package data of bench_plugins, shared with `synthetic`)
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
 # SDSS and_mask bits that exclude a pixel: FULLREJECT, NODATA, COMBINEREJ
 FATAL_BITS = (1 << 18) | (1 << 24) | (1 << 25)
 # above this many trial shifts the correlations go through the FFT
@@ -255,6 +257,7 @@ class FitSettings:
     qso_z: tuple[float, float] = (0.0, 6.0)
     constrain: bool = True
     backend: str = "numpy"  # "numpy" or "jax"
+    precision: str = "float64"  # of the jax path: "float64" or "float32"
 
 
 def _z_range(label: str, settings: FitSettings) -> tuple[float, float]:
@@ -320,24 +323,59 @@ def fit_spectra(
     weight: np.ndarray,
     templates: Mapping[str, ClassTemplates],
     settings: FitSettings,
+    chunk: int = 32,
 ) -> dict[str, np.ndarray]:
     """Fit every class to the spectra ``flux``/``weight`` (N, P) on the log10 grid
-    ``loglam0 + step * arange(P)``.
+    ``loglam0 + step * arange(P)``, ``chunk`` spectra at a time.
 
     Returns ``chi2`` (N, 3) and ``z`` (N, 3) in the order of ``FIT_CLASSES``, ``star``
     (N,) index of the best stellar template and ``n_good`` (N,) pixels with weight.
     """
+    parts = []
+    for start in range(0, max(len(flux), 1), chunk):
+        f, w = flux[start : start + chunk], weight[start : start + chunk]
+        if settings.backend == "jax":
+            with _x64(settings.precision == "float64"):
+                parts.append(_fit_classes(loglam0, step, f, w, templates, settings))
+        else:
+            parts.append(_fit_classes(loglam0, step, f, w, templates, settings))
+    return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+
+
+def _x64(on: bool) -> Any:
+    """A context in which jax computes in float64 (``on``) or float32."""
+    import jax
+
+    state = getattr(jax, "enable_x64", None)
+    if callable(state):
+        try:
+            return state(on)
+        except TypeError:  # pragma: no cover - older jax
+            pass
+    from jax.experimental import disable_x64, enable_x64  # pragma: no cover - older jax
+
+    return enable_x64() if on else disable_x64()  # pragma: no cover
+
+
+def _fit_classes(
+    loglam0: float,
+    step: float,
+    flux: np.ndarray,
+    weight: np.ndarray,
+    templates: Mapping[str, ClassTemplates],
+    settings: FitSettings,
+) -> dict[str, np.ndarray]:
     n, p = flux.shape
     poly = legendre(settings.n_poly, p)
     chi2 = np.zeros((n, len(FIT_CLASSES)))
     zbest = np.full((n, len(FIT_CLASSES)), np.nan)
     star = np.zeros(n, np.int64)
-    use_jax = settings.backend == "jax"
-    if use_jax:
+    if settings.backend == "jax":
         import jax.numpy as jnp
 
         scan = _jax_scan()
-        cast = partial(jnp.asarray, dtype=jnp.float32)
+        dtype = jnp.float64 if settings.precision == "float64" else jnp.float32
+        cast = partial(jnp.asarray, dtype=dtype)
     else:
         scan = partial(chi2_scan, np)
         cast = partial(np.asarray, dtype=np.float64)
@@ -432,6 +470,13 @@ class TemplateFit(Model):
             "auto",
             "array library: auto = jax on an accelerator, else numpy",
             choices=("auto", "numpy", "jax"),
+        ),  # fmt: skip
+        Option(
+            "precision",
+            str,
+            "float64",
+            "jax path arithmetic (numpy is always float64)",
+            choices=("float64", "float32"),
         ),  # fmt: skip
         Option("batch", int, 32, "spectra fitted together"),
         Option("calibration_size", int, 400, "training spectra used to fit the temperature"),
@@ -591,7 +636,7 @@ class TemplateFit(Model):
         return FitSettings(
             n_poly=p["n_poly"], star_v_kms=p["star_v_kms"],
             galaxy_z=(p["galaxy_z"][0], p["galaxy_z"][1]), qso_z=(p["qso_z"][0], p["qso_z"][1]),
-            constrain=p["constrain"], backend=self.backend(),
+            constrain=p["constrain"], backend=self.backend(), precision=p["precision"],
         )  # fmt: skip
 
     def _sample(self, feed: Feed, size: int, stream: int) -> np.ndarray:
@@ -655,7 +700,7 @@ class TemplateFit(Model):
                     pad = step - len(rows)
                     f = np.concatenate([f, np.zeros((pad, f.shape[1]))])
                     w = np.concatenate([w, np.zeros((pad, w.shape[1]))])
-                out = fit_spectra(loglam0, dlog, f, w, self.templates(), settings)
+                out = fit_spectra(loglam0, dlog, f, w, self.templates(), settings, chunk=step)
                 for j, i in enumerate(todo):
                     self._cache[keys[i]] = (out["chi2"][j], out["z"][j], int(out["star"][j]))
             for j, k in enumerate(keys):
