@@ -73,10 +73,10 @@ def galaxies(
     passive = ~(sf | psb)
     rest_lam = (np.power(10.0, loglam)[None, :] / (1.0 + z[:, None])).astype(np.float32)
     sigma_v = np.where(passive, 160.0 + 120.0 * u[:, 3], 60.0 + 60.0 * u[:, 3])
-    old_c, old = population(loglam, z, rest_lam, 4500.0 + 600.0 * u[:, 2], 0.4 + 0.2 * u[:, 4],
+    old_c, old = population(loglam, z, rest_lam, 4500.0 + 600.0 * u[:, 2], 0.2 + 0.15 * u[:, 4],
                             sigma_v, np.ones(b))  # fmt: skip
     edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 4000.0) / 15.0, -50, 50)))
-    brk = 1.0 - (0.25 + 0.15 * u[:, 2])[:, None].astype(np.float32) * edge
+    brk = 1.0 - (0.15 + 0.12 * u[:, 2])[:, None].astype(np.float32) * edge
     old_c, old = old_c * brk, old * brk
     f_young = np.where(sf, 0.3 + 0.5 * u[:, 4], np.where(psb, 0.5 + 0.3 * u[:, 4], 0.05 * u[:, 4]))
     t_young = np.where(psb, 8500.0 + 2000.0 * u[:, 5], 10000.0 + 8000.0 * u[:, 5])
