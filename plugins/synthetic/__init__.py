@@ -33,6 +33,13 @@ class Synthetic(Dataset):
         Option("galaxy_z", list, [0.0, 1.0], "galaxy redshift range [min, max]", item_type=float),
         Option("qso_z", list, [0.05, 4.5], "quasar redshift range [min, max]", item_type=float),
         Option("star_rv_kms", float, 200.0, "halo radial-velocity dispersion of stars (km/s)"),
+        Option(
+            "galaxy_model",
+            str,
+            "eigen",
+            "galaxies' old stars: the shipped BOSS mean galaxy (eigen) or the physical model",
+            choices=("eigen", "physical"),
+        ),  # fmt: skip
         Option("snr_scale", float, 1.0, "multiplies the S/N of every spectrum (2 = 4x exposure)"),
         Option(
             "template_dir",

@@ -86,7 +86,10 @@ class SyntheticSource(SpectrumSource):
             elif label == "STAR":
                 f, meta = stars.stars(self.loglam, z[rows], u[rows])
             elif label == "GALAXY":
-                f, meta = galaxies.galaxies(self.loglam, z[rows], u[rows], n[rows])
+                f, meta = galaxies.galaxies(
+                    self.loglam, z[rows], u[rows], n[rows],
+                    use_eigen=self.params.get("galaxy_model", "eigen") == "eigen",
+                )  # fmt: skip
             else:
                 f, meta = quasars.quasars(self.loglam, z[rows], u[rows], n[rows], field[rows])
                 bal[rows] = meta["bal"]
