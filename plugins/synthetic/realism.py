@@ -167,7 +167,13 @@ def _match(real: np.ndarray, pool: np.ndarray, per_real: int) -> np.ndarray:
 
 
 def _discriminate(
-    x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int, n_splits: int, top: int
+    x: np.ndarray,
+    y: np.ndarray,
+    names: Sequence[str],
+    seed: int,
+    n_splits: int,
+    top: int,
+    trees: int = 200,
 ) -> dict[str, Any]:
     """Out-of-fold AUC of a random forest telling real (y = 1) from synthetic (y = 0), and
     its mean impurity importance per feature (missing values: a sentinel below all)."""
@@ -181,7 +187,7 @@ def _discriminate(
     aucs, importance = [], np.zeros(x.shape[1])
     for train, test in folds.split(filled, y):
         clf = RandomForestClassifier(
-            n_estimators=200, min_samples_leaf=2, max_features="sqrt", n_jobs=1,
+            n_estimators=trees, min_samples_leaf=2, max_features="sqrt", n_jobs=1,
             class_weight="balanced", random_state=seed,
         )  # fmt: skip
         clf.fit(filled[train], y[train])
@@ -225,6 +231,7 @@ def realism_report(
     min_real: int = 4,
     top: int = 6,
     seed: int = 0,
+    trees: int = 200,
 ) -> dict[str, Any]:
     """Per-class ROC-AUC of a real-vs-synthetic discriminator and the features behind it.
 
@@ -232,8 +239,8 @@ def realism_report(
     pipeline values). For each class, at most ``max_real`` real spectra (seeded sample) and
     a pool of at most ``pool`` synthetic spectra of the class are read; each real spectrum
     is matched with ``per_real`` synthetic ones nearest in (log(1+z), log S/N). Then a
-    ``n_splits``-fold cross-validated classifier; ``top`` features are reported. Deterministic
-    for a given ``seed``. See the module docstring for the returned dict.
+    ``n_splits``-fold cross-validated random forest of ``trees`` trees; ``top`` features are
+    reported. Deterministic for a given ``seed``. See the module docstring for the returned dict.
     """
     rng = np.random.default_rng(seed)
     names = feature_names()
@@ -261,17 +268,18 @@ def realism_report(
         x = np.concatenate([xr, xs])
         y = np.concatenate([np.ones(len(xr)), np.zeros(len(xs))]).astype(int)
         splits = int(min(n_splits, len(xr)))
-        entry = _discriminate(x, y, names, seed, splits, top)
+        entry = _discriminate(x, y, names, seed, splits, top, trees)
         report["classes"][label] = entry
         rows_x.append(x)
         rows_y.append(y)
     if rows_x:
         x, y = np.concatenate(rows_x), np.concatenate(rows_y)
-        report["all"] = _discriminate(x, y, names, seed, int(min(n_splits, y.sum())), top)
+        report["all"] = _discriminate(x, y, names, seed, int(min(n_splits, y.sum())), top, trees)
     report["features"] = names
     report["settings"] = {
         "per_real": per_real, "pool": pool, "max_real": max_real, "n_splits": n_splits,
-        "min_real": min_real, "seed": seed, "classifier": "RandomForestClassifier",
+        "min_real": min_real, "seed": seed, "trees": trees,
+        "classifier": "RandomForestClassifier",
     }  # fmt: skip
     return report
 
