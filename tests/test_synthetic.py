@@ -72,14 +72,16 @@ def test_batch_shape_grid_and_dtypes() -> None:
     assert set(batch.meta) >= {"subclass", "bal"}
 
 
-def test_noise_matches_ivar_and_masked_pixels_have_no_weight() -> None:
+def test_noise_matches_ivar_and_rejected_pixels_have_no_weight() -> None:
     source = make(n=60, seed=2)
     idx = np.arange(60)
     batch, model = source.read(idx), source.model(idx)
     good = batch.ivar > 0
     pull = (batch.flux - model)[good] * np.sqrt(batch.ivar[good])
     assert abs(pull.std() - 1.0) < 0.03 and abs(pull.mean()) < 0.03
-    assert (batch.ivar[batch.mask != 0] == 0).all()
+    # NODATA / FULLREJECT pixels have no measurement; BRIGHTSKY is only a flag (as in BOSS)
+    assert (batch.ivar[(batch.mask & observe.NO_MEASUREMENT) != 0] == 0).all()
+    assert (batch.ivar[batch.mask == observe.BRIGHTSKY] > 0).all()
     assert (batch.mask != 0).any() and (batch.mask == 0).mean() > 0.9
     nodata = (batch.mask & observe.NODATA) != 0
     assert (batch.flux[nodata] == 0).all()

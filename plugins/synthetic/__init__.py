@@ -62,6 +62,13 @@ class Synthetic(Dataset):
             le=2000.0,
         ),  # fmt: skip
         Option(
+            "galaxy_model",
+            str,
+            "eigen",
+            "galaxies' old stars: the shipped BOSS mean galaxy (eigen) or the physical model",
+            choices=("eigen", "physical"),
+        ),  # fmt: skip
+        Option(
             "snr_scale",
             float,
             1.0,

@@ -1,9 +1,12 @@
-"""`bench plot spectra`: synthetic examples per class, beside real spec-lite spectra."""
+"""The synthetic plugin's commands: `bench plot spectra` (synthetic examples per class,
+beside real spec-lite spectra) and `bench data realism` (how far synthetic spectra are
+from real ones, by a discriminator's ROC-AUC per class)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 from bench.interfaces import Command
@@ -25,11 +28,74 @@ def plot_spectra(args: argparse.Namespace) -> int:
     return 0
 
 
+def _realism_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="a benchmark whose first dataset is synthetic")
+    parser.add_argument("real", type=Path, nargs="+", help="real spectrum files or folders")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the discriminator")
+    parser.add_argument("--json", action="store_true", help="the report as JSON")
+
+
+def realism(args: argparse.Namespace) -> int:
+    """Open the config's first dataset and the real files (through the registry, as any
+    plugin would: `sdss` reads them), then train the discriminator."""
+    import json
+
+    from bench.cli import console
+    from bench.config import load_config
+    from bench.plugins.manager import get_registry
+    from bench_plugins.synthetic.realism import realism_report
+
+    registry = get_registry()
+    config = load_config(args.config, registry)
+    spec = config.datasets[0]
+    synthetic = registry.create("dataset", spec.name, spec.params, f"dataset {spec.label}").open()
+    paths = [str(p) for p in args.real]
+    real = registry.create("dataset", "sdss", {"path": paths}, "real spectra").open()
+    if len(real) == 0:
+        raise BenchError(f"{', '.join(paths)}: no readable real spectra")
+    report = realism_report(synthetic, real, classes=config.classes, seed=args.seed)
+    if args.json:
+        console.out.print_json(json.dumps(report, default=str))
+    else:
+        console.out.print(format_report(report), markup=False, highlight=False)
+    return 0
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A few plain-text lines: AUC per class and the top features with their medians."""
+    lines = []
+    entries = list(report["classes"].items())
+    if "all" in report:
+        entries.append(("all", report["all"]))
+    for label, entry in entries:
+        if entry.get("auc") is None:
+            lines.append(f"{label:7s} AUC   -    ({entry.get('note', '')})")
+            continue
+        lines.append(
+            f"{label:7s} AUC {entry['auc']:.3f}  (real {entry['n_real']}, "
+            f"synthetic {entry['n_synthetic']})"
+        )
+        for f in entry["top_features"]:
+            real_m, syn_m = f["real_median"], f["synthetic_median"]
+            lines.append(
+                f"        {f['name']:20s} importance {f['importance']:+.3f}  median real "
+                f"{real_m if real_m is None else f'{real_m:.3g}'}  synthetic "
+                f"{syn_m if syn_m is None else f'{syn_m:.3g}'}"
+            )
+    return "\n".join(lines)
+
+
 COMMANDS = (
     Command(
         ("plot", "spectra"),
         "synthetic examples per class, beside real ones",
         plot_spectra,
         _spectra_arguments,
+    ),
+    Command(
+        ("data", "realism"),
+        "tell synthetic from real spectra: a discriminator's ROC-AUC per class (0.5: alike)",
+        realism,
+        _realism_arguments,
     ),
 )

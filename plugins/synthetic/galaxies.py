@@ -1,9 +1,16 @@
 """Galaxies: an old stellar population (4000 A break, Ca II H&K, G band, Mg b, Na D,
 broadened by the velocity dispersion) plus a young one (Balmer absorption), dust, and
 nebular emission ([O II], H-beta, [O III], H-alpha, [N II], [S II]) for star-forming
-and AGN-like galaxies. Types follow BOSS: mostly passive LRGs at z ~ 0.5."""
+and AGN-like galaxies. Types follow BOSS: mostly passive LRGs at z ~ 0.5. By default the
+old population is the BOSS pipeline's mean galaxy (spEigenGal, shipped in
+``bench_plugins/templates``) with small random eigen-components: measured by the realism
+discriminator and ``template_fit``, it is far closer to real galaxies than the physical
+continuum (kept with ``galaxy_model = "physical"``)."""
 
 from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +21,46 @@ from bench_plugins.synthetic.photometry import ab_flux, scale_to
 EMISSION = np.array([3727.09, 3729.88, 3869.86, 4102.89, 4341.68, 4862.68, 4960.30, 5008.24,
                      6302.05, 6549.86, 6564.61, 6585.27, 6718.29, 6732.67])  # fmt: skip
 HA = 10
+# the SDSS templates shipped with the package (data folder, shared with template_fit)
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
+EIGEN_SCATTER = 0.06  # spread of the higher eigen-coefficients, relative to the mean galaxy
+
+
+@cache
+def eigen_galaxy() -> tuple[np.ndarray, np.ndarray] | None:
+    """(rest log10 wavelength, (K, T) eigen-spectra) of spEigenGal with the first (the
+    mean BOSS galaxy) scaled to 1 at 5500 A and the others to its RMS; None if absent."""
+    from bench.errors import BenchError
+    from bench_plugins.synthetic.templates import load
+
+    try:
+        t = load(str(TEMPLATE_DIR), ["GALAXY"])["GALAXY"]
+    except BenchError:
+        return None
+    rest = np.power(10.0, t.loglam)
+    ref = float(np.median(t.flux[0, (rest > 5400) & (rest < 5600)]))
+    flux = t.flux / ref
+    rms0 = np.sqrt(np.mean(flux[0] ** 2))
+    flux[1:] *= rms0 / np.sqrt(np.mean(flux[1:] ** 2, axis=1, keepdims=True))
+    return t.loglam, flux
+
+
+def eigen_population(loglam: np.ndarray, z: np.ndarray, n: np.ndarray) -> np.ndarray | None:
+    """Old stellar population from the BOSS pipeline's galaxy eigen-spectra: the mean
+    galaxy plus small random amounts of the other components, unit flux at 5500 A rest."""
+    eigen = eigen_galaxy()
+    if eigen is None:
+        return None
+    rest_loglam, flux = eigen
+    coeff = np.concatenate(
+        [np.ones((len(z), 1)), EIGEN_SCATTER * n[:, 12 : 12 + len(flux) - 1]], axis=1
+    )
+    out = np.empty((len(z), len(loglam)), np.float32)
+    for i in range(len(z)):
+        spec = coeff[i] @ flux  # one object at a time: batch-independent
+        out[i] = np.interp(loglam - np.log10(1.0 + z[i]), rest_loglam, spec)
+    floor = 0.02 * np.median(np.abs(out), axis=1, keepdims=True)
+    return np.maximum(out, floor)
 
 
 def galaxy_type(z: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -64,20 +111,27 @@ def emission_ratios(kind: np.ndarray, n: np.ndarray, z: np.ndarray) -> np.ndarra
 
 
 def galaxies(
-    loglam: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray
+    loglam: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray, use_eigen: bool = True
 ) -> tuple[np.ndarray, dict]:
-    """Galaxy spectra in 1e-17 erg/s/cm^2/A for uniforms ``u`` and normals ``n`` (B, K)."""
+    """Galaxy spectra in 1e-17 erg/s/cm^2/A for uniforms ``u`` and normals ``n`` (B, K).
+
+    ``use_eigen``: the old stellar population from the shipped spEigenGal templates
+    (:func:`eigen_population`); False: the physical model (black body, lines, break)."""
     b = len(z)
     kind = galaxy_type(z, u[:, 0])
     sf, psb = kind == "SF", kind == "PSB"
     passive = ~(sf | psb)
     rest_lam = (np.power(10.0, loglam)[None, :] / (1.0 + z[:, None])).astype(np.float32)
     sigma_v = np.where(passive, 160.0 + 120.0 * u[:, 3], 60.0 + 60.0 * u[:, 3])
-    old_c, old = population(loglam, z, rest_lam, 4500.0 + 600.0 * u[:, 2], 0.4 + 0.2 * u[:, 4],
+    old_c, old = population(loglam, z, rest_lam, 4500.0 + 600.0 * u[:, 2], 0.2 + 0.15 * u[:, 4],
                             sigma_v, np.ones(b))  # fmt: skip
-    edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 4000.0) / 15.0, -50, 50)))
-    brk = 1.0 - (0.25 + 0.15 * u[:, 2])[:, None].astype(np.float32) * edge
-    old_c, old = old_c * brk, old * brk
+    eigen = eigen_population(loglam, z, n) if use_eigen else None
+    if eigen is not None:  # the mean BOSS galaxy holds its own break and absorption lines
+        old_c = old = eigen
+    else:
+        edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 4000.0) / 15.0, -50, 50)))
+        brk = 1.0 - (0.15 + 0.12 * u[:, 2])[:, None].astype(np.float32) * edge
+        old_c, old = old_c * brk, old * brk
     f_young = np.where(sf, 0.3 + 0.5 * u[:, 4], np.where(psb, 0.5 + 0.3 * u[:, 4], 0.05 * u[:, 4]))
     t_young = np.where(psb, 8500.0 + 2000.0 * u[:, 5], 10000.0 + 8000.0 * u[:, 5])
     young_c, young = population(loglam, z, rest_lam, t_young, np.full(b, 0.3), sigma_v, np.ones(b))

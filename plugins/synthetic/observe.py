@@ -1,7 +1,8 @@
 """Observing a noiseless spectrum with BOSS: throughput falling at both ends and at the
 dichroic, night-sky continuum and lines (Hg, Na, [O I] 5577/6300/6364, the red OH
 forest), sky-subtraction residuals, spectrophotometric wiggles, noise from source and
-sky, and masked pixels with SDSS and_mask bits."""
+sky, and masked pixels with SDSS and_mask bits (NODATA and FULLREJECT pixels have no
+measurement; BRIGHTSKY is a flag, as in BOSS: those pixels keep their inverse variance)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 FULLREJECT = 1 << 18
 NODATA = 1 << 24
 BRIGHTSKY = 1 << 23
+NO_MEASUREMENT = NODATA | FULLREJECT  # bits whose pixels get ivar 0
 
 SKY_LINES = [(4047.7, 5.0), (4359.6, 8.0), (5462.3, 8.0), (5578.9, 120.0), (5891.6, 12.0),
              (5897.6, 12.0), (6302.0, 45.0), (6365.5, 15.0)]  # fmt: skip
@@ -22,32 +24,51 @@ OH_BANDS = [(6830, 7000, 12, 12), (7240, 7420, 18, 18), (7570, 7720, 8, 8), (774
             (9700, 10100, 30, 55), (10100, 10420, 20, 60)]  # fmt: skip
 
 
+# relative BOSS throughput (telescope, spectrographs, CCDs, atmosphere at airmass ~1.2),
+# peak 1 in the red arm: the blue arm and the blue end collect fewer photons, so flux
+# errors are larger in the blue than in the red (Smee et al. 2013, fig. 38, shape only)
+THROUGHPUT = np.array([
+    [3550, 0.10], [3700, 0.22], [3850, 0.36], [4000, 0.47], [4300, 0.60], [4700, 0.68],
+    [5200, 0.70], [5600, 0.66], [5850, 0.55], [6000, 0.42], [6150, 0.58], [6500, 0.82],
+    [7000, 0.94], [7600, 1.00], [8200, 0.97], [8800, 0.86], [9300, 0.70], [9800, 0.48],
+    [10100, 0.34], [10450, 0.22],
+])  # fmt: skip
+
+
 def throughput(lam: np.ndarray) -> np.ndarray:
-    """Relative BOSS system throughput (peak ~1)."""
-    blue = 1.0 / (1.0 + np.exp(-(lam - 3950.0) / 110.0))
-    red = 1.0 / (1.0 + np.exp((lam - 9900.0) / 250.0))
-    dichroic = 1.0 - 0.3 * np.exp(-0.5 * ((lam - 6000.0) / 60.0) ** 2)
-    return blue * red * dichroic
+    """Relative BOSS system throughput (peak 1 near 7600 A)."""
+    return np.interp(lam, THROUGHPUT[:, 0], THROUGHPUT[:, 1])
 
 
 @cache
 def sky(loglam_key: tuple[float, float, int]) -> tuple[np.ndarray, np.ndarray]:
     """(continuum, lines) of the night sky in a 2" fibre, 1e-17 erg/s/cm^2/A, on the grid."""
+    cont, optical, oh = sky_parts(loglam_key)
+    return cont, optical + oh
+
+
+@cache
+def sky_parts(loglam_key: tuple[float, float, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(continuum, optical lines: Hg, Na, [O I], OH forest) of the night sky on the grid."""
     start, step, npix = loglam_key
     lam = np.power(10.0, start + step * np.arange(npix))
-    cont = 0.8 + 1.5 * (lam / 6000.0) ** 2
+    # dark-sky continuum in f_lambda: roughly flat, brighter in the blue (scattered light)
+    cont = 1.0 + 1.2 * (4500.0 / lam) ** 2
     rng = np.random.default_rng(5577)  # a fixed line list, the same for every spectrum
-    waves = [w for w, _ in SKY_LINES]
-    peaks = [p for _, p in SKY_LINES]
+    x = np.arange(npix)
+
+    def draw(waves: list[float], peaks: list[float]) -> np.ndarray:
+        out = np.zeros(npix)
+        for c, p in zip((np.log10(np.array(waves)) - start) / step, peaks, strict=True):
+            out += p * np.exp(-0.5 * ((x - c) / 1.1) ** 2)
+        return out
+
+    waves, peaks = [], []
     for lo, hi, count, peak in OH_BANDS:
         waves += list(rng.uniform(lo, hi, count))
         peaks += list(peak * rng.lognormal(0.0, 0.7, count))
-    pix = (np.log10(np.array(waves)) - start) / step
-    lines = np.zeros(npix)
-    x = np.arange(npix)
-    for c, p in zip(pix, peaks, strict=True):
-        lines += p * np.exp(-0.5 * ((x - c) / 1.1) ** 2)
-    return cont, lines
+    optical = draw([w for w, _ in SKY_LINES], [p for _, p in SKY_LINES])
+    return cont, optical, draw(waves, peaks)
 
 
 def observe(
@@ -60,33 +81,43 @@ def observe(
     b, p = model.shape
     f32 = np.float32
     lam = np.power(10.0, loglam)
-    cont, lines = sky((float(loglam[0]), float(loglam[1] - loglam[0]), p))
+    key = (float(loglam[0]), float(loglam[1] - loglam[0]), p)
+    cont, lines = sky(key)
+    _, optical, oh = sky_parts(key)
     x = np.linspace(-1.0, 1.0, p)
     blue = np.exp(-(lam - lam[0]) / 300.0)
-    basis = np.stack([x, 1.5 * x**2 - 0.5, 2.5 * x**3 - 1.5 * x, blue, lines, np.gradient(lines)])
+    basis = np.stack([x, 1.5 * x**2 - 0.5, 2.5 * x**3 - 1.5 * x, blue, optical,
+                      np.gradient(optical), oh, np.gradient(oh)])  # fmt: skip
+    # sky-subtraction residuals: a few per cent of the bright optical lines (5577, 6300),
+    # under a per cent of the OH forest (BOSS subtracts it with a B-spline sky model)
     weights = np.concatenate(
-        [0.03 * n[:, 0:3], 0.08 * n[:, 3:4], 0.02 * n[:, 4:5], 0.05 * n[:, 5:6]], axis=1
-    )
+        [0.03 * n[:, 0:3], 0.08 * n[:, 3:4], 0.02 * n[:, 4:5], 0.05 * n[:, 5:6],
+         0.005 * n[:, 7:8], 0.015 * n[:, 8:9]], axis=1,
+    )  # fmt: skip
     # spectrophotometric wiggles (Legendre terms, blue end) and sky-subtraction residuals
     # element-wise sums (not BLAS) so a spectrum never depends on the size of its batch
-    terms = [weights[:, k : k + 1].astype(f32) * basis[k].astype(f32) for k in range(6)]
-    out = model * (1.0 + terms[0] + terms[1] + terms[2] + terms[3]) + terms[4] + terms[5]
+    terms = [weights[:, k : k + 1].astype(f32) * basis[k].astype(f32) for k in range(8)]
+    out = model * (1.0 + terms[0] + terms[1] + terms[2] + terms[3])
+    out = out + terms[4] + terms[5] + terms[6] + terms[7]
     depth = (0.025 * 10 ** (0.15 * n[:, 6:7]) / snr_scale**2).astype(f32)
     sky_var = ((cont + lines) / throughput(lam)).astype(f32)
     inv_t = (1.0 / throughput(lam)).astype(f32)
-    sigma = np.sqrt(depth * (np.maximum(model, 0.0) * inv_t + sky_var) + f32(0.01))
+    # read noise: a floor in counts, so larger in flux units where the throughput is low
+    sigma = np.sqrt(depth * (np.maximum(model, 0.0) * inv_t + sky_var) + f32(0.004) * inv_t**2)
     mask = np.zeros((b, p), np.int32)
     pix = np.arange(p)
+    # no data at the ends: a few pixels in the blue, 20-70 in the red (BOSS spectra
+    # rarely reach the grid's 10,400 A)
     start = np.where(u[:, 0] < 0.6, (25 * u[:, 1]).astype(int), 0)
-    stop = p - np.where(u[:, 2] < 0.6, (80 * u[:, 3]).astype(int), 0)
+    stop = p - np.where(u[:, 2] < 0.9, (20 + 50 * u[:, 3]).astype(int), 0)
     mask |= np.where((pix < start[:, None]) | (pix >= stop[:, None]), NODATA, 0).astype(np.int32)
     bright = (lines > 60.0)[None, :] & (u[:, 4:5] < 0.5)
     mask |= np.where(bright, BRIGHTSKY, 0).astype(np.int32)
-    for k in range(2):  # bad columns, each present with probability 0.15
+    for k in range(2):  # bad columns, each present with probability 0.06
         first = (u[:, 5 + k] * p).astype(int)
         length = 3 + (27 * u[:, 7 + k]).astype(int)
         seg = (
-            (u[:, 9 + k] < 0.15)[:, None]
+            (u[:, 9 + k] < 0.06)[:, None]
             & (pix >= first[:, None])
             & (pix < (first + length)[:, None])
         )

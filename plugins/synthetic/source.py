@@ -86,7 +86,10 @@ class SyntheticSource(SpectrumSource):
             elif label == "STAR":
                 f, meta = stars.stars(self.loglam, z[rows], u[rows])
             elif label == "GALAXY":
-                f, meta = galaxies.galaxies(self.loglam, z[rows], u[rows], n[rows])
+                f, meta = galaxies.galaxies(
+                    self.loglam, z[rows], u[rows], n[rows],
+                    use_eigen=self.params.get("galaxy_model", "eigen") == "eigen",
+                )  # fmt: skip
             else:
                 f, meta = quasars.quasars(self.loglam, z[rows], u[rows], n[rows], field[rows])
                 bal[rows] = meta["bal"]
@@ -96,7 +99,7 @@ class SyntheticSource(SpectrumSource):
             model, self.loglam, uo, no, self.params["snr_scale"]
         )
         mask |= np.where(covered, 0, observe.NODATA).astype(np.int32)
-        good = mask == 0
+        good = (mask & observe.NO_MEASUREMENT) == 0
         flux = observed if noiseless else observed + np.where(good, sigma, 0.0) * noise
         flux = np.where(mask & observe.NODATA, 0.0, flux)
         ivar = np.where(good, 1.0 / sigma**2, 0.0).astype(np.float32)

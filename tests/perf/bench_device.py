@@ -121,7 +121,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def run_case(name: str, args: argparse.Namespace, full: bool, gpu: GpuSampler) -> list[dict]:
-    from bench.manager import get_registry
+    from bench.plugins.manager import get_registry
 
     plugin, options, kind, sides, channels = CASES[name]
     side = sides[1] if full else sides[0]
@@ -138,7 +138,7 @@ def run_case(name: str, args: argparse.Namespace, full: bool, gpu: GpuSampler) -
     }
     if not is_mnist:
         params["weights"] = "none"
-    model = get_registry(entry_points=False).create("model", plugin, params, plugin)
+    model = get_registry(third_party=False).create("model", plugin, params, plugin)
     shape = model.input_shape(0)
     model.build(shape, CLASSES, 0)
     source = spectra(n)

@@ -1,0 +1,294 @@
+"""``template_fit``: classification by redshifted template fitting, the way the SDSS
+pipeline (idlspec2d ``spreduce1d``) and DESI's redrock do it.
+
+For each class its templates (spEigenStar: 123 stellar templates fitted one at a time;
+spEigenGal, spEigenQSO: 4 eigen-spectra fitted together) plus ``n_poly`` observed-frame
+Legendre polynomials are fitted to the spectrum by weighted linear least squares at every
+trial redshift of a grid suited to the class (stars: +-``star_v_kms``; galaxies and
+quasars: ``galaxy_z`` and ``qso_z``). A class's score is its best chi-square; class
+probabilities are ``softmax(-(chi2 - min chi2) / (2 T))`` with the temperature ``T``
+calibrated on (a sample of) the training split by minimising the log-loss. The fit itself
+needs no training data: the predicted class never depends on the training split.
+
+Wavelengths and inverse variances: a flux feed carries neither, so the model reads the
+spectra (``SpectrumBatch``: ``loglam``, ``flux``, ``ivar``, ``mask``) from the feed's
+source (``feed.source.read(feed.index[...])``), raw by default or through the run's
+preprocessing steps with ``apply_preprocess = true``. A feed without a source falls back
+to its rendered flux vectors on the BOSS grid (``bench.spectra.boss_grid``) with unit
+weights.
+
+Per-object results: :meth:`TemplateFit.redshifts` gives the best redshift of every class
+``(N, n_classes)``, :meth:`TemplateFit.fit_results` also the chi-squares and the best
+stellar template; both reuse the fits ``predict_proba`` made (cached by spectrum).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.interfaces import Model
+from bench.options import Option
+from bench_plugins.models.template_fitting import (
+    FitSettings,
+    fit_spectra,
+    fit_temperature,
+    prepare,
+    probabilities,
+    spectra_of,
+)
+from bench_plugins.models.template_scan import (
+    DEFAULT_TEMPLATE_DIR,
+    FIT_CLASSES,
+    TEMPLATE_FILES,
+    ClassTemplates,
+    load_templates,
+)
+
+if TYPE_CHECKING:
+    from bench.feed import Feed
+
+
+class TemplateFit(Model):
+    name = "template_fit"
+    description = "SDSS/redrock-style redshifted template fit (spEigen templates + polynomial)"
+    input_kind = "flux"
+    options = (
+        Option("template_dir", str, None, "folder with spEigenStar/Gal/QSO FITS (None: shipped)"),
+        Option("n_poly", int, 3, "observed-frame Legendre polynomial terms added to each fit"),
+        Option("star_v_kms", float, 600.0, "stars: radial velocities searched, +- km/s"),
+        Option(
+            "galaxy_z", list, [-0.005, 1.2], "galaxies: redshift range [min, max]", item_type=float
+        ),
+        Option("qso_z", list, [0.0, 6.0], "quasars: redshift range [min, max]", item_type=float),
+        Option("constrain", bool, True, "refuse fits with a negative first-template coefficient"),
+        Option(
+            "backend",
+            str,
+            "auto",
+            "array library: auto = jax on an accelerator, else numpy",
+            choices=("auto", "numpy", "jax"),
+        ),  # fmt: skip
+        Option(
+            "precision",
+            str,
+            "float64",
+            "jax path arithmetic (numpy is always float64)",
+            choices=("float64", "float32"),
+        ),  # fmt: skip
+        Option("batch", int, 32, "spectra fitted together"),
+        Option("calibration_size", int, 400, "training spectra used to fit the temperature"),
+        Option("apply_preprocess", bool, False, "fit the run's preprocessed spectra, not raw ones"),
+    )
+    quick_options: ClassVar[dict[str, Any]] = {"calibration_size": 100}
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        p = self.params
+        for key in ("galaxy_z", "qso_z"):
+            z = p[key]
+            if len(z) != 2 or not -0.1 <= z[0] < z[1] <= 10.0:
+                raise BenchError(
+                    f"template_fit.{key}: expected [min, max] within -0.1..10, got {z!r}"
+                )
+        if not 0 <= p["n_poly"] <= 10:
+            raise BenchError(f"template_fit.n_poly: expected 0..10, got {p['n_poly']}")
+        if not 0.0 <= p["star_v_kms"] <= 5000.0:
+            raise BenchError(f"template_fit.star_v_kms: expected 0..5000, got {p['star_v_kms']}")
+        if p["batch"] < 1 or p["calibration_size"] < 1:
+            raise BenchError("template_fit.batch and calibration_size: expected positive integers")
+        self.classes: list[str] = []
+        self.shape: tuple[int, ...] = ()
+        self.seed = 0
+        self.temperature = 1.0
+        self.fitted = False
+        self._cache: dict[bytes, tuple[np.ndarray, np.ndarray, int]] = {}
+        self.last_results: dict[str, np.ndarray] | None = None
+
+    # -- Model API ----------------------------------------------------------------------
+
+    def input_shape(self, n_pixels: int) -> tuple[int, ...]:
+        return (int(n_pixels), 1)
+
+    def build(self, input_shape: tuple[int, ...], classes: Sequence[str], seed: int) -> None:
+        self.classes, self.shape, self.seed = list(classes), tuple(input_shape), int(seed)
+        if not set(self.classes) & set(FIT_CLASSES):
+            raise BenchError(
+                f"model template_fit: classes {self.classes} hold none of {list(FIT_CLASSES)}"
+            )
+        self.temperature, self.fitted = 1.0, False
+        self.templates()  # fail early on a bad template_dir
+
+    def fit(
+        self, train: Feed, validation: Feed | None, epochs: int, initial_epoch: int = 0
+    ) -> dict[str, list[float]]:
+        size = self.params["calibration_size"]
+        train_pos = self._sample(train, size, 0)
+        if not self.fitted:
+            chi2 = self._chi2(train, train_pos)
+            self.temperature = fit_temperature(chi2, train.y[train_pos])
+            self.fitted = True
+        history: dict[str, list[float]] = {}
+        runs = epochs - initial_epoch
+        for prefix, feed, pos in (
+            ("", train, train_pos),
+            ("val_", validation, None if validation is None else self._sample(validation, size, 1)),
+        ):
+            if feed is None or feed.n_samples == 0 or pos is None:
+                continue
+            y = feed.y[pos]
+            proba = probabilities(self._chi2(feed, pos), self.temperature)[y >= 0]
+            y = y[y >= 0]
+            if not len(y):
+                continue
+            loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, 1.0))))
+            history[prefix + "loss"] = [loss] * runs
+            history[prefix + "accuracy"] = [float(np.mean(proba.argmax(1) == y))] * runs
+        return history
+
+    def predict_proba(self, feed: Feed) -> np.ndarray:
+        results = self.fit_results(feed)
+        return probabilities(results["chi2"], self.temperature)
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "model": self.name,
+            "classes": self.classes,
+            "input_shape": list(self.shape),
+            "seed": self.seed,
+            "temperature": self.temperature,
+            "fitted": self.fitted,
+            "templates": self._template_names(),
+        }
+        (directory / "model.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+    def load(self, directory: Path) -> None:
+        path = Path(directory) / "model.json"
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise BenchError(f"{path}: not a saved template_fit model ({exc})") from None
+        if meta.get("model") != self.name:
+            raise BenchError(f"{path}: holds model {meta.get('model')!r}, not {self.name!r}")
+        self.classes, self.shape = list(meta["classes"]), tuple(meta["input_shape"])
+        self.seed, self.temperature = int(meta["seed"]), float(meta["temperature"])
+        self.fitted = bool(meta["fitted"])
+
+    def describe(self) -> Mapping[str, Any]:
+        templates = self.templates()
+        return {
+            "backend": self.backend(),
+            "templates": self._template_names(),
+            "n_templates": {k: int(np.prod(v.flux.shape[:2])) for k, v in templates.items()},
+            "temperature": self.temperature,
+            "parameters": 1,
+        }
+
+    # -- per-object results ---------------------------------------------------------------
+
+    def fit_results(self, feed: Feed) -> dict[str, np.ndarray]:
+        """Per spectrum of ``feed`` (in its order): ``chi2`` and ``z`` (N, n_classes) in the
+        order of ``classes`` (inf / NaN for a class without templates), ``star_template``
+        (N,) name of the best stellar template. Cached: free after ``predict_proba``."""
+        chi2_fit, z_fit, star = self._results(feed, np.arange(feed.n_samples))
+        chi2 = np.full((len(chi2_fit), len(self.classes)), np.inf)
+        z = np.full((len(chi2_fit), len(self.classes)), np.nan)
+        for j, label in enumerate(self.classes):
+            if label in FIT_CLASSES:
+                chi2[:, j] = chi2_fit[:, FIT_CLASSES.index(label)]
+                z[:, j] = z_fit[:, FIT_CLASSES.index(label)]
+        names = np.array(self.templates()["STAR"].names, dtype=object)[star]
+        self.last_results = {"chi2": chi2, "z": z, "star_template": names}
+        return self.last_results
+
+    def redshifts(self, feed: Feed) -> np.ndarray:
+        """Best redshift of every class (N, n_classes), in the order of ``classes``."""
+        return self.fit_results(feed)["z"]
+
+    # -- internals ------------------------------------------------------------------------
+
+    def templates(self) -> dict[str, ClassTemplates]:
+        folder = self.params["template_dir"]
+        return load_templates(None if folder is None else str(Path(folder).resolve()))
+
+    def _template_names(self) -> list[str]:
+        folder = self.params["template_dir"]
+        root = DEFAULT_TEMPLATE_DIR if folder is None else Path(folder)
+        return [sorted(root.glob(p))[-1].name for p in TEMPLATE_FILES.values()]
+
+    def backend(self) -> str:
+        choice = self.params["backend"]
+        if choice != "auto":
+            return choice
+        try:
+            import jax
+
+            return "numpy" if jax.default_backend() == "cpu" else "jax"
+        except ImportError:  # pragma: no cover - jax is a dependency
+            return "numpy"
+
+    def settings(self) -> FitSettings:
+        p = self.params
+        return FitSettings(
+            n_poly=p["n_poly"], star_v_kms=p["star_v_kms"],
+            galaxy_z=(p["galaxy_z"][0], p["galaxy_z"][1]), qso_z=(p["qso_z"][0], p["qso_z"][1]),
+            constrain=p["constrain"], backend=self.backend(), precision=p["precision"],
+        )  # fmt: skip
+
+    def _sample(self, feed: Feed, size: int, stream: int) -> np.ndarray:
+        known = np.flatnonzero(feed.y >= 0)
+        if len(known) <= size:
+            return known
+        rng = np.random.default_rng([self.seed, stream])
+        return np.sort(rng.choice(known, size, replace=False))
+
+    def _chi2(self, feed: Feed, positions: np.ndarray) -> np.ndarray:
+        chi2_fit, _, _ = self._results(feed, positions)
+        chi2 = np.full((len(positions), len(self.classes)), np.inf)
+        for j, label in enumerate(self.classes):
+            if label in FIT_CLASSES:
+                chi2[:, j] = chi2_fit[:, FIT_CLASSES.index(label)]
+        return chi2
+
+    def _results(
+        self, feed: Feed, positions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(positions)
+        chi2 = np.zeros((n, len(FIT_CLASSES)))
+        z = np.full((n, len(FIT_CLASSES)), np.nan)
+        star = np.zeros(n, np.int64)
+        step = self.params["batch"]
+        settings = self.settings()
+        for start in range(0, n, step):
+            part = positions[start : start + step]
+            batch = spectra_of(feed, part, self.params["apply_preprocess"])
+            loglam0, dlog, flux, weight = prepare(batch)
+            keys = [
+                hashlib.sha1(
+                    np.float64([loglam0, dlog]).tobytes() + f.tobytes() + w.tobytes()
+                ).digest()
+                for f, w in zip(flux, weight, strict=True)
+            ]
+            todo = [i for i, k in enumerate(keys) if k not in self._cache]
+            if todo:
+                rows = np.array(todo)
+                f, w = flux[rows], weight[rows]
+                if settings.backend == "jax" and len(rows) < step:  # one compiled shape
+                    pad = step - len(rows)
+                    f = np.concatenate([f, np.zeros((pad, f.shape[1]))])
+                    w = np.concatenate([w, np.zeros((pad, w.shape[1]))])
+                out = fit_spectra(loglam0, dlog, f, w, self.templates(), settings, chunk=step)
+                for j, i in enumerate(todo):
+                    self._cache[keys[i]] = (out["chi2"][j], out["z"][j], int(out["star"][j]))
+            for j, k in enumerate(keys):
+                c, zz, s = self._cache[k]
+                chi2[start + j], z[start + j], star[start + j] = c, zz, s
+        return chi2, z, star

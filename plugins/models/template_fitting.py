@@ -1,0 +1,261 @@
+"""Fitting batches of spectra for ``template_fit``: redshift grids per class, the data
+side of the scan, and probabilities from chi-square differences with a fitted temperature."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.spectra import BOSS_DLOGLAM, BOSS_LOGLAM0, SpectrumBatch
+from bench_plugins.models.template_scan import (
+    C_KMS,
+    DIRECT_MAX_SHIFTS,
+    FATAL_BITS,
+    FIT_CLASSES,
+    ClassTemplates,
+    _fast_len,
+    _jax_scan,
+    chi2_scan,
+)
+
+if TYPE_CHECKING:
+    from bench.feed import Feed
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Search ranges and fit settings (the model's options)."""
+
+    n_poly: int = 3
+    star_v_kms: float = 600.0
+    galaxy_z: tuple[float, float] = (-0.005, 1.2)
+    qso_z: tuple[float, float] = (0.0, 6.0)
+    constrain: bool = True
+    backend: str = "numpy"  # "numpy" or "jax"
+    precision: str = "float64"  # of the jax path: "float64" or "float32"
+
+
+def _z_range(label: str, settings: FitSettings) -> tuple[float, float]:
+    if label == "STAR":
+        v = settings.star_v_kms / C_KMS
+        return -v, v
+    return settings.galaxy_z if label == "GALAXY" else settings.qso_z
+
+
+def uniform_grid(loglam: np.ndarray) -> tuple[float, float, np.ndarray | None]:
+    """(start, step, index) of a log10 grid: index None when ``loglam`` is uniform, else
+    positions (fractional) of a uniform grid of the median step to interpolate onto."""
+    steps = np.diff(loglam)
+    step = float(np.median(steps)) if len(steps) else BOSS_DLOGLAM
+    if len(steps) and np.allclose(steps, step, rtol=1e-3, atol=0):
+        return float(loglam[0]), step, None
+    new = np.arange(loglam[0], loglam[-1] + 0.5 * step, step)
+    return float(loglam[0]), step, np.interp(new, loglam, np.arange(len(loglam)))
+
+
+def prepare(batch: SpectrumBatch) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(loglam0, step, flux, weight) float64 on a uniform log grid; weight 0 where the
+    pixel has no inverse variance, a non-finite value or a fatal mask bit (NODATA,
+    FULLREJECT, COMBINEREJ: like the SDSS pipeline, other and_mask bits are kept); each spectrum scaled
+    to unit typical flux (chi-square unchanged)."""
+    flux = np.asarray(batch.flux, np.float64)
+    ivar = np.asarray(batch.ivar, np.float64)
+    fatal = (np.asarray(batch.mask) & FATAL_BITS) != 0
+    good = np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0) & ~fatal
+    weight = np.where(good, ivar, 0.0)
+    flux = np.where(good, flux, 0.0)
+    start, step, pos = uniform_grid(np.asarray(batch.loglam, np.float64))
+    if pos is not None:
+        lo = np.clip(np.floor(pos).astype(int), 0, flux.shape[1] - 1)
+        hi = np.clip(lo + 1, 0, flux.shape[1] - 1)
+        frac = pos - lo
+        flux = flux[:, lo] * (1 - frac) + flux[:, hi] * frac
+        weight = np.where(
+            (weight[:, lo] > 0) & (weight[:, hi] > 0), np.minimum(weight[:, lo], weight[:, hi]), 0.0
+        )
+    scale = np.array(
+        [
+            np.median(np.abs(f[w > 0])) if (w > 0).sum() else 1.0
+            for f, w in zip(flux, weight, strict=True)
+        ]
+    )
+    scale = np.where(scale > 0, scale, 1.0)
+    return start, step, flux / scale[:, None], weight * scale[:, None] ** 2
+
+
+def legendre(n_poly: int, n_pixels: int) -> np.ndarray:
+    """(n_poly, P) Legendre polynomials over the observed grid."""
+    if n_poly == 0:
+        return np.zeros((0, n_pixels))
+    x = np.linspace(-1.0, 1.0, n_pixels)
+    return np.polynomial.legendre.legvander(x, n_poly - 1).T.copy()
+
+
+def fit_spectra(
+    loglam0: float,
+    step: float,
+    flux: np.ndarray,
+    weight: np.ndarray,
+    templates: Mapping[str, ClassTemplates],
+    settings: FitSettings,
+    chunk: int = 32,
+) -> dict[str, np.ndarray]:
+    """Fit every class to the spectra ``flux``/``weight`` (N, P) on the log10 grid
+    ``loglam0 + step * arange(P)``, ``chunk`` spectra at a time.
+
+    Returns ``chi2`` (N, 3) and ``z`` (N, 3) in the order of ``FIT_CLASSES``, ``star``
+    (N,) index of the best stellar template and ``n_good`` (N,) pixels with weight.
+    """
+    parts = []
+    for start in range(0, max(len(flux), 1), chunk):
+        f, w = flux[start : start + chunk], weight[start : start + chunk]
+        if settings.backend == "jax":
+            with _x64(settings.precision == "float64"):
+                parts.append(_fit_classes(loglam0, step, f, w, templates, settings))
+        else:
+            parts.append(_fit_classes(loglam0, step, f, w, templates, settings))
+    return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+
+
+def _x64(on: bool) -> Any:
+    """A context in which jax computes in float64 (``on``) or float32."""
+    import jax
+
+    state = getattr(jax, "enable_x64", None)
+    if callable(state):
+        try:
+            return state(on)
+        except TypeError:  # pragma: no cover - older jax
+            pass
+    from jax.experimental import disable_x64, enable_x64  # pragma: no cover - older jax
+
+    return enable_x64() if on else disable_x64()  # pragma: no cover
+
+
+def _fit_classes(
+    loglam0: float,
+    step: float,
+    flux: np.ndarray,
+    weight: np.ndarray,
+    templates: Mapping[str, ClassTemplates],
+    settings: FitSettings,
+) -> dict[str, np.ndarray]:
+    n, p = flux.shape
+    poly = legendre(settings.n_poly, p)
+    chi2 = np.zeros((n, len(FIT_CLASSES)))
+    zbest = np.full((n, len(FIT_CLASSES)), np.nan)
+    star = np.zeros(n, np.int64)
+    if settings.backend == "jax":
+        import jax.numpy as jnp
+
+        scan = _jax_scan()
+        dtype = jnp.float64 if settings.precision == "float64" else jnp.float32
+        cast = partial(jnp.asarray, dtype=dtype)
+    else:
+        scan = partial(chi2_scan, np)
+        cast = partial(np.asarray, dtype=np.float64)
+    for c, label in enumerate(FIT_CLASSES):
+        t = templates[label].on_step(step)
+        tlen = t.flux.shape[-1]
+        offset = loglam0 - t.loglam0  # log10(1+z) = offset + step * shift
+        lo, hi = _z_range(label, settings)
+        s_lo = int(np.ceil((np.log10(1 + lo) - offset) / step))
+        s_hi = int(np.floor((np.log10(1 + hi) - offset) / step))
+        s_lo, s_hi = max(s_lo, -(tlen - 1)), min(s_hi, p - 1)
+        if s_hi < s_lo:
+            raise BenchError(
+                f"template_fit: the {label} templates do not reach the spectra's wavelengths "
+                "in the redshift range searched"
+            )
+        # cut the templates to the rest pixels any trial shift can see
+        q0, q1 = max(0, -s_hi), min(tlen, p - s_lo)
+        tcut = t.flux[..., q0:q1]
+        count = s_hi - s_lo + 1
+        method = "direct" if count <= DIRECT_MAX_SHIFTS else "fft"
+        nfft = _fast_len(p + tcut.shape[-1]) if method == "fft" else 0
+        res = scan(
+            cast(flux), cast(weight), cast(poly), cast(tcut),
+            first=s_lo + q0, count=count, method=method, nfft=nfft,
+            constrain=settings.constrain,
+        )  # fmt: skip
+        chi2[:, c], zbest[:, c], g_best = _best(np.asarray(res, np.float64), offset, step, s_lo)
+        if label == "STAR":
+            star = g_best.astype(np.int64)
+    n_good = (weight > 0).sum(axis=1)
+    zbest[n_good == 0] = np.nan
+    chi2[n_good == 0] = 0.0
+    return {"chi2": chi2, "z": zbest, "star": star, "n_good": n_good}
+
+
+def _best(
+    res: np.ndarray, offset: float, step: float, s_lo: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best chi-square, redshift and template set of each spectrum from a scan ``res``
+    (N, G, S); a parabola through the minimum and its neighbours gives a sub-pixel z."""
+    n, count = res.shape[0], res.shape[2]
+    flat = res.reshape(n, -1).argmin(axis=1)
+    g_best, s_best = np.unravel_index(flat, res.shape[1:])
+    rows = np.arange(n)
+    best = res[rows, g_best, s_best]
+    left = res[rows, g_best, np.maximum(s_best - 1, 0)]
+    right = res[rows, g_best, np.minimum(s_best + 1, count - 1)]
+    curv = left + right - 2 * best
+    inner = (s_best > 0) & (s_best < count - 1) & (curv > 0)
+    frac = np.where(inner, 0.5 * (left - right) / np.where(curv > 0, curv, 1.0), 0.0)
+    z = np.power(10.0, offset + step * (s_lo + s_best + np.clip(frac, -0.5, 0.5))) - 1
+    return best, z, g_best
+
+
+def probabilities(chi2: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(-(chi2 - min chi2) / (2 T)) along the last axis."""
+    logits = -(chi2 - chi2.min(axis=-1, keepdims=True)) / (2.0 * temperature)
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def fit_temperature(chi2: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising the log-loss of :func:`probabilities` for labels ``y``."""
+    from scipy.optimize import minimize_scalar
+
+    known = y >= 0
+    if not known.any():
+        return 1.0
+    chi2, y = chi2[known], y[known]
+
+    def loss(log_t: float) -> float:
+        p = probabilities(chi2, float(np.exp(log_t)))
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0))))
+
+    best = minimize_scalar(loss, bounds=(np.log(1e-2), np.log(1e7)), method="bounded")
+    return float(np.exp(best.x))
+
+
+# --------------------------------------------------------------------------------------
+# the model plugin
+
+
+def spectra_of(feed: Feed, positions: np.ndarray, preprocess: bool) -> SpectrumBatch:
+    """The spectra behind ``feed`` at ``positions`` (through the run's preprocessing when
+    ``preprocess``); a feed without a source gives its flux vectors, assumed on the BOSS
+    grid, with unit weights."""
+    source, index = getattr(feed, "source", None), getattr(feed, "index", None)
+    if source is not None and index is not None:
+        batch = source.read(np.asarray(index)[positions])
+        if preprocess:
+            for step in feed.pipeline.preprocessors:
+                batch = step(batch)
+        return batch
+    x = np.asarray(feed.inputs(), np.float32)[positions].reshape(len(positions), -1)
+    loglam = BOSS_LOGLAM0 + BOSS_DLOGLAM * np.arange(x.shape[1])
+    n = len(positions)
+    return SpectrumBatch(
+        ids=np.array([str(i) for i in positions], dtype=object), loglam=loglam, flux=x,
+        ivar=(x != 0).astype(np.float32), mask=np.zeros(x.shape, np.int32),
+        labels=np.full(n, "", dtype=object), redshift=np.full(n, np.nan),
+        snr=np.full(n, np.nan, np.float32),
+    )  # fmt: skip

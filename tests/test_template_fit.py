@@ -1,0 +1,217 @@
+"""The ``template_fit`` model: conformance, the chi-square scan against a direct least
+squares, class and redshift recovery, numpy and jax paths, per-object redshifts and the
+real SDSS files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.conformance import check
+from bench.errors import BenchError
+from bench.feed import Feed, Pipeline
+from bench.plugins import manager
+from bench.spectra import ArraySource, SpectrumBatch, boss_grid
+from bench_plugins.models.template_fit import TemplateFit
+from bench_plugins.models.template_fitting import (
+    fit_spectra,
+    fit_temperature,
+    legendre,
+    prepare,
+    probabilities,
+)
+from bench_plugins.models.template_scan import FIT_CLASSES, _fast_len, chi2_scan, load_templates
+
+CLASSES = ["STAR", "GALAXY", "QSO"]
+
+
+def template_spectra(
+    labels: list[str], z: list[float], snr: float = 30.0, seed: int = 0
+) -> SpectrumBatch:
+    """Spectra made from the shipped templates themselves at redshift ``z``, with a
+    smooth calibration tilt and Gaussian noise: the fit must recover class and z."""
+    rng = np.random.default_rng(seed)
+    templates = load_templates()
+    grid = boss_grid()
+    flux = np.zeros((len(labels), len(grid)))
+    for i, (label, zi) in enumerate(zip(labels, z, strict=True)):
+        t = templates[label]
+        rest = t.loglam0 + t.dloglam * np.arange(t.flux.shape[-1])
+        if label == "STAR":
+            model = t.flux[int(rng.integers(len(t.flux))), 0]
+        else:
+            model = t.flux[0, 0] + 0.3 * rng.standard_normal(3) @ t.flux[0, 1:]
+        flux[i] = np.interp(grid - np.log10(1 + zi), rest, model)
+    flux *= 1.0 + 0.1 * np.linspace(-1, 1, len(grid))
+    sigma = np.median(np.abs(flux), axis=1, keepdims=True) / snr
+    noisy = flux + sigma * rng.standard_normal(flux.shape)
+    n = len(labels)
+    return SpectrumBatch(
+        ids=np.array([f"t{i}" for i in range(n)], dtype=object),
+        loglam=grid,
+        flux=noisy.astype(np.float32),
+        ivar=np.broadcast_to(1.0 / sigma**2, flux.shape).astype(np.float32),
+        mask=np.zeros(flux.shape, np.int32),
+        labels=np.array(labels, dtype=object),
+        redshift=np.array(z),
+        snr=np.full(n, snr, np.float32),
+    )
+
+
+def feed_of(batch: SpectrumBatch) -> Feed:
+    registry = manager.get_registry(third_party=False)
+    renderer = registry.create("renderer", "none", {}, "render")
+    pipeline = Pipeline([], renderer, (len(batch.loglam), 1))
+    return Feed(ArraySource(batch), np.arange(len(batch)), pipeline, CLASSES, batch_size=8)
+
+
+LABELS = ["STAR", "GALAXY", "QSO", "GALAXY", "QSO", "STAR"]
+ZS = [0.0005, 0.31, 2.1, 0.72, 0.9, -0.001]
+
+
+def test_conformance_suite_passes() -> None:
+    results = check("model", "template_fit", registry=manager.get_registry(third_party=False))
+    assert [(r.check, r.message) for r in results if not r.ok] == []
+
+
+def test_scan_matches_direct_least_squares() -> None:
+    rng = np.random.default_rng(1)
+    p, t_len, k, m = 120, 200, 2, 3
+    flux = rng.normal(1.0, 0.3, (3, p))
+    weight = rng.uniform(0.5, 2.0, (3, p))
+    weight[:, 10:20] = 0.0
+    poly = legendre(m, p)
+    templates = rng.normal(size=(1, k, t_len))
+    first, count = -30, 20
+    for method, nfft in (("fft", _fast_len(p + t_len)), ("direct", 0)):
+        chi2 = chi2_scan(np, flux, weight, poly, templates, first, count, method, nfft, False)
+        for s in (0, 7, 19):
+            shift = first + s
+            q = np.arange(p) - shift
+            basis = np.where((q >= 0) & (q < t_len), templates[0][:, np.clip(q, 0, t_len - 1)], 0)
+            design = np.concatenate([basis, poly]).T
+            for n in range(3):
+                sw = np.sqrt(weight[n])
+                coef = np.linalg.lstsq(design * sw[:, None], flux[n] * sw, rcond=None)[0]
+                want = float(np.sum(weight[n] * (flux[n] - design @ coef) ** 2))
+                assert chi2[n, 0, s] == pytest.approx(want, rel=1e-6, abs=1e-6), method
+
+
+def test_fast_len() -> None:
+    for n in (1, 7, 97, 1000, 18287):
+        f = _fast_len(n)
+        assert f >= n
+        r = f
+        for prime in (2, 3, 5):
+            while r % prime == 0:
+                r //= prime
+        assert r == 1
+
+
+def test_recovers_class_and_redshift_of_template_spectra() -> None:
+    batch = template_spectra(LABELS, ZS)
+    model = TemplateFit(backend="numpy")
+    loglam0, step, flux, weight = prepare(batch)
+    out = fit_spectra(loglam0, step, flux, weight, model.templates(), model.settings())
+    assert [FIT_CLASSES[i] for i in out["chi2"].argmin(1)] == LABELS
+    z = out["z"][np.arange(len(LABELS)), [FIT_CLASSES.index(c) for c in LABELS]]
+    assert np.abs(z - np.array(ZS)).max() < 2e-4  # one BOSS pixel is 2.3e-4 in z
+
+
+def test_recovers_synthetic_dataset_spectra() -> None:
+    from bench_plugins.synthetic import Synthetic
+
+    source = Synthetic(n=24, seed=2, snr_scale=2.0).open()
+    batch = source.read(np.arange(24))
+    model = TemplateFit(backend="numpy")
+    out = fit_spectra(*prepare(batch), model.templates(), model.settings())
+    truth = np.array([FIT_CLASSES.index(c) for c in batch.labels])
+    pred = out["chi2"].argmin(1)
+    assert (pred == truth).mean() >= 0.75
+    right = (pred == truth) & (truth > 0)
+    dz = np.abs(out["z"][right, truth[right]] - batch.redshift[right]) / (1 + batch.redshift[right])
+    assert np.median(dz) < 2e-3
+
+
+def test_numpy_and_jax_paths_agree() -> None:
+    batch = template_spectra(LABELS, ZS, snr=10.0, seed=3)
+    results = {}
+    for backend, precision in (("numpy", "float64"), ("jax", "float64"), ("jax", "float32")):
+        model = TemplateFit(backend=backend, precision=precision)
+        out = fit_spectra(*prepare(batch), model.templates(), model.settings())
+        results[backend, precision] = out
+    a, b = results["numpy", "float64"], results["jax", "float64"]
+    np.testing.assert_allclose(a["chi2"], b["chi2"], rtol=1e-9)
+    np.testing.assert_allclose(a["z"], b["z"], rtol=1e-9)
+    np.testing.assert_array_equal(a["star"], b["star"])
+    c = results["jax", "float32"]  # single precision: same answers, chi2 to ~1e-2 relative
+    np.testing.assert_array_equal(a["chi2"].argmin(1), c["chi2"].argmin(1))
+    np.testing.assert_allclose(a["chi2"], c["chi2"], rtol=2e-2)
+    np.testing.assert_allclose(a["z"], c["z"], atol=3e-4)
+    assert c["chi2"].dtype == np.float64  # results always come back as numpy float64
+
+
+def test_model_api_redshifts_temperature_and_save_load(tmp_path: Path) -> None:
+    batch = template_spectra(LABELS, ZS, snr=5.0, seed=4)
+    feed = feed_of(batch)
+    model = TemplateFit(calibration_size=6)
+    model.build((len(batch.loglam), 1), CLASSES, seed=0)
+    history = model.fit(feed, feed, epochs=2)
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert history["accuracy"] == [1.0, 1.0]
+    proba = model.predict_proba(feed)
+    assert proba.shape == (6, 3) and np.allclose(proba.sum(1), 1.0)
+    z = model.redshifts(feed)
+    assert z.shape == (6, 3)
+    assert np.abs(z[np.arange(6), [CLASSES.index(c) for c in LABELS]] - ZS).max() < 2e-4
+    results = model.fit_results(feed)
+    assert results["star_template"].shape == (6,)
+    model.save(tmp_path / "m")
+    again = TemplateFit(calibration_size=6)
+    again.load(tmp_path / "m")
+    assert again.temperature == model.temperature
+    np.testing.assert_allclose(again.predict_proba(feed), proba, atol=1e-12)
+
+
+def test_classes_outside_the_templates_get_zero_probability() -> None:
+    batch = template_spectra(LABELS[:3], ZS[:3])
+    model = TemplateFit()
+    model.build((len(batch.loglam), 1), ["QSO", "WHATEVER", "STAR"], seed=0)
+    proba = model.predict_proba(feed_of(batch))
+    assert np.all(proba[:, 1] == 0) and np.allclose(proba.sum(1), 1.0)
+
+
+def test_temperature_fit_and_probabilities() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    chi2 = rng.exponential(20.0, (300, 3))
+    chi2[np.arange(300), y] -= 15.0  # informative but noisy
+    t = fit_temperature(chi2, y)
+    assert 0.01 < t < 1e7
+    p = probabilities(chi2, t)
+    assert np.allclose(p.sum(1), 1.0)
+    assert probabilities(chi2, t).argmax(1).tolist() == chi2.argmin(1).tolist()
+
+
+def test_bad_options_and_template_dir(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="galaxy_z"):
+        TemplateFit(galaxy_z=[1.0, 0.5])
+    with pytest.raises(BenchError, match="spEigen"):
+        TemplateFit(template_dir=str(tmp_path)).build((10, 1), CLASSES, 0)
+
+
+def test_real_sdss_files(shared_data: Path) -> None:
+    from bench_plugins.sdss.dataset import SdssDataset
+
+    source = SdssDataset(path=[str(shared_data / "sdss")]).open()
+    batch = source.read(np.arange(len(source)))
+    model = TemplateFit(backend="numpy")
+    out = fit_spectra(*prepare(batch), model.templates(), model.settings())
+    truth = np.array([FIT_CLASSES.index(c) for c in batch.labels])
+    pred = out["chi2"].argmin(1)
+    assert (pred == truth).mean() >= 0.85
+    right = pred == truth
+    dz = np.abs(out["z"][right, truth[right]] - batch.redshift[right]) / (1 + batch.redshift[right])
+    assert np.median(dz) < 1e-3 and (dz > 0.01).mean() < 0.1
