@@ -33,6 +33,12 @@ PROTOCOL_KEYS = (
     Option("seeds", list, [0], "seeds: each gives its own split and initialisation", item_type=int),
     Option("batch_size", int, 32, "batch size (a model's own batch_size option wins)"),
     Option("max_spectra", int, None, "use at most this many spectra (stratified sample)"),
+    Option(
+        "validation_fraction",
+        float,
+        0.1,
+        "share of the training objects held out for validation (what fit's val_* means)",
+    ),
 )
 SECTIONS = (
     "benchmark",
@@ -218,6 +224,10 @@ def _check_protocol(protocol: Protocol, where: str) -> None:
             raise BenchError(f"{where}.epochs: {e} is not a positive integer")
     if protocol.batch_size < 1:
         raise BenchError(f"{where}.batch_size: {protocol.batch_size} is not a positive integer")
+    if not 0.0 <= protocol.validation_fraction < 1.0:
+        raise BenchError(
+            f"{where}.validation_fraction: {protocol.validation_fraction} is not in [0, 1)"
+        )
     if protocol.max_spectra is not None and protocol.max_spectra < 2:
         raise BenchError(f"{where}.max_spectra: {protocol.max_spectra} is too small")
 

@@ -44,6 +44,7 @@ class Protocol:
     seeds: list[int] = field(default_factory=lambda: [0])
     batch_size: int = 32
     max_spectra: int | None = None
+    validation_fraction: float = 0.1
 
     @property
     def sample_seed(self) -> int:

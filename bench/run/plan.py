@@ -44,12 +44,19 @@ class Cell:
 
 @dataclass
 class SplitIndex:
-    """Positions of the training and test spectra; the test positions index the
-    ``[test_dataset]`` when ``separate_test``, else the training dataset."""
+    """Positions of the training, validation and test spectra; the test positions index
+    the ``[test_dataset]`` when ``separate_test``, else the training dataset. Validation
+    always comes out of the training dataset's training share."""
 
     train: np.ndarray
     test: np.ndarray
     separate_test: bool = False
+    validation: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def validation_seed(seed: int) -> int:
+    """The validation split's own seed, derived from the cell seed."""
+    return int(np.random.SeedSequence([seed, 0x5A11D]).generate_state(1)[0])
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,7 @@ def plan_matrix(config: Config, registry: Registry, run_dir: Path, fresh: bool =
         for seed in protocol.seeds:
             for fraction in protocol.train_fractions:
                 split = split_index(source, usable, test_source, test_usable, fraction, seed, where)
+                split = with_validation(source, split, protocol.validation_fraction, seed, where)
                 for model_spec in config.models:
                     model_cls = cast(type[Model], registry.get("model", model_spec.name))
                     render = renderer_for(model_cls, model_spec, config.render)
@@ -214,3 +222,18 @@ def split_index(
         return SplitIndex(train, test)
     overlap = np.isin(test_source.ids[test_usable].astype(str), source.ids[train].astype(str))
     return SplitIndex(train, test_usable[~overlap], separate_test=True)
+
+
+def with_validation(
+    source: SpectrumSource, split: SplitIndex, fraction: float, seed: int, where: str
+) -> SplitIndex:
+    """Hold ``fraction`` of the training objects out for validation (stratified, by
+    object id, with :func:`validation_seed`); ``fraction`` 0 keeps no validation set."""
+    if fraction <= 0:
+        return split
+    train, validation = stratified_split(
+        source.ids, source.labels, split.train, 1.0 - fraction, validation_seed(seed),
+        f"{where}: validation split ([protocol].validation_fraction = {fraction:g}; 0 trains "
+        "without one)",
+    )  # fmt: skip
+    return SplitIndex(train, split.test, split.separate_test, validation)

@@ -31,6 +31,7 @@ class Trainee:
     train: Feed
     test: Feed
     test_source: SpectrumSource
+    validation: Feed | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
     fit_s: float = 0.0
     done_epochs: int = 0
@@ -89,14 +90,17 @@ def _build(
     classes, split = config.classes, task.split
     train = Feed(source, split.train, pipeline, classes, batch_size, shuffle=True, seed=task.seed)
     test = Feed(test_source, split.test, pipeline, classes, batch_size)
+    validation = None
+    if len(split.validation):
+        validation = Feed(source, split.validation, pipeline, classes, batch_size)
     model.build(shape, classes, task.seed)
-    return Trainee(model, pipeline, train, test, test_source)
+    return Trainee(model, pipeline, train, test, test_source, validation)
 
 
 def _train_to(trainee: Trainee, epochs: int) -> None:
     t0 = time.perf_counter()
     history = trainee.model.fit(
-        trainee.train, trainee.test, epochs=epochs, initial_epoch=trainee.done_epochs
+        trainee.train, trainee.validation, epochs=epochs, initial_epoch=trainee.done_epochs
     )
     trainee.fit_s += time.perf_counter() - t0
     trainee.done_epochs = epochs
@@ -128,6 +132,7 @@ def _evaluate_and_write(
         "metrics": metrics,
         "timings": {"fit_s": round(trainee.fit_s, 3), "predict_s": round(predict_s, 3)},
         "n_train": len(task.split.train),
+        "n_validation": len(task.split.validation),
         "n_test": len(test_index),
         "model_info": dict(trainee.model.describe()),
         "path": cell_path(cell.id),
