@@ -120,8 +120,7 @@ def resolve_config(
         **resolve_options(PROTOCOL_KEYS, _table(raw, "protocol", path), f"{path}: [protocol]")
     )
     _check_protocol(protocol, f"{path}: [protocol]")
-    if not benchmark.classes:
-        raise BenchError(f"{path}: [benchmark].classes must name at least two classes")
+    _check_classes(benchmark.classes, f"{path}: [benchmark].classes")
     config = Config(
         path,
         benchmark,
@@ -143,6 +142,7 @@ def resolve_config(
         raw,
         _executor(raw, path, registry),
     )
+    check_cell_ids(config)
     return shrink(config, registry) if quick else config
 
 
@@ -165,9 +165,10 @@ def _datasets(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plu
 def _test_dataset(raw: Mapping[str, Any], path: str, registry: Registry) -> PluginSpec | None:
     if "test_dataset" not in raw:
         return None
-    return _plugin(
-        _table(raw, "test_dataset", path), "dataset", registry, f"{path}: [test_dataset]"
-    )
+    entry, where = _table(raw, "test_dataset", path), f"{path}: [test_dataset]"
+    spec = _plugin(entry, "dataset", registry, where, ("name", "label"))
+    spec.label = _label(entry, spec.name, where)
+    return spec
 
 
 def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[PluginSpec]:
@@ -198,10 +199,32 @@ def _executor(raw: Mapping[str, Any], path: str, registry: Registry) -> PluginSp
 
 
 def _label(entry: Mapping[str, Any], default: str, where: str) -> str:
+    """A dataset or model label: it goes into cell ids and folder names, so no ``/``, no
+    leading ``.``, and none of the ids' separators ``__`` and ``~``."""
     label = entry.get("label", default)
-    if not isinstance(label, str) or not label or "/" in label or label.startswith("."):
-        raise BenchError(f"{where}.label: expected a non-empty name without '/', got {label!r}")
+    if (
+        not isinstance(label, str)
+        or not label
+        or label.startswith(".")
+        or any(bad in label for bad in ("/", "\\", "__", "~"))
+    ):
+        raise BenchError(
+            f"{where}.label: expected a non-empty name without '/', '\\', '__' or '~', "
+            f"got {label!r}"
+        )
     return label
+
+
+def check_cell_ids(config: Config) -> None:
+    """Refuse a matrix in which two cells would share an id, naming both."""
+    seen: dict[str, str] = {}
+    for cell, origin in config.cell_ids():
+        if cell in seen:
+            raise BenchError(
+                f"{config.path}: cells ({seen[cell]}) and ({origin}) would share the id "
+                f"{cell!r}; list each value once"
+            )
+        seen[cell] = origin
 
 
 def _unique(labels: list[str], what: str, table: str) -> None:
@@ -210,6 +233,14 @@ def _unique(labels: list[str], what: str, table: str) -> None:
         raise BenchError(
             f"{what} label {dupes[0]!r} is used twice; give each {table} a distinct label"
         )
+
+
+def _check_classes(classes: list[str], where: str) -> None:
+    if len(classes) < 2:
+        raise BenchError(f"{where}: must name at least two classes, got {classes}")
+    dupes = sorted({c for c in classes if classes.count(c) > 1})
+    if dupes:
+        raise BenchError(f"{where}: {dupes[0]!r} is listed twice; list each class once")
 
 
 def _check_protocol(protocol: Protocol, where: str) -> None:

@@ -14,11 +14,10 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
+from bench.results.bins import binned
 
 N_BOOTSTRAP = 1000
 CONFIDENCE = 0.95
-REDSHIFT_EDGES = (0.1, 0.5, 1.0, 2.1)
-SNR_EDGES = (2.0, 5.0, 10.0, 20.0)
 AVERAGED = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1", "roc_auc")
 PER_CLASS = ("recall", "precision", "f1", "accuracy", "roc_auc")
 
@@ -30,6 +29,7 @@ def compute_metrics(
     redshift: np.ndarray | None = None,
     snr: np.ndarray | None = None,
     seed: int = 0,
+    magnitude: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Overall and per-class metrics for integer labels ``y_true`` and probabilities ``proba``.
 
@@ -76,10 +76,10 @@ def compute_metrics(
         "intervals": bootstrap_intervals(y_true, y_pred, classes, seed=seed),
     }
     bins = {}
-    if redshift is not None:
-        bins["redshift"] = binned(y_true, y_pred, classes, redshift, REDSHIFT_EDGES, "z")
-    if snr is not None:
-        bins["snr"] = binned(y_true, y_pred, classes, snr, SNR_EDGES, "S/N")
+    for kind, values in (("redshift", redshift), ("snr", snr), ("magnitude", magnitude)):
+        rows = [] if values is None else binned(y_true, y_pred, classes, values, kind)
+        if rows:
+            bins[kind] = rows
     if bins:
         metrics["bins"] = bins
     return metrics
@@ -190,52 +190,6 @@ def bootstrap_intervals(
         "macro_f1": interval(draws["f1"].mean(axis=-1)),
         "recall": {c: interval(draws["recall"][:, k]) for k, c in enumerate(classes)},
     }
-
-
-def bin_labels(edges: Sequence[float], name: str) -> list[str]:
-    """Readable labels for the half-open bins below, between and above ``edges``."""
-    out = [f"{name} < {edges[0]:g}"]
-    out += [f"{lo:g} <= {name} < {hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    return out + [f"{name} >= {edges[-1]:g}"]
-
-
-def binned(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    classes: Sequence[str],
-    values: np.ndarray,
-    edges: Sequence[float],
-    name: str,
-) -> list[dict[str, Any]]:
-    """Accuracy and per-class completeness (recall) in bins of ``values``; NaN values dropped."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.shape != y_true.shape:
-        raise BenchError(f"{name} values: expected {len(y_true)} values, got {values.shape}")
-    finite = np.isfinite(values)
-    which = np.digitize(values, edges)
-    rows = []
-    for b, label in enumerate(bin_labels(edges, name)):
-        sel = finite & (which == b)
-        counts = np.zeros((len(classes), len(classes)), np.int64)
-        np.add.at(counts, (y_true[sel], y_pred[sel]), 1)
-        r = rates(counts)
-        rows.append(
-            {
-                "bin": label,
-                "low": float(edges[b - 1]) if b > 0 else None,
-                "high": float(edges[b]) if b < len(edges) else None,
-                "n": int(sel.sum()),
-                "accuracy": _num(r["accuracy"]),
-                "recall": {c: _num(r["recall"][k]) for k, c in enumerate(classes)},
-                "support": {c: int(counts[k].sum()) for k, c in enumerate(classes)},
-            }
-        )
-    return rows
-
-
-def _num(value: Any) -> float | None:
-    value = float(value)
-    return round(value, 6) if np.isfinite(value) else None
 
 
 def metric_names(classes: Sequence[str]) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from bench.config import Config, PluginSpec
+from bench.config import Config, PluginSpec, cell_id
 from bench.data.split import known_label_index, stratified_sample, stratified_split
 from bench.errors import BenchError
 from bench.interfaces import Model
@@ -34,11 +34,12 @@ class Cell:
     train_fraction: float
     epochs: int
     seed: int
+    test_dataset: str = ""  # the [test_dataset]'s label when it is not the training dataset
 
     @property
     def id(self) -> str:
-        return (
-            f"{self.dataset}__{self.model}__f{self.train_fraction:g}__e{self.epochs}__s{self.seed}"
+        return cell_id(
+            self.dataset, self.model, self.train_fraction, self.epochs, self.seed, self.test_dataset
         )
 
 
@@ -86,9 +87,10 @@ class TrainTask:
     plugins: PluginOrigin = field(default_factory=PluginOrigin)
 
     def cells(self) -> list[Cell]:
-        spec = self.model
+        spec, test = self.model, self.config.test_dataset
+        test_label = test.label if test is not None else ""
         return [
-            Cell(self.dataset.label, spec.label, spec.name, self.fraction, e, self.seed)
+            Cell(self.dataset.label, spec.label, spec.name, self.fraction, e, self.seed, test_label)
             for e in sorted(self.config.protocol.epochs)
         ]
 
@@ -174,6 +176,13 @@ def usable_index(
     if len(index) == 0:
         found = sorted(set(map(str, source.labels)))[:5]
         raise BenchError(f"{where}: no spectrum has a label in {classes}; found {found}")
+    present = set(source.labels[index].astype(str))
+    absent = [c for c in classes if c not in present]
+    if absent:
+        raise BenchError(
+            f"{where}: no spectrum of class {absent[0]!r}; remove it from [benchmark].classes "
+            f"(classes found: {sorted(present)})"
+        )
     if max_spectra is not None:
         index = stratified_sample(source.labels, index, max_spectra, seed)
     return index

@@ -32,6 +32,7 @@ class Trainee:
     test: Feed
     test_source: SpectrumSource
     validation: Feed | None = None
+    test_properties: dict[str, np.ndarray] | None = None  # per-object S/N, magnitude
     history: dict[str, list[float]] = field(default_factory=dict)
     fit_s: float = 0.0
     done_epochs: int = 0
@@ -115,14 +116,17 @@ def _evaluate_and_write(
     proba = np.asarray(trainee.model.predict_proba(trainee.test), dtype=np.float64)
     predict_s = time.perf_counter() - t0
     classes, source, test_index = task.config.classes, trainee.test_source, task.split.test
-    snr = getattr(source, "snr", None)
+    if trainee.test_properties is None:  # once per training run, not per epoch count
+        trainee.test_properties = source.object_properties(test_index)
+    properties = trainee.test_properties
     metrics = compute_metrics(
         trainee.test.y,
         proba,
         classes,
         redshift=source.redshift[test_index],
-        snr=None if snr is None else np.asarray(snr)[test_index],
+        snr=properties["snr"],
         seed=cell.seed,
+        magnitude=properties["magnitude"],
     )
     key = task.keys[cell.epochs]
     result = {
