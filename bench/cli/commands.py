@@ -85,14 +85,18 @@ def predict(cell_dir: Path, paths: list[Path], out: Path) -> int:
 
 
 def leaderboard(paths: list[Path], metric: str, fmt: str) -> int:
-    from bench.results.leaderboard import format_leaderboard
+    from bench.results.leaderboard import format_leaderboard, significance_note
     from bench.results.leaderboard import leaderboard as rank
 
-    shown = format_leaderboard(rank(paths or [Path("reports")], metric), fmt)
+    rows = rank(paths or [Path("reports")], metric)
+    shown = format_leaderboard(rows, fmt)
     if isinstance(shown, list):
         console.leaderboard_table(shown, metric)
     else:
         console.out.print(shown, markup=False, highlight=False, soft_wrap=True, end="")
+    note = significance_note(rows)
+    if note and fmt != "json":
+        console.info(note)
     return 0
 
 
