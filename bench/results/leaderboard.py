@@ -57,7 +57,7 @@ def paired_test(
     if not len(diff):
         return None
     low, high = np.percentile(diff, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)])
-    p = min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0)))
+    p = min(1.0, 2.0 * min(float(np.mean(diff <= 0)), float(np.mean(diff >= 0))))
     return {
         "test": "paired bootstrap" + (" of AUC" if "roc_auc" in metric else ""),
         "n_shared": len(pair[0].ids),
