@@ -71,10 +71,13 @@ def compute_metrics(
         "weighted_precision": float(np.sum(weights * precision)),
         "weighted_recall": float(np.sum(weights * recall)),
         "roc_auc": float(np.mean(defined_auc)) if defined_auc else None,
+        "log_loss": float(np.mean(object_log_loss(y_true, proba))) if len(y_true) else None,
         "per_class": per_class,
         "confusion_matrix": {"labels": list(classes), **cm},
         "intervals": bootstrap_intervals(y_true, y_pred, classes, seed=seed),
     }
+    if metrics["roc_auc"] is not None:
+        metrics["intervals"]["roc_auc"] = auc_interval(y_true, proba, classes, seed)
     bins = {}
     for kind, values in (("redshift", redshift), ("snr", snr), ("magnitude", magnitude)):
         rows = [] if values is None else binned(y_true, y_pred, classes, values, kind)
@@ -83,6 +86,12 @@ def compute_metrics(
     if bins:
         metrics["bins"] = bins
     return metrics
+
+
+def object_log_loss(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each object's cross-entropy -log p(true class), probabilities clipped at 1e-15."""
+    p = np.clip(proba[np.arange(len(y_true)), y_true], 1e-15, 1.0)
+    return np.asarray(-np.log(p), dtype=np.float64)
 
 
 def one_vs_rest_accuracy(counts: list[list[int]], k: int) -> float:
@@ -189,7 +198,22 @@ def bootstrap_intervals(
         "accuracy": interval(draws["accuracy"]),
         "macro_f1": interval(draws["f1"].mean(axis=-1)),
         "recall": {c: interval(draws["recall"][:, k]) for k, c in enumerate(classes)},
+        "precision": {c: interval(draws["precision"][:, k]) for k, c in enumerate(classes)},
     }
+
+
+def auc_interval(
+    y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str], seed: int, n_draws: int = 500
+) -> list[float] | None:
+    """Percentile-bootstrap 95 % interval of the macro one-vs-rest ROC-AUC (objects resampled)."""
+    from bench.results.paired import Predictions, auc_draws
+
+    n = len(y_true)
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_draws)
+    p = Predictions(np.arange(n), y_true, np.argmax(proba, axis=1), proba)
+    draws = auc_draws(p, "roc_auc", list(classes), weights.astype(np.float64))
+    draws = draws[np.isfinite(draws)]
+    return np.percentile(draws, [2.5, 97.5]).round(6).tolist() if len(draws) else None
 
 
 def metric_names(classes: Sequence[str]) -> list[str]:

@@ -2,9 +2,9 @@
 matched by id): the bootstrap distribution of a metric's difference.
 
 Count metrics (accuracy, F1, recall...) resample the joint (true, predicted by A,
-predicted by B) counts as one multinomial draw. ROC-AUC, which needs the probabilities,
-resamples objects with multinomial weights shared by both cells and computes the
-weighted Mann-Whitney AUC of every draw at once (sorted once, cumulative sums per draw).
+predicted by B) counts as one multinomial draw. ROC-AUC and log loss, which need the
+probabilities, resample objects with multinomial weights shared by both cells; AUC is the
+weighted Mann-Whitney statistic of every draw at once (sorted once, cumsums per draw).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
-from bench.results.metrics import rates
+from bench.results.metrics import object_log_loss, rates
 
 N_DRAWS = 2000
 MIN_SHARED = 0.5  # of the larger test set, for two cells to count as one test set
@@ -103,7 +103,12 @@ def auc_draws(p: Predictions, metric: str, classes: list[str], weights: np.ndarr
     """``roc_auc`` (macro over defined classes) or ``roc_auc:CLASS`` under each weighting."""
     ks = [classes.index(metric.split(":", 1)[1])] if ":" in metric else range(len(classes))
     per = [weighted_auc(p.proba[:, k], p.true == k, weights) for k in ks]
-    return np.nanmean(np.stack(per), axis=0) if len(per) > 1 else per[0]
+    if len(per) == 1:
+        return per[0]
+    stacked = np.stack(per)
+    defined = np.isfinite(stacked)
+    with np.errstate(invalid="ignore"):  # a draw with no defined class stays NaN
+        return np.where(defined, stacked, 0).sum(axis=0) / defined.sum(axis=0)
 
 
 def difference_draws(
@@ -112,8 +117,11 @@ def difference_draws(
     """Bootstrap draws of ``metric(b) - metric(a)`` on the same objects (finite draws only)."""
     n, k = len(a.true), len(classes)
     rng = np.random.default_rng(seed)
-    if "roc_auc" in metric:
+    if "roc_auc" in metric or metric == "log_loss":
         weights = rng.multinomial(n, np.full(n, 1.0 / n), size=N_DRAWS).astype(np.float64)
+        if metric == "log_loss":
+            per_object = object_log_loss(b.true, b.proba) - object_log_loss(a.true, a.proba)
+            return np.asarray(weights @ per_object / n)
         diff = auc_draws(b, metric, classes, weights) - auc_draws(a, metric, classes, weights)
     else:
         cells = np.bincount((a.true * k + a.pred) * k + b.pred, minlength=k**3)
