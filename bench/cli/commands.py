@@ -12,8 +12,23 @@ from bench.plugins.manager import KINDS, get_registry
 
 
 def validate(config_path: Path) -> int:
-    config = load_config(config_path, get_registry())
-    console.out.print(f"{config_path}: valid, {config.n_cells} cells", markup=False)
+    """Every check `bench run` makes before training; all problems listed, exit 2 if any."""
+    from bench.config import read_toml, resolve_config
+    from bench.errors import USER_ERROR_EXIT
+    from bench.run.plan import check_plan
+
+    registry = get_registry()
+    problems: list[str] = []
+    config = resolve_config(read_toml(config_path), str(config_path), registry, errors=problems)
+    if config is not None:
+        problems += check_plan(config, registry)
+    for problem in problems:
+        console.error(problem)
+    if len(problems) > 1:
+        console.error(f"{config_path}: {len(problems)} problem(s); `bench run` would stop")
+    if problems:
+        return USER_ERROR_EXIT
+    console.out.print(f"{config_path}: valid, {config.n_cells} cells", markup=False)  # type: ignore[union-attr]
     return 0
 
 

@@ -4,10 +4,17 @@ anything runs. Every error names the file and the key."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from bench.config.checks import (
+    check_cell_ids,
+    check_classes,
+    check_protocol,
+    check_unique,
+    label_of,
+)
 from bench.config.sections import Benchmark, Config, PluginSpec, Protocol
 from bench.errors import BenchError, closest
 from bench.options import Option, resolve_options
@@ -15,6 +22,7 @@ from bench.plugins.manager import Registry
 from bench.spectra import CLASSES
 
 QUICK_MAX_SPECTRA = 300
+T = TypeVar("T")
 
 BENCHMARK_KEYS = (
     Option("name", str, "benchmark", "name of the benchmark, used in report paths"),
@@ -69,7 +77,9 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def load_config(path: Path, registry: Registry, quick: bool = False) -> Config:
     """Read and resolve ``path``; ``quick`` shrinks it to a smoke run."""
-    return resolve_config(read_toml(path), str(path), registry, quick)
+    config = resolve_config(read_toml(path), str(path), registry, quick)
+    assert config is not None  # without an error list, problems raise
+    return config
 
 
 def _table(raw: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -105,45 +115,73 @@ def _plugin(
 
 
 def resolve_config(
-    raw: dict[str, Any], path: str, registry: Registry, quick: bool = False
-) -> Config:
-    """Check ``raw`` (a parsed TOML file at ``path``) and resolve every plugin it names."""
+    raw: dict[str, Any],
+    path: str,
+    registry: Registry,
+    quick: bool = False,
+    errors: list[str] | None = None,
+) -> Config | None:
+    """Check ``raw`` (a parsed TOML file at ``path``) and resolve every plugin it names.
+
+    Without ``errors`` the first problem raises BenchError; with a list, every section is
+    checked, each problem appended, and None returned when there was any."""
+    found: list[str] = [] if errors is None else errors
+    n_before = len(found)
+
+    def take(fn: Callable[..., T], *args: Any) -> T | None:
+        try:
+            return fn(*args)
+        except BenchError as exc:
+            if errors is None:
+                raise
+            found.append(str(exc))
+            return None
+
     for key in raw:
         if key not in SECTIONS:
-            raise BenchError(
-                f"{path}: unknown section [{key}]{closest(key, SECTIONS)}; valid: {', '.join(SECTIONS)}"
+            take(
+                _fail,
+                f"{path}: unknown section [{key}]{closest(key, SECTIONS)}; valid: {', '.join(SECTIONS)}",
             )
-    benchmark = Benchmark(
-        **resolve_options(BENCHMARK_KEYS, _table(raw, "benchmark", path), f"{path}: [benchmark]")
+    where = f"{path}: [benchmark]"
+    benchmark = take(
+        lambda: Benchmark(**resolve_options(BENCHMARK_KEYS, _table(raw, "benchmark", path), where))
     )
-    protocol = Protocol(
-        **resolve_options(PROTOCOL_KEYS, _table(raw, "protocol", path), f"{path}: [protocol]")
+    if benchmark is not None:
+        take(check_classes, benchmark.classes, f"{where}.classes")
+    where = f"{path}: [protocol]"
+    protocol = take(
+        lambda: Protocol(**resolve_options(PROTOCOL_KEYS, _table(raw, "protocol", path), where))
     )
-    _check_protocol(protocol, f"{path}: [protocol]")
-    _check_classes(benchmark.classes, f"{path}: [benchmark].classes")
+    if protocol is not None:
+        take(check_protocol, protocol, where)
+    datasets = take(_datasets, raw, path, registry)
+    test_dataset = take(_test_dataset, raw, path, registry)
+    preprocess = [
+        take(_plugin, e, "preprocessor", registry, f"{path}: [[preprocess]][{i}]")
+        for i, e in enumerate(take(_tables, raw, "preprocess", path) or [])
+    ]
+    where = f"{path}: [render]"
+    render = take(
+        lambda: _plugin(
+            _table(raw, "render", path) or {"name": "line"}, "renderer", registry, where
+        )
+    )
+    models = take(_models, raw, path, registry)
+    executor = take(_executor, raw, path, registry)
+    if len(found) > n_before:
+        return None
     config = Config(
-        path,
-        benchmark,
-        _datasets(raw, path, registry),
-        _test_dataset(raw, path, registry),
-        [
-            _plugin(e, "preprocessor", registry, f"{path}: [[preprocess]][{i}]")
-            for i, e in enumerate(_tables(raw, "preprocess", path))
-        ],
-        _plugin(
-            _table(raw, "render", path) or {"name": "line"},
-            "renderer",
-            registry,
-            f"{path}: [render]",
-        ),
-        _models(raw, path, registry),
-        protocol,
-        quick,
-        raw,
-        _executor(raw, path, registry),
-    )
-    check_cell_ids(config)
+        path, benchmark, datasets, test_dataset, preprocess, render, models, protocol,  # type: ignore[arg-type]
+        quick, raw, executor,  # type: ignore[arg-type]
+    )  # fmt: skip
+    if take(check_cell_ids, config) is None and len(found) > n_before:
+        return None
     return shrink(config, registry) if quick else config
+
+
+def _fail(message: str) -> None:
+    raise BenchError(message)
 
 
 def _datasets(raw: Mapping[str, Any], path: str, registry: Registry) -> list[PluginSpec]:
@@ -156,9 +194,9 @@ def _datasets(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plu
     for i, entry in enumerate(entries):
         where = f"{path}: [datasets][{i}]"
         spec = _plugin(entry, "dataset", registry, where, ("name", "label"))
-        spec.label = _label(entry, spec.name, where)
+        spec.label = label_of(entry, spec.name, where)
         datasets.append(spec)
-    _unique([d.label for d in datasets], f"{path}: dataset", "[[datasets]]")
+    check_unique([d.label for d in datasets], f"{path}: dataset", "[[datasets]]")
     return datasets
 
 
@@ -167,7 +205,7 @@ def _test_dataset(raw: Mapping[str, Any], path: str, registry: Registry) -> Plug
         return None
     entry, where = _table(raw, "test_dataset", path), f"{path}: [test_dataset]"
     spec = _plugin(entry, "dataset", registry, where, ("name", "label"))
-    spec.label = _label(entry, spec.name, where)
+    spec.label = label_of(entry, spec.name, where)
     return spec
 
 
@@ -176,7 +214,7 @@ def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plugi
     for i, entry in enumerate(_tables(raw, "models", path)):
         where = f"{path}: [[models]][{i}]"
         spec = _plugin(entry, "model", registry, where, MODEL_RESERVED)
-        spec.label = _label(entry, spec.name, where)
+        spec.label = label_of(entry, spec.name, where)
         if "render" in entry:
             if not isinstance(entry["render"], dict):
                 raise BenchError(f'{where}.render: expected a table like {{ name = "line" }}')
@@ -184,7 +222,7 @@ def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plugi
         models.append(spec)
     if not models:
         raise BenchError(f"{path}: no model: add at least one [[models]] table with a name")
-    _unique([m.label for m in models], f"{path}: model", "[[models]]")
+    check_unique([m.label for m in models], f"{path}: model", "[[models]]")
     return models
 
 
@@ -196,71 +234,6 @@ def _executor(raw: Mapping[str, Any], path: str, registry: Registry) -> PluginSp
     # built now (nothing starts before map) so `bench validate` sees bad values
     registry.create("executor", executor.name, executor.params, where)
     return executor
-
-
-def _label(entry: Mapping[str, Any], default: str, where: str) -> str:
-    """A dataset or model label: it goes into cell ids and folder names, so no ``/``, no
-    leading ``.``, and none of the ids' separators ``__`` and ``~``."""
-    label = entry.get("label", default)
-    if (
-        not isinstance(label, str)
-        or not label
-        or label.startswith(".")
-        or any(bad in label for bad in ("/", "\\", "__", "~"))
-    ):
-        raise BenchError(
-            f"{where}.label: expected a non-empty name without '/', '\\', '__' or '~', "
-            f"got {label!r}"
-        )
-    return label
-
-
-def check_cell_ids(config: Config) -> None:
-    """Refuse a matrix in which two cells would share an id, naming both."""
-    seen: dict[str, str] = {}
-    for cell, origin in config.cell_ids():
-        if cell in seen:
-            raise BenchError(
-                f"{config.path}: cells ({seen[cell]}) and ({origin}) would share the id "
-                f"{cell!r}; list each value once"
-            )
-        seen[cell] = origin
-
-
-def _unique(labels: list[str], what: str, table: str) -> None:
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise BenchError(
-            f"{what} label {dupes[0]!r} is used twice; give each {table} a distinct label"
-        )
-
-
-def _check_classes(classes: list[str], where: str) -> None:
-    if len(classes) < 2:
-        raise BenchError(f"{where}: must name at least two classes, got {classes}")
-    dupes = sorted({c for c in classes if classes.count(c) > 1})
-    if dupes:
-        raise BenchError(f"{where}: {dupes[0]!r} is listed twice; list each class once")
-
-
-def _check_protocol(protocol: Protocol, where: str) -> None:
-    for key in ("train_fractions", "epochs", "seeds"):
-        if not getattr(protocol, key):
-            raise BenchError(f"{where}.{key}: must not be empty")
-    for f in protocol.train_fractions:
-        if not 0.0 < f < 1.0:
-            raise BenchError(f"{where}.train_fractions: {f} is not between 0 and 1")
-    for e in protocol.epochs:
-        if e < 1:
-            raise BenchError(f"{where}.epochs: {e} is not a positive integer")
-    if protocol.batch_size < 1:
-        raise BenchError(f"{where}.batch_size: {protocol.batch_size} is not a positive integer")
-    if not 0.0 <= protocol.validation_fraction < 1.0:
-        raise BenchError(
-            f"{where}.validation_fraction: {protocol.validation_fraction} is not in [0, 1)"
-        )
-    if protocol.max_spectra is not None and protocol.max_spectra < 2:
-        raise BenchError(f"{where}.max_spectra: {protocol.max_spectra} is too small")
 
 
 def shrink(config: Config, registry: Registry) -> Config:

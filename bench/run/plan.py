@@ -246,3 +246,46 @@ def with_validation(
         "without one)",
     )  # fmt: skip
     return SplitIndex(train, split.test, split.separate_test, validation)
+
+
+def check_plan(config: Config, registry: Registry) -> list[str]:
+    """Every problem planning would meet, without training: each dataset opened, its
+    usable spectra, every split (train / validation / test) of the matrix, and each
+    model's input shape for its pixel count. One message per problem."""
+    problems: list[str] = []
+    classes, protocol = config.classes, config.protocol
+    test_source, test_usable = None, None
+    if config.test_dataset is not None:
+        spec, where = config.test_dataset, "[test_dataset]"
+        try:
+            test_source = registry.create("dataset", spec.name, spec.params, where).open()
+            test_usable = usable_index(
+                test_source, classes, protocol.max_spectra, protocol.sample_seed, where
+            )
+        except BenchError as exc:
+            problems.append(str(exc))
+    for spec in config.datasets:
+        where = f"dataset {spec.label!r}"
+        try:
+            source = registry.create("dataset", spec.name, spec.params, where).open()
+            usable = usable_index(
+                source, classes, protocol.max_spectra, protocol.sample_seed, where
+            )
+            for seed in protocol.seeds:
+                for fraction in protocol.train_fractions:
+                    split = split_index(
+                        source, usable, test_source, test_usable, fraction, seed, where
+                    )
+                    with_validation(source, split, protocol.validation_fraction, seed, where)
+        except BenchError as exc:
+            problems.append(str(exc))
+            continue
+        for model_spec in config.models:
+            try:
+                model = registry.create(
+                    "model", model_spec.name, model_spec.params, f"model {model_spec.label}"
+                )
+                model.input_shape(len(source.loglam))
+            except BenchError as exc:
+                problems.append(str(exc))
+    return list(dict.fromkeys(problems))
