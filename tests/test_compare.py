@@ -183,3 +183,52 @@ def test_bench_leaderboard_exit_codes(tmp_path):
     for fmt in ("table", "md", "html", "json"):
         assert main(["leaderboard", str(tmp_path), "--format", fmt]) == 0
     assert main(["leaderboard", str(tmp_path), "--metric", "f1_macro"]) == 2
+
+
+BASELINE = Path(__file__).resolve().parents[1] / "reports" / "baseline" / "report.json"
+
+
+def _degraded_copy(out: Path, cell_id: str, fall: float) -> Path:
+    """The committed baseline with ``fall`` of one cell's test objects turned from right to
+    wrong (its predictions.csv and metrics rewritten), the other cells as they were."""
+    from bench.io import write_csv
+    from bench.results.metrics import compute_metrics
+    from bench.results.paired import read_predictions
+    from bench.results.report import write_report
+
+    report = json.loads(BASELINE.read_text())
+    classes = report["config"]["benchmark"]["classes"]
+    for r in report["results"]:
+        p = read_predictions(BASELINE.parent / r["path"] / "predictions.csv", classes)
+        if r["cell"]["id"] == cell_id:
+            right = np.flatnonzero(p.pred == p.true)[: int(np.ceil(fall * len(p.true)))]
+            wrong = (p.true[right] + 1) % len(classes)
+            p.proba[right] = 0.0
+            p.proba[right, wrong] = 1.0
+            p.pred = p.proba.argmax(axis=1)
+            r["metrics"] = compute_metrics(p.true, p.proba, classes, seed=r["cell"]["seed"])
+        rows = [
+            [i, classes[t], classes[k], *(f"{x:.6g}" for x in pr)]
+            for i, t, k, pr in zip(p.ids, p.true, p.pred, p.proba, strict=True)
+        ]
+        header = ["id", "true", "predicted", *(f"p_{c}" for c in classes)]
+        (out / r["path"]).mkdir(parents=True, exist_ok=True)
+        write_csv(out / r["path"] / "predictions.csv", header, rows)
+    return write_report(report, out)
+
+
+@pytest.mark.skipif(
+    not any(BASELINE.parent.glob("cells/*/predictions.csv")), reason="no baseline predictions"
+)
+def test_the_ci_gate_on_the_committed_baseline_catches_a_three_point_fall(tmp_path):
+    """What `.ci/run` compares: a model of the quick default benchmark degraded on purpose
+    by 0.03 in accuracy fails the gate at the default tolerance; the baseline passes."""
+    report = json.loads(BASELINE.read_text())
+    assert compare(BASELINE, BASELINE).exit_code == 0
+    for r in report["results"]:
+        cell = r["cell"]["id"]
+        now = _degraded_copy(tmp_path / cell, cell, 0.03)
+        result = compare(BASELINE, now)
+        row = next(x for x in result.rows if x["cell"] == cell and x["metric"] == "accuracy")
+        assert row["delta"] <= -0.03 + 1e-9 and row["test"].startswith("paired")
+        assert row["regression"] and result.exit_code == 1, result.markdown()

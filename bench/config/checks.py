@@ -70,5 +70,7 @@ def check_protocol(protocol: Protocol, where: str) -> None:
         raise BenchError(
             f"{where}.validation_fraction: {protocol.validation_fraction} is not in [0, 1)"
         )
+    if protocol.quick_max_spectra < 2:
+        raise BenchError(f"{where}.quick_max_spectra: {protocol.quick_max_spectra} is too small")
     if protocol.max_spectra is not None and protocol.max_spectra < 2:
         raise BenchError(f"{where}.max_spectra: {protocol.max_spectra} is too small")

@@ -42,6 +42,12 @@ PROTOCOL_KEYS = (
     Option("batch_size", int, 32, "batch size (a model's own batch_size option wins)"),
     Option("max_spectra", int, None, "use at most this many spectra (stratified sample)"),
     Option(
+        "quick_max_spectra",
+        int,
+        QUICK_MAX_SPECTRA,
+        "spectra a --quick run uses (CI's gate: enough test objects to detect its fall)",
+    ),
+    Option(
         "validation_fraction",
         float,
         0.1,
@@ -242,7 +248,7 @@ def shrink(config: Config, registry: Registry) -> Config:
     p.epochs = [1]
     p.train_fractions = p.train_fractions[:1]
     p.seeds = p.seeds[:1]
-    p.max_spectra = min(p.max_spectra or QUICK_MAX_SPECTRA, QUICK_MAX_SPECTRA)
+    p.max_spectra = min(p.max_spectra or p.quick_max_spectra, p.quick_max_spectra)
     for spec in config.models:
         cls = registry.get("model", spec.name)
         spec.params.update(getattr(cls, "quick_options", {}))

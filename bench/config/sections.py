@@ -56,6 +56,7 @@ class Protocol:
     batch_size: int = 32
     max_spectra: int | None = None
     validation_fraction: float = 0.1
+    quick_max_spectra: int = 300
 
     @property
     def sample_seed(self) -> int:
