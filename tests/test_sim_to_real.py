@@ -44,3 +44,7 @@ def test_sim_to_real_names_the_real_test_set_and_bins_its_snr(shared_data, tmp_p
     assert sum(b["n"] for b in snr_bins) == result["n_test"]
     assert all(b["n"] >= 20 for b in snr_bins) or len(snr_bins) == 1
     assert "against S/N" in md
+    # spec-lite files carry SN_MEDIAN_ALL and SPECTROSYNFLUX (r-band magnitude)
+    mag_bins = result["metrics"]["bins"]["magnitude"]
+    assert 0 < sum(b["n"] for b in mag_bins) <= result["n_test"]
+    assert "against magnitude" in md

@@ -210,6 +210,11 @@ def _read_spec_lite(hdul: Any, tables: Sequence[_Table], coadd: _Table, path: Pa
         for key, col in (("plate", "PLATE"), ("mjd", "MJD"), ("fiber", "FIBERID")):
             if spall.has(col):
                 spec.meta[key] = int(spall.column(col)[0])
+        if spall.has("SN_MEDIAN_ALL"):
+            spec.meta["snr"] = float(spall.column("SN_MEDIAN_ALL")[0])
+        if spall.has("SPECTROSYNFLUX"):  # ugriz nanomaggies: r-band AB magnitude
+            r_flux = float(np.ravel(spall.column("SPECTROSYNFLUX")[0])[2])
+            spec.meta["magnitude"] = 22.5 - 2.5 * np.log10(r_flux) if r_flux > 0 else np.nan
         if len(tables) > 3:
             spec.meta["format"] = "spec-lite+exposures"
     _ids_from(spec, hdul[0].header, _SPEC_NAME.search(path.name), (1, 2, 3))
@@ -291,6 +296,12 @@ def _validated(spec: RawSpectrum, path: Path) -> RawSpectrum:
     return spec
 
 
+def object_snr(spec: RawSpectrum, flux: np.ndarray, ivar: np.ndarray) -> float:
+    """The file's SN_MEDIAN_ALL when it has a positive one, else :func:`snr_median`."""
+    snr = float(spec.meta.get("snr", np.nan))
+    return snr if np.isfinite(snr) and snr > 0 else snr_median(flux, ivar)
+
+
 def snr_median(flux: np.ndarray, ivar: np.ndarray) -> float:
     """Median of flux * sqrt(ivar) over measured pixels (as SDSS SN_MEDIAN_ALL); NaN if none."""
     good = ivar > 0
@@ -306,7 +317,8 @@ def read_batch(
     """
     batch = empty_batch(grid, len(paths))
     meta: dict[str, list[Any]] = {
-        k: [] for k in ("path", "format", "plate", "mjd", "fiber", "zwarning", "subclass")
+        k: []
+        for k in ("path", "format", "plate", "mjd", "fiber", "zwarning", "subclass", "magnitude")
     }
     failures: list[tuple[Path, str]] = []
     keep: list[int] = []
@@ -322,15 +334,14 @@ def read_batch(
             continue
         batch.flux[i], batch.ivar[i], batch.mask[i] = flux, ivar, mask
         batch.ids[i], batch.labels[i], batch.redshift[i] = spec.id, spec.label, spec.redshift
-        batch.snr[i] = snr_median(flux, ivar)
+        batch.snr[i] = object_snr(spec, flux, ivar)
         for key, values in meta.items():
+            default = np.nan if key == "magnitude" else ""
             values.append(
-                spec.meta.get(key, -1 if key in ("plate", "mjd", "fiber", "zwarning") else "")
+                spec.meta.get(key, -1 if key in ("plate", "mjd", "fiber", "zwarning") else default)
             )
         keep.append(i)
     out = batch.take(np.asarray(keep, dtype=np.int64))
-    out.meta = {
-        k: np.asarray(v, dtype=object if k in ("path", "format", "subclass") else np.int64)
-        for k, v in meta.items()
-    }
+    kinds = {"path": object, "format": object, "subclass": object, "magnitude": np.float64}
+    out.meta = {k: np.asarray(v, dtype=kinds.get(k, np.int64)) for k, v in meta.items()}
     return out, failures

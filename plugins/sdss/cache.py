@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.readers import read_spectrum, snr_median
+from bench.data.readers import object_snr, read_spectrum
 from bench.errors import BenchError
 from bench.spectra import SpectrumBatch, boss_grid, to_grid
 from bench_plugins.sdss.source import CacheSource
@@ -314,7 +314,7 @@ def _ingest_chunk(
             results.append(entry)
             continue
         entry.update(
-            id=spec.id, label=spec.label, redshift=spec.redshift, snr=snr_median(flux, ivar)
+            id=spec.id, label=spec.label, redshift=spec.redshift, snr=object_snr(spec, flux, ivar)
         )
         entry.update({k: int(spec.meta.get(k, -1)) for k in ("plate", "mjd", "fiber", "zwarning")})
         if not np.any(ivar > 0):
