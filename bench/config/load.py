@@ -149,30 +149,16 @@ def resolve_config(
                 _fail,
                 f"{path}: unknown section [{key}]{closest(key, SECTIONS)}; valid: {', '.join(SECTIONS)}",
             )
-    where = f"{path}: [benchmark]"
-    benchmark = take(
-        lambda: Benchmark(**resolve_options(BENCHMARK_KEYS, _table(raw, "benchmark", path), where))
-    )
-    if benchmark is not None:
-        take(check_classes, benchmark.classes, f"{where}.classes")
-    where = f"{path}: [protocol]"
-    protocol = take(
-        lambda: Protocol(**resolve_options(PROTOCOL_KEYS, _table(raw, "protocol", path), where))
-    )
-    if protocol is not None:
-        take(check_protocol, protocol, where)
+    benchmark = take(_benchmark, raw, path)
+    protocol = take(_protocol, raw, path)
     datasets = take(_datasets, raw, path, registry)
     test_dataset = take(_test_dataset, raw, path, registry)
     preprocess = [
         take(_plugin, e, "preprocessor", registry, f"{path}: [[preprocess]][{i}]")
         for i, e in enumerate(take(_tables, raw, "preprocess", path) or [])
     ]
-    where = f"{path}: [render]"
-    render = take(
-        lambda: _plugin(
-            _table(raw, "render", path) or {"name": "line"}, "renderer", registry, where
-        )
-    )
+    render_table = take(_table, raw, "render", path) or {"name": "line"}
+    render = take(_plugin, render_table, "renderer", registry, f"{path}: [render]")
     models = take(_models, raw, path, registry)
     executor = take(_executor, raw, path, registry)
     if len(found) > n_before:
@@ -188,6 +174,20 @@ def resolve_config(
 
 def _fail(message: str) -> None:
     raise BenchError(message)
+
+
+def _benchmark(raw: Mapping[str, Any], path: str) -> Benchmark:
+    where = f"{path}: [benchmark]"
+    benchmark = Benchmark(**resolve_options(BENCHMARK_KEYS, _table(raw, "benchmark", path), where))
+    check_classes(benchmark.classes, f"{where}.classes")
+    return benchmark
+
+
+def _protocol(raw: Mapping[str, Any], path: str) -> Protocol:
+    where = f"{path}: [protocol]"
+    protocol = Protocol(**resolve_options(PROTOCOL_KEYS, _table(raw, "protocol", path), where))
+    check_protocol(protocol, where)
+    return protocol
 
 
 def _datasets(raw: Mapping[str, Any], path: str, registry: Registry) -> list[PluginSpec]:

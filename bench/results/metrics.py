@@ -31,12 +31,8 @@ def compute_metrics(
     seed: int = 0,
     magnitude: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Overall and per-class metrics for integer labels ``y_true`` and probabilities ``proba``.
-
-    Per-class ``accuracy`` is one-vs-rest, as in the paper ("exactitud"): the fraction of
-    test objects correctly called "this class" or "not this class". Undefined values
-    (ROC-AUC for a class absent from the test set, recall in an empty bin) are ``None``.
-    """
+    """Overall and per-class metrics for integer labels and probabilities; per-class
+    ``accuracy`` is one-vs-rest as in the paper; undefined values are ``None``."""
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
     y_true = np.asarray(y_true, dtype=np.int64)
@@ -62,8 +58,9 @@ def compute_metrics(
     }
     weights = support / support.sum() if support.sum() else np.zeros(len(classes))
     defined_auc = [a for a in auc if a is not None]
+    n = len(y_true)
     metrics: dict[str, Any] = {
-        "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
+        "accuracy": float(accuracy_score(y_true, y_pred)) if n else 0.0,
         "macro_f1": float(np.mean(f1)),
         "macro_precision": float(np.mean(precision)),
         "macro_recall": float(np.mean(recall)),
@@ -71,21 +68,29 @@ def compute_metrics(
         "weighted_precision": float(np.sum(weights * precision)),
         "weighted_recall": float(np.sum(weights * recall)),
         "roc_auc": float(np.mean(defined_auc)) if defined_auc else None,
-        "log_loss": float(np.mean(object_log_loss(y_true, proba))) if len(y_true) else None,
+        "log_loss": float(np.mean(object_log_loss(y_true, proba))) if n else None,
         "per_class": per_class,
         "confusion_matrix": {"labels": list(classes), **cm},
         "intervals": bootstrap_intervals(y_true, y_pred, classes, seed=seed),
     }
     if metrics["roc_auc"] is not None:
         metrics["intervals"]["roc_auc"] = auc_interval(y_true, proba, classes, seed)
-    bins = {}
-    for kind, values in (("redshift", redshift), ("snr", snr), ("magnitude", magnitude)):
-        rows = [] if values is None else binned(y_true, y_pred, classes, values, kind)
-        if rows:
-            bins[kind] = rows
+    bins = all_bins(y_true, y_pred, classes, redshift=redshift, snr=snr, magnitude=magnitude)
     if bins:
         metrics["bins"] = bins
     return metrics
+
+
+def all_bins(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], **values: np.ndarray | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Completeness and purity bins for each per-object quantity that has known values."""
+    out = {}
+    for kind, known in values.items():
+        rows = [] if known is None else binned(y_true, y_pred, classes, known, kind)
+        if rows:
+            out[kind] = rows
+    return out
 
 
 def object_log_loss(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
