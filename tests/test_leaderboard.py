@@ -233,7 +233,10 @@ def test_a_fresh_clone_ranks_the_committed_baseline(tmp_path, monkeypatch, capsy
         shutil.copy(ROOT / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
     assert main(["leaderboard"]) == 0
-    assert "baseline" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["leaderboard", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all("reports/baseline/report.json" in r["report"] for r in rows)
 
 
 def test_several_seeds_give_mean_spread_and_interval(tmp_path):
