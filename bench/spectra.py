@@ -5,7 +5,8 @@ Conventions (as in SDSS spec-lite files):
 - ``flux``: 1e-17 erg/s/cm^2/Angstrom, float32, shape (N, P);
 - ``ivar``: inverse variance of flux, float32, 0 where there is no measurement;
 - ``mask``: int32 bitmask per pixel (SDSS and_mask), 0 means good;
-- ``labels``: class names (``""`` when unknown); ``redshift``/``snr``: NaN when unknown.
+- ``labels``: class names (``""`` when unknown); ``redshift``/``snr``: NaN when unknown;
+- ``meta["magnitude"]`` (optional): an AB magnitude, NaN when unknown.
 """
 
 from __future__ import annotations
@@ -187,6 +188,19 @@ class SpectrumSource(ABC):
         flux. ``None``: no stamp of its own."""
         return None
 
+    def object_properties(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-object ``snr`` (median S/N per pixel) and ``magnitude`` of ``index``, NaN
+        where unknown. The default reads the spectra in chunks (the readers and the
+        generator compute S/N) and takes ``meta["magnitude"]`` when a batch has it."""
+        index = np.asarray(index, dtype=np.int64)
+        out = {"snr": np.full(len(index), np.nan), "magnitude": np.full(len(index), np.nan)}
+        for start in range(0, len(index), 512):
+            batch = self.read(index[start : start + 512])
+            out["snr"][start : start + len(batch)] = batch.snr
+            if "magnitude" in batch.meta:
+                out["magnitude"][start : start + len(batch)] = batch.meta["magnitude"]
+        return out
+
 
 class ArraySource(SpectrumSource):
     """A source over a batch held in memory (``fingerprint``: a stamp of where it came from)."""
@@ -213,3 +227,13 @@ class ArraySource(SpectrumSource):
 
     def fingerprint(self) -> str | None:
         return getattr(self, "_fingerprint", None)
+
+    def object_properties(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        index = np.asarray(index, dtype=np.int64)
+        magnitude = self.batch.meta.get("magnitude")
+        return {
+            "snr": np.asarray(self.batch.snr, dtype=np.float64)[index],
+            "magnitude": np.full(len(index), np.nan)
+            if magnitude is None
+            else np.asarray(magnitude, dtype=np.float64)[index],
+        }

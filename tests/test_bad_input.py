@@ -102,7 +102,7 @@ def _config(tmp_path: Path, dataset: str, test_dataset: str = "", protocol: str 
         [protocol]
         train_fractions = [0.5]
         epochs = [1]
-        {protocol}
+        {protocol or "validation_fraction = 0  # a handful of files: no validation set"}
     """
     path.write_text(textwrap.dedent(text))
     return path

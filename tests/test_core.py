@@ -71,7 +71,8 @@ def test_run_writes_a_valid_report_and_isolates_a_failing_cell(toy_registry, tmp
     # unknown labels are dropped; the split covers every known object exactly once
     assert report["datasets"]["toy"]["n_unknown_label"] == 5
     for r in ok:
-        assert r["n_train"] + r["n_test"] == 90
+        assert r["n_train"] + r["n_validation"] + r["n_test"] == 90
+        assert r["n_validation"] > 0
         assert len(r["history"]["loss"]) == r["cell"]["epochs"]
         m = r["metrics"]
         assert sum(m["per_class"][c]["support"] for c in toy.CLASSES) == r["n_test"]

@@ -128,7 +128,7 @@ def test_html_from_a_real_run(toy_registry, tmp_path):
     main(["run", str(config), "--out", str(tmp_path / "run")])
     report = load_report(tmp_path / "run" / "report.json")
     html = write_html(report, tmp_path / "run").read_text()
-    assert len(images(html).pngs) == 3  # one split: grid, losses, recall versus redshift
+    assert len(images(html).pngs) == 4  # one split: grid, losses, recall versus redshift, S/N
     assert report["results"][0]["cell"]["id"] in html
 
 

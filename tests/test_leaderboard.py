@@ -5,18 +5,22 @@ predictions, so each test controls exactly which model is better."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench.cli import main
 from bench.errors import BenchError
 from bench.io import write_csv
-from bench.results.leaderboard import format_leaderboard, leaderboard, mcnemar_exact
+from bench.results.leaderboard import format_leaderboard, leaderboard
 from bench.results.metrics import compute_metrics
 from bench.results.report import build_report, now, write_report
 
 CLASSES = ["STAR", "GALAXY", "QSO"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_run(
@@ -30,22 +34,26 @@ def write_run(
     epochs: int = 3,
     redshift: np.ndarray | None = None,
     failed: dict[str, str] | None = None,
+    probas: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """A run folder with one cell per model in ``predicted``; returns report.json's path."""
+    """A run folder with one cell per model in ``predicted`` (``"m#s1"``: model m, seed 1),
+    with probabilities from ``probas`` or 0.8 on the predicted class; returns report.json."""
     ids = ids or [f"obj-{i}" for i in range(len(y_true))]
     results = []
-    for k, (model, y_pred) in enumerate(predicted.items()):
+    for k, (name, y_pred) in enumerate(predicted.items()):
+        model, _, seed = name.partition("#s")
         proba = np.full((len(y_pred), len(CLASSES)), 0.1)
         proba[np.arange(len(y_pred)), y_pred] = 0.8
+        proba = (probas or {}).get(name, proba)
         cell = {
             "dataset": "toy",
             "model": model,
             "plugin": plugin,
             "train_fraction": fraction,
             "epochs": epochs,
-            "seed": 0,
+            "seed": int(seed or 0),
         }
-        cell["id"] = f"toy__{model}__f{fraction:g}__e{epochs}__s0"
+        cell["id"] = f"toy__{model}__f{fraction:g}__e{epochs}__s{cell['seed']}"
         loss = list(np.linspace(1.0, 0.3 + 0.1 * k, epochs))
         results.append(
             {
@@ -178,13 +186,66 @@ def test_renderers_escape_and_round_trip(tmp_path):
     assert json.loads(format_leaderboard(rows, "json"))[0]["model"] == "<b>m</b>"
 
 
-def test_mcnemar_exact_matches_the_binomial_tail():
-    # 0 vs 6 discordant pairs: p = 2 * (1/2)^6
-    assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)
-    assert mcnemar_exact(5, 5) == 1.0
-
-
 def test_a_report_named_twice_is_ranked_once(tmp_path):
     path = write_run(tmp_path / "run", Y, {"m": Y.copy(), "n": with_errors(Y, np.arange(6))})
     rows = leaderboard([tmp_path, path, tmp_path / "run"])
     assert [r["model"] for r in rows] == ["m", "n"]
+
+
+def test_roc_auc_is_ranked_with_a_paired_bootstrap_of_auc(tmp_path):
+    # the same argmax calls (so equal accuracy), but only "sharp" ranks QSOs above the rest
+    rng = np.random.default_rng(0)
+    sharp = np.full((len(Y), 3), 0.1)
+    sharp[np.arange(len(Y)), Y] = 0.8
+    blurred = sharp.copy()
+    blurred[:, 2] = np.where(Y == 2, 0.8, rng.uniform(0.05, 0.79, len(Y)))
+    blurred[Y == 2, 2] = rng.uniform(0.1, 0.8, (Y == 2).sum())
+    write_run(
+        tmp_path / "run", Y, {"sharp": Y, "blurred": Y}, probas={"sharp": sharp, "blurred": blurred}
+    )
+    rows = leaderboard([tmp_path], "roc_auc:QSO")
+    assert [r["model"] for r in rows] == ["sharp", "blurred"]
+    assert rows[1]["vs_above"]["test"] == "paired bootstrap of AUC"
+    assert not rows[1]["vs_above"]["tied"] and rows[1]["vs_above"]["p"] < 0.01
+    same = leaderboard([tmp_path], "accuracy")
+    assert same[1]["vs_above"]["tied"]
+
+
+def test_runs_without_predictions_are_ranked_and_say_no_test_was_possible(tmp_path, capsys):
+    write_run(tmp_path / "run", Y, {"a": Y.copy(), "b": with_errors(Y, np.arange(60))})
+    for path in (tmp_path / "run" / "cells").rglob("predictions.csv"):
+        path.unlink()
+    rows = leaderboard([tmp_path], "roc_auc")
+    assert [r["model"] for r in rows] == ["a", "b"] and rows[1]["vs_above"] is None
+    assert main(["leaderboard", str(tmp_path)]) == 0
+    assert "no significance test was possible" in capsys.readouterr().err
+
+
+def test_a_fresh_clone_ranks_the_committed_baseline(tmp_path, monkeypatch, capsys):
+    """`bench leaderboard` with no arguments on what git tracks under reports/."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "reports"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    for name in tracked:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    assert main(["leaderboard"]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all("reports/baseline/report.json" in r["report"] for r in rows)
+
+
+def test_several_seeds_give_mean_spread_and_interval(tmp_path):
+    runs = {"m#s0": with_errors(Y, np.arange(60)), "m#s1": with_errors(Y, np.arange(90))}
+    runs["m#s2"] = with_errors(Y, np.arange(120))
+    write_run(tmp_path / "run", Y, runs)
+    rows = leaderboard([tmp_path], "accuracy")
+    summary = rows[0]["across_seeds"]
+    assert summary["n_seeds"] == 3 and summary["mean"] == pytest.approx(0.85)
+    assert summary["std"] == pytest.approx(0.05)
+    assert summary["low"] < 0.85 < summary["high"]
+    assert "(3 seeds)" in format_leaderboard(rows, "table")[0]["across seeds"]

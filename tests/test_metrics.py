@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench.errors import BenchError
+from bench.results.bins import EDGES, binned, merged_edges, wilson
 from bench.results.metrics import (
     bootstrap_counts,
     bootstrap_intervals,
@@ -102,16 +103,36 @@ def test_redshift_bins_give_quasar_completeness_and_drop_nan():
     y_true = np.full(7, 2)
     y_pred = np.array([2, 2, 2, 0, 0, 0, 2])
     z = np.array([2.5, 2.5, 2.5, 2.5, 1.5, 1.5, np.nan])
-    snr = np.array([30.0, 30, 30, 30, 1, 1, 1])
-    m = compute_metrics(y_true, one_hot_proba(y_pred), CLASSES, redshift=z, snr=snr)
-    by_bin = {b["bin"]: b for b in m["bins"]["redshift"]}
+    rows = binned(y_true, y_pred, CLASSES, z, "redshift", min_count=2)
+    by_bin = {b["bin"]: b for b in rows}
+    assert set(by_bin) == {"z < 2.1", "z >= 2.1"}  # empty low-z bins merged away
     assert by_bin["z >= 2.1"]["recall"]["C"] == pytest.approx(3 / 4)
-    assert by_bin["1 <= z < 2.1"]["recall"]["C"] == 0.0
-    assert by_bin["z < 0.1"]["n"] == 0 and by_bin["z < 0.1"]["recall"]["C"] is None
-    assert sum(b["n"] for b in m["bins"]["redshift"]) == 6
-    snr_bins = {b["bin"]: b for b in m["bins"]["snr"]}
-    assert snr_bins["S/N < 2"]["recall"]["C"] == pytest.approx(1 / 3)
-    assert snr_bins["S/N >= 20"]["support"]["C"] == 4
+    assert by_bin["z >= 2.1"]["purity"]["C"] == 1.0
+    assert by_bin["z < 2.1"]["recall"]["C"] == 0.0 and by_bin["z < 2.1"]["purity"]["C"] is None
+    assert sum(b["n"] for b in rows) == 6
+
+
+def test_bins_are_merged_to_a_minimum_count_and_carry_wilson_intervals():
+    rng = np.random.default_rng(0)
+    snr = np.concatenate([rng.uniform(0.5, 1.9, 5), rng.uniform(3, 30, 195)])
+    y_true = rng.integers(0, 3, 200)
+    y_pred = np.where(rng.random(200) < 0.8, y_true, (y_true + 1) % 3)
+    m = compute_metrics(y_true, one_hot_proba(y_pred), CLASSES, snr=snr)
+    rows = m["bins"]["snr"]
+    assert all(b["n"] >= 20 for b in rows) and sum(b["n"] for b in rows) == 200
+    assert not rows[0]["bin"].startswith("S/N < 2")  # 5 objects: merged into the next bin
+    for b in rows:
+        for c in CLASSES:
+            lo, hi = b["recall_interval"][c]
+            assert lo <= b["recall"][c] <= hi and hi - lo > 0.05
+            assert sum(b["n_predicted"].values()) == b["n"]
+
+
+def test_wilson_interval_matches_the_textbook_value():
+    lo, hi = wilson(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
+    assert wilson(0, 0) is None
+    assert merged_edges(np.array([0.05] * 30), EDGES["redshift"], 20) == []
 
 
 def test_metric_value_reads_per_class_values_and_rejects_unknown_names():
@@ -122,3 +143,15 @@ def test_metric_value_reads_per_class_values_and_rejects_unknown_names():
     assert metric_value(m, "macro_f1")[1] == m["intervals"]["macro_f1"]
     with pytest.raises(BenchError, match="unknown metric 'macro_f2'.*valid: accuracy, macro_f1"):
         metric_value(m, "macro_f2")
+
+
+def test_every_built_in_source_gives_per_object_snr():
+    """Synthetic spectra (generated), SDSS-style arrays and the toy source all report S/N."""
+    from bench.plugins.manager import get_registry
+
+    registry = get_registry(third_party=False)
+    source = registry.create("dataset", "synthetic", {"n": 40}, "synthetic").open()
+    props = source.object_properties(np.arange(10))
+    assert props["snr"].shape == (10,) and np.isfinite(props["snr"]).all()
+    assert (props["snr"] > 0).all() and np.isnan(props["magnitude"]).all()
+    assert np.allclose(props["snr"], source.read(np.arange(10)).snr, rtol=1e-5)

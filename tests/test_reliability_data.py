@@ -36,6 +36,7 @@ render = {{ name = "flat" }}
 train_fractions = [0.6]
 epochs = [1]
 seeds = [0]
+validation_fraction = 0.0  # a handful of files cannot be split three ways
 """
 
 

@@ -12,8 +12,23 @@ from bench.plugins.manager import KINDS, get_registry
 
 
 def validate(config_path: Path) -> int:
-    config = load_config(config_path, get_registry())
-    console.out.print(f"{config_path}: valid, {config.n_cells} cells", markup=False)
+    """Every check `bench run` makes before training; all problems listed, exit 2 if any."""
+    from bench.config import read_toml, resolve_config
+    from bench.errors import USER_ERROR_EXIT
+    from bench.run.plan import check_plan
+
+    registry = get_registry()
+    problems: list[str] = []
+    config = resolve_config(read_toml(config_path), str(config_path), registry, errors=problems)
+    if config is not None:
+        problems += check_plan(config, registry)
+    for problem in problems:
+        console.error(problem)
+    if len(problems) > 1:
+        console.error(f"{config_path}: {len(problems)} problem(s); `bench run` would stop")
+    if problems:
+        return USER_ERROR_EXIT
+    console.out.print(f"{config_path}: valid, {config.n_cells} cells", markup=False)  # type: ignore[union-attr]
     return 0
 
 
@@ -99,14 +114,18 @@ def predict(cell_dir: Path, paths: list[Path], out: Path) -> int:
 
 
 def leaderboard(paths: list[Path], metric: str, fmt: str) -> int:
-    from bench.results.leaderboard import format_leaderboard
+    from bench.results.leaderboard import format_leaderboard, significance_note
     from bench.results.leaderboard import leaderboard as rank
 
-    shown = format_leaderboard(rank(paths or [Path("reports")], metric), fmt)
+    rows = rank(paths or [Path("reports")], metric)
+    shown = format_leaderboard(rows, fmt)
     if isinstance(shown, list):
         console.leaderboard_table(shown, metric)
     else:
         console.out.print(shown, markup=False, highlight=False, soft_wrap=True, end="")
+    note = significance_note(rows)
+    if note and fmt != "json":
+        console.info(note)
     return 0
 
 

@@ -76,31 +76,33 @@ class RunProgress(_Bar):
 def summary_table(report: dict[str, Any]) -> None:
     classes = report["config"]["benchmark"]["classes"]
     name = escape(str(report["config"]["benchmark"]["name"]))
-    table = Table(title=f"{name}: accuracy and per-class recall")
-    for col in ("dataset", "model", "train", "epochs", "seed", "status", "accuracy"):
-        table.add_column(
-            col, justify="right" if col in ("accuracy", "epochs", "seed", "train") else "left"
-        )
+    table = Table(title=f"{name}: validation accuracy, test accuracy and per-class recall")
+    numeric = ("val acc", "test acc", "epochs", "seed", "train")
+    for col in ("dataset", "model", "train", "epochs", "seed", "status", "val acc", "test acc"):
+        table.add_column(col, justify="right" if col in numeric else "left")
     for c in classes:
         table.add_column(f"recall {escape(str(c))}", justify="right")
     for r in report["results"]:
         cell = r["cell"]
+        test = cell.get("test_dataset")
         row = [
-            escape(cell["dataset"]),
+            escape(f"{cell['dataset']} -> {test} (test)" if test else cell["dataset"]),
             escape(cell["model"]),
-            f"{cell['train_fraction']:g}",
+            f"{cell['train_fraction']!r}",
             str(cell["epochs"]),
             str(cell["seed"]),
         ]
         if r["status"] == "ok":
             m = r["metrics"]
+            val = (r["history"].get("val_accuracy") or [None])[-1]
             row += [
                 "ok",
+                "–" if val is None else f"{val:.3f}",
                 f"{m['accuracy']:.3f}",
                 *(f"{m['per_class'][c]['recall']:.3f}" for c in classes),
             ]
         else:
-            row += ["[red]failed[/]", "", *([""] * len(classes))]
+            row += ["[red]failed[/]", "", "", *([""] * len(classes))]
         table.add_row(*row)
     out.print(table)
 

@@ -10,7 +10,7 @@ from bench.config.load import (
     resolve_config,
     shrink,
 )
-from bench.config.sections import Benchmark, Config, PluginSpec, Protocol
+from bench.config.sections import Benchmark, Config, PluginSpec, Protocol, cell_id
 
 __all__ = [
     "BENCHMARK_KEYS",
@@ -21,6 +21,7 @@ __all__ = [
     "Config",
     "PluginSpec",
     "Protocol",
+    "cell_id",
     "load_config",
     "read_toml",
     "resolve_config",

@@ -4,10 +4,18 @@ anything runs. Every error names the file and the key."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from bench.config.checks import (
+    check_cell_ids,
+    check_classes,
+    check_name,
+    check_protocol,
+    check_unique,
+    label_of,
+)
 from bench.config.sections import Benchmark, Config, PluginSpec, Protocol
 from bench.errors import BenchError, closest
 from bench.options import Option, resolve_options
@@ -15,6 +23,7 @@ from bench.plugins.manager import Registry
 from bench.spectra import CLASSES
 
 QUICK_MAX_SPECTRA = 300
+T = TypeVar("T")
 
 BENCHMARK_KEYS = (
     Option("name", str, "benchmark", "name of the benchmark, used in report paths"),
@@ -53,6 +62,21 @@ PROTOCOL_KEYS = (
         "batch_size", int, 32, "batch size (a model's own batch_size option wins)", ge=1, le=65536
     ),
     Option("max_spectra", int, None, "use at most this many spectra (stratified sample)", ge=2),
+    Option(
+        "quick_max_spectra",
+        int,
+        QUICK_MAX_SPECTRA,
+        "spectra a --quick run uses (CI's gate: enough test objects to detect its fall)",
+        ge=2,
+    ),
+    Option(
+        "validation_fraction",
+        float,
+        0.1,
+        "share of the training objects held out for validation (what fit's val_* means)",
+        ge=0.0,
+        lt=1.0,
+    ),
 )
 SECTIONS = (
     "benchmark",
@@ -83,7 +107,9 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def load_config(path: Path, registry: Registry, quick: bool = False) -> Config:
     """Read and resolve ``path``; ``quick`` shrinks it to a smoke run."""
-    return resolve_config(read_toml(path), str(path), registry, quick)
+    config = resolve_config(read_toml(path), str(path), registry, quick)
+    assert config is not None  # without an error list, problems raise
+    return config
 
 
 def _table(raw: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -119,48 +145,76 @@ def _plugin(
 
 
 def resolve_config(
-    raw: dict[str, Any], path: str, registry: Registry, quick: bool = False
-) -> Config:
-    """Check ``raw`` (a parsed TOML file at ``path``) and resolve every plugin it names."""
+    raw: dict[str, Any],
+    path: str,
+    registry: Registry,
+    quick: bool = False,
+    errors: list[str] | None = None,
+) -> Config | None:
+    """Check ``raw`` (a parsed TOML file at ``path``) and resolve every plugin it names.
+
+    Without ``errors`` the first problem raises BenchError; with a list, every section is
+    checked, each problem appended, and None returned when there was any."""
+    found: list[str] = [] if errors is None else errors
+    n_before = len(found)
+
+    def take(fn: Callable[..., T], *args: Any) -> T | None:
+        try:
+            return fn(*args)
+        except BenchError as exc:
+            if errors is None:
+                raise
+            found.append(str(exc))
+            return None
+
     for key in raw:
         if key not in SECTIONS:
-            raise BenchError(
-                f"{path}: unknown section [{key}]{closest(key, SECTIONS)}; valid: {', '.join(SECTIONS)}"
+            take(
+                _fail,
+                f"{path}: unknown section [{key}]{closest(key, SECTIONS)}; valid: {', '.join(SECTIONS)}",
             )
-    benchmark = Benchmark(
-        **resolve_options(BENCHMARK_KEYS, _table(raw, "benchmark", path), f"{path}: [benchmark]")
-    )
-    protocol = Protocol(
-        **resolve_options(PROTOCOL_KEYS, _table(raw, "protocol", path), f"{path}: [protocol]")
-    )
-    _check_protocol(protocol, f"{path}: [protocol]")
-    if not benchmark.classes:
-        raise BenchError(f"{path}: [benchmark].classes must name at least two classes")
-    check_name(benchmark.name, f"{path}: [benchmark].name")
-    for i, name in enumerate(benchmark.classes):
-        check_name(name, f"{path}: [benchmark].classes[{i}]")
+    benchmark = take(_benchmark, raw, path)
+    protocol = take(_protocol, raw, path)
+    datasets = take(_datasets, raw, path, registry)
+    test_dataset = take(_test_dataset, raw, path, registry)
+    preprocess = [
+        take(_plugin, e, "preprocessor", registry, f"{path}: [[preprocess]][{i}]")
+        for i, e in enumerate(take(_tables, raw, "preprocess", path) or [])
+    ]
+    render_table = take(_table, raw, "render", path) or {"name": "line"}
+    render = take(_plugin, render_table, "renderer", registry, f"{path}: [render]")
+    models = take(_models, raw, path, registry)
+    executor = take(_executor, raw, path, registry)
+    if len(found) > n_before:
+        return None
     config = Config(
-        path,
-        benchmark,
-        _datasets(raw, path, registry),
-        _test_dataset(raw, path, registry),
-        [
-            _plugin(e, "preprocessor", registry, f"{path}: [[preprocess]][{i}]")
-            for i, e in enumerate(_tables(raw, "preprocess", path))
-        ],
-        _plugin(
-            _table(raw, "render", path) or {"name": "line"},
-            "renderer",
-            registry,
-            f"{path}: [render]",
-        ),
-        _models(raw, path, registry),
-        protocol,
-        quick,
-        raw,
-        _executor(raw, path, registry),
-    )
+        path, benchmark, datasets, test_dataset, preprocess, render, models, protocol,  # type: ignore[arg-type]
+        quick, raw, executor,  # type: ignore[arg-type]
+    )  # fmt: skip
+    if take(check_cell_ids, config) is None and len(found) > n_before:
+        return None
     return shrink(config, registry) if quick else config
+
+
+def _fail(message: str) -> None:
+    raise BenchError(message)
+
+
+def _benchmark(raw: Mapping[str, Any], path: str) -> Benchmark:
+    where = f"{path}: [benchmark]"
+    benchmark = Benchmark(**resolve_options(BENCHMARK_KEYS, _table(raw, "benchmark", path), where))
+    check_classes(benchmark.classes, f"{where}.classes")
+    check_name(benchmark.name, f"{where}.name")
+    for i, name in enumerate(benchmark.classes):
+        check_name(name, f"{where}.classes[{i}]")
+    return benchmark
+
+
+def _protocol(raw: Mapping[str, Any], path: str) -> Protocol:
+    where = f"{path}: [protocol]"
+    protocol = Protocol(**resolve_options(PROTOCOL_KEYS, _table(raw, "protocol", path), where))
+    check_protocol(protocol, where)
+    return protocol
 
 
 def _datasets(raw: Mapping[str, Any], path: str, registry: Registry) -> list[PluginSpec]:
@@ -173,19 +227,20 @@ def _datasets(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plu
     for i, entry in enumerate(entries):
         where = f"{path}: [datasets][{i}]"
         spec = _plugin(entry, "dataset", registry, where, ("name", "label"))
-        spec.label = _label(entry, spec.name, where)
+        spec.label = label_of(entry, spec.name, where)
         registry.create("dataset", spec.name, spec.params, where)  # its own checks (opens nothing)
         datasets.append(spec)
-    _unique([d.label for d in datasets], f"{path}: dataset", "[[datasets]]")
+    check_unique([d.label for d in datasets], f"{path}: dataset", "[[datasets]]")
     return datasets
 
 
 def _test_dataset(raw: Mapping[str, Any], path: str, registry: Registry) -> PluginSpec | None:
     if "test_dataset" not in raw:
         return None
-    return _plugin(
-        _table(raw, "test_dataset", path), "dataset", registry, f"{path}: [test_dataset]"
-    )
+    entry, where = _table(raw, "test_dataset", path), f"{path}: [test_dataset]"
+    spec = _plugin(entry, "dataset", registry, where, ("name", "label"))
+    spec.label = label_of(entry, spec.name, where)
+    return spec
 
 
 def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[PluginSpec]:
@@ -193,7 +248,7 @@ def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plugi
     for i, entry in enumerate(_tables(raw, "models", path)):
         where = f"{path}: [[models]][{i}]"
         spec = _plugin(entry, "model", registry, where, MODEL_RESERVED)
-        spec.label = _label(entry, spec.name, where)
+        spec.label = label_of(entry, spec.name, where)
         if "render" in entry:
             if not isinstance(entry["render"], dict):
                 raise BenchError(f'{where}.render: expected a table like {{ name = "line" }}')
@@ -201,7 +256,7 @@ def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plugi
         models.append(spec)
     if not models:
         raise BenchError(f"{path}: no model: add at least one [[models]] table with a name")
-    _unique([m.label for m in models], f"{path}: model", "[[models]]")
+    check_unique([m.label for m in models], f"{path}: model", "[[models]]")
     return models
 
 
@@ -215,56 +270,13 @@ def _executor(raw: Mapping[str, Any], path: str, registry: Registry) -> PluginSp
     return executor
 
 
-MAX_NAME = 100
-
-
-def check_name(value: object, where: str) -> str:
-    """A name that becomes part of a path and is printed: non-empty, at most 100
-    characters, printable, no '/' or '\\', not starting with '.'."""
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > MAX_NAME
-        or not value.isprintable()
-        or "/" in value
-        or "\\" in value
-        or value.startswith(".")
-    ):
-        shown = repr(value)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        raise BenchError(
-            f"{where}: expected a name of 1 to {MAX_NAME} printable characters, without "
-            f"'/' or '\\', not starting with '.'; got {shown}"
-        )
-    return value
-
-
-def _label(entry: Mapping[str, Any], default: str, where: str) -> str:
-    return check_name(entry.get("label", default), f"{where}.label")
-
-
-def _unique(labels: list[str], what: str, table: str) -> None:
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise BenchError(
-            f"{what} label {dupes[0]!r} is used twice; give each {table} a distinct label"
-        )
-
-
-def _check_protocol(protocol: Protocol, where: str) -> None:
-    """What the declared bounds cannot say: the grid's lists are not empty."""
-    for key in ("train_fractions", "epochs", "seeds"):
-        if not getattr(protocol, key):
-            raise BenchError(f"{where}.{key}: must not be empty")
-
-
 def shrink(config: Config, registry: Registry) -> Config:
     """A smoke run: few spectra, one epoch, one split, the smallest inputs each model accepts."""
     p = config.protocol
     p.epochs = [1]
     p.train_fractions = p.train_fractions[:1]
     p.seeds = p.seeds[:1]
-    p.max_spectra = min(p.max_spectra or QUICK_MAX_SPECTRA, QUICK_MAX_SPECTRA)
+    p.max_spectra = min(p.max_spectra or p.quick_max_spectra, p.quick_max_spectra)
     for spec in config.models:
         cls = registry.get("model", spec.name)
         spec.params.update(getattr(cls, "quick_options", {}))

@@ -8,6 +8,17 @@ from typing import Any
 from bench.spectra import CLASSES
 
 
+def cell_id(
+    dataset: str, model: str, fraction: float, epochs: int, seed: int, test_dataset: str = ""
+) -> str:
+    """A cell's id and folder name: ``<dataset>[~<test dataset>]__<model>__f<fraction>__e<epochs>__s<seed>``.
+
+    The fraction is written exactly (``repr``: 0.8 -> ``0.8``, 0.80000001 stays distinct),
+    and labels may not contain ``__`` or ``~``, so distinct cells have distinct ids."""
+    data = f"{dataset}~{test_dataset}" if test_dataset else dataset
+    return f"{data}__{model}__f{fraction!r}__e{epochs}__s{seed}"
+
+
 @dataclass
 class PluginSpec:
     """A plugin chosen in the config: registered ``name`` and its resolved ``params``."""
@@ -44,6 +55,8 @@ class Protocol:
     seeds: list[int] = field(default_factory=lambda: [0])
     batch_size: int = 32
     max_spectra: int | None = None
+    validation_fraction: float = 0.1
+    quick_max_spectra: int = 300
 
     @property
     def sample_seed(self) -> int:
@@ -70,6 +83,22 @@ class Config:
     @property
     def classes(self) -> list[str]:
         return self.benchmark.classes
+
+    def cell_ids(self) -> list[tuple[str, str]]:
+        """Every cell of the matrix as (id, where it comes from in the config)."""
+        p, test = self.protocol, self.test_dataset.label if self.test_dataset else ""
+        out = []
+        for i, d in enumerate(self.datasets):
+            for j, m in enumerate(self.models):
+                for a, f in enumerate(p.train_fractions):
+                    for b, e in enumerate(p.epochs):
+                        for c, s in enumerate(p.seeds):
+                            origin = (
+                                f"datasets[{i}], models[{j}], train_fractions[{a}], "
+                                f"epochs[{b}], seeds[{c}]"
+                            )
+                            out.append((cell_id(d.label, m.label, float(f), e, s, test), origin))
+        return out
 
     @property
     def n_cells(self) -> int:

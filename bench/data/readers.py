@@ -99,6 +99,12 @@ def _validated(spec: RawSpectrum, path: Path) -> RawSpectrum:
     return spec
 
 
+def object_snr(spec: RawSpectrum, flux: np.ndarray, ivar: np.ndarray) -> float:
+    """The file's SN_MEDIAN_ALL when it has a positive one, else :func:`snr_median`."""
+    snr = float(spec.meta.get("snr", np.nan))
+    return snr if np.isfinite(snr) and snr > 0 else snr_median(flux, ivar)
+
+
 def snr_median(flux: np.ndarray, ivar: np.ndarray) -> float:
     """Median of flux * sqrt(ivar) over measured pixels (as SDSS SN_MEDIAN_ALL); NaN if none."""
     good = ivar > 0
@@ -114,7 +120,8 @@ def read_batch(
     """
     batch = empty_batch(grid, len(paths))
     meta: dict[str, list[Any]] = {
-        k: [] for k in ("path", "format", "plate", "mjd", "fiber", "zwarning", "subclass")
+        k: []
+        for k in ("path", "format", "plate", "mjd", "fiber", "zwarning", "subclass", "magnitude")
     }
     failures: list[tuple[Path, str]] = []
     keep: list[int] = []
@@ -130,15 +137,14 @@ def read_batch(
             continue
         batch.flux[i], batch.ivar[i], batch.mask[i] = flux, ivar, mask
         batch.ids[i], batch.labels[i], batch.redshift[i] = spec.id, spec.label, spec.redshift
-        batch.snr[i] = snr_median(flux, ivar)
+        batch.snr[i] = object_snr(spec, flux, ivar)
         for key, values in meta.items():
+            default = np.nan if key == "magnitude" else ""
             values.append(
-                spec.meta.get(key, -1 if key in ("plate", "mjd", "fiber", "zwarning") else "")
+                spec.meta.get(key, -1 if key in ("plate", "mjd", "fiber", "zwarning") else default)
             )
         keep.append(i)
     out = batch.take(np.asarray(keep, dtype=np.int64))
-    out.meta = {
-        k: np.asarray(v, dtype=object if k in ("path", "format", "subclass") else np.int64)
-        for k, v in meta.items()
-    }
+    kinds = {"path": object, "format": object, "subclass": object, "magnitude": np.float64}
+    out.meta = {k: np.asarray(v, dtype=kinds.get(k, np.int64)) for k, v in meta.items()}
     return out, failures

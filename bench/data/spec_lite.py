@@ -44,6 +44,11 @@ def read_spec_lite(
         for key, col in (("plate", "PLATE"), ("mjd", "MJD"), ("fiber", "FIBERID")):
             if spall.has(col):
                 spec.meta[key] = int(spall.column(col)[0])
+        if spall.has("SN_MEDIAN_ALL"):
+            spec.meta["snr"] = float(spall.column("SN_MEDIAN_ALL")[0])
+        if spall.has("SPECTROSYNFLUX"):  # ugriz nanomaggies: r-band AB magnitude
+            r_flux = float(np.ravel(spall.column("SPECTROSYNFLUX")[0])[2])
+            spec.meta["magnitude"] = 22.5 - 2.5 * np.log10(r_flux) if r_flux > 0 else np.nan
         if len(tables) > 3:
             spec.meta["format"] = "spec-lite+exposures"
     ids_from(spec, hdul[0].header, _SPEC_NAME.search(path.name), (1, 2, 3))

@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.io import atomic_write_text
 from bench.results import paper, plots
+from bench.results.report_md import split_heading, validation_fraction
 from bench.run.rundir import RunDir
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}
@@ -78,11 +79,11 @@ def figures(report: dict[str, Any]) -> str:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in plots.final_cells(report["results"]):
         c = r["cell"]
-        groups[(c["dataset"], c["train_fraction"], c["seed"])].append(r)
+        groups[(c["dataset"], c.get("test_dataset"), c["train_fraction"], c["seed"])].append(r)
     parts = []
-    for (dataset, fraction, seed), cells in groups.items():
-        split = f"{fraction:.0%}/{1 - fraction:.0%}"
-        title = f"{dataset}, train/test {split}, seed {seed}, {cells[0]['cell']['epochs']} epochs"
+    for (_, _, _, seed), cells in groups.items():
+        data = split_heading(cells[0]["cell"], validation_fraction(report))
+        title = f"{data}, seed {seed}, {cells[0]['cell']['epochs']} epochs"
         parts.append(f"<h3>{escape(title)}</h3>")
         parts.append(_img(plots.confusion_grid(cells, title), f"confusion matrices: {title}"))
         parts.append(_img(plots.loss_curves(cells, title), f"loss curves: {title}"))

@@ -2,17 +2,16 @@
 entries that are not significantly better than the next on the same test set.
 
 Two cells are compared on the test objects they share (``predictions.csv`` rows matched
-by id) with a paired bootstrap of the metric difference: the joint (true, predicted by A,
-predicted by B) counts are resampled as one multinomial draw, so 2000 draws cost
-microseconds. A pair is a tie when the 95 % interval of the difference contains zero.
-Metrics that need probabilities (ROC-AUC) use an exact McNemar test on correctness.
+by id) with a paired bootstrap of the metric difference (``paired.py``): count metrics
+resample the joint predictions, ROC-AUC resamples objects and recomputes both AUCs from
+the probabilities. A pair is a tie when the 95 % interval of the difference contains
+zero. Cells whose run folder has no ``predictions.csv`` (a committed baseline keeps only
+its reports) are ranked by value and interval alone, with no significance test.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,13 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.results.metrics import AVERAGED, metric_names, metric_value, rates
-from bench.results.report import load_report, md_escape
+from bench.results.metrics import AVERAGED, metric_names, metric_value
+from bench.results.paired import Predictions, difference_draws, read_predictions, shared
+from bench.results.report import load_report
+from bench.results.report_md import md_escape
+from bench.results.seeds import group_key, summarize
 from bench.run.rundir import REPORT_JSON, predictions_of
 
-N_DRAWS = 2000
 ALPHA = 0.05
 FORMATS = ("table", "md", "html", "json")
 
@@ -45,78 +46,22 @@ def find_reports(paths: list[Path]) -> list[Path]:
     return found
 
 
-def predictions(csv_path: Path, classes: tuple[str, ...]) -> dict[str, tuple[int, int]]:
-    """id -> (true, predicted) class index from a cell's predictions.csv."""
-    index = {c: k for k, c in enumerate(classes)}
-    try:
-        with open(csv_path, newline="", encoding="utf-8") as fh:
-            return {
-                row["id"]: (index[row["true"]], index[row["predicted"]])
-                for row in csv.DictReader(fh)
-            }
-    except (OSError, KeyError) as exc:
-        raise BenchError(f"{csv_path}: not a readable predictions.csv ({exc})") from None
-
-
-def metric_from_counts(counts: np.ndarray, metric: str, classes: list[str]) -> np.ndarray:
-    """``metric`` for confusion counts of shape (..., K, K), as point estimates report it."""
-    r = {k: np.nan_to_num(v) for k, v in rates(counts).items()}
-    true_k = counts.sum(axis=-1)
-    if metric == "accuracy":
-        return r["accuracy"]
-    if metric.startswith(("macro_", "weighted_")):
-        kind, name = metric.split("_", 1)
-        per = r[name]
-        if kind == "macro":
-            return per.mean(axis=-1)
-        return (per * true_k).sum(axis=-1) / np.maximum(true_k.sum(axis=-1), 1)
-    name, cls = metric.split(":", 1)
-    k = classes.index(cls)
-    if name == "accuracy":
-        total = counts.sum(axis=(-2, -1))
-        tp = counts[..., k, k]
-        return (total - true_k[..., k] - counts[..., :, k].sum(axis=-1) + 2 * tp) / total
-    return r[name][..., k]
-
-
-def mcnemar_exact(only_a: int, only_b: int) -> float:
-    """Two-sided exact McNemar p-value: the discordant pairs as a fair binomial."""
-    n = only_a + only_b
-    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2**n
-    return min(1.0, 2 * tail)
-
-
 def paired_test(
-    a: dict[str, tuple[int, int]],
-    b: dict[str, tuple[int, int]],
-    metric: str,
-    classes: list[str],
-    seed: int = 0,
+    a: Predictions, b: Predictions, metric: str, classes: list[str], seed: int = 0
 ) -> dict[str, Any] | None:
-    """p-value and tie flag for cell A versus cell B on their shared test objects."""
-    shared = sorted(a.keys() & b.keys())
-    if len(shared) < 0.5 * max(len(a), len(b)) or not shared:
-        return None  # not the same test set
-    k = len(classes)
-    true = np.array([a[i][0] for i in shared])
-    pa, pb = np.array([a[i][1] for i in shared]), np.array([b[i][1] for i in shared])
-    if "roc_auc" in metric:
-        only_a = int(((pa == true) & (pb != true)).sum())
-        only_b = int(((pa != true) & (pb == true)).sum())
-        p = mcnemar_exact(only_a, only_b)
-        return {"test": "McNemar exact", "n_shared": len(shared), "p": p, "tied": p >= ALPHA}
-    cells = np.bincount((true * k + pa) * k + pb, minlength=k**3)
-    rng = np.random.default_rng(seed)
-    joint = rng.multinomial(len(shared), cells / len(shared), size=N_DRAWS).reshape(-1, k, k, k)
-    diff = metric_from_counts(joint.sum(axis=3), metric, classes) - metric_from_counts(
-        joint.sum(axis=2), metric, classes
-    )
-    diff = diff[np.isfinite(diff)]
+    """p-value and tie flag for cell A versus cell B on their shared test objects (None
+    when they were not tested on the same objects)."""
+    pair = shared(a, b)
+    if pair is None:
+        return None
+    diff = difference_draws(pair[0], pair[1], metric, classes, seed)
+    if not len(diff):
+        return None
     low, high = np.percentile(diff, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)])
-    p = min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0)))
+    p = min(1.0, 2.0 * min(float(np.mean(diff <= 0)), float(np.mean(diff >= 0))))
     return {
-        "test": "paired bootstrap",
-        "n_shared": len(shared),
+        "test": "paired bootstrap" + (" of AUC" if "roc_auc" in metric else ""),
+        "n_shared": len(pair[0].ids),
         "p": float(p),
         "tied": bool(low <= 0 <= high),
     }
@@ -143,11 +88,14 @@ def _cells(paths: list[Path], metric: str) -> list[dict[str, Any]]:
                         k: r["cell"][k]
                         for k in ("id", "dataset", "model", "train_fraction", "epochs", "seed")
                     },
+                    "test_dataset": r["cell"].get("test_dataset") or "",
+                    "_group": group_key(r["cell"]),
                     "value": value,
                     "low": interval[0] if interval else None,
                     "high": interval[1] if interval else None,
                     "n_test": r.get("n_test"),
                     "_predictions": predictions_of(path, r),
+                    "has_predictions": predictions_of(path, r).is_file(),
                     "_classes": tuple(classes),
                 }
             )
@@ -166,27 +114,64 @@ def leaderboard(paths: list[Path], metric: str = "macro_f1") -> list[dict[str, A
             f"--metric: unknown metric {metric!r}; valid: {', '.join(AVERAGED)} or e.g. recall:QSO"
         )
     rows = sorted(_cells(paths, metric), key=lambda e: -e["value"])
-    cache: dict[Path, dict[str, tuple[int, int]]] = {}
+    cache: dict[Path, Predictions] = {}
     for i, row in enumerate(rows):
         row["rank"] = i + 1
         row["vs_above"] = _versus(rows[i - 1], row, metric, cache) if i else None
         row["vs_leader"] = _versus(rows[0], row, metric, cache) if i else None
+    _add_seed_summaries(rows, metric)
     for row in rows:
-        row.pop("_predictions"), row.pop("_classes")
+        row.pop("_predictions"), row.pop("_classes"), row.pop("_group")
     return rows
 
 
+def _add_seed_summaries(rows: list[dict[str, Any]], metric: str) -> None:
+    """``across_seeds`` on each row whose cell was also run with other seeds in its report:
+    mean, sd and 95 % interval of the mean over those seeds."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["report"], *row["_group"]), []).append(row)
+    for members in groups.values():
+        summary = summarize([m["value"] for m in members]) if len(members) > 1 else None
+        for m in members:
+            m["across_seeds"] = summary
+
+
 def _versus(
-    better: dict[str, Any], worse: dict[str, Any], metric: str, cache: dict[Path, Any]
+    better: dict[str, Any], worse: dict[str, Any], metric: str, cache: dict[Path, Predictions]
 ) -> dict[str, Any] | None:
     if better["_classes"] != worse["_classes"]:
         return None
     classes = better["_classes"]
     for row in (better, worse):
+        if not row["has_predictions"]:
+            return None
         if row["_predictions"] not in cache:
-            cache[row["_predictions"]] = predictions(row["_predictions"], classes)
+            cache[row["_predictions"]] = read_predictions(row["_predictions"], classes)
     return paired_test(
         cache[better["_predictions"]], cache[worse["_predictions"]], metric, list(classes)
+    )
+
+
+def significance_note(rows: list[dict[str, Any]]) -> str | None:
+    """A line saying which rows could not be tested for significance, if any."""
+    missing = [r for r in rows if not r["has_predictions"]]
+    if not missing or len(rows) < 2:
+        return None
+    if len(missing) == len(rows):
+        return "no predictions.csv in these runs: no significance test was possible; ranks by value only"
+    return (
+        f"{len(missing)} of {len(rows)} cells have no predictions.csv: no significance test "
+        "was possible for them"
+    )
+
+
+def _seeds_text(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return "–"
+    return (
+        f"{summary['mean']:.3f} ± {summary['std']:.3f} [{summary['low']:.3f}, "
+        f"{summary['high']:.3f}] ({summary['n_seeds']} seeds)"
     )
 
 
@@ -209,6 +194,7 @@ def display_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
                 "model": str(row["model"]),
                 "cell": str(row["id"]),
                 "value": f"{row['value']:.3f}{ci}",
+                "across seeds": _seeds_text(row.get("across_seeds")),
                 "vs above": _test_text(above),
                 "vs leader": _test_text(leader),
                 "report": str(row["report"]),
@@ -230,7 +216,7 @@ def format_leaderboard(
         return shown
     keys = list(shown[0]) if shown else ["rank", "model", "cell", "value"]
     if fmt == "md":
-        lines = ["| " + " | ".join(map(md_escape, keys)) + " |", "|" + "---|" * len(keys)]
+        lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
         lines += ["| " + " | ".join(md_escape(r[k]) for k in keys) + " |" for r in shown]
         return "\n".join(lines) + "\n"
     head = "".join(f"<th>{escape(k)}</th>" for k in keys)

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
+from bench.results.bins import binned
+from bench.results.rates import object_log_loss, rates
 
 N_BOOTSTRAP = 1000
 CONFIDENCE = 0.95
-REDSHIFT_EDGES = (0.1, 0.5, 1.0, 2.1)
-SNR_EDGES = (2.0, 5.0, 10.0, 20.0)
 AVERAGED = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1", "roc_auc")
 PER_CLASS = ("recall", "precision", "f1", "accuracy", "roc_auc")
 
@@ -30,13 +30,10 @@ def compute_metrics(
     redshift: np.ndarray | None = None,
     snr: np.ndarray | None = None,
     seed: int = 0,
+    magnitude: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Overall and per-class metrics for integer labels ``y_true`` and probabilities ``proba``.
-
-    Per-class ``accuracy`` is one-vs-rest, as in the paper ("exactitud"): the fraction of
-    test objects correctly called "this class" or "not this class". Undefined values
-    (ROC-AUC for a class absent from the test set, recall in an empty bin) are ``None``.
-    """
+    """Overall and per-class metrics for integer labels and probabilities; per-class
+    ``accuracy`` is one-vs-rest as in the paper; undefined values are ``None``."""
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
     y_true = np.asarray(y_true, dtype=np.int64)
@@ -62,8 +59,9 @@ def compute_metrics(
     }
     weights = support / support.sum() if support.sum() else np.zeros(len(classes))
     defined_auc = [a for a in auc if a is not None]
+    n = len(y_true)
     metrics: dict[str, Any] = {
-        "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
+        "accuracy": float(accuracy_score(y_true, y_pred)) if n else 0.0,
         "macro_f1": float(np.mean(f1)),
         "macro_precision": float(np.mean(precision)),
         "macro_recall": float(np.mean(recall)),
@@ -71,18 +69,29 @@ def compute_metrics(
         "weighted_precision": float(np.sum(weights * precision)),
         "weighted_recall": float(np.sum(weights * recall)),
         "roc_auc": float(np.mean(defined_auc)) if defined_auc else None,
+        "log_loss": float(np.mean(object_log_loss(y_true, proba))) if n else None,
         "per_class": per_class,
         "confusion_matrix": {"labels": list(classes), **cm},
         "intervals": bootstrap_intervals(y_true, y_pred, classes, seed=seed),
     }
-    bins = {}
-    if redshift is not None:
-        bins["redshift"] = binned(y_true, y_pred, classes, redshift, REDSHIFT_EDGES, "z")
-    if snr is not None:
-        bins["snr"] = binned(y_true, y_pred, classes, snr, SNR_EDGES, "S/N")
+    if metrics["roc_auc"] is not None:
+        metrics["intervals"]["roc_auc"] = auc_interval(y_true, proba, classes, seed)
+    bins = all_bins(y_true, y_pred, classes, redshift=redshift, snr=snr, magnitude=magnitude)
     if bins:
         metrics["bins"] = bins
     return metrics
+
+
+def all_bins(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], **values: np.ndarray | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Completeness and purity bins for each per-object quantity that has known values."""
+    out = {}
+    for kind, known in values.items():
+        rows = [] if known is None else binned(y_true, y_pred, classes, known, kind)
+        if rows:
+            out[kind] = rows
+    return out
 
 
 def one_vs_rest_accuracy(counts: list[list[int]], k: int) -> float:
@@ -148,21 +157,6 @@ def bootstrap_counts(
     return draws.reshape(n_draws, n_classes, n_classes)
 
 
-def rates(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Accuracy, per-class recall/precision/F1 from (..., K, K) counts (NaN when undefined)."""
-    tp = np.diagonal(counts, axis1=-2, axis2=-1).astype(np.float64)
-    true_k = counts.sum(axis=-1)
-    pred_k = counts.sum(axis=-2)
-    total = counts.sum(axis=(-2, -1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = tp / true_k
-        precision = tp / pred_k
-        denom = true_k + pred_k
-        f1 = np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
-        accuracy = tp.sum(axis=-1) / total
-    return {"accuracy": accuracy, "recall": recall, "precision": precision, "f1": f1}
-
-
 def bootstrap_intervals(
     y_true: np.ndarray,
     y_pred: np.ndarray,
@@ -189,53 +183,22 @@ def bootstrap_intervals(
         "accuracy": interval(draws["accuracy"]),
         "macro_f1": interval(draws["f1"].mean(axis=-1)),
         "recall": {c: interval(draws["recall"][:, k]) for k, c in enumerate(classes)},
+        "precision": {c: interval(draws["precision"][:, k]) for k, c in enumerate(classes)},
     }
 
 
-def bin_labels(edges: Sequence[float], name: str) -> list[str]:
-    """Readable labels for the half-open bins below, between and above ``edges``."""
-    out = [f"{name} < {edges[0]:g}"]
-    out += [f"{lo:g} <= {name} < {hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    return out + [f"{name} >= {edges[-1]:g}"]
+def auc_interval(
+    y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str], seed: int, n_draws: int = 500
+) -> list[float] | None:
+    """Percentile-bootstrap 95 % interval of the macro one-vs-rest ROC-AUC (objects resampled)."""
+    from bench.results.paired import Predictions, auc_draws
 
-
-def binned(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    classes: Sequence[str],
-    values: np.ndarray,
-    edges: Sequence[float],
-    name: str,
-) -> list[dict[str, Any]]:
-    """Accuracy and per-class completeness (recall) in bins of ``values``; NaN values dropped."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.shape != y_true.shape:
-        raise BenchError(f"{name} values: expected {len(y_true)} values, got {values.shape}")
-    finite = np.isfinite(values)
-    which = np.digitize(values, edges)
-    rows = []
-    for b, label in enumerate(bin_labels(edges, name)):
-        sel = finite & (which == b)
-        counts = np.zeros((len(classes), len(classes)), np.int64)
-        np.add.at(counts, (y_true[sel], y_pred[sel]), 1)
-        r = rates(counts)
-        rows.append(
-            {
-                "bin": label,
-                "low": float(edges[b - 1]) if b > 0 else None,
-                "high": float(edges[b]) if b < len(edges) else None,
-                "n": int(sel.sum()),
-                "accuracy": _num(r["accuracy"]),
-                "recall": {c: _num(r["recall"][k]) for k, c in enumerate(classes)},
-                "support": {c: int(counts[k].sum()) for k, c in enumerate(classes)},
-            }
-        )
-    return rows
-
-
-def _num(value: Any) -> float | None:
-    value = float(value)
-    return round(value, 6) if np.isfinite(value) else None
+    n = len(y_true)
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_draws)
+    p = Predictions(np.arange(n), y_true, np.argmax(proba, axis=1), proba)
+    draws = auc_draws(p, "roc_auc", list(classes), weights.astype(np.float64))
+    draws = draws[np.isfinite(draws)]
+    return np.percentile(draws, [2.5, 97.5]).round(6).tolist() if len(draws) else None
 
 
 def metric_names(classes: Sequence[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """The versioned run report: provenance, resolved config, one result per cell.
 
 ``report.json`` follows ``bench/schema/report-1.json`` and is validated before it is
-written; ``report.md`` is the same in a human-readable table.
+written; ``report.md`` (``report_md.py``) is the same in human-readable tables.
 """
 
 from __future__ import annotations
@@ -118,6 +118,8 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
     """Validate, then write report.json and report.md atomically; return the json path."""
     validate_report(report)
     run_dir = RunDir(out_dir)
+    from bench.results.report_md import markdown
+
     atomic_write_text(run_dir.report_md, markdown(report))
     atomic_write_text(run_dir.report_json, json.dumps(report, indent=2, default=_json_default))
     return run_dir.report_json
@@ -142,77 +144,3 @@ def load_report(path: Path) -> dict[str, Any]:
         raise BenchError(f"{path}: schema is {found!r}, expected {SCHEMA!r}")
     validate_report(report, str(path))
     return report
-
-
-def _ci(value: float | None, interval: list[float] | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{value:.3f}"
-
-
-MD_ESCAPES = {
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "[": "\\[", "]": "\\]",
-    "`": "\\`", "\\": "\\\\", "\n": " ", "\r": " ", "\0": "",
-}  # fmt: skip
-
-
-def md_escape(text: object) -> str:
-    """Text for Markdown (a table cell, a heading): no raw HTML, no links or code spans,
-    no pipes or line breaks (Markdown viewers would render or split them)."""
-    return "".join(MD_ESCAPES.get(ch, ch) for ch in str(text))
-
-
-_md_cell = md_escape
-
-
-def markdown(report: dict[str, Any]) -> str:
-    """The run in Markdown: one row per cell (accuracy and macro F1 with their 95 % intervals,
-    per-class recall), then the paper's published figures beside ours when the run trained
-    the paper's models."""
-    from bench.results import paper
-
-    classes = report["config"]["benchmark"]["classes"]
-    prov = report["provenance"]
-    lines = [
-        f"# Benchmark report: {md_escape(report['config']['benchmark']['name'])}",
-        "",
-        f"bench {prov['bench_version']}, keras {prov['versions']['keras']} on "
-        f"{prov['keras_backend']}, started {prov['started']}, host {prov['host']}",
-        "",
-        "| cell | status | accuracy [95 % CI] | macro F1 [95 % CI] | "
-        + " | ".join(f"recall {md_escape(c)}" for c in classes)
-        + " | fit s |",
-        "|---|---|---|---|" + "---|" * len(classes) + "---|",
-    ]
-    for r in report["results"]:
-        cell = _md_cell(r["cell"]["id"])
-        if r["status"] != "ok":
-            lines.append(
-                f"| {cell} | failed: {_md_cell(r['error']['type'])} | | | " + "| " * len(classes)
-            )
-            continue
-        m = r["metrics"]
-        ci = m.get("intervals") or {}
-        recalls = " | ".join(
-            _ci(m["per_class"][c]["recall"], (ci.get("recall") or {}).get(c)) for c in classes
-        )
-        lines.append(
-            f"| {cell} | ok | {_ci(m['accuracy'], ci.get('accuracy'))} | "
-            f"{_ci(m.get('macro_f1'), ci.get('macro_f1'))} | {recalls} | "
-            f"{r['timings']['fit_s']:.1f} |"
-        )
-    if paper.relevant(report):
-        keys = ["model", "train_fraction", "class", "metric", "paper", "ours", "where"]
-        lines += [
-            "",
-            f"## Published figures ({paper.PAPER}) beside ours",
-            "",
-            "Only figures the paper's text states in numbers; where it names no metric, ours "
-            "shows one-vs-rest accuracy, precision and recall.",
-            "",
-            "| " + " | ".join(keys) + " |",
-            "|" + "---|" * len(keys),
-        ]
-        for row in paper.comparison(report):
-            lines.append("| " + " | ".join(_md_cell(row[k]) for k in keys) + " |")
-    return "\n".join(lines) + "\n"

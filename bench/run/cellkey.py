@@ -107,6 +107,7 @@ def cell_keys(
         # the max_spectra sample is drawn with the first seed
         "sample_seed": protocol.sample_seed if protocol.max_spectra is not None else None,
         "batch_size": protocol.batch_size,
+        "validation_fraction": protocol.validation_fraction,
     }
     epochs = sorted(protocol.epochs)
     keys = {}

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from bench.config import Config, PluginSpec
+from bench.config import Config, PluginSpec, cell_id
 from bench.data.split import known_label_index, stratified_sample, stratified_split
 from bench.errors import BenchError
 from bench.interfaces import Model
@@ -34,22 +34,30 @@ class Cell:
     train_fraction: float
     epochs: int
     seed: int
+    test_dataset: str = ""  # the [test_dataset]'s label when it is not the training dataset
 
     @property
     def id(self) -> str:
-        return (
-            f"{self.dataset}__{self.model}__f{self.train_fraction:g}__e{self.epochs}__s{self.seed}"
+        return cell_id(
+            self.dataset, self.model, self.train_fraction, self.epochs, self.seed, self.test_dataset
         )
 
 
 @dataclass
 class SplitIndex:
-    """Positions of the training and test spectra; the test positions index the
-    ``[test_dataset]`` when ``separate_test``, else the training dataset."""
+    """Positions of the training, validation and test spectra; the test positions index
+    the ``[test_dataset]`` when ``separate_test``, else the training dataset. Validation
+    always comes out of the training dataset's training share."""
 
     train: np.ndarray
     test: np.ndarray
     separate_test: bool = False
+    validation: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def validation_seed(seed: int) -> int:
+    """The validation split's own seed, derived from the cell seed."""
+    return int(np.random.SeedSequence([seed, 0x5A11D]).generate_state(1)[0])
 
 
 @dataclass(frozen=True)
@@ -79,9 +87,10 @@ class TrainTask:
     plugins: PluginOrigin = field(default_factory=PluginOrigin)
 
     def cells(self) -> list[Cell]:
-        spec = self.model
+        spec, test = self.model, self.config.test_dataset
+        test_label = test.label if test is not None else ""
         return [
-            Cell(self.dataset.label, spec.label, spec.name, self.fraction, e, self.seed)
+            Cell(self.dataset.label, spec.label, spec.name, self.fraction, e, self.seed, test_label)
             for e in sorted(self.config.protocol.epochs)
         ]
 
@@ -124,6 +133,7 @@ def plan_matrix(config: Config, registry: Registry, run_dir: Path, fresh: bool =
         for seed in protocol.seeds:
             for fraction in protocol.train_fractions:
                 split = split_index(source, usable, test_source, test_usable, fraction, seed, where)
+                split = with_validation(source, split, protocol.validation_fraction, seed, where)
                 for model_spec in config.models:
                     model_cls = cast(type[Model], registry.get("model", model_spec.name))
                     render = renderer_for(model_cls, model_spec, config.render)
@@ -166,6 +176,13 @@ def usable_index(
     if len(index) == 0:
         found = sorted(set(map(str, source.labels)))[:5]
         raise BenchError(f"{where}: no spectrum has a label in {classes}; found {found}")
+    present = set(source.labels[index].astype(str))
+    absent = [c for c in classes if c not in present]
+    if absent:
+        raise BenchError(
+            f"{where}: no spectrum of class {absent[0]!r}; remove it from [benchmark].classes "
+            f"(classes found: {sorted(present)})"
+        )
     if max_spectra is not None:
         index = stratified_sample(source.labels, index, max_spectra, seed)
     return index
@@ -214,3 +231,61 @@ def split_index(
         return SplitIndex(train, test)
     overlap = np.isin(test_source.ids[test_usable].astype(str), source.ids[train].astype(str))
     return SplitIndex(train, test_usable[~overlap], separate_test=True)
+
+
+def with_validation(
+    source: SpectrumSource, split: SplitIndex, fraction: float, seed: int, where: str
+) -> SplitIndex:
+    """Hold ``fraction`` of the training objects out for validation (stratified, by
+    object id, with :func:`validation_seed`); ``fraction`` 0 keeps no validation set."""
+    if fraction <= 0:
+        return split
+    train, validation = stratified_split(
+        source.ids, source.labels, split.train, 1.0 - fraction, validation_seed(seed),
+        f"{where}: validation split ([protocol].validation_fraction = {fraction:g}; 0 trains "
+        "without one)",
+    )  # fmt: skip
+    return SplitIndex(train, split.test, split.separate_test, validation)
+
+
+def check_plan(config: Config, registry: Registry) -> list[str]:
+    """Every problem planning would meet, without training: each dataset opened, its
+    usable spectra, every split (train / validation / test) of the matrix, and each
+    model's input shape for its pixel count. One message per problem."""
+    problems: list[str] = []
+    classes, protocol = config.classes, config.protocol
+    test_source, test_usable = None, None
+    if config.test_dataset is not None:
+        spec, where = config.test_dataset, "[test_dataset]"
+        try:
+            test_source = registry.create("dataset", spec.name, spec.params, where).open()
+            test_usable = usable_index(
+                test_source, classes, protocol.max_spectra, protocol.sample_seed, where
+            )
+        except BenchError as exc:
+            problems.append(str(exc))
+    for spec in config.datasets:
+        where = f"dataset {spec.label!r}"
+        try:
+            source = registry.create("dataset", spec.name, spec.params, where).open()
+            usable = usable_index(
+                source, classes, protocol.max_spectra, protocol.sample_seed, where
+            )
+            for seed in protocol.seeds:
+                for fraction in protocol.train_fractions:
+                    split = split_index(
+                        source, usable, test_source, test_usable, fraction, seed, where
+                    )
+                    with_validation(source, split, protocol.validation_fraction, seed, where)
+        except BenchError as exc:
+            problems.append(str(exc))
+            continue
+        for model_spec in config.models:
+            try:
+                model = registry.create(
+                    "model", model_spec.name, model_spec.params, f"model {model_spec.label}"
+                )
+                model.input_shape(len(source.loglam))
+            except BenchError as exc:
+                problems.append(str(exc))
+    return list(dict.fromkeys(problems))

@@ -31,6 +31,8 @@ class Trainee:
     train: Feed
     test: Feed
     test_source: SpectrumSource
+    validation: Feed | None = None
+    test_properties: dict[str, np.ndarray] | None = None  # per-object S/N, magnitude
     history: dict[str, list[float]] = field(default_factory=dict)
     fit_s: float = 0.0
     done_epochs: int = 0
@@ -89,14 +91,17 @@ def _build(
     classes, split = config.classes, task.split
     train = Feed(source, split.train, pipeline, classes, batch_size, shuffle=True, seed=task.seed)
     test = Feed(test_source, split.test, pipeline, classes, batch_size)
+    validation = None
+    if len(split.validation):
+        validation = Feed(source, split.validation, pipeline, classes, batch_size)
     model.build(shape, classes, task.seed)
-    return Trainee(model, pipeline, train, test, test_source)
+    return Trainee(model, pipeline, train, test, test_source, validation)
 
 
 def _train_to(trainee: Trainee, epochs: int) -> None:
     t0 = time.perf_counter()
     history = trainee.model.fit(
-        trainee.train, trainee.test, epochs=epochs, initial_epoch=trainee.done_epochs
+        trainee.train, trainee.validation, epochs=epochs, initial_epoch=trainee.done_epochs
     )
     trainee.fit_s += time.perf_counter() - t0
     trainee.done_epochs = epochs
@@ -112,16 +117,24 @@ def _evaluate_and_write(
     predict_s = time.perf_counter() - t0
     classes, source, test_index = task.config.classes, trainee.test_source, task.split.test
     check_plugin_output(
-        trainee.model.name, proba, trainee.history, (len(test_index), len(classes)), cell.epochs
+        trainee.model.name,
+        proba,
+        trainee.history,
+        (len(test_index), len(classes)),
+        cell.epochs,
+        validation=trainee.validation is not None,
     )
-    snr = getattr(source, "snr", None)
+    if trainee.test_properties is None:  # once per training run, not per epoch count
+        trainee.test_properties = source.object_properties(test_index)
+    properties = trainee.test_properties
     metrics = compute_metrics(
         trainee.test.y,
         proba,
         classes,
         redshift=source.redshift[test_index],
-        snr=None if snr is None else np.asarray(snr)[test_index],
+        snr=properties["snr"],
         seed=cell.seed,
+        magnitude=properties["magnitude"],
     )
     key = task.keys[cell.epochs]
     result = {
@@ -131,6 +144,7 @@ def _evaluate_and_write(
         "metrics": metrics,
         "timings": _timings(trainee, predict_s),
         "n_train": len(task.split.train),
+        "n_validation": len(task.split.validation),
         "n_test": len(test_index),
         "model_info": dict(trainee.model.describe()),
         "path": cell_path(cell.id),
@@ -160,10 +174,11 @@ def check_plugin_output(
     history: dict[str, list[float]],
     shape: tuple[int, int],
     epochs: int,
+    validation: bool = True,
 ) -> None:
     """Check what a model returned before it is stored: ``proba`` of ``shape`` (test
-    spectra x classes), finite, in [0, 1], rows summing to 1; a history with every key
-    of the report's schema, one value per epoch trained."""
+    spectra x classes), finite, in [0, 1], rows summing to 1; a history with ``loss`` and
+    ``accuracy`` (and ``val_*`` when there was a validation set), one value per epoch."""
     if proba.shape != shape:
         raise PluginOutputError(
             f"model {model!r}: predict_proba gave shape {proba.shape}, expected {shape}"
@@ -177,13 +192,14 @@ def check_plugin_output(
             f"model {model!r}: predict_proba rows must be probabilities summing to 1 "
             f"(row {worst} sums to {sums[worst]:.4g})"
         )
-    missing = [k for k in HISTORY_KEYS if k not in history]
+    keys = [k for k in HISTORY_KEYS if validation or not k.startswith("val_")]
+    missing = [k for k in keys if k not in history]
     if missing:
         raise PluginOutputError(
             f"model {model!r}: fit's history lacks {', '.join(missing)} "
-            f"(it must return {', '.join(HISTORY_KEYS)})"
+            f"(it must return {', '.join(keys)})"
         )
-    for key in HISTORY_KEYS:
+    for key in keys:
         if len(history[key]) != epochs:
             raise PluginOutputError(
                 f"model {model!r}: fit's history[{key!r}] has {len(history[key])} values "

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.readers import read_spectrum, snr_median
+from bench.data.readers import object_snr, read_spectrum
 from bench.errors import BenchError
 from bench.spectra import to_grid
 
@@ -64,7 +64,7 @@ def ingest_chunk(
             results.append(entry)
             continue
         entry.update(
-            id=spec.id, label=spec.label, redshift=spec.redshift, snr=snr_median(flux, ivar)
+            id=spec.id, label=spec.label, redshift=spec.redshift, snr=object_snr(spec, flux, ivar)
         )
         entry.update({k: int(spec.meta.get(k, -1)) for k in ("plate", "mjd", "fiber", "zwarning")})
         if not np.any(ivar > 0):

@@ -79,6 +79,17 @@ class CacheSource(SpectrumSource):
             digest.update(np.ascontiguousarray(self.table[key], dtype=np.int64).tobytes())
         return digest.hexdigest()
 
+    def object_properties(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        """S/N from the cache table (no spectrum read); magnitude when the table has it."""
+        index = np.asarray(index, dtype=np.int64)
+        magnitude = self.table.get("magnitude")
+        return {
+            "snr": np.asarray(self.table["snr"], dtype=np.float64)[index],
+            "magnitude": np.full(len(index), np.nan)
+            if magnitude is None
+            else np.asarray(magnitude, dtype=np.float64)[index],
+        }
+
 
 def str_column(values: np.ndarray) -> np.ndarray:
     """Object arrays of str for the cache's UTF-8 byte columns; other arrays unchanged."""

@@ -1,0 +1,228 @@
+"""``report.md``: the run in Markdown tables.
+
+What each cell trained and was tested on (the test dataset named whenever it is another
+one), validation and test figures side by side, figures across seeds, completeness and
+purity against redshift, S/N and magnitude, and the paper's published figures beside ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bench.results import seeds
+from bench.results.plots import final_cells
+
+
+def split_heading(cell: dict[str, Any], validation_fraction: float) -> str:
+    """What a cell trained and was tested on, e.g. ``synthetic, train/validation/test
+    72%/8%/20%`` or ``trained on synthetic (72%/8% of its objects for train/validation),
+    tested on sdss``."""
+    f, v = float(cell["train_fraction"]), float(validation_fraction)
+    test = cell.get("test_dataset") or ""
+    shares = f"{f * (1 - v):.0%}/{f * v:.0%}"
+    if not test:
+        return f"{cell['dataset']}, train/validation/test {shares}/{1 - f:.0%}"
+    return f"trained on {cell['dataset']} ({shares} of its objects for train/validation), tested on {test}"
+
+
+def validation_fraction(report: dict[str, Any]) -> float:
+    """The report's ``protocol.validation_fraction`` (0 for reports written before it existed)."""
+    return float(report["config"]["protocol"].get("validation_fraction", 0.0))
+
+
+def _ci(value: float | None, interval: list[float] | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{value:.3f}"
+
+
+MD_ESCAPES = {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "[": "\\[", "]": "\\]",
+    "`": "\\`", "\\": "\\\\", "\n": " ", "\r": " ", "\0": "",
+}  # fmt: skip
+
+
+def md_escape(text: object) -> str:
+    """Text for Markdown (a table cell, a heading): no raw HTML, no links or code spans,
+    no pipes or line breaks (Markdown viewers would render or split them)."""
+    return "".join(MD_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+_md_cell = md_escape
+
+
+def _row(cells: Sequence[object]) -> str:
+    return "| " + " | ".join(_md_cell(c) for c in cells) + " |"
+
+
+def data_lines(report: dict[str, Any]) -> list[str]:
+    """One line per distinct data split: what it trained and was tested on, and its sizes."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in report["results"]:
+        if r["status"] == "ok":
+            seen.setdefault(split_heading(r["cell"], validation_fraction(report)), r)
+    return [
+        f"- {text}: {r.get('n_train', '?')} train, {r.get('n_validation', 0)} validation, "
+        f"{r.get('n_test', '?')} test spectra"
+        for text, r in seen.items()
+    ]
+
+
+def results_table(report: dict[str, Any]) -> list[str]:
+    """One row per cell: sizes, final validation accuracy, test figures with intervals."""
+    classes = report["config"]["benchmark"]["classes"]
+    head = ["cell", "status", "train/val/test", "val accuracy", "test accuracy [95 % CI]"]
+    head += ["macro F1 [95 % CI]", *(f"recall {c}" for c in classes), "fit s"]
+    lines = [_row(head), "|" + "---|" * len(head)]
+    for r in report["results"]:
+        cell = r["cell"]["id"]
+        if r["status"] != "ok":
+            lines.append(_row([cell, f"failed: {r['error']['type']}", *[""] * (len(head) - 2)]))
+            continue
+        m, ci = r["metrics"], r["metrics"].get("intervals") or {}
+        val = (r["history"].get("val_accuracy") or [None])[-1]
+        sizes = f"{r.get('n_train', '?')}/{r.get('n_validation', 0)}/{r.get('n_test', '?')}"
+        recalls = [
+            _ci(m["per_class"][c]["recall"], (ci.get("recall") or {}).get(c)) for c in classes
+        ]
+        lines.append(
+            _row(
+                [cell, "ok", sizes, "–" if val is None else f"{val:.3f}"]
+                + [
+                    _ci(m["accuracy"], ci.get("accuracy")),
+                    _ci(m.get("macro_f1"), ci.get("macro_f1")),
+                ]
+                + recalls
+                + [f"{r['timings']['fit_s']:.1f}"]
+            )
+        )
+    return lines
+
+
+def seeds_table(report: dict[str, Any]) -> list[str]:
+    """Mean, spread and 95 % interval across seeds of accuracy and macro F1, per group."""
+    lines: list[str] = []
+    for metric in ("accuracy", "macro_f1"):
+        rows = seeds.across_seeds(report["results"], metric)
+        if not rows:
+            continue
+        if not lines:
+            head = [
+                "data",
+                "model",
+                "f",
+                "epochs",
+                "metric",
+                "seeds",
+                "mean ± sd",
+                "95 % CI of mean",
+                "per seed",
+            ]
+            lines = ["", "## Across seeds", "", _row(head), "|" + "---|" * len(head)]
+        for g in rows:
+            data = g["dataset"] + (f" -> {g['test_dataset']}" if g["test_dataset"] else "")
+            per_seed = ", ".join(
+                f"s{s}: {v:.3f}" for s, v in zip(g["seeds"], g["values"], strict=True)
+            )
+            lines.append(
+                _row(
+                    [
+                        data,
+                        g["model"],
+                        f"{g['train_fraction']!r}",
+                        g["epochs"],
+                        metric,
+                        g["n_seeds"],
+                    ]
+                    + [
+                        f"{g['mean']:.3f} ± {g['std']:.3f}",
+                        f"[{g['low']:.3f}, {g['high']:.3f}]",
+                        per_seed,
+                    ]
+                )
+            )
+    return lines
+
+
+KINDS = (("redshift", "redshift"), ("snr", "S/N"), ("magnitude", "magnitude"))
+
+
+def bins_tables(report: dict[str, Any]) -> list[str]:
+    """Completeness and purity per class per bin (count and 95 % Wilson interval), for the
+    last epoch count of each training run."""
+    classes = report["config"]["benchmark"]["classes"]
+    lines: list[str] = []
+    for r in final_cells(report["results"]):
+        for kind, name in KINDS:
+            rows = (r["metrics"].get("bins") or {}).get(kind)
+            if not rows:
+                continue
+            head = ["bin", "n"] + [f"{c} completeness" for c in classes]
+            head += [f"{c} purity" for c in classes]
+            lines += [
+                "",
+                f"### {md_escape(r['cell']['id'])}: against {name}",
+                "",
+                _row(head),
+                "|" + "---|" * len(head),
+            ]
+            for b in rows:
+                comp = [
+                    _rate(b["recall"][c], b["recall_interval"][c], b["support"][c]) for c in classes
+                ]
+                pur = [
+                    _rate(b["purity"][c], b["purity_interval"][c], b["n_predicted"][c])
+                    for c in classes
+                ]
+                lines.append(_row([b["bin"], b["n"], *comp, *pur]))
+    if lines:
+        lines = ["", "## Completeness and purity by redshift, S/N and magnitude"] + lines
+    return lines
+
+
+def _rate(value: float | None, interval: list[float] | None, n: int) -> str:
+    if value is None:
+        return f"– (n={n})"
+    return f"{_ci(value, interval)} (n={n})"
+
+
+def paper_lines(report: dict[str, Any]) -> list[str]:
+    from bench.results import paper
+
+    if not paper.relevant(report):
+        return []
+    keys = ["model", "train_fraction", "class", "metric", "paper", "ours", "where"]
+    lines = [
+        "",
+        f"## Published figures ({paper.PAPER}) beside ours",
+        "",
+        "Only figures the paper's text states in numbers; where it names no metric, ours "
+        "shows one-vs-rest accuracy, precision and recall.",
+        "",
+        _row(keys),
+        "|" + "---|" * len(keys),
+    ]
+    return lines + [_row([row[k] for k in keys]) for row in paper.comparison(report)]
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The whole run in Markdown."""
+    prov = report["provenance"]
+    lines = [
+        f"# Benchmark report: {md_escape(report['config']['benchmark']['name'])}",
+        "",
+        f"bench {prov['bench_version']}, keras {prov['versions']['keras']} on "
+        f"{prov['keras_backend']}, started {prov['started']}, host {prov['host']}",
+        "",
+        *data_lines(report),
+        "",
+        "Validation figures are on objects held out of the training share (what `fit` saw "
+        "as validation); test figures are on the test set, used for nothing else.",
+        "",
+        *results_table(report),
+        *seeds_table(report),
+        *bins_tables(report),
+        *paper_lines(report),
+    ]
+    return "\n".join(lines) + "\n"
