@@ -19,11 +19,15 @@ are called for every plugin (none stops at the first result). Example::
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from bench.executors import Executor
 from bench.interfaces import Dataset, Model, Preprocessor, Renderer
+
+if TYPE_CHECKING:
+    from bench.results.sinks import ResultSink
 
 hookspec = pluggy.HookspecMarker("bench")
 
@@ -52,3 +56,24 @@ def register_models(register: Callable[[type[Model]], None]) -> None:
 def register_executors(register: Callable[[type[Executor]], None]) -> None:
     """Called once at start-up; call ``register(cls)`` for each Executor class (where the
     training runs of a matrix execute; chosen by the config's ``[executor]`` table)."""
+
+
+@hookspec
+def register_result_sinks(register: Callable[[type[ResultSink]], None]) -> None:
+    """Called at the start of each run; call ``register(cls)`` for each ResultSink class
+    (what happens with each finished cell and with the finished run: files, trackers).
+    The report writers are sinks too. Example::
+
+        from bench import hookimpl
+        from bench.results.sinks import ResultSink
+
+        class Printer(ResultSink):
+            name = "printer"
+
+            def run_finished(self, *, run_dir, report):
+                print(run_dir, report["summary"])
+
+        @hookimpl
+        def register_result_sinks(register):
+            register(Printer)
+    """

@@ -8,7 +8,7 @@ Keep plugin modules free of heavy imports at module level (keras, jax, matplotli
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -65,6 +65,10 @@ class Model(Plugin, ABC):
     """
 
     input_kind: ClassVar[str] = "image"  # "image" or "flux"
+    # Set by the runner before ``fit``: a model that supports it calls
+    # ``progress(epoch, logs)`` after each epoch (1-based, absolute; logs such as
+    # ``{"loss": 0.41, "val_loss": 0.45}``) so the console can show it. Optional.
+    progress: Callable[[int, dict[str, float]], None] | None = None
     # Option values for `bench run --quick`: the smallest inputs the model accepts.
     quick_options: ClassVar[dict[str, Any]] = {}
 

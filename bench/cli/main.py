@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument(
         "--format", dest="fmt", default="table", choices=("table", "md", "html", "json")
     )
+    board.add_argument(
+        "--export",
+        type=Path,
+        metavar="PATH",
+        help="also write the table as Parquet (.parquet, needs pyarrow) or CSV (.csv); "
+        "without a suffix: Parquet when pyarrow is installed, else CSV",
+    )
 
     compare = sub.add_parser("compare", help="CI gate: exit 1 when a metric regressed")
     compare.add_argument("baseline", type=Path)
@@ -142,7 +149,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "plot" and args.plot_command == "gallery":
         return commands.plot_gallery(args.config, args.model, args.per_class, args.out)
     if args.command == "leaderboard":
-        return commands.leaderboard(args.paths, args.metric, args.fmt)
+        return commands.leaderboard(args.paths, args.metric, args.fmt, args.export)
     if args.command == "compare":
         return commands.compare(args.baseline, args.current, args.tolerance)
     raise AssertionError(args.command)

@@ -16,7 +16,9 @@ from bench.interfaces import Model
 from bench.pipeline import build_pipeline, renderer_for
 from bench.plugins.manager import Registry
 from bench.results.metrics import compute_metrics
-from bench.run.events import Events
+from bench.results.objects import fact_text, object_facts, top_mistakes
+from bench.run.events import Events, epoch_text
+from bench.run.inputrange import training_range
 from bench.run.plan import Cell, TrainTask
 from bench.run.rundir import CellFiles, RunDir, cell_path
 from bench.spectra import SpectrumSource
@@ -34,6 +36,7 @@ class Trainee:
     history: dict[str, list[float]] = field(default_factory=dict)
     fit_s: float = 0.0
     done_epochs: int = 0
+    input_range: dict[str, Any] | None = None  # of the training spectra, for `bench predict`
 
 
 def train_run(
@@ -52,6 +55,7 @@ def train_run(
         for cell in cells:
             events.cell_finished(cell, cached[cell.id])
         return [cached[cell.id] for cell in cells]
+    events.stage(cells[0], "loading")
     try:
         trainee = _build(task, registry, source, test_source)
     except Exception as exc:  # noqa: BLE001 - a failing plugin fails its cells, not the run
@@ -60,8 +64,9 @@ def train_run(
     for cell in cells:
         try:
             result = cached.get(cell.id)
-            _train_to(trainee, cell.epochs)
+            _train_to(trainee, cell, events)
             if result is None:  # else: trained through it to reach later cells; kept as it was
+                events.stage(cell, "evaluating")
                 result = _evaluate_and_write(trainee, task, cell, run_dir)
         except Exception as exc:  # noqa: BLE001
             results.append(failed_result(cell, exc, run_dir, events))
@@ -93,7 +98,15 @@ def _build(
     return Trainee(model, pipeline, train, test, test_source)
 
 
-def _train_to(trainee: Trainee, epochs: int) -> None:
+def _train_to(trainee: Trainee, cell: Cell, events: Events) -> None:
+    epochs = cell.epochs
+    if trainee.done_epochs == 0:
+        events.stage(cell, "rendering and compiling (first epoch)")
+
+    def progress(epoch: int, logs: dict[str, float]) -> None:
+        events.stage(cell, epoch_text(epoch, epochs, logs))
+
+    trainee.model.progress = progress
     t0 = time.perf_counter()
     history = trainee.model.fit(
         trainee.train, trainee.test, epochs=epochs, initial_epoch=trainee.done_epochs
@@ -121,6 +134,7 @@ def _evaluate_and_write(
         seed=cell.seed,
     )
     key = task.keys[cell.epochs]
+    facts = object_facts(source, test_index)
     result = {
         "cell": {**asdict(cell), "id": cell.id},
         "status": "ok",
@@ -134,12 +148,19 @@ def _evaluate_and_write(
         "cache_key": key,
         "reused": False,
     }
+    config = _cell_config(trainee, cell, classes, key)
+    if trainee.input_range is None:
+        trainee.input_range = training_range(trainee.train.source, task.split.train, cell.seed)
+    config["input_range"] = trainee.input_range
     files = CellFiles(
-        config=_cell_config(trainee, cell, classes, key),
+        config=config,
         result=result,
-        header=["id", "true", "predicted", *(f"p_{c}" for c in classes)],
+        header=["id", "true", "predicted", *(f"p_{c}" for c in classes), *facts],
         rows=_prediction_rows(source.ids[test_index].astype(str), trainee.test.y, proba, classes),
+        arrays=_mistakes(trainee, test_index, proba),
     )
+    for row, *values in zip(files.rows, *facts.values(), strict=True):
+        row += [fact_text(v) for v in values]
     run_dir.write_cell(cell.id, trainee.model.save, files)
     return result
 
@@ -152,6 +173,32 @@ def _prediction_rows(
         [ids[i], classes[y[i]], classes[pred[i]], *(f"{p:.6g}" for p in proba[i])]
         for i in range(len(ids))
     ]
+
+
+def _mistakes(trainee: Trainee, test_index: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
+    """The most confident mistakes per (true, predicted) pair, for the report's gallery:
+    flux on the grid, the input the model saw, ids, redshift, probabilities."""
+    picked = top_mistakes(trainee.test.y, proba)
+    source = trainee.test_source
+    index = test_index[picked]
+    batch = source.read(index) if len(index) else None
+    inputs = trainee.pipeline.apply(batch) if batch is not None else np.zeros((0,))
+    return {
+        "ids": source.ids[index].astype(str),
+        "true": trainee.test.y[picked],
+        "proba": proba[picked].astype(np.float32),
+        "redshift": np.asarray(source.redshift, dtype=np.float64)[index],
+        "loglam": np.asarray(source.loglam, dtype=np.float32),
+        "flux": batch.flux.astype(np.float32) if batch is not None else np.zeros((0,)),
+        "inputs": _compact(np.asarray(inputs), trainee.model.input_kind),
+    }
+
+
+def _compact(inputs: np.ndarray, input_kind: str) -> np.ndarray:
+    """Images in [0, 1] as uint8 (x 255), flux vectors as float16: a few kB per cell."""
+    if input_kind == "image":
+        return np.round(np.clip(inputs, 0.0, 1.0) * 255).astype(np.uint8)
+    return inputs.astype(np.float16)
 
 
 def _cell_config(trainee: Trainee, cell: Cell, classes: list[str], key: str) -> dict[str, Any]:

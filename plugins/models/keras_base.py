@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,11 +188,18 @@ class KerasModel(Model):
             data = padded(data, self.devices)
             val = None if val is None else padded(val, self.devices)
         with self.scope():
-            return self.run_fit(self._network(), data, val, epochs, initial_epoch)
+            return self.run_fit(
+                self._network(), data, val, epochs, initial_epoch, progress=self.progress
+            )
 
     @staticmethod
     def run_fit(
-        network: keras.Model, data: Any, val: Any, epochs: int, initial_epoch: int
+        network: keras.Model,
+        data: Any,
+        val: Any,
+        epochs: int,
+        initial_epoch: int,
+        progress: Callable[[int, dict[str, float]], None] | None = None,
     ) -> dict[str, list[float]]:
         """``network.fit`` over the datasets; the history of the epochs run in this call."""
         from bench_plugins.models.keras_parts import Reshuffle
@@ -203,7 +210,7 @@ class KerasModel(Model):
             epochs=epochs,
             initial_epoch=initial_epoch,
             shuffle=False,  # the Feed orders the samples, reshuffled by Reshuffle
-            callbacks=[Reshuffle(data.feed)],
+            callbacks=[Reshuffle(data.feed, progress)],
             verbose=0,
         )
         return {
