@@ -76,14 +76,14 @@ def run(config_path: Path, out: Path | None, quick: bool, fresh: bool = False) -
     return 1 if failed else 0
 
 
-def predict(cell_dir: Path, paths: list[Path], out: Path) -> int:
+def predict(cell_dir: Path, paths: list[Path], out: Path, fmt: str = "csv") -> int:
     from bench.run.predict import predict_files
 
-    rows_written, failures = predict_files(cell_dir, paths, out)
-    for path, reason in failures:
-        console.error(f"{path}: {reason}")
-    console.info(f"{rows_written} predictions written to {out}")
-    return 1 if failures else 0
+    summary = predict_files(cell_dir, paths, out, fmt)
+    for path, reason in summary.failures:
+        console.error(reason if str(path) in reason else f"{path}: {reason}")
+    console.predict_summary(summary)
+    return 1 if summary.failures else 0
 
 
 def leaderboard(paths: list[Path], metric: str, fmt: str, export: Path | None = None) -> int:

@@ -103,6 +103,20 @@ class RunProgress(_Bar):
         self.progress.console.print(text, markup=False, soft_wrap=True)
 
 
+def predict_summary(summary: Any) -> None:
+    """`bench predict`: counts per predicted class, agreement with the files' classes, and
+    a warning when the inputs look unlike the training data."""
+    counts = ", ".join(f"{c} {n}" for c, n in summary.counts.items())
+    info(f"{summary.n} predictions written to {summary.out}: {counts}")
+    if summary.agreement is not None:
+        info(
+            f"agreement with the files' classes: {summary.agreement:.3f} "
+            f"({summary.n_agree} of {summary.n_labelled} labelled spectra)"
+        )
+    if summary.outside_warning:
+        err.print(f"[bold yellow]warning:[/] {escape(summary.outside_warning)}", soft_wrap=True)
+
+
 def summary_table(report: dict[str, Any]) -> None:
     classes = report["config"]["benchmark"]["classes"]
     table = Table(title=f"{report['config']['benchmark']['name']}: accuracy and per-class recall")

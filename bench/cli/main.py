@@ -46,7 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="apply a trained cell to spectrum files")
     predict.add_argument("cell_dir", type=Path)
     predict.add_argument("paths", nargs="+", type=Path, help="spectrum files or folders")
-    predict.add_argument("--out", type=Path, default=Path("predictions.csv"))
+    predict.add_argument(
+        "--out", type=Path, default=None, help="default: predictions.csv (or .parquet)"
+    )
+    predict.add_argument(
+        "--format", dest="fmt", default="csv", choices=("csv", "parquet"), help="output format"
+    )
 
     data = sub.add_parser("data", help="work with spectrum files")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -139,7 +144,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return check_plugin(args.words, args.option)
     if args.command == "predict":
-        return commands.predict(args.cell_dir, args.paths, args.out)
+        out = args.out or Path(f"predictions.{args.fmt}")
+        return commands.predict(args.cell_dir, args.paths, out, args.fmt)
     if args.command == "data":
         from bench.cli import data_commands
 

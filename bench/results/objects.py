@@ -102,13 +102,17 @@ def have_pyarrow() -> bool:
     return True
 
 
-def write_table(columns: Mapping[str, Sequence[Any]], path: Path) -> Path:
-    """Write ``columns`` as Parquet (``.parquet``) or CSV (``.csv``); any other suffix is
-    chosen here: ``.parquet`` when pyarrow is importable, else ``.csv``. Returns the path."""
-    if path.suffix not in (".parquet", ".csv"):
-        path = path.with_name(path.name + (".parquet" if have_pyarrow() else ".csv"))
+def write_table(columns: Mapping[str, Sequence[Any]], path: Path, fmt: str | None = None) -> Path:
+    """Write ``columns`` to ``path`` as ``fmt`` (``parquet`` or ``csv``); without ``fmt``
+    the suffix decides, and any other suffix gets ``.parquet`` when pyarrow is importable,
+    else ``.csv``. Returns the path written."""
+    if fmt is None and path.suffix in (".parquet", ".csv"):
+        fmt = path.suffix[1:]
+    elif fmt is None:
+        fmt = "parquet" if have_pyarrow() else "csv"
+        path = path.with_name(f"{path.name}.{fmt}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".csv":
+    if fmt == "csv":
         names = list(columns)
         rows = zip(*(columns[n] for n in names), strict=True)
         write_csv(path, names, ([_csv_cell(v) for v in row] for row in rows))

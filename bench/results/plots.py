@@ -1,5 +1,7 @@
-"""Report figures as PNG bytes: the paper's grid of normalised confusion matrices, loss
-curves (train dashed, test solid, as the paper's Figure 7) and recall versus redshift.
+"""Report figures as PNG bytes: the paper's grid of normalised confusion matrices (with
+counts), loss and accuracy curves (train dashed, validation solid, as the paper's Figure
+7), recall versus redshift, and the spread of a metric across seeds. Figures drawn from
+per-object predictions (ROC, purity, mistakes) are in :mod:`bench.results.figures`.
 
 matplotlib is imported inside each function (``Figure`` objects, no pyplot state), so
 importing this module costs nothing.
@@ -10,6 +12,8 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 # rows of the paper's Figures 8-10 and the normalisation of the confusion matrix for each:
 # recall divides by the true-class total, precision by the predicted-class total
@@ -57,17 +61,19 @@ def confusion_grid(results: Sequence[dict[str, Any]], title: str) -> bytes:
         for row, (_, key, row_title) in enumerate(GRID_ROWS):
             ax = axes[row][col]
             matrix = cm.get(key) or cm["normalized"]
+            counts = cm.get("counts") or [[None] * len(line) for line in matrix]
             ax.imshow(matrix, vmin=0, vmax=1, cmap="Blues")
             for i, line in enumerate(matrix):
                 for j, v in enumerate(line):
+                    n = counts[i][j]
                     ax.text(
                         j,
                         i,
-                        f"{v:.2f}",
+                        f"{v:.2f}" if n is None else f"{v:.2f}\n({n})",
                         ha="center",
                         va="center",
                         color="white" if v > 0.6 else "black",
-                        fontsize=9,
+                        fontsize=8,
                     )
             ax.set_xticks(range(len(labels)), [_label(c) for c in labels], fontsize=8)
             ax.set_yticks(range(len(labels)), [_label(c) for c in labels], fontsize=8)
@@ -82,28 +88,30 @@ def confusion_grid(results: Sequence[dict[str, Any]], title: str) -> bytes:
 
 
 def loss_curves(results: Sequence[dict[str, Any]], title: str) -> bytes:
-    """Loss per epoch for each model: training dashed, test solid, one colour per model."""
+    """Loss and accuracy per epoch for each model: training dashed, validation (the test
+    feed) solid, one colour per model; whole-number epoch ticks."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(7, 4), layout="constrained")
-    ax = fig.subplots()
-    for k, r in enumerate(results):
-        colour = f"C{k % 10}"
-        history = r["history"]
-        for key, style, phase in (("loss", "--", "train"), ("val_loss", "-", "test")):
-            values = history.get(key, [])
-            ax.plot(
-                range(1, len(values) + 1),
-                values,
-                style,
-                marker="." if len(values) < 15 else None,  # a single epoch is still visible
-                color=colour,
-                label=_label(f"{r['cell']['model']} {phase}"),
-            )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title(_label(title), fontsize=10)
-    ax.legend(fontsize=8)
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for k, r in enumerate(results):
+            for key, style, phase in ((metric, "--", "train"), (f"val_{metric}", "-", "val")):
+                values = r["history"].get(key, [])
+                ax.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    style,
+                    marker="." if len(values) < 15 else None,  # a single epoch is still visible
+                    color=f"C{k % 10}",
+                    label=_label(f"{r['cell']['model']} {phase}"),
+                )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=7)
+    fig.suptitle(_label(f"loss and accuracy: {title}"), fontsize=10)
     return _png(fig)
 
 
@@ -128,4 +136,35 @@ def recall_vs_bins(results: Sequence[dict[str, Any]], kind: str, title: str) -> 
         ax.set_title(_label(r["cell"]["model"]), fontsize=10)
         ax.legend(fontsize=7)
     fig.suptitle(_label(title), fontsize=11)
+    return _png(fig)
+
+
+def seed_spread(results: Sequence[dict[str, Any]], title: str) -> bytes | None:
+    """Accuracy and macro F1 of each seed (dots) with their mean and standard deviation
+    (bar), per (dataset, model, train fraction, epochs); None with a single seed."""
+    from matplotlib.figure import Figure
+
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in results:
+        if r["status"] == "ok":
+            c = r["cell"]
+            groups.setdefault((c["dataset"], c["model"], c["train_fraction"], c["epochs"]), [])
+            groups[(c["dataset"], c["model"], c["train_fraction"], c["epochs"])].append(r)
+    groups = {k: v for k, v in groups.items() if len({r["cell"]["seed"] for r in v}) > 1}
+    if not groups:
+        return None
+    fig = Figure(figsize=(max(5.0, 0.9 * len(groups) + 2), 3.6), layout="constrained")
+    ax = fig.subplots()
+    for m, metric in enumerate(("accuracy", "macro_f1")):
+        for x, cells in enumerate(groups.values()):
+            values = [float(r["metrics"].get(metric) or 0.0) for r in cells]
+            at = x + (m - 0.5) * 0.3
+            ax.plot([at] * len(values), values, ".", color=f"C{m}", alpha=0.6)
+            ax.errorbar(at, np.mean(values), yerr=np.std(values), fmt="s", color=f"C{m}",
+                        capsize=4, label=metric if x == 0 else None)  # fmt: skip
+    labels = [f"{d} {mo}\nf{f:g} e{e}" for d, mo, f, e in groups]
+    ax.set_xticks(range(len(groups)), [_label(t) for t in labels], fontsize=7)
+    ax.set_ylabel("value per seed, mean ± std")
+    ax.set_title(_label(f"across seeds: {title}"), fontsize=10)
+    ax.legend(fontsize=8)
     return _png(fig)

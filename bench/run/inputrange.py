@@ -3,7 +3,10 @@
 For each spectrum: its median S/N (median of ``flux * sqrt(ivar)`` over good pixels) and
 its flux scale (median ``|flux|`` over good pixels). Training stores the 1st-99th
 percentile of both over a seeded sample of its training spectra in ``cell.json``
-(``input_range``); `bench predict` warns when more than a few inputs fall outside.
+(``input_range``). A spectrum is *outside* when a statistic is below half the 1st
+percentile or above twice the 99th (for positive values; the margin is ``|value|`` in
+general), so that noise in the percentiles of a small sample does not raise alarms;
+`bench predict` warns when more than a few inputs are outside.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def outside(batch: SpectrumBatch, rng: dict[str, Any]) -> np.ndarray:
     for name in STATS:
         bounds = rng.get(name)
         if bounds:
+            low, high = bounds[0] - abs(bounds[0]) / 2, bounds[1] + abs(bounds[1])
             values = stats[name]
-            out |= ~np.isfinite(values) | (values < bounds[0]) | (values > bounds[1])
+            out |= ~np.isfinite(values) | (values < low) | (values > high)
     return out

@@ -1,30 +1,71 @@
-"""Apply a trained cell (its preprocessing, renderer and model) to spectrum files."""
+"""Apply a trained cell (its preprocessing, renderer and model) to spectrum files.
+
+Besides the predictions: the class the files carry (``true``, empty when unknown), a
+summary (counts per predicted class, agreement with the files' classes), and how many
+inputs look unlike the training data (median S/N or flux scale outside the 1st-99th
+percentile of the training spectra; see :mod:`bench.run.inputrange`).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bench.errors import BenchError
 from bench.feed import Feed
-from bench.io import write_csv
 from bench.plugins.manager import get_registry
+from bench.run.inputrange import outside
 from bench.run.rundir import model_dir, read_cell_config
 from bench.spectra import ArraySource
 
 CHUNK = 1024
+FORMATS = ("csv", "parquet")
+# 1st-99th percentiles leave ~2 % of training spectra outside; warn above this share
+OUTSIDE_WARN = 0.05
 
 
-def predict_files(
-    cell_dir: Path, paths: list[Path], out: Path
-) -> tuple[int, list[tuple[Path, str]]]:
-    """Write ``path,predicted,p_<CLASS>...`` for every readable file; return the row count
-    and the (path, reason) of files that could not be read."""
+@dataclass
+class PredictSummary:
+    """What `bench predict` tells the user after writing the file."""
+
+    out: Path
+    n: int = 0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # per predicted class
+    n_labelled: int = 0  # files whose class is one of the cell's classes
+    n_agree: int = 0
+    n_outside: int | None = None  # None: the cell records no training range
+
+    @property
+    def agreement(self) -> float | None:
+        return self.n_agree / self.n_labelled if self.n_labelled else None
+
+    @property
+    def outside_warning(self) -> str | None:
+        if not self.n or self.n_outside is None or self.n_outside <= OUTSIDE_WARN * self.n:
+            return None
+        return (
+            f"{self.n_outside} of {self.n} spectra have a median S/N or flux scale outside the "
+            "1st-99th percentile of the training spectra: predictions may not be reliable"
+        )
+
+
+def predict_files(cell_dir: Path, paths: list[Path], out: Path, fmt: str = "csv") -> PredictSummary:
+    """Write ``path,id,true,predicted,p_<CLASS>...`` for every readable file as CSV or
+    Parquet; return the summary, with the (path, reason) of files that could not be read."""
     from bench.backend import ensure_jax_backend
     from bench.data.readers import find_spectra, read_batch
     from bench.pipeline import pipeline_from_config
+    from bench.results.objects import have_pyarrow
 
+    if fmt not in FORMATS:
+        raise BenchError(f"--format: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if fmt == "parquet" and not have_pyarrow():
+        raise BenchError("--format parquet needs pyarrow (pip install pyarrow); or --format csv")
     cell = read_cell_config(cell_dir)
     registry = get_registry()
     ensure_jax_backend()
@@ -39,22 +80,48 @@ def predict_files(
         raise BenchError(
             f"no spectrum files (*.fits, *.fit, *.fits.gz) under {', '.join(map(str, paths))}"
         )
-    rows: list[list[object]] = []
-    failures: list[tuple[Path, str]] = []
+    summary = PredictSummary(out, n_outside=0 if cell.get("input_range") else None)
+    columns: dict[str, list[Any]] = {"path": [], "id": [], "true": [], "predicted": []}
+    columns |= {f"p_{c}": [] for c in classes}
     for start in range(0, len(files), CHUNK):
         batch, bad = read_batch(files[start : start + CHUNK], grid)
-        failures += bad
+        summary.failures += bad
         if len(batch) == 0:
             continue
         feed = Feed(ArraySource(batch), np.arange(len(batch)), pipeline, classes, batch_size=64)
-        proba = model.predict_proba(feed)
-        for i in range(len(batch)):
-            rows.append(
-                [
-                    batch.meta["path"][i],
-                    classes[int(np.argmax(proba[i]))],
-                    *(f"{p:.6g}" for p in proba[i]),
-                ]
-            )
-    write_csv(out, ["path", "predicted", *(f"p_{c}" for c in classes)], rows)
-    return len(rows), failures
+        proba = np.asarray(model.predict_proba(feed))
+        if summary.n_outside is not None:
+            summary.n_outside += int(outside(batch, cell["input_range"]).sum())
+        _add_rows(columns, batch, proba, classes)
+    _summarise(summary, columns, classes)
+    _write(columns, out, fmt)
+    return summary
+
+
+def _add_rows(
+    columns: dict[str, list[Any]], batch: Any, proba: np.ndarray, classes: list[str]
+) -> None:
+    columns["path"] += [str(p) for p in batch.meta["path"]]
+    columns["id"] += [str(i) for i in batch.ids]
+    columns["true"] += [str(label or "") for label in batch.labels]
+    columns["predicted"] += [classes[int(k)] for k in np.argmax(proba, axis=1)]
+    for k, c in enumerate(classes):
+        columns[f"p_{c}"] += [float(p) for p in proba[:, k]]
+
+
+def _summarise(summary: PredictSummary, columns: dict[str, list[Any]], classes: list[str]) -> None:
+    summary.n = len(columns["predicted"])
+    counts = Counter(columns["predicted"])
+    summary.counts = {c: counts.get(c, 0) for c in classes}
+    pairs = [(t, p) for t, p in zip(columns["true"], columns["predicted"], strict=True)]
+    labelled = [(t, p) for t, p in pairs if t in classes]
+    summary.n_labelled = len(labelled)
+    summary.n_agree = sum(t == p for t, p in labelled)
+
+
+def _write(columns: dict[str, list[Any]], out: Path, fmt: str) -> None:
+    from bench.results.objects import write_table
+
+    if not any(columns["true"]):  # the files carry no class: no empty column
+        columns = {k: v for k, v in columns.items() if k != "true"}
+    write_table(columns, out, fmt)
