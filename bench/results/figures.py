@@ -144,7 +144,7 @@ def mistakes_gallery(
             f"{t} as {p} (p={mistakes['proba'][i][pred[i]]:.2f}), z={z:.3f}, {mistakes['ids'][i]}"
         )
         spec_ax, input_ax = axes[row]
-        spec_ax.plot(wave, mistakes["flux"][i], lw=0.5, color="k")
+        spec_ax.plot(wave, np.asarray(mistakes["flux"][i], np.float32), lw=0.5, color="k")
         spec_ax.set_title(_label(text), fontsize=7, loc="left")
         spec_ax.tick_params(labelsize=6)
         _show_input(input_ax, np.asarray(mistakes["inputs"][i], dtype=np.float32))

@@ -107,6 +107,8 @@ def loss_curves(results: Sequence[dict[str, Any]], title: str) -> bytes:
                     color=f"C{k % 10}",
                     label=_label(f"{r['cell']['model']} {phase}"),
                 )
+        n_epochs = max((len(r["history"].get(metric, [])) for r in results), default=1)
+        ax.set_xlim(0.5, max(n_epochs, 1) + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)

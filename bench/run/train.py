@@ -178,7 +178,7 @@ def _prediction_rows(
 def _mistakes(trainee: Trainee, test_index: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     """The most confident mistakes per (true, predicted) pair, for the report's gallery:
     flux on the grid, the input the model saw, ids, redshift, probabilities."""
-    picked = top_mistakes(trainee.test.y, proba)
+    picked = top_mistakes(trainee.test.y, proba, per_pair=2)
     source = trainee.test_source
     index = test_index[picked]
     batch = source.read(index) if len(index) else None
@@ -189,7 +189,7 @@ def _mistakes(trainee: Trainee, test_index: np.ndarray, proba: np.ndarray) -> di
         "proba": proba[picked].astype(np.float32),
         "redshift": np.asarray(source.redshift, dtype=np.float64)[index],
         "loglam": np.asarray(source.loglam, dtype=np.float32),
-        "flux": batch.flux.astype(np.float32) if batch is not None else np.zeros((0,)),
+        "flux": batch.flux.astype(np.float16) if batch is not None else np.zeros((0,)),
         "inputs": _compact(np.asarray(inputs), trainee.model.input_kind),
     }
 
