@@ -19,15 +19,11 @@ are called for every plugin (none stops at the first result). Example::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import pluggy
 
 from bench.executors import Executor
-from bench.interfaces import Dataset, Model, Preprocessor, Renderer
-
-if TYPE_CHECKING:
-    from bench.results.sinks import ResultSink
+from bench.interfaces import Dataset, Model, Preprocessor, Renderer, ResultSink
 
 hookspec = pluggy.HookspecMarker("bench")
 
@@ -65,7 +61,7 @@ def register_result_sinks(register: Callable[[type[ResultSink]], None]) -> None:
     The report writers are sinks too. Example::
 
         from bench import hookimpl
-        from bench.results.sinks import ResultSink
+        from bench.interfaces import ResultSink
 
         class Printer(ResultSink):
             name = "printer"

@@ -1,4 +1,4 @@
-"""The four plugin kinds. A plugin is a class with a ``name``, declared ``options`` and the
+"""The four plugin kinds, and result sinks. A plugin is a class with a ``name``, declared ``options`` and the
 methods below; an instance is built with its resolved options in ``self.params``.
 
 Keep plugin modules free of heavy imports at module level (keras, jax, matplotlib):
@@ -101,3 +101,21 @@ class Model(Plugin, ABC):
     def describe(self) -> Mapping[str, Any]:
         """Facts for the report (backend, devices, parameter count)."""
         return {}
+
+
+class ResultSink:
+    """Receives finished cells and the finished run. ``enabled()`` decides whether the
+    sink takes part in a run (e.g. only when its library is installed and configured)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def enabled(cls) -> bool:
+        return True
+
+    def cell_finished(self, *, run_dir: Path, result: dict[str, Any]) -> None:
+        """Called in the main process as each cell finishes (ok, failed or reused)."""
+
+    def run_finished(self, *, run_dir: Path, report: dict[str, Any]) -> None:
+        """Called once report.json is written."""

@@ -1,6 +1,6 @@
 """Result sinks: what happens with each finished cell and with the finished run.
 
-A sink is a :class:`ResultSink` subclass registered through the ``register_result_sinks``
+A sink is a :class:`bench.interfaces.ResultSink` subclass registered through the ``register_result_sinks``
 hook. The report writers of the core are ordinary sinks, registered by this module's own
 hook implementation: ``report_html`` (``report.html``) and ``objects_table`` (the tidy
 per-object table). A sink that raises never fails the run: its error is reported in one
@@ -11,29 +11,12 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from bench import hookimpl
+from bench.interfaces import ResultSink
 from bench.run.events import Events
 from bench.run.plan import Cell
-
-
-class ResultSink:
-    """Receives finished cells and the finished run. ``enabled()`` decides whether the
-    sink takes part in a run (e.g. only when its library is installed and configured)."""
-
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-
-    @classmethod
-    def enabled(cls) -> bool:
-        return True
-
-    def cell_finished(self, *, run_dir: Path, result: dict[str, Any]) -> None:
-        """Called in the main process as each cell finishes (ok, failed or reused)."""
-
-    def run_finished(self, *, run_dir: Path, report: dict[str, Any]) -> None:
-        """Called once report.json is written."""
 
 
 class HtmlReport(ResultSink):
@@ -79,7 +62,7 @@ def result_sinks(registry: Any) -> list[ResultSink]:
         if all(c.name != cls.name for c in classes):
             classes.append(cls)
 
-    for impl in reversed(pm.hook.register_result_sinks.get_hookimpls()):
+    for impl in pm.hook.register_result_sinks.get_hookimpls():  # in registration order
         impl.function(register=register)
     return [cls() for cls in classes if cls.enabled()]
 
