@@ -83,7 +83,7 @@ def completeness_purity(
     edges = np.asarray(EDGES[kind])
     centres = [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     x = np.arange(len(centres))
-    fig = Figure(figsize=(3.4 * len(usable) + 0.6, 6.4), layout="constrained")
+    fig = Figure(figsize=(max(6.5, 3.4 * len(usable) + 0.6), 6.4), layout="constrained")
     axes = fig.subplots(3, len(usable), squeeze=False, height_ratios=(3, 3, 2))
     for col, (r, p) in enumerate(usable):
         values = p[kind]
