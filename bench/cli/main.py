@@ -8,13 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import __version__
+from bench.cli.helpformat import Parser
 from bench.errors import USER_ERROR_EXIT, BenchError
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bench", description="Benchmark classifiers of astrophysical spectra."
-    )
+    parser = Parser(prog="bench", description="Benchmark classifiers of astrophysical spectra.")
     parser.add_argument("--version", action="version", version=f"specclassbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
