@@ -2,7 +2,8 @@
 
 Enabled when mlflow is importable and ``MLFLOW_TRACKING_URI`` is set (e.g.
 ``sqlite:///mlflow.db``, ``http://host:5000``, or a ``file:`` store). The experiment is
-``MLFLOW_EXPERIMENT_NAME`` or the benchmark's name. A bench run becomes a parent MLflow run
+``MLFLOW_EXPERIMENT_NAME`` or ``specclassbench``. A bench run becomes a parent MLflow run
+named after its folder
 (report.json, report.html and the objects table as artifacts); each trained cell a
 child run with its parameters, per-epoch ``loss``/``accuracy``/``val_*`` (step = epoch),
 final metrics, its confusion-matrix figure and its model folder. Reused cells were
@@ -20,6 +21,7 @@ from typing import Any
 from bench import hookimpl
 from bench.interfaces import ResultSink
 
+DEFAULT_EXPERIMENT = "specclassbench"
 CELL_PARAMS = ("dataset", "model", "plugin", "train_fraction", "epochs", "seed")
 
 
@@ -44,9 +46,9 @@ class MlflowSink(ResultSink):
             return False
         return True
 
-    def _parent(self, run_dir: Path, name: str) -> str:
+    def _parent(self, run_dir: Path) -> str:
         if self.parent is None:
-            experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or name
+            experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
             found = self.client.get_experiment_by_name(experiment)
             self.experiment = (
                 found.experiment_id if found else self.client.create_experiment(experiment)
@@ -61,7 +63,7 @@ class MlflowSink(ResultSink):
         if result.get("reused"):
             return
         cell = result["cell"]
-        parent = self._parent(run_dir, str(cell["dataset"]))
+        parent = self._parent(run_dir)
         run = self.client.create_run(
             str(self.experiment), run_name=cell["id"], tags={"mlflow.parentRunId": parent}
         )
@@ -104,7 +106,8 @@ class MlflowSink(ResultSink):
         )
 
     def run_finished(self, *, run_dir: Path, report: dict[str, Any]) -> None:
-        parent = self._parent(run_dir, report["config"]["benchmark"]["name"])
+        parent = self._parent(run_dir)
+        self.client.set_tag(parent, "bench.benchmark", report["config"]["benchmark"]["name"])
         summary = report.get("summary", {})
         for key in ("n_cells", "ok", "failed"):
             if isinstance(summary.get(key), int | float):

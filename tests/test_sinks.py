@@ -97,6 +97,7 @@ def test_mlflow_sink_logs_a_run_read_back_by_mlflows_client(toy_registry, tmp_pa
     assert len(parents) == 1 and len(children) == report["summary"]["n_cells"]
     parent = parents[0]
     assert parent.info.status == "FAILED"  # some cells failed
+    assert parent.info.run_name == "run" and parent.data.tags["bench.benchmark"] == "toy"
     assert {"report.json", "report.html"} <= {
         a.path for a in client.list_artifacts(parent.info.run_id)
     }
