@@ -24,7 +24,7 @@ from collections.abc import Callable
 import pluggy
 
 from bench.executors import Executor
-from bench.interfaces import Command, Dataset, Model, Preprocessor, Renderer
+from bench.interfaces import Command, Dataset, Model, Preprocessor, Renderer, ResultSink
 
 hookspec = pluggy.HookspecMarker("bench")
 
@@ -66,4 +66,25 @@ def register_commands(register: Callable[[Command], None]) -> None:
         @hookimpl
         def register_commands(register):
             register(Command(("data", "count"), "count a catalog's rows", count, add_arguments))
+    """
+
+
+@hookspec
+def register_result_sinks(register: Callable[[type[ResultSink]], None]) -> None:
+    """Called at the start of each run; call ``register(cls)`` for each ResultSink class
+    (what happens with each finished cell and with the finished run: files, trackers).
+    The report writers are sinks too. Example::
+
+        from bench import hookimpl
+        from bench.interfaces import ResultSink
+
+        class Printer(ResultSink):
+            name = "printer"
+
+            def run_finished(self, *, run_dir, report):
+                print(run_dir, report["summary"])
+
+        @hookimpl
+        def register_result_sinks(register):
+            register(Printer)
     """

@@ -1,4 +1,5 @@
-"""The four plugin kinds, and :class:`Command` (a CLI subcommand a plugin adds). A plugin is a class with a ``name``, declared ``options`` and the
+"""The four plugin kinds, :class:`Command` (a CLI subcommand a plugin adds) and
+:class:`ResultSink` (what happens with finished cells and runs). A plugin is a class with a ``name``, declared ``options`` and the
 methods below; an instance is built with its resolved options in ``self.params``.
 
 Keep plugin modules free of heavy imports at module level (keras, jax, matplotlib):
@@ -86,6 +87,10 @@ class Model(Plugin, ABC):
     """
 
     input_kind: ClassVar[str] = "image"  # "image" or "flux"
+    # Set by the runner before ``fit``: a model that supports it calls
+    # ``progress(epoch, logs)`` after each epoch (1-based, absolute; logs such as
+    # ``{"loss": 0.41, "val_loss": 0.45}``) so the console can show it. Optional.
+    progress: Callable[[int, dict[str, float]], None] | None = None
     # Option values for `bench run --quick`: the smallest inputs the model accepts.
     quick_options: ClassVar[dict[str, Any]] = {}
 
@@ -145,3 +150,21 @@ class Command:
     help: str
     run: Callable[[argparse.Namespace], int]
     add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+
+
+class ResultSink:
+    """Receives finished cells and the finished run. ``enabled()`` decides whether the
+    sink takes part in a run (e.g. only when its library is installed and configured)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def enabled(cls) -> bool:
+        return True
+
+    def cell_finished(self, *, run_dir: Path, result: dict[str, Any]) -> None:
+        """Called in the main process as each cell finishes (ok, failed or reused)."""
+
+    def run_finished(self, *, run_dir: Path, report: dict[str, Any]) -> None:
+        """Called once report.json is written."""

@@ -92,7 +92,9 @@ def test_cell_directory_has_predictions_and_what_predict_needs(toy_registry, tmp
     with open(cell_dir / "predictions.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == cell["n_test"]
-    assert set(rows[0]) == {"id", "true", "predicted", "p_STAR", "p_GALAXY", "p_QSO"}
+    # the object's facts the source knows follow the probabilities (toy: redshift only)
+    assert list(rows[0]) == ["id", "true", "predicted", "p_STAR", "p_GALAXY", "p_QSO", "redshift"]
+    assert set(cfg["input_range"]) >= {"median_snr", "flux_scale", "percentiles", "n"}
     correct = sum(r["true"] == r["predicted"] for r in rows) / len(rows)
     assert correct == pytest.approx(cell["metrics"]["accuracy"])
 

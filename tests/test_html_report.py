@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import shutil
 import subprocess
 import textwrap
@@ -40,6 +41,12 @@ class Images(HTMLParser):
             self.pngs.append(base64.b64decode(src.split(",", 1)[1], validate=True))
         elif tag in ("img", "script", "link", "iframe"):
             self.other_sources.append(src)
+
+
+def figure_kinds(html: str) -> list[str]:
+    """What each figure shows, from its alt text ("kind: title")."""
+    alts = re.findall(r'<img alt="([^"]*)"', html)
+    return [alt.split(":")[0] for alt in alts]
 
 
 def images(html: str) -> Images:
@@ -128,7 +135,14 @@ def test_html_from_a_real_run(toy_registry, tmp_path):
     main(["run", str(config), "--out", str(tmp_path / "run")])
     report = load_report(tmp_path / "run" / "report.json")
     html = write_html(report, tmp_path / "run").read_text()
-    assert len(images(html).pngs) == 4  # one split: grid, losses, recall versus redshift, S/N
+    # one split: grid, curves, then from predictions.csv: ROC/PR and completeness/purity
+    # versus redshift (the toy dataset knows no S/N or magnitude; the model makes no mistake)
+    assert figure_kinds(html) == [
+        "confusion matrices",
+        "loss and accuracy curves",
+        "ROC and precision-recall",
+        "completeness and purity versus redshift",
+    ]
     assert report["results"][0]["cell"]["id"] in html
 
 
@@ -164,3 +178,68 @@ def test_report_renders_with_its_plots_in_headless_chromium(paper_html, tmp_path
     blue = ((pixels[..., 2] - pixels[..., 0]) > 60).mean()
     assert non_white > 0.05
     assert blue > 0.01
+
+
+FULL = """
+[dataset]
+name = "toy"
+n = 150
+noise = 8.0
+facts = true
+[render]
+name = "flat"
+[[models]]
+name = "centroid"
+render = { name = "flat" }
+[protocol]
+epochs = [1, 2]
+seeds = [0, 1]
+"""
+EVERY_FIGURE = [
+    "confusion matrices",
+    "loss and accuracy curves",
+    "ROC and precision-recall",
+    "completeness and purity versus redshift",
+    "completeness and purity versus median S/N per pixel",
+    "completeness and purity versus magnitude",
+    "mistakes gallery",
+]
+
+
+@pytest.fixture(scope="module")
+def full_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run whose source knows z, S/N and magnitude, with mistakes and two seeds."""
+    from bench.plugins import manager
+    from tests.plugins import toy
+
+    tmp = tmp_path_factory.mktemp("full")
+    (tmp / "bench.toml").write_text(textwrap.dedent(FULL))
+    with manager.using_registry(manager.get_registry(extra=[toy], third_party=False)):
+        assert main(["run", str(tmp / "bench.toml"), "--out", str(tmp / "run")]) == 0
+    return tmp / "run" / "report.html"
+
+
+def test_every_figure_is_in_the_report(full_html):
+    kinds = figure_kinds(full_html.read_text())
+    for seed in (0, 1):  # one group of figures per seed, in order
+        assert kinds[seed * len(EVERY_FIGURE) : (seed + 1) * len(EVERY_FIGURE)] == EVERY_FIGURE
+    assert kinds[-1] == "across seeds"
+    assert full_html.stat().st_size < 2_000_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_every_figure_is_visible_in_headless_chromium(full_html, tmp_path):
+    from PIL import Image
+
+    dom = chromium("--dump-dom", full_html.resolve().as_uri(), tmp=tmp_path).stdout
+    assert set(figure_kinds(dom)) == {*EVERY_FIGURE, "across seeds"}
+    for png in images(dom).pngs:  # each figure decodes and is drawn (not blank)
+        pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+        assert min(pixels.shape) > 150 and pixels.std() > 10
+    shot = tmp_path / "shot.png"
+    chromium(f"--screenshot={shot}", "--window-size=1200,9000", full_html.resolve().as_uri(),
+             tmp=tmp_path)  # fmt: skip
+    pixels = np.asarray(Image.open(shot).convert("L")).astype(int)
+    inked_rows = (pixels < 200).any(axis=1)
+    # figures all the way down the page: ink in every 1000-pixel band of the first 8000
+    assert all(inked_rows[k : k + 1000].any() for k in range(0, 8000, 1000))

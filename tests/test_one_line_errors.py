@@ -100,9 +100,9 @@ def test_predict_with_a_cell_of_an_unknown_renderer(cell, tmp_path, capsys):
 
 
 def test_predict_out_a_folder_fails_before_any_work(cell, tmp_path, capsys, monkeypatch):
-    from bench.run import predict
+    from bench.run import predict_checks
 
-    monkeypatch.setattr(predict, "get_registry", lambda: pytest.fail("work started"))
+    monkeypatch.setattr(predict_checks, "get_registry", lambda: pytest.fail("work started"))
     assert _predict(cell, tmp_path) == 2
     _one_error_line(capsys, "--out", "is a folder")
     assert _predict(cell, tmp_path / "missing" / "p.csv") == 2

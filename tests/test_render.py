@@ -9,7 +9,7 @@ import pytest
 from bench.errors import BenchError
 from bench.feed import Pipeline
 from bench.plugins.manager import get_registry
-from bench.results.plots import write_gallery
+from bench.results.gallery import write_gallery
 from bench.spectra import SpectrumBatch, boss_grid, empty_batch
 from bench_plugins.preprocess import Mask, MovingAverage
 from bench_plugins.render import Area, FluxPassthrough, Fold, Gaf, Line

@@ -74,11 +74,13 @@ def run(config_path: Path, out: Path | None, quick: bool, fresh: bool = False) -
     run_dir, created = prepare_run_dir(out, config, console.info)
     with console.RunProgress() as progress:
         outcome = run_benchmark(config, registry, run_dir, created, progress, fresh)
-    if outcome.html_error:
-        console.error(outcome.html_error)
+    for message in outcome.sink_errors:
+        console.error(message)
     report = outcome.report
     console.summary_table(report)
     console.info(f"report: {run_dir.report_json}")
+    if run_dir.report_html.exists():
+        console.info(f"open:   {run_dir.report_html}")
     failed = report["summary"]["failed"]
     if failed:
         console.error(
@@ -103,21 +105,25 @@ def unreadable_files(report: dict[str, Any]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def predict(cell_dir: Path, paths: list[Path], out: Path) -> int:
+def predict(cell_dir: Path, paths: list[Path], out: Path, fmt: str = "csv") -> int:
     from bench.run.predict import predict_files
 
-    rows_written, failures = predict_files(cell_dir, paths, out)
-    for path, reason in failures:
-        console.error(f"{path}: {reason}")
-    console.info(f"{rows_written} predictions written to {out}")
-    return 1 if failures else 0
+    summary = predict_files(cell_dir, paths, out, fmt)
+    for path, reason in summary.failures:
+        console.error(reason if str(path) in reason else f"{path}: {reason}")
+    console.predict_summary(summary)
+    return 1 if summary.failures else 0
 
 
-def leaderboard(paths: list[Path], metric: str, fmt: str) -> int:
+def leaderboard(paths: list[Path], metric: str, fmt: str, export: Path | None = None) -> int:
     from bench.results.leaderboard import format_leaderboard, significance_note
     from bench.results.leaderboard import leaderboard as rank
 
     rows = rank(paths or [Path("reports")], metric)
+    if export is not None:
+        from bench.results.objects import tidy_columns, write_table
+
+        console.info(f"wrote {write_table(tidy_columns(rows), export)}")
     shown = format_leaderboard(rows, fmt)
     if isinstance(shown, list):
         console.leaderboard_table(shown, metric)

@@ -8,7 +8,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
@@ -51,13 +58,36 @@ class _Bar:
 
 
 class RunProgress(_Bar):
-    """Draws the runner's events: a progress bar over cells, one line per finished cell."""
+    """Draws the runner's events: a bar over cells with elapsed time, ETA, the current cell
+    and its stage (loading, compiling, epoch k of n with its loss, evaluating), and one
+    line per finished cell. Without a terminal, each stage is printed as a line instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         super().__init__("cells")
+        console = console or err
+        self.live = console.is_terminal
+        self.progress = Progress(
+            TextColumn("[bold]cells"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[stage]}", markup=False),
+            console=console,
+            transient=True,
+            disable=not self.live,
+        )
 
     def run_started(self, n_cells: int) -> None:
-        self.task = self.progress.add_task("", total=n_cells)
+        self.task = self.progress.add_task("", total=n_cells, stage="")
+
+    def stage(self, cell: Any, text: str) -> None:
+        line = f"{cell.id}: {text}"
+        if self.live:
+            self.progress.update(self.task, stage=line)
+        else:
+            self.progress.console.print(f"...     {line}", markup=False, soft_wrap=True)
 
     def cell_finished(self, cell: Any, result: dict[str, Any]) -> None:
         if result["status"] == "ok":
@@ -71,6 +101,20 @@ class RunProgress(_Bar):
 
     def message(self, text: str) -> None:
         self.progress.console.print(text, markup=False, soft_wrap=True)
+
+
+def predict_summary(summary: Any) -> None:
+    """`bench predict`: counts per predicted class, agreement with the files' classes, and
+    a warning when the inputs look unlike the training data."""
+    counts = ", ".join(f"{c} {n}" for c, n in summary.counts.items())
+    info(f"{summary.n} predictions written to {summary.out}: {counts}")
+    if summary.agreement is not None:
+        info(
+            f"agreement with the files' classes: {summary.agreement:.3f} "
+            f"({summary.n_agree} of {summary.n_labelled} labelled spectra)"
+        )
+    if summary.outside_warning:
+        err.print(f"[bold yellow]warning:[/] {escape(summary.outside_warning)}", soft_wrap=True)
 
 
 def summary_table(report: dict[str, Any]) -> None:

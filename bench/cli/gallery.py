@@ -16,7 +16,7 @@ def plot_gallery(config_path: Path, model_label: str | None, per_class: int, out
 
     from bench.data.split import known_label_index, stratified_sample
     from bench.pipeline import build_pipeline, renderer_for
-    from bench.results.plots import write_gallery
+    from bench.results.gallery import write_gallery
 
     registry = get_registry()
     config = load_config(config_path, registry)

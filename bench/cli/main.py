@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.cli.helpformat import Parser
 from bench.errors import USER_ERROR_EXIT, BenchError
 from bench.interfaces import Command
 
@@ -54,7 +55,12 @@ def _plugin_arguments(sub: Any) -> None:
     predict = sub.add_parser("predict", help="apply a trained cell to spectrum files")
     predict.add_argument("cell_dir", type=Path)
     predict.add_argument("paths", nargs="+", type=Path, help="spectrum files or folders")
-    predict.add_argument("--out", type=Path, default=Path("predictions.csv"))
+    predict.add_argument(
+        "--out", type=Path, default=None, help="default: predictions.csv (or .parquet)"
+    )
+    predict.add_argument(
+        "--format", dest="fmt", default="csv", choices=("csv", "parquet"), help="output format"
+    )
 
 
 def _group_arguments(groups: Groups) -> None:
@@ -78,6 +84,14 @@ def _results_arguments(sub: Any) -> None:
     board.add_argument(
         "--format", dest="fmt", default="table", choices=("table", "md", "html", "json")
     )
+    board.add_argument(
+        "--export",
+        type=Path,
+        metavar="PATH",
+        help="also write the table as Parquet (.parquet, needs pyarrow) or CSV (.csv); "
+        "without a suffix: Parquet when pyarrow is installed, else CSV",
+    )
+
     compare = sub.add_parser("compare", help="CI gate: exit 1 when a metric regressed")
     compare.add_argument("baseline", type=Path)
     compare.add_argument("current", type=Path)
@@ -118,9 +132,7 @@ def _parser(
         from bench.plugins.manager import get_registry
 
         commands = get_registry().commands
-    parser = argparse.ArgumentParser(
-        prog="bench", description="Benchmark classifiers of astrophysical spectra."
-    )
+    parser = Parser(prog="bench", description="Benchmark classifiers of astrophysical spectra.")
     parser.add_argument("--version", action="version", version=f"specclassbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _run_arguments(sub)
@@ -175,7 +187,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return check_plugin(args.words, args.option)
     if args.command == "predict":
-        return commands.predict(args.cell_dir, args.paths, args.out)
+        out = args.out or Path(f"predictions.{args.fmt}")
+        return commands.predict(args.cell_dir, args.paths, out, args.fmt)
     if args.command == "data" and args.data_command == "check":
         from bench.cli.data_commands import check
 
@@ -185,7 +198,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return plot_gallery(args.config, args.model, args.per_class, args.out)
     if args.command == "leaderboard":
-        return commands.leaderboard(args.paths, args.metric, args.fmt)
+        return commands.leaderboard(args.paths, args.metric, args.fmt, args.export)
     if args.command == "compare":
         return commands.compare(args.baseline, args.current, args.tolerance)
     raise AssertionError(args.command)

@@ -12,10 +12,14 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.io import atomic_write_text
+from bench.results import figures as figures_
 from bench.results import paper, plots
+from bench.results.objects import read_predictions
 from bench.results.report_md import split_heading, validation_fraction
-from bench.run.rundir import RunDir
+from bench.run.rundir import RunDir, mistakes_of, predictions_of
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
@@ -74,24 +78,55 @@ def results_table(report: dict[str, Any]) -> str:
     return _table(header, rows)
 
 
-def figures(report: dict[str, Any]) -> str:
-    """Per (dataset, train fraction, seed): confusion grid, loss curves, recall vs z and S/N."""
+def figures(report: dict[str, Any], root: Path | None = None) -> str:
+    """Per (dataset, train fraction, seed): confusion grid, loss and accuracy curves, and,
+    from each cell's files under ``root``: ROC and precision-recall, completeness and
+    purity versus redshift, S/N and magnitude, the mistakes gallery (recall versus bins
+    from report.json when the cells' files are absent)."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in plots.final_cells(report["results"]):
         c = r["cell"]
         groups[(c["dataset"], c.get("test_dataset"), c["train_fraction"], c["seed"])].append(r)
+    classes = report["config"]["benchmark"]["classes"]
     parts = []
     for (_, _, _, seed), cells in groups.items():
         data = split_heading(cells[0]["cell"], validation_fraction(report))
         title = f"{data}, seed {seed}, {cells[0]['cell']['epochs']} epochs"
         parts.append(f"<h3>{escape(title)}</h3>")
         parts.append(_img(plots.confusion_grid(cells, title), f"confusion matrices: {title}"))
-        parts.append(_img(plots.loss_curves(cells, title), f"loss curves: {title}"))
+        parts.append(_img(plots.loss_curves(cells, title), f"loss and accuracy curves: {title}"))
+        parts += _object_figures(cells, classes, title, root)
+    spread = plots.seed_spread(report["results"], report["config"]["benchmark"]["name"])
+    if spread is not None:
+        parts.append(f"<h3>Across seeds</h3>{_img(spread, 'across seeds: accuracy and macro F1')}")
+    return "\n".join(parts)
+
+
+def _object_figures(
+    cells: list[dict[str, Any]], classes: list[str], title: str, root: Path | None
+) -> list[str]:
+    """The figures drawn from per-object files; recall versus bins without them."""
+    report_path = (root or Path(".")) / "report.json"
+    read = [(r, predictions_of(report_path, r)) for r in cells] if root is not None else []
+    with_preds = [(r, read_predictions(path)) for r, path in read if path.exists()]
+    if not with_preds:
+        parts = []
         for kind, name in (("redshift", "redshift"), ("snr", "S/N")):
             png = plots.recall_vs_bins(cells, kind, f"recall versus {name}: {title}")
             if png is not None:
                 parts.append(_img(png, f"recall versus {name}: {title}"))
-    return "\n".join(parts)
+        return parts
+    pngs = [(figures_.roc_pr(with_preds, classes, title), f"ROC and precision-recall: {title}")]
+    for kind in figures_.EDGES:
+        png = figures_.completeness_purity(with_preds, classes, kind, title)
+        pngs.append((png, f"completeness and purity versus {figures_.AXIS[kind]}: {title}"))
+    for r in cells:
+        path = mistakes_of(report_path, r)
+        if path.exists():
+            with np.load(path) as m:
+                png = figures_.mistakes_gallery(r, dict(m), classes)
+            pngs.append((png, f"mistakes gallery: {r['cell']['id']}"))
+    return [_img(png, alt) for png, alt in pngs if png is not None]
 
 
 def paper_section(report: dict[str, Any]) -> str:
@@ -107,7 +142,8 @@ def paper_section(report: dict[str, Any]) -> str:
     )
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: dict[str, Any], root: Path | None = None) -> str:
+    """The page for ``report``; figures from per-object files need the run folder ``root``."""
     name = report["config"]["benchmark"]["name"]
     prov = report["provenance"]
     summary = report["summary"]
@@ -122,12 +158,12 @@ def render_html(report: dict[str, Any]) -> str:
         f"<title>{escape(f'Benchmark report: {name}')}</title><style>{STYLE}</style></head><body>"
         f"<h1>{escape(f'Benchmark report: {name}')}</h1><p>{escape(meta)}</p>"
         f"<h2>Results</h2>{results_table(report)}"
-        f"<h2>Figures</h2>{figures(report)}{paper_section(report)}</body></html>\n"
+        f"<h2>Figures</h2>{figures(report, root)}{paper_section(report)}</body></html>\n"
     )
 
 
 def write_html(report: dict[str, Any], out_dir: Path) -> Path:
     """Write ``out_dir/report.html`` atomically and return its path."""
     path = RunDir(Path(out_dir)).report_html
-    atomic_write_text(path, render_html(report))
+    atomic_write_text(path, render_html(report, Path(out_dir)))
     return path

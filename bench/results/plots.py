@@ -1,6 +1,8 @@
-"""Report figures as PNG bytes: the paper's grid of normalised confusion matrices, loss
-curves (train dashed, test solid, as the paper's Figure 7) and recall versus redshift;
-and the gallery of rendered model inputs per class (``bench plot gallery``).
+"""Report figures as PNG bytes: the paper's grid of normalised confusion matrices (with
+counts), loss and accuracy curves (train dashed, validation solid, as the paper's Figure
+7), recall versus redshift, and the spread of a metric across seeds. Figures drawn from
+per-object predictions (ROC, purity, mistakes) are in :mod:`bench.results.figures`; the
+gallery of rendered model inputs (`bench plot gallery`) in :mod:`bench.results.gallery`.
 
 matplotlib is imported inside each function (``Figure`` objects, no pyplot state), so
 importing this module costs nothing.
@@ -10,12 +12,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from bench.interfaces import Renderer
-    from bench.spectra import SpectrumBatch
+import numpy as np
 
 # rows of the paper's Figures 8-10 and the normalisation of the confusion matrix for each:
 # recall divides by the true-class total, precision by the predicted-class total
@@ -63,17 +62,19 @@ def confusion_grid(results: Sequence[dict[str, Any]], title: str) -> bytes:
         for row, (_, key, row_title) in enumerate(GRID_ROWS):
             ax = axes[row][col]
             matrix = cm.get(key) or cm["normalized"]
+            counts = cm.get("counts") or [[None] * len(line) for line in matrix]
             ax.imshow(matrix, vmin=0, vmax=1, cmap="Blues")
             for i, line in enumerate(matrix):
                 for j, v in enumerate(line):
+                    n = counts[i][j]
                     ax.text(
                         j,
                         i,
-                        f"{v:.2f}",
+                        f"{v:.2f}" if n is None else f"{v:.2f}\n({n})",
                         ha="center",
                         va="center",
                         color="white" if v > 0.6 else "black",
-                        fontsize=9,
+                        fontsize=8,
                     )
             ax.set_xticks(range(len(labels)), [_label(c) for c in labels], fontsize=8)
             ax.set_yticks(range(len(labels)), [_label(c) for c in labels], fontsize=8)
@@ -88,28 +89,32 @@ def confusion_grid(results: Sequence[dict[str, Any]], title: str) -> bytes:
 
 
 def loss_curves(results: Sequence[dict[str, Any]], title: str) -> bytes:
-    """Loss per epoch for each model: training dashed, test solid, one colour per model."""
+    """Loss and accuracy per epoch for each model: training dashed, validation (the test
+    feed) solid, one colour per model; whole-number epoch ticks."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(7, 4), layout="constrained")
-    ax = fig.subplots()
-    for k, r in enumerate(results):
-        colour = f"C{k % 10}"
-        history = r["history"]
-        for key, style, phase in (("loss", "--", "train"), ("val_loss", "-", "test")):
-            values = history.get(key, [])
-            ax.plot(
-                range(1, len(values) + 1),
-                values,
-                style,
-                marker="." if len(values) < 15 else None,  # a single epoch is still visible
-                color=colour,
-                label=_label(f"{r['cell']['model']} {phase}"),
-            )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title(_label(title), fontsize=10)
-    ax.legend(fontsize=8)
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for k, r in enumerate(results):
+            for key, style, phase in ((metric, "--", "train"), (f"val_{metric}", "-", "val")):
+                values = r["history"].get(key, [])
+                ax.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    style,
+                    marker="." if len(values) < 15 else None,  # a single epoch is still visible
+                    color=f"C{k % 10}",
+                    label=_label(f"{r['cell']['model']} {phase}"),
+                )
+        n_epochs = max((len(r["history"].get(metric, [])) for r in results), default=1)
+        ax.set_xlim(0.5, max(n_epochs, 1) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=7)
+    fig.suptitle(_label(f"loss and accuracy: {title}"), fontsize=10)
     return _png(fig)
 
 
@@ -137,45 +142,32 @@ def recall_vs_bins(results: Sequence[dict[str, Any]], kind: str, title: str) -> 
     return _png(fig)
 
 
-def write_gallery(
-    batch: SpectrumBatch,
-    renderer: Renderer,
-    shape: tuple[int, int, int],
-    out_png: Path | str,
-    per_class: int = 4,
-) -> Path:
-    """Render the first ``per_class`` spectra of each class in ``batch`` and write them as
-    one PNG: a row per class (sorted by name), titled with the class and object id.
-    Returns the path written. Images are shown as rendered (grey for 1 channel)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import numpy as np
+def seed_spread(results: Sequence[dict[str, Any]], title: str) -> bytes | None:
+    """Accuracy and macro F1 of each seed (dots) with their mean and standard deviation
+    (bar), per (dataset, model, train fraction, epochs); None with a single seed."""
     from matplotlib.figure import Figure
 
-    out_png = Path(out_png)
-    labels = np.asarray(batch.labels).astype(str)
-    classes = sorted(set(labels)) or [""]
-    picks = [np.flatnonzero(labels == c)[:per_class] for c in classes]
-    images = renderer.render(batch.take(np.concatenate(picks).astype(np.int64)), shape)
-    height, width = shape[0], shape[1]
-    scale = max(1.0, 160 / max(height, width))
-    cell = (width * scale / 80 + 0.2, height * scale / 80 + 0.4)
-    fig = Figure(figsize=(cell[0] * per_class, cell[1] * len(classes)), dpi=80)
-    axes = fig.subplots(len(classes), per_class, squeeze=False)
-    k = 0
-    for row, (cls, pick) in enumerate(zip(classes, picks, strict=True)):
-        for col in range(per_class):
-            ax = axes[row, col]
-            ax.set_axis_off()
-            if col < len(pick):
-                image = images[k]
-                k += 1
-                ax.imshow(
-                    image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1
-                )
-                ax.set_title(f"{cls or '?'} {batch.ids[pick[col]]}", fontsize=8)
-    fig.suptitle(f"renderer {renderer.name!r} {'x'.join(map(str, shape))}", fontsize=9)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png)
-    return out_png
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in results:
+        if r["status"] == "ok":
+            c = r["cell"]
+            groups.setdefault((c["dataset"], c["model"], c["train_fraction"], c["epochs"]), [])
+            groups[(c["dataset"], c["model"], c["train_fraction"], c["epochs"])].append(r)
+    groups = {k: v for k, v in groups.items() if len({r["cell"]["seed"] for r in v}) > 1}
+    if not groups:
+        return None
+    fig = Figure(figsize=(max(5.0, 0.9 * len(groups) + 2), 3.6), layout="constrained")
+    ax = fig.subplots()
+    for m, metric in enumerate(("accuracy", "macro_f1")):
+        for x, cells in enumerate(groups.values()):
+            values = [float(r["metrics"].get(metric) or 0.0) for r in cells]
+            at = x + (m - 0.5) * 0.3
+            ax.plot([at] * len(values), values, ".", color=f"C{m}", alpha=0.6)
+            ax.errorbar(at, np.mean(values), yerr=np.std(values), fmt="s", color=f"C{m}",
+                        capsize=4, label=metric if x == 0 else None)  # fmt: skip
+    labels = [f"{d} {mo}\nf{f:g} e{e}" for d, mo, f, e in groups]
+    ax.set_xticks(range(len(groups)), [_label(t) for t in labels], fontsize=7)
+    ax.set_ylabel("value per seed, mean ± std")
+    ax.set_title(_label(f"across seeds: {title}"), fontsize=10)
+    ax.legend(fontsize=8)
+    return _png(fig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,12 @@ from bench.run.rundir import RunDir
 
 @dataclass
 class RunOutcome:
-    """The written report, where it is, and whether the HTML view could be written."""
+    """The written report, where it is, and the one-line errors of result sinks that
+    failed (report.html, the objects table, trackers)."""
 
     report: dict[str, Any]
     run_dir: RunDir
-    html_error: str | None = None
+    sink_errors: list[str] = field(default_factory=list)
 
 
 def prepare_run_dir(
@@ -62,10 +63,12 @@ def run_benchmark(
     """Run every cell into ``run_dir`` and write report.json, report.md and report.html;
     the lock is released whatever happens."""
     from bench.results.report import build_report, now, write_report
+    from bench.results.sinks import SinkEvents, result_sinks
     from bench.run.execute import run_matrix
 
     try:
         started = now()
+        events = sinks = SinkEvents(events, result_sinks(registry), run_dir.root)
         results, datasets = run_matrix(config, registry, run_dir.root, events, fresh)
     except BenchError:
         # a user mistake found before any cell was written: leave nothing behind
@@ -90,13 +93,7 @@ def run_benchmark(
     except BaseException:
         run_dir.release_lock()
         raise
-    outcome = RunOutcome(report, run_dir)
-    try:
-        from bench.results.html import write_html
-
-        write_html(report, run_dir.root)
-    except Exception as exc:  # noqa: BLE001 - report.json is complete; the HTML is a view of it
-        outcome.html_error = f"{run_dir.report_html}: not written ({type(exc).__name__}: {exc})"
+    try:  # report.json is complete; sinks (report.html, objects table, trackers) never fail it
+        return RunOutcome(report, run_dir, sinks.run_finished(report))
     finally:
         run_dir.release_lock()
-    return outcome

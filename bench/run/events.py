@@ -1,4 +1,8 @@
-"""What the runner reports while it works; the console draws it, tests may record it."""
+"""What the runner reports while it works; the console draws it, tests may record it.
+
+``stage(cell, text)`` says what a training run is doing now: ``loading``, ``rendering``,
+``compiling``, ``epoch k of n, loss x``, ``evaluating``, ``writing``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from bench.run.plan import Cell
 
 class Events(Protocol):
     def run_started(self, n_cells: int) -> None: ...
+    def stage(self, cell: Cell, text: str) -> None: ...
     def cell_finished(self, cell: Cell, result: dict[str, Any]) -> None: ...
     def message(self, text: str) -> None: ...
 
@@ -19,8 +24,21 @@ class SilentEvents:
     def run_started(self, n_cells: int) -> None:
         pass
 
+    def stage(self, cell: Cell, text: str) -> None:
+        pass
+
     def cell_finished(self, cell: Cell, result: dict[str, Any]) -> None:
         pass
 
     def message(self, text: str) -> None:
         pass
+
+
+def epoch_text(epoch: int, epochs: int, logs: dict[str, float]) -> str:
+    """``epoch 3 of 5, loss 0.412`` (and validation loss when there is one)."""
+    text = f"epoch {epoch} of {epochs}"
+    if "loss" in logs:
+        text += f", loss {float(logs['loss']):.3f}"
+    if "val_loss" in logs:
+        text += f", val_loss {float(logs['val_loss']):.3f}"
+    return text

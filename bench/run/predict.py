@@ -1,39 +1,76 @@
-"""Apply a trained cell (its preprocessing, renderer and model) to spectrum files."""
+"""Apply a trained cell (its preprocessing, renderer and model) to spectrum files.
+
+Besides the predictions: the class the files carry (``true``, empty when unknown), a
+summary (counts per predicted class, agreement with the files' classes), and how many
+inputs look unlike the training data (median S/N or flux scale outside the 1st-99th
+percentile of the training spectra; see :mod:`bench.run.inputrange`).
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.errors import BenchError
-from bench.feed import Feed, Pipeline
-from bench.interfaces import Model
-from bench.io import write_csv
-from bench.plugins.manager import get_registry
-from bench.run.rundir import model_dir, read_cell_config
+from bench.feed import Feed
+from bench.run.inputrange import outside
+from bench.run.predict_checks import check_cell, check_writable, rebuild
+from bench.run.rundir import CELL_JSON, read_cell_config
 from bench.spectra import ArraySource
 
 CHUNK = 1024
+FORMATS = ("csv", "parquet")
+# 1st-99th percentiles leave ~2 % of training spectra outside; warn above this share
+OUTSIDE_WARN = 0.05
 
 
-def predict_files(
-    cell_dir: Path, paths: list[Path], out: Path
-) -> tuple[int, list[tuple[Path, str]]]:
-    """Write ``path,predicted,p_<CLASS>...`` for every readable file; return the row count
-    and the (path, reason) of files that could not be read."""
+@dataclass
+class PredictSummary:
+    """What `bench predict` tells the user after writing the file."""
+
+    out: Path
+    n: int = 0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # per predicted class
+    n_labelled: int = 0  # files whose class is one of the cell's classes
+    n_agree: int = 0
+    n_outside: int | None = None  # None: the cell records no training range
+
+    @property
+    def agreement(self) -> float | None:
+        return self.n_agree / self.n_labelled if self.n_labelled else None
+
+    @property
+    def outside_warning(self) -> str | None:
+        if not self.n or self.n_outside is None or self.n_outside <= OUTSIDE_WARN * self.n:
+            return None
+        return (
+            f"{self.n_outside} of {self.n} spectra have a median S/N or flux scale outside the "
+            "1st-99th percentile of the training spectra: predictions may not be reliable"
+        )
+
+
+def predict_files(cell_dir: Path, paths: list[Path], out: Path, fmt: str = "csv") -> PredictSummary:
+    """Write ``path,id,true,predicted,p_<CLASS>...`` for every readable file as CSV or
+    Parquet; return the summary, with the (path, reason) of files that could not be read."""
     from bench.backend import ensure_jax_backend
     from bench.data.readers import find_spectra, read_batch
+    from bench.results.objects import have_pyarrow
 
+    if fmt not in FORMATS:
+        raise BenchError(f"--format: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if fmt == "parquet" and not have_pyarrow():
+        raise BenchError("--format parquet needs pyarrow (pip install pyarrow); or --format csv")
     cell = read_cell_config(cell_dir)
-    _check_cell(cell, cell_dir / "cell.json")
+    check_cell(cell, cell_dir / CELL_JSON)
     check_writable(out, "--out")
     ensure_jax_backend()
     classes = cell["classes"]
-    pipeline, model = _rebuild(cell, cell_dir)
+    pipeline, model = rebuild(cell, cell_dir)
     g = cell["grid"]
     grid = g["loglam0"] + g["dloglam"] * np.arange(g["n_pixels"])
     files = find_spectra(paths)
@@ -41,95 +78,51 @@ def predict_files(
         raise BenchError(
             f"no spectrum files (*.fits, *.fit, *.fits.gz) under {', '.join(map(str, paths))}"
         )
-    rows: list[list[object]] = []
-    failures: list[tuple[Path, str]] = []
+    summary = PredictSummary(out, n_outside=0 if cell.get("input_range") else None)
+    columns: dict[str, list[Any]] = {"path": [], "id": [], "true": [], "predicted": []}
+    columns |= {f"p_{c}": [] for c in classes}
     for start in range(0, len(files), CHUNK):
         batch, bad = read_batch(files[start : start + CHUNK], grid)
-        failures += bad
+        summary.failures += bad
         if len(batch) == 0:
             continue
         feed = Feed(ArraySource(batch), np.arange(len(batch)), pipeline, classes, batch_size=64)
-        proba = model.predict_proba(feed)
-        for i in range(len(batch)):
-            rows.append(
-                [
-                    batch.meta["path"][i],
-                    classes[int(np.argmax(proba[i]))],
-                    *(f"{p:.6g}" for p in proba[i]),
-                ]
-            )
+        proba = np.asarray(model.predict_proba(feed))
+        if summary.n_outside is not None:
+            summary.n_outside += int(outside(batch, cell["input_range"]).sum())
+        _add_rows(columns, batch, proba, classes)
+    _summarise(summary, columns, classes)
+    _write(columns, out, fmt)
+    return summary
+
+
+def _add_rows(
+    columns: dict[str, list[Any]], batch: Any, proba: np.ndarray, classes: list[str]
+) -> None:
+    columns["path"] += [str(p) for p in batch.meta["path"]]
+    columns["id"] += [str(i) for i in batch.ids]
+    columns["true"] += [str(label or "") for label in batch.labels]
+    columns["predicted"] += [classes[int(k)] for k in np.argmax(proba, axis=1)]
+    for k, c in enumerate(classes):
+        columns[f"p_{c}"] += [float(p) for p in proba[:, k]]
+
+
+def _summarise(summary: PredictSummary, columns: dict[str, list[Any]], classes: list[str]) -> None:
+    summary.n = len(columns["predicted"])
+    counts = Counter(columns["predicted"])
+    summary.counts = {c: counts.get(c, 0) for c in classes}
+    pairs = [(t, p) for t, p in zip(columns["true"], columns["predicted"], strict=True)]
+    labelled = [(t, p) for t, p in pairs if t in classes]
+    summary.n_labelled = len(labelled)
+    summary.n_agree = sum(t == p for t, p in labelled)
+
+
+def _write(columns: dict[str, list[Any]], out: Path, fmt: str) -> None:
+    from bench.results.objects import write_table
+
+    if not any(columns["true"]):  # the files carry no class: no empty column
+        columns = {k: v for k, v in columns.items() if k != "true"}
     try:
-        write_csv(out, ["path", "predicted", *(f"p_{c}" for c in classes)], rows)
+        write_table(columns, out, fmt)
     except OSError as exc:
         raise BenchError(f"{out}: cannot write the predictions ({exc.strerror or exc})") from None
-    return len(rows), failures
-
-
-def _rebuild(cell: dict[str, Any], cell_dir: Path) -> tuple[Pipeline, Model]:
-    """The cell's pipeline and trained model; BenchError naming cell.json or the model."""
-    from bench.pipeline import pipeline_from_config
-
-    registry, where = get_registry(), cell_dir / "cell.json"
-    try:
-        pipeline = pipeline_from_config(registry, cell["pipeline"])
-        spec = cell["model"]
-        model: Model = registry.create("model", spec["name"], spec["params"], str(cell_dir))
-    except BenchError as exc:
-        raise BenchError(f"{where}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        raise BenchError(f"{where}: cannot rebuild the pipeline ({reason})") from None
-    try:
-        model.load(model_dir(cell_dir))
-    except BenchError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a missing or damaged model file, whatever the plugin
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise BenchError(f"{model_dir(cell_dir)}: cannot load the model ({first})") from None
-    return pipeline, model
-
-
-CELL_KEYS: dict[str, type | tuple[type, ...]] = {
-    "classes": list,
-    "pipeline": dict,
-    "model": dict,
-    "grid": dict,
-    "model.name": str,
-    "model.params": dict,
-    "grid.loglam0": (int, float),
-    "grid.dloglam": (int, float),
-    "grid.n_pixels": int,
-}
-
-
-def _check_cell(cell: object, where: Path) -> None:
-    """Every key `bench predict` reads, of the expected type (BenchError naming the key)."""
-    if not isinstance(cell, dict):
-        raise BenchError(f"{where}: expected a JSON object, got {type(cell).__name__}")
-    for dotted, kind in CELL_KEYS.items():
-        value: object = cell
-        for part in dotted.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise BenchError(f"{where}: key {dotted!r} is missing or not a {_name(kind)}")
-
-
-def _name(kind: type | tuple[type, ...]) -> str:
-    return (
-        "number" if isinstance(kind, tuple) else {"dict": "table"}.get(kind.__name__, kind.__name__)
-    )
-
-
-def check_writable(path: Path, what: str) -> None:
-    """Fail before any work when ``path`` cannot be written as a file."""
-    if path.is_dir():
-        raise BenchError(f"{what} {path}: is a folder; give a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise BenchError(f"{what} {path}: folder {parent} does not exist")
-    try:  # a real probe: permissions alone say nothing for root or a read-only mount
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise BenchError(f"{what} {path}: not writable ({exc.strerror or exc})") from None

@@ -3,8 +3,8 @@ that knows these paths::
 
     <run>/
       .lock                    "PID HOST" of the run writing here (flock-ed while it runs)
-      report.json report.md report.html
-      cells/<cell id>/         model/  cell.json  predictions.csv  metrics.json
+      report.json report.md report.html objects.parquet (or objects.csv)
+      cells/<cell id>/         model/  cell.json  predictions.csv  metrics.json  mistakes.npz
       cells/.tmp-<cell id>/    a cell being written, renamed into place when complete
       cells/.old-<cell id>/    the cell it replaces, deleted once the new one is in place
       logs/<cell id>.log       traceback of a failed cell
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.errors import BenchError
 from bench.io import atomic_write_text, write_csv
 
@@ -36,6 +38,8 @@ MODEL = "model"
 CELL_JSON = "cell.json"
 PREDICTIONS = "predictions.csv"
 METRICS = "metrics.json"
+MISTAKES = "mistakes.npz"  # the most confident mistakes: flux, model input, ids, z, proba
+OBJECTS = "objects"  # the run's tidy table; .parquet or .csv added by its writer
 
 
 def cell_path(cell_id: str) -> str:
@@ -54,6 +58,11 @@ def model_dir(cell_dir: Path) -> Path:
 def predictions_of(report_path: Path, result: dict[str, Any]) -> Path:
     """The ``predictions.csv`` of one result of the report at ``report_path``."""
     return report_path.parent / result.get("path", cell_path(result["cell"]["id"])) / PREDICTIONS
+
+
+def mistakes_of(report_path: Path, result: dict[str, Any]) -> Path:
+    """The ``mistakes.npz`` of one result of the report at ``report_path``."""
+    return report_path.parent / result.get("path", cell_path(result["cell"]["id"])) / MISTAKES
 
 
 def read_cell_config(cell_dir: Path) -> dict[str, Any]:
@@ -75,6 +84,7 @@ class CellFiles:
     result: dict[str, Any]
     header: Sequence[str]
     rows: list[list[Any]]
+    arrays: dict[str, Any] | None = None  # written to mistakes.npz when given
 
 
 class RunDir:
@@ -136,6 +146,8 @@ class RunDir:
             tmp.mkdir(parents=True)
             save_model(model_dir(tmp))
             write_csv(tmp / PREDICTIONS, files.header, files.rows)
+            if files.arrays is not None:
+                np.savez_compressed(tmp / MISTAKES, **files.arrays)
             atomic_write_text(tmp / CELL_JSON, json.dumps(files.config, indent=2))
             atomic_write_text(tmp / METRICS, json.dumps(files.result, indent=2))
         except BaseException as exc:

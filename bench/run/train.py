@@ -16,7 +16,10 @@ from bench.interfaces import Model
 from bench.pipeline import build_pipeline, renderer_for
 from bench.plugins.manager import Registry
 from bench.results.metrics import compute_metrics
-from bench.run.events import Events
+from bench.results.objects import fact_text, object_facts, top_mistakes
+from bench.run.events import Events, epoch_text
+from bench.run.inputrange import training_range
+from bench.run.output_checks import check_plugin_output
 from bench.run.plan import Cell, TrainTask
 from bench.run.rundir import CellFiles, RunDir, cell_path
 from bench.spectra import SpectrumSource
@@ -36,6 +39,7 @@ class Trainee:
     history: dict[str, list[float]] = field(default_factory=dict)
     fit_s: float = 0.0
     done_epochs: int = 0
+    input_range: dict[str, Any] | None = None  # of the training spectra, for `bench predict`
 
 
 def train_run(
@@ -54,6 +58,7 @@ def train_run(
         for cell in cells:
             events.cell_finished(cell, cached[cell.id])
         return [cached[cell.id] for cell in cells]
+    events.stage(cells[0], "loading")
     try:
         trainee = _build(task, registry, source, test_source)
     except Exception as exc:  # noqa: BLE001 - a failing plugin fails its cells, not the run
@@ -62,8 +67,9 @@ def train_run(
     for cell in cells:
         try:
             result = cached.get(cell.id)
-            _train_to(trainee, cell.epochs)
+            _train_to(trainee, cell, events)
             if result is None:  # else: trained through it to reach later cells; kept as it was
+                events.stage(cell, "evaluating")
                 result = _evaluate_and_write(trainee, task, cell, run_dir)
         except Exception as exc:  # noqa: BLE001
             results.append(failed_result(cell, exc, run_dir, events))
@@ -98,7 +104,15 @@ def _build(
     return Trainee(model, pipeline, train, test, test_source, validation)
 
 
-def _train_to(trainee: Trainee, epochs: int) -> None:
+def _train_to(trainee: Trainee, cell: Cell, events: Events) -> None:
+    epochs = cell.epochs
+    if trainee.done_epochs == 0:
+        events.stage(cell, "rendering and compiling (first epoch)")
+
+    def progress(epoch: int, logs: dict[str, float]) -> None:
+        events.stage(cell, epoch_text(epoch, epochs, logs))
+
+    trainee.model.progress = progress
     t0 = time.perf_counter()
     history = trainee.model.fit(
         trainee.train, trainee.validation, epochs=epochs, initial_epoch=trainee.done_epochs
@@ -137,6 +151,7 @@ def _evaluate_and_write(
         magnitude=properties["magnitude"],
     )
     key = task.keys[cell.epochs]
+    facts = object_facts(source, test_index)
     result = {
         "cell": {**asdict(cell), "id": cell.id},
         "status": "ok",
@@ -151,60 +166,21 @@ def _evaluate_and_write(
         "cache_key": key,
         "reused": False,
     }
+    config = _cell_config(trainee, cell, classes, key)
+    if trainee.input_range is None:
+        trainee.input_range = training_range(trainee.train.source, task.split.train, cell.seed)
+    config["input_range"] = trainee.input_range
     files = CellFiles(
-        config=_cell_config(trainee, cell, classes, key),
+        config=config,
         result=result,
-        header=["id", "true", "predicted", *(f"p_{c}" for c in classes)],
+        header=["id", "true", "predicted", *(f"p_{c}" for c in classes), *facts],
         rows=_prediction_rows(source.ids[test_index].astype(str), trainee.test.y, proba, classes),
+        arrays=_mistakes(trainee, test_index, proba),
     )
+    for row, *values in zip(files.rows, *facts.values(), strict=True):
+        row += [fact_text(v) for v in values]
     run_dir.write_cell(cell.id, trainee.model.save, files)
     return result
-
-
-HISTORY_KEYS = ("loss", "val_loss", "accuracy", "val_accuracy")
-
-
-class PluginOutputError(ValueError):
-    """A model plugin returned something the report cannot hold; fails that cell only."""
-
-
-def check_plugin_output(
-    model: str,
-    proba: np.ndarray,
-    history: dict[str, list[float]],
-    shape: tuple[int, int],
-    epochs: int,
-    validation: bool = True,
-) -> None:
-    """Check what a model returned before it is stored: ``proba`` of ``shape`` (test
-    spectra x classes), finite, in [0, 1], rows summing to 1; a history with ``loss`` and
-    ``accuracy`` (and ``val_*`` when there was a validation set), one value per epoch."""
-    if proba.shape != shape:
-        raise PluginOutputError(
-            f"model {model!r}: predict_proba gave shape {proba.shape}, expected {shape}"
-        )
-    if not np.all(np.isfinite(proba)):
-        raise PluginOutputError(f"model {model!r}: predict_proba gave NaN or infinite values")
-    sums = proba.sum(axis=1)
-    if proba.min(initial=0.0) < -1e-6 or not np.allclose(sums, 1.0, atol=1e-3):
-        worst = int(np.argmax(np.abs(sums - 1.0)))
-        raise PluginOutputError(
-            f"model {model!r}: predict_proba rows must be probabilities summing to 1 "
-            f"(row {worst} sums to {sums[worst]:.4g})"
-        )
-    keys = [k for k in HISTORY_KEYS if validation or not k.startswith("val_")]
-    missing = [k for k in keys if k not in history]
-    if missing:
-        raise PluginOutputError(
-            f"model {model!r}: fit's history lacks {', '.join(missing)} "
-            f"(it must return {', '.join(keys)})"
-        )
-    for key in keys:
-        if len(history[key]) != epochs:
-            raise PluginOutputError(
-                f"model {model!r}: fit's history[{key!r}] has {len(history[key])} values "
-                f"after {epochs} epochs, expected one per epoch"
-            )
 
 
 def _timings(trainee: Trainee, predict_s: float) -> dict[str, float]:
@@ -225,6 +201,32 @@ def _prediction_rows(
         [ids[i], classes[y[i]], classes[pred[i]], *(f"{p:.6g}" for p in proba[i])]
         for i in range(len(ids))
     ]
+
+
+def _mistakes(trainee: Trainee, test_index: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
+    """The most confident mistakes per (true, predicted) pair, for the report's gallery:
+    flux on the grid, the input the model saw, ids, redshift, probabilities."""
+    picked = top_mistakes(trainee.test.y, proba, per_pair=2)
+    source = trainee.test_source
+    index = test_index[picked]
+    batch = source.read(index) if len(index) else None
+    inputs = trainee.pipeline.apply(batch) if batch is not None else np.zeros((0,))
+    return {
+        "ids": source.ids[index].astype(str),
+        "true": trainee.test.y[picked],
+        "proba": proba[picked].astype(np.float32),
+        "redshift": np.asarray(source.redshift, dtype=np.float64)[index],
+        "loglam": np.asarray(source.loglam, dtype=np.float32),
+        "flux": batch.flux.astype(np.float16) if batch is not None else np.zeros((0,)),
+        "inputs": _compact(np.asarray(inputs), trainee.model.input_kind),
+    }
+
+
+def _compact(inputs: np.ndarray, input_kind: str) -> np.ndarray:
+    """Images in [0, 1] as uint8 (x 255), flux vectors as float16: a few kB per cell."""
+    if input_kind == "image":
+        return np.round(np.clip(inputs, 0.0, 1.0) * 255).astype(np.uint8)
+    return inputs.astype(np.float16)
 
 
 def _cell_config(trainee: Trainee, cell: Cell, classes: list[str], key: str) -> dict[str, Any]:

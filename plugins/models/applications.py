@@ -205,7 +205,7 @@ class KerasApplication(FeatureExtraction, KerasModel):
             x_val = self.features(validation)
             val_feed = in_index_order(with_batch_size(validation, self.params["batch_size"]))
             val = FeedDataset(val_feed, x_of=x_val.__getitem__)
-        return self.run_fit(self.head(), data, val, epochs, initial_epoch)
+        return self.run_fit(self.head(), data, val, epochs, initial_epoch, progress=self.progress)
 
     def predict_proba(self, feed: Feed) -> np.ndarray:
         """Frozen mode: the head on cached features when ``feed`` was seen in ``fit``."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +159,9 @@ class KerasModel(DeviceShipping, Model):
             val = None if val is None else padded(val, self.devices)
         network = self.wrapped(self._network(), train)
         with self.scope():
-            return self.run_fit(network, data, val, epochs, initial_epoch, timed)
+            return self.run_fit(
+                network, data, val, epochs, initial_epoch, timed, progress=self.progress
+            )
 
     def run_fit(
         self,
@@ -169,6 +171,7 @@ class KerasModel(DeviceShipping, Model):
         epochs: int,
         initial_epoch: int,
         timed: Any = None,
+        progress: Callable[[int, dict[str, float]], None] | None = None,
     ) -> dict[str, list[float]]:
         """``network.fit`` over the datasets; the history of the epochs run in this call.
         Adds the fit's compile/data/step/validation seconds to :meth:`timing`
@@ -184,7 +187,7 @@ class KerasModel(DeviceShipping, Model):
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 shuffle=False,  # the Feed orders the samples, reshuffled by Reshuffle
-                callbacks=[Reshuffle(data.feed), timer],
+                callbacks=[Reshuffle(data.feed, progress), timer],
                 verbose=0,
             )
         finally:

@@ -100,14 +100,22 @@ def batch_range(dataset: Any, first: int, stop: int) -> keras.utils.PyDataset:
 
 
 class Reshuffle(keras.callbacks.Callback):
-    """Calls ``feed.set_epoch(epoch)`` at the start of every epoch (absolute numbers)."""
+    """Calls ``feed.set_epoch(epoch)`` at the start of every epoch (absolute numbers), and
+    ``progress(epoch + 1, logs)`` after it when given (the runner's ``Model.progress``)."""
 
-    def __init__(self, feed: Feed) -> None:
+    def __init__(
+        self, feed: Feed, progress: Callable[[int, dict[str, float]], None] | None = None
+    ) -> None:
         super().__init__()
         self.feed = feed
+        self.progress = progress
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self.feed.set_epoch(epoch)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if self.progress is not None:
+            self.progress(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
 
 
 class StepTimer(keras.callbacks.Callback):

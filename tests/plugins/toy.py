@@ -20,6 +20,8 @@ class ToyDataset(Dataset):
         Option("n", int, 120, "number of spectra"),
         Option("seed", int, 0, "random seed"),
         Option("unknown", int, 0, "how many extra spectra carry an unknown label"),
+        Option("noise", float, 0.3, "noise sigma (larger: the centroid model makes mistakes)"),
+        Option("facts", bool, False, "the source also knows per-object S/N and magnitude"),
     )
 
     def open(self) -> ArraySource:
@@ -30,7 +32,7 @@ class ToyDataset(Dataset):
         loglam = 3.6 + 1e-4 * np.arange(200)
         labels = np.array([CLASSES[i % 3] for i in range(n)], dtype=object)
         labels[self.params["n"] :] = "UNKNOWN"
-        flux = rng.normal(1.0, 0.3, (n, 200)).astype(np.float32)
+        flux = rng.normal(1.0, self.params["noise"], (n, 200)).astype(np.float32)
         for i in range(n):
             flux[i, 30 + 60 * (i % 3) : 40 + 60 * (i % 3)] += 3.0
         batch = SpectrumBatch(
@@ -40,10 +42,14 @@ class ToyDataset(Dataset):
             ivar=np.ones_like(flux),
             mask=np.zeros(flux.shape, np.int32),
             labels=labels,
-            redshift=np.zeros(n),
+            redshift=np.zeros(n) if not self.params["facts"] else rng.uniform(0, 3, n),
             snr=np.full(n, 3.0, np.float32),
         )
-        return ArraySource(batch, {"generator": "toy"})
+        source = ArraySource(batch, {"generator": "toy"})
+        if self.params["facts"]:  # what sdss sources know (getattr'd by the runner)
+            source.snr = rng.uniform(1.0, 30.0, n)  # type: ignore[attr-defined]
+            source.magnitude = rng.uniform(16.0, 22.0, n)  # type: ignore[attr-defined]
+        return source
 
 
 class FlatRenderer(Renderer):

@@ -1,0 +1,124 @@
+"""Result sinks: the hook, the report writers as sinks, a failing sink never fails the
+run, and the MLflow sink logging a run that MLflow's own client reads back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import hookimpl
+from bench.cli import main
+from bench.interfaces import ResultSink
+from bench.plugins import manager
+from bench.results.sinks import result_sinks
+from tests.plugins import toy
+from tests.test_core import CONFIG, write
+
+
+class Recording(ResultSink):
+    name = "recording"
+    seen: list[str] = []
+
+    def cell_finished(self, *, run_dir, result):  # type: ignore[no-untyped-def]
+        self.seen.append(f"cell {result['cell']['id']} {result['status']}")
+
+    def run_finished(self, *, run_dir, report):  # type: ignore[no-untyped-def]
+        self.seen.append(f"run {report['summary']['n_cells']}")
+
+
+class Broken(ResultSink):
+    name = "broken"
+
+    def run_finished(self, *, run_dir, report):  # type: ignore[no-untyped-def]
+        raise OSError("disk full\nsecond line")
+
+
+class SinkPlugin:
+    @hookimpl
+    def register_result_sinks(self, register):  # type: ignore[no-untyped-def]
+        register(Recording)
+        register(Broken)
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("tests_sink_plugin")
+    module.register_result_sinks = SinkPlugin().register_result_sinks  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tests_sink_plugin", module)
+    reg = manager.get_registry(extra=[toy, module], third_party=False)
+    monkeypatch.setattr(manager, "_overrides", [reg])
+    Recording.seen = []
+    return reg
+
+
+def test_report_writers_are_sinks_and_plugins_add_theirs(registry):
+    names = [sink.name for sink in result_sinks(registry)]
+    assert names[:2] == ["objects_table", "report_html"]
+    assert set(names[2:]) == {"recording", "broken"}
+
+
+def test_sinks_see_every_cell_and_a_failing_sink_is_one_line(registry, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(write(tmp_path, CONFIG)), "--out", str(out)]) == 1  # broken cells
+    report = json.loads((out / "report.json").read_text())
+    cells = [line for line in Recording.seen if line.startswith("cell ")]
+    assert len(cells) == report["summary"]["n_cells"]
+    assert Recording.seen[-1] == f"run {report['summary']['n_cells']}"
+    err = capsys.readouterr().err
+    assert "error: sink broken: OSError: disk full" in err and "second line" not in err
+    assert (out / "report.html").exists()  # the other sinks still ran
+
+
+def test_mlflow_sink_logs_a_run_read_back_by_mlflows_client(toy_registry, tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mlflow import MlflowClient
+
+    store = (tmp_path / "mlruns").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps file stores opt-in
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "bench-test")
+    reg = manager.get_registry(extra=[toy], third_party=False)  # mlflow: a built-in entry point
+    monkeypatch.setattr(manager, "_overrides", [reg])
+    out = tmp_path / "run"
+    assert main(["run", str(write(tmp_path, CONFIG)), "--out", str(out)]) == 1
+    report = json.loads((out / "report.json").read_text())
+
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name("bench-test")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == report["summary"]["n_cells"]
+    parent = parents[0]
+    assert parent.info.status == "FAILED"  # some cells failed
+    assert parent.info.run_name == "run" and parent.data.tags["bench.benchmark"] == "toy"
+    assert {"report.json", "report.html"} <= {
+        a.path for a in client.list_artifacts(parent.info.run_id)
+    }
+    ok = next(r for r in report["results"] if r["status"] == "ok")
+    child = next(r for r in children if r.info.run_name == ok["cell"]["id"])
+    assert child.data.params["model"] == ok["cell"]["model"]
+    assert child.data.metrics["test_accuracy"] == pytest.approx(ok["metrics"]["accuracy"])
+    history = client.get_metric_history(child.info.run_id, "loss")
+    assert [m.step for m in history] == list(range(1, ok["cell"]["epochs"] + 1))
+    artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+    assert {"model", "confusion_matrix.png", "predictions.csv"} <= artifacts
+    failed = [r for r in children if r.info.status == "FAILED"]
+    assert len(failed) == report["summary"]["failed"]
+
+
+def test_mlflow_sink_is_an_entry_point_and_off_without_a_tracking_uri(monkeypatch):
+    import tomllib
+
+    from bench_plugins.mlflow_sink import MlflowSink
+    from tests.conftest import ROOT
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["bench"]["mlflow"] == "bench_plugins.mlflow_sink"
+    assert "mlflow" in project["optional-dependencies"]
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert not MlflowSink.enabled()
