@@ -215,3 +215,30 @@ def test_real_sdss_files(shared_data: Path) -> None:
     right = pred == truth
     dz = np.abs(out["z"][right, truth[right]] - batch.redshift[right]) / (1 + batch.redshift[right])
     assert np.median(dz) < 1e-3 and (dz > 0.01).mean() < 0.1
+
+
+def test_a_run_writes_each_class_redshift_beside_the_predictions(tmp_path):
+    """`bench run` with template_fit: predictions.csv carries z_<CLASS> per object, and the
+    predicted class's redshift is close to the generator's for most objects."""
+    import csv
+
+    from bench.cli import main
+
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        '[dataset]\nname = "synthetic"\nn = 60\n'
+        '[[models]]\nname = "template_fit"\ncalibration_size = 12\n'
+        "[protocol]\ntrain_fractions = [0.7]\nepochs = [1]\nvalidation_fraction = 0.0\n"
+    )
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    (cell,) = (tmp_path / "run" / "cells").iterdir()
+    with open(cell / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {"z_STAR", "z_GALAXY", "z_QSO", "redshift"} <= set(rows[0])
+    close = [
+        abs(float(r[f"z_{r['predicted']}"]) - float(r["redshift"])) / (1 + float(r["redshift"]))
+        < 0.01
+        for r in rows
+        if r["predicted"] == r["true"]
+    ]
+    assert close and sum(close) >= 0.8 * len(close)

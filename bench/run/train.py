@@ -151,7 +151,7 @@ def _evaluate_and_write(
         magnitude=properties["magnitude"],
     )
     key = task.keys[cell.epochs]
-    facts = object_facts(source, test_index)
+    facts = _facts(trainee, test_index, properties, classes)
     result = {
         "cell": {**asdict(cell), "id": cell.id},
         "status": "ok",
@@ -181,6 +181,24 @@ def _evaluate_and_write(
         row += [fact_text(v) for v in values]
     run_dir.write_cell(cell.id, trainee.model.save, files)
     return result
+
+
+def _facts(
+    trainee: Trainee, test_index: np.ndarray, properties: dict[str, np.ndarray], classes: list[str]
+) -> dict[str, np.ndarray]:
+    """What predictions.csv adds per object: the source's facts, its S/N and magnitude, and
+    a model's best redshift per class when it fits one (``redshifts(feed)``, e.g.
+    ``template_fit``), as ``z_<CLASS>``."""
+    facts = object_facts(trainee.test_source, test_index)
+    for name in ("snr", "magnitude"):
+        if name not in facts and np.isfinite(properties[name]).any():
+            facts[name] = properties[name]
+    redshifts = getattr(trainee.model, "redshifts", None)
+    if callable(redshifts):
+        z = np.asarray(redshifts(trainee.test), dtype=np.float64)
+        if z.shape == (len(test_index), len(classes)):
+            facts.update({f"z_{c}": z[:, k] for k, c in enumerate(classes)})
+    return facts
 
 
 def _timings(trainee: Trainee, predict_s: float) -> dict[str, float]:

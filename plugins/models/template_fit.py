@@ -61,8 +61,17 @@ class TemplateFit(Model):
     input_kind = "flux"
     options = (
         Option("template_dir", str, None, "folder with spEigenStar/Gal/QSO FITS (None: shipped)"),
-        Option("n_poly", int, 3, "observed-frame Legendre polynomial terms added to each fit"),
-        Option("star_v_kms", float, 600.0, "stars: radial velocities searched, +- km/s"),
+        Option(
+            "n_poly",
+            int,
+            3,
+            "observed-frame Legendre polynomial terms added to each fit",
+            ge=0,
+            le=10,
+        ),
+        Option(
+            "star_v_kms", float, 600.0, "stars: radial velocities searched, +- km/s", ge=0, le=5000
+        ),
         Option(
             "galaxy_z", list, [-0.005, 1.2], "galaxies: redshift range [min, max]", item_type=float
         ),
@@ -82,8 +91,8 @@ class TemplateFit(Model):
             "jax path arithmetic (numpy is always float64)",
             choices=("float64", "float32"),
         ),  # fmt: skip
-        Option("batch", int, 32, "spectra fitted together"),
-        Option("calibration_size", int, 400, "training spectra used to fit the temperature"),
+        Option("batch", int, 32, "spectra fitted together", ge=1),
+        Option("calibration_size", int, 400, "training spectra used to fit the temperature", ge=1),
         Option("apply_preprocess", bool, False, "fit the run's preprocessed spectra, not raw ones"),
     )
     quick_options: ClassVar[dict[str, Any]] = {"calibration_size": 100}
@@ -97,12 +106,6 @@ class TemplateFit(Model):
                 raise BenchError(
                     f"template_fit.{key}: expected [min, max] within -0.1..10, got {z!r}"
                 )
-        if not 0 <= p["n_poly"] <= 10:
-            raise BenchError(f"template_fit.n_poly: expected 0..10, got {p['n_poly']}")
-        if not 0.0 <= p["star_v_kms"] <= 5000.0:
-            raise BenchError(f"template_fit.star_v_kms: expected 0..5000, got {p['star_v_kms']}")
-        if p["batch"] < 1 or p["calibration_size"] < 1:
-            raise BenchError("template_fit.batch and calibration_size: expected positive integers")
         self.classes: list[str] = []
         self.shape: tuple[int, ...] = ()
         self.seed = 0
