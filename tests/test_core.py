@@ -93,7 +93,10 @@ def test_cell_directory_has_predictions_and_what_predict_needs(toy_registry, tmp
         rows = list(csv.DictReader(fh))
     assert len(rows) == cell["n_test"]
     # the object's facts the source knows follow the probabilities (toy: redshift only)
-    assert list(rows[0]) == ["id", "true", "predicted", "p_STAR", "p_GALAXY", "p_QSO", "redshift"]
+    assert list(rows[0]) == [
+        *("id", "true", "predicted", "p_STAR", "p_GALAXY", "p_QSO"),
+        *("redshift", "snr"),  # what the toy source knows of each object
+    ]
     assert set(cfg["input_range"]) >= {"median_snr", "flux_scale", "percentiles", "n"}
     correct = sum(r["true"] == r["predicted"] for r in rows) / len(rows)
     assert correct == pytest.approx(cell["metrics"]["accuracy"])

@@ -136,12 +136,13 @@ def test_html_from_a_real_run(toy_registry, tmp_path):
     report = load_report(tmp_path / "run" / "report.json")
     html = write_html(report, tmp_path / "run").read_text()
     # one split: grid, curves, then from predictions.csv: ROC/PR and completeness/purity
-    # versus redshift (the toy dataset knows no S/N or magnitude; the model makes no mistake)
+    # versus redshift and S/N (the toy dataset knows no magnitude; the model makes no mistake)
     assert figure_kinds(html) == [
         "confusion matrices",
         "loss and accuracy curves",
         "ROC and precision-recall",
         "completeness and purity versus redshift",
+        "completeness and purity versus median S/N per pixel",
     ]
     assert report["results"][0]["cell"]["id"] in html
 
