@@ -106,7 +106,7 @@ def _object_figures(
     cells: list[dict[str, Any]], classes: list[str], title: str, root: Path | None
 ) -> list[str]:
     """The figures drawn from per-object files; recall versus bins without them."""
-    report_path = (root or Path(".")) / "report.json"
+    report_path = RunDir(root or Path(".")).report_json
     read = [(r, predictions_of(report_path, r)) for r in cells] if root is not None else []
     with_preds = [(r, read_predictions(path)) for r, path in read if path.exists()]
     if not with_preds:

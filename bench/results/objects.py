@@ -71,14 +71,14 @@ def read_predictions(path: Path) -> dict[str, np.ndarray]:
 
 def objects_table(report: dict[str, Any], root: Path) -> dict[str, list[Any]]:
     """One row per ok cell x test object: the cell's keys, then its predictions.csv."""
-    from bench.run.rundir import predictions_of
+    from bench.run.rundir import RunDir, predictions_of
 
     table: dict[str, list[Any]] = {"cell": [], **{k: [] for k in CELL_KEYS}}
     n = 0
     for r in report["results"]:
         if r["status"] != "ok":
             continue
-        path = predictions_of(root / "report.json", r)
+        path = predictions_of(RunDir(root).report_json, r)
         if not path.exists():  # a report copied without its cells
             continue
         cols = read_predictions(path)
