@@ -24,7 +24,7 @@ import pluggy
 from bench import hookspecs
 from bench.errors import BenchError, closest
 from bench.executors import Executor
-from bench.interfaces import Command, Dataset, Model, Preprocessor, Renderer
+from bench.interfaces import Command, Dataset, Model, Preprocessor, Renderer, ResultSink
 
 ENTRY_POINT_GROUP = "bench"
 OWN_DISTRIBUTION = "specclassbench"
@@ -59,6 +59,8 @@ class Registry:
     sources: dict[tuple[str, str], str] = field(default_factory=dict)
     # CLI subcommands from the register_commands hook, by the words that call them
     commands: dict[tuple[str, ...], tuple[Command, str]] = field(default_factory=dict)
+    # ResultSink classes from the register_result_sinks hook, in registration order
+    sinks: list[type[ResultSink]] = field(default_factory=list)
     # how to rebuild this registry in another process (a dask worker)
     extra_modules: tuple[str, ...] = ()
     third_party: bool = True
@@ -88,6 +90,13 @@ class Registry:
                 f"{self.commands[clash[0]][1]}"
             )
         self.commands[path] = (command, source)
+
+    def add_sink(self, cls: type[ResultSink], source: str) -> None:
+        """A result sink class; a second one of the same name is ignored (first wins)."""
+        if not (isinstance(cls, type) and issubclass(cls, ResultSink)):
+            raise BenchError(f"plugin {source}: registered {cls!r}, expected a ResultSink class")
+        if all(known.name != cls.name for known in self.sinks):
+            self.sinks.append(cls)
 
     def get(self, kind: str, name: str) -> type[Any]:
         names = self.classes[kind]
@@ -185,6 +194,14 @@ def build_registry(pm: BenchPluginManager) -> Registry:
             registry.add_command(command, source)
 
         impl.function(register=add)
+    for impl in pm.hook.register_result_sinks.get_hookimpls():  # in registration order
+        name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        source = pm.dist_source.get(name, name)
+
+        def add_sink(cls: type[ResultSink], source: str = source) -> None:
+            registry.add_sink(cls, source)
+
+        impl.function(register=add_sink)
     return registry
 
 

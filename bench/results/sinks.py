@@ -1,19 +1,17 @@
 """Result sinks: what happens with each finished cell and with the finished run.
 
-A sink is a :class:`bench.interfaces.ResultSink` subclass registered through the ``register_result_sinks``
-hook. The report writers of the core are ordinary sinks, registered by this module's own
-hook implementation: ``report_html`` (``report.html``) and ``objects_table`` (the tidy
-per-object table). A sink that raises never fails the run: its error is reported in one
+A sink is a :class:`bench.interfaces.ResultSink` subclass registered through the
+``register_result_sinks`` hook (the registry collects them when it is built). The report
+writers of the core are ordinary sinks, always first: ``objects_table`` (the tidy
+per-object table) and ``report_html`` (``report.html``). A sink that raises never fails the run: its error is reported in one
 line and the other sinks still run.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
-from bench import hookimpl
 from bench.interfaces import ResultSink
 from bench.run.events import Events
 from bench.run.plan import Cell
@@ -39,32 +37,15 @@ class ObjectsTable(ResultSink):
         write_objects_table(report, run_dir)
 
 
-@hookimpl
-def register_result_sinks(register: Any) -> None:
-    register(ObjectsTable)
-    register(HtmlReport)
+# the core's own writers, handed report.json first; the plugins' sinks follow them
+CORE_SINKS: tuple[type[ResultSink], ...] = (ObjectsTable, HtmlReport)
 
 
 def result_sinks(registry: Any) -> list[ResultSink]:
-    """An instance of every enabled sink: this module's, then the plugins' (the registry's
-    extra modules and, when it loads them, entry points)."""
-    import sys
-
-    from bench.plugins.manager import plugin_manager
-
-    extra = [importlib.import_module(name) for name in registry.extra_modules if name]
-    pm = plugin_manager([sys.modules[__name__], *extra], registry.third_party)
-    classes: list[type[ResultSink]] = []
-
-    def register(cls: type[ResultSink]) -> None:
-        if not (isinstance(cls, type) and issubclass(cls, ResultSink)):
-            raise TypeError(f"register_result_sinks: {cls!r} is not a ResultSink subclass")
-        if all(c.name != cls.name for c in classes):
-            classes.append(cls)
-
-    for impl in pm.hook.register_result_sinks.get_hookimpls():  # in registration order
-        impl.function(register=register)
-    classes.sort(key=lambda cls: cls.__module__ != __name__)  # the report files first
+    """An instance of every enabled sink: the core's writers, then those the registry's
+    plugins registered through ``register_result_sinks`` (collected when it was built)."""
+    names = {cls.name for cls in CORE_SINKS}
+    classes = [*CORE_SINKS, *(cls for cls in registry.sinks if cls.name not in names)]
     return [cls() for cls in classes if cls.enabled()]
 
 
