@@ -88,7 +88,7 @@ def run(config_path: Path, out: Path | None, quick: bool, fresh: bool = False) -
         )
     unread = unreadable_files(report)
     for path, reason in unread:
-        console.error(reason if path in reason else f"{path}: {reason}")
+        console.file_error(path, reason)
     if unread:
         console.error(f"{len(unread)} spectrum files could not be read and were left out")
     return 1 if failed or unread else 0
@@ -110,7 +110,7 @@ def predict(cell_dir: Path, paths: list[Path], out: Path, fmt: str = "csv") -> i
 
     summary = predict_files(cell_dir, paths, out, fmt)
     for path, reason in summary.failures:
-        console.error(reason if str(path) in reason else f"{path}: {reason}")
+        console.file_error(path, reason)
     console.predict_summary(summary)
     return 1 if summary.failures else 0
 

@@ -169,6 +169,11 @@ def plugins_table(rows: list[dict[str, Any]]) -> None:
             )
 
 
+def file_error(path: object, reason: str) -> None:
+    """A file's problem as one error line that names the file once."""
+    error(reason if str(path) in reason else f"{path}: {reason}")
+
+
 def data_check_table(result: Any) -> None:
     """Per-class counts of a `bench data check`, then one line per unreadable file."""
     table = Table(title=f"{result.n_read} spectra read")
@@ -178,7 +183,7 @@ def data_check_table(result: Any) -> None:
         table.add_row(escape(name) if name else "(unknown)", str(count))
     out.print(table)
     for path, reason in result.failures:
-        error(reason if str(path) in reason else f"{path}: {reason}")
+        file_error(path, reason)
 
 
 def leaderboard_table(rows: list[dict[str, str]], metric: str) -> None:

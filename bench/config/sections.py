@@ -102,9 +102,7 @@ class Config:
 
     @property
     def n_cells(self) -> int:
-        p = self.protocol
-        grid = len(p.train_fractions) * len(p.epochs) * len(p.seeds)
-        return len(self.datasets) * len(self.models) * grid
+        return len(self.cell_ids())
 
     def to_json(self) -> dict[str, Any]:
         return {
