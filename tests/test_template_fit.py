@@ -242,3 +242,55 @@ def test_a_run_writes_each_class_redshift_beside_the_predictions(tmp_path):
         if r["predicted"] == r["true"]
     ]
     assert close and sum(close) >= 0.8 * len(close)
+
+
+def seyfert_spectra(z: list[float], host_fraction: float, snr: float = 30.0) -> SpectrumBatch:
+    """Low-z broad-line AGN: the mean quasar eigen-spectrum plus a galaxy's (the first
+    spEigenGal component), the host giving ``host_fraction`` of the median flux."""
+    templates = load_templates()
+    grid = boss_grid()
+    parts = []
+    for label in ("QSO", "GALAXY"):
+        t = templates[label]
+        rest = t.loglam0 + t.dloglam * np.arange(t.flux.shape[-1])
+        parts.append(np.stack([np.interp(grid - np.log10(1 + zi), rest, t.flux[0, 0]) for zi in z]))
+    qso, gal = (p / np.median(np.abs(p), axis=1, keepdims=True) for p in parts)
+    batch = template_spectra(["GALAXY"] * len(z), z, snr=snr)
+    flux = (1 - host_fraction) * qso + host_fraction * gal
+    sigma = 1.0 / snr
+    noisy = flux + sigma * np.random.default_rng(5).standard_normal(flux.shape)
+    return SpectrumBatch(
+        ids=batch.ids, loglam=grid, flux=noisy.astype(np.float32),
+        ivar=np.full(flux.shape, 1 / sigma**2, np.float32), mask=batch.mask,
+        labels=np.array(["QSO"] * len(z), dtype=object), redshift=np.array(z), snr=batch.snr,
+    )  # fmt: skip
+
+
+def test_host_dominated_quasars_need_the_quasar_plus_host_fit() -> None:
+    z = [0.02, 0.06, 0.12, 0.25]
+    batch = seyfert_spectra(z, host_fraction=0.85)
+    fits = {}
+    for host_z in (0.0, 0.3):
+        model = TemplateFit(backend="numpy", qso_host_z=host_z)
+        fits[host_z] = fit_spectra(*prepare(batch), model.templates(), model.settings())
+    # the quasar eigen-spectra alone cannot fit the starlight: the galaxy fit wins
+    assert (fits[0.0]["chi2"].argmin(1) != 2).all()
+    with_host = fits[0.3]
+    assert (with_host["chi2"].argmin(1) == 2).all()
+    assert np.abs(with_host["z"][:, 2] - np.array(z)).max() < 2e-4
+    assert (with_host["chi2"][:, 2] < fits[0.0]["chi2"][:, 2]).all()
+
+
+def test_the_host_fit_leaves_galaxies_and_high_z_quasars_alone() -> None:
+    labels, z = ["GALAXY", "GALAXY", "QSO", "STAR"], [0.05, 0.2, 2.3, 0.0]
+    batch = template_spectra(labels, z, snr=20.0, seed=7)
+    out = {}
+    for host_z in (0.0, 0.3):
+        model = TemplateFit(backend="numpy", qso_host_z=host_z)
+        out[host_z] = fit_spectra(*prepare(batch), model.templates(), model.settings())
+    assert [FIT_CLASSES[i] for i in out[0.3]["chi2"].argmin(1)] == labels
+    np.testing.assert_array_equal(out[0.3]["chi2"][2:], out[0.0]["chi2"][2:])  # unchanged rows
+    # the margin is what keeps them galaxies: without it the freer fit comes closer
+    model = TemplateFit(backend="numpy", host_margin=0.0)
+    free = fit_spectra(*prepare(batch), model.templates(), model.settings())
+    assert (free["chi2"][:2, 2] < out[0.3]["chi2"][:2, 2]).all()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.spectra import BOSS_DLOGLAM, BOSS_LOGLAM0, SpectrumBatch
+from bench.spectra import BOSS_DLOGLAM, SpectrumBatch
 from bench_plugins.models.template_scan import (
     C_KMS,
     DIRECT_MAX_SHIFTS,
@@ -21,10 +21,11 @@ from bench_plugins.models.template_scan import (
     _fast_len,
     _jax_scan,
     chi2_scan,
+    with_host,
 )
 
 if TYPE_CHECKING:
-    from bench.feed import Feed
+    pass
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class FitSettings:
     star_v_kms: float = 600.0
     galaxy_z: tuple[float, float] = (-0.005, 1.2)
     qso_z: tuple[float, float] = (0.0, 6.0)
+    qso_host_z: float = 0.3  # quasars below it are also fitted with host-galaxy templates
+    host_margin: float = 0.2  # ... and that fit must beat the others' chi2 by this fraction
     constrain: bool = True
     backend: str = "numpy"  # "numpy" or "jax"
     precision: str = "float64"  # of the jax path: "float64" or "float32"
@@ -160,36 +163,75 @@ def _fit_classes(
         scan = partial(chi2_scan, np)
         cast = partial(np.asarray, dtype=np.float64)
     for c, label in enumerate(FIT_CLASSES):
-        t = templates[label].on_step(step)
-        tlen = t.flux.shape[-1]
-        offset = loglam0 - t.loglam0  # log10(1+z) = offset + step * shift
         lo, hi = _z_range(label, settings)
-        s_lo = int(np.ceil((np.log10(1 + lo) - offset) / step))
-        s_hi = int(np.floor((np.log10(1 + hi) - offset) / step))
-        s_lo, s_hi = max(s_lo, -(tlen - 1)), min(s_hi, p - 1)
-        if s_hi < s_lo:
-            raise BenchError(
-                f"template_fit: the {label} templates do not reach the spectra's wavelengths "
-                "in the redshift range searched"
-            )
-        # cut the templates to the rest pixels any trial shift can see
-        q0, q1 = max(0, -s_hi), min(tlen, p - s_lo)
-        tcut = t.flux[..., q0:q1]
-        count = s_hi - s_lo + 1
-        method = "direct" if count <= DIRECT_MAX_SHIFTS else "fft"
-        nfft = _fast_len(p + tcut.shape[-1]) if method == "fft" else 0
-        res = scan(
-            cast(flux), cast(weight), cast(poly), cast(tcut),
-            first=s_lo + q0, count=count, method=method, nfft=nfft,
-            constrain=settings.constrain,
-        )  # fmt: skip
-        chi2[:, c], zbest[:, c], g_best = _best(np.asarray(res, np.float64), offset, step, s_lo)
+        scanned = _scan_class(
+            scan, cast, templates[label], (lo, hi), loglam0, step, flux, weight, poly, settings
+        )
+        chi2[:, c], zbest[:, c], g_best = scanned
         if label == "STAR":
             star = g_best.astype(np.int64)
+    host_hi = min(settings.qso_host_z, settings.qso_z[1])
+    if host_hi > settings.qso_z[0]:
+        # low-z quasars and Seyferts: quasar + host-galaxy eigen-spectra at one redshift.
+        # Only spectra whose best fit is a star or a low-z galaxy or quasar can change
+        # (numpy; jax keeps the batch shape and its compiled scan)
+        best = chi2.argmin(axis=1)
+        low = (best == 0) | (zbest[np.arange(n), best] < host_hi + 0.05)
+        rows = np.arange(n) if settings.backend == "jax" else np.flatnonzero(low)
+        if len(rows):
+            both = with_host(templates["QSO"].on_step(step), templates["GALAXY"].on_step(step))
+            h_chi2, h_z, _ = _scan_class(
+                scan, cast, both, (settings.qso_z[0], host_hi), loglam0, step,
+                flux[rows], weight[rows], poly, settings,
+            )  # fmt: skip
+            h_chi2 = h_chi2 * (1.0 + settings.host_margin)
+            better = h_chi2 < chi2[rows, 2]
+            chi2[rows[better], 2], zbest[rows[better], 2] = h_chi2[better], h_z[better]
     n_good = (weight > 0).sum(axis=1)
     zbest[n_good == 0] = np.nan
     chi2[n_good == 0] = 0.0
     return {"chi2": chi2, "z": zbest, "star": star, "n_good": n_good}
+
+
+def _scan_class(
+    scan: Any,
+    cast: Any,
+    templates: ClassTemplates,
+    z_range: tuple[float, float],
+    loglam0: float,
+    step: float,
+    flux: np.ndarray,
+    weight: np.ndarray,
+    poly: np.ndarray,
+    settings: FitSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best chi-square, redshift and template set of each spectrum for one class's
+    templates over ``z_range``."""
+    p = flux.shape[1]
+    t = templates.on_step(step)
+    tlen = t.flux.shape[-1]
+    offset = loglam0 - t.loglam0  # log10(1+z) = offset + step * shift
+    lo, hi = z_range
+    s_lo = int(np.ceil((np.log10(1 + lo) - offset) / step))
+    s_hi = int(np.floor((np.log10(1 + hi) - offset) / step))
+    s_lo, s_hi = max(s_lo, -(tlen - 1)), min(s_hi, p - 1)
+    if s_hi < s_lo:
+        raise BenchError(
+            f"template_fit: the {t.label} templates do not reach the spectra's wavelengths "
+            "in the redshift range searched"
+        )
+    # cut the templates to the rest pixels any trial shift can see
+    q0, q1 = max(0, -s_hi), min(tlen, p - s_lo)
+    tcut = t.flux[..., q0:q1]
+    count = s_hi - s_lo + 1
+    method = "direct" if count <= DIRECT_MAX_SHIFTS else "fft"
+    nfft = _fast_len(p + tcut.shape[-1]) if method == "fft" else 0
+    res = scan(
+        cast(flux), cast(weight), cast(poly), cast(tcut),
+        first=s_lo + q0, count=count, method=method, nfft=nfft,
+        constrain=settings.constrain,
+    )  # fmt: skip
+    return _best(np.asarray(res, np.float64), offset, step, s_lo)
 
 
 def _best(
@@ -233,29 +275,3 @@ def fit_temperature(chi2: np.ndarray, y: np.ndarray) -> float:
 
     best = minimize_scalar(loss, bounds=(np.log(1e-2), np.log(1e7)), method="bounded")
     return float(np.exp(best.x))
-
-
-# --------------------------------------------------------------------------------------
-# the model plugin
-
-
-def spectra_of(feed: Feed, positions: np.ndarray, preprocess: bool) -> SpectrumBatch:
-    """The spectra behind ``feed`` at ``positions`` (through the run's preprocessing when
-    ``preprocess``); a feed without a source gives its flux vectors, assumed on the BOSS
-    grid, with unit weights."""
-    source, index = getattr(feed, "source", None), getattr(feed, "index", None)
-    if source is not None and index is not None:
-        batch = source.read(np.asarray(index)[positions])
-        if preprocess:
-            for step in feed.pipeline.preprocessors:
-                batch = step(batch)
-        return batch
-    x = np.asarray(feed.inputs(), np.float32)[positions].reshape(len(positions), -1)
-    loglam = BOSS_LOGLAM0 + BOSS_DLOGLAM * np.arange(x.shape[1])
-    n = len(positions)
-    return SpectrumBatch(
-        ids=np.array([str(i) for i in positions], dtype=object), loglam=loglam, flux=x,
-        ivar=(x != 0).astype(np.float32), mask=np.zeros(x.shape, np.int32),
-        labels=np.full(n, "", dtype=object), redshift=np.full(n, np.nan),
-        snr=np.full(n, np.nan, np.float32),
-    )  # fmt: skip

@@ -100,6 +100,19 @@ def load_templates(folder: str | None = None) -> dict[str, ClassTemplates]:
     return out
 
 
+def with_host(qso: ClassTemplates, galaxy: ClassTemplates) -> ClassTemplates:
+    """The quasar eigen-spectra and the galaxy ones on the quasar's rest grid (zero where
+    the galaxy templates end), fitted together at one redshift: a quasar and its host.
+    Both must share a grid step (``on_step``)."""
+    off = int(round((galaxy.loglam0 - qso.loglam0) / qso.dloglam))
+    host = np.zeros((1, galaxy.flux.shape[1], qso.flux.shape[-1]))
+    lo, hi = max(off, 0), min(qso.flux.shape[-1], off + galaxy.flux.shape[-1])
+    if hi > lo:
+        host[..., lo:hi] = galaxy.flux[0, :, lo - off : hi - off]
+    flux = np.concatenate([qso.flux, host], axis=1)
+    return ClassTemplates("QSO", qso.loglam0, qso.dloglam, flux, (*qso.names, *galaxy.names))
+
+
 # --------------------------------------------------------------------------------------
 # the chi-square scan, shared by numpy and jax.numpy (``xp``)
 

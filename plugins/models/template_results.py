@@ -1,0 +1,85 @@
+"""The spectra behind a feed and their template fits, cached by spectrum, for
+``template_fit`` (a spectrum fitted once is never fitted again: ``predict_proba`` and the
+per-object redshifts share the fits)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bench.spectra import BOSS_DLOGLAM, BOSS_LOGLAM0, SpectrumBatch
+from bench_plugins.models.template_fitting import FitSettings, fit_spectra, prepare
+from bench_plugins.models.template_scan import FIT_CLASSES, ClassTemplates
+
+if TYPE_CHECKING:
+    from bench.feed import Feed
+
+FitCache = dict[bytes, tuple[np.ndarray, np.ndarray, int]]
+
+
+def fit_cached(
+    cache: FitCache,
+    feed: Feed,
+    positions: np.ndarray,
+    templates: Mapping[str, ClassTemplates],
+    settings: FitSettings,
+    batch_size: int,
+    preprocess: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``chi2`` (N, 3), ``z`` (N, 3) in FIT_CLASSES order and ``star`` (N,) best stellar
+    template of the spectra of ``feed`` at ``positions``; fits missing from ``cache``
+    (keyed by the prepared spectrum) are computed ``batch_size`` at a time and added."""
+    n = len(positions)
+    chi2 = np.zeros((n, len(FIT_CLASSES)))
+    z = np.full((n, len(FIT_CLASSES)), np.nan)
+    star = np.zeros(n, np.int64)
+    step = batch_size
+    for start in range(0, n, step):
+        part = positions[start : start + step]
+        loglam0, dlog, flux, weight = prepare(spectra_of(feed, part, preprocess))
+        keys = [
+            hashlib.sha1(
+                np.array([loglam0, dlog], np.float64).tobytes() + f.tobytes() + w.tobytes()
+            ).digest()
+            for f, w in zip(flux, weight, strict=True)
+        ]
+        todo = [i for i, k in enumerate(keys) if k not in cache]
+        if todo:
+            rows = np.array(todo)
+            f, w = flux[rows], weight[rows]
+            if settings.backend == "jax" and len(rows) < step:  # one compiled shape
+                pad = step - len(rows)
+                f = np.concatenate([f, np.zeros((pad, f.shape[1]))])
+                w = np.concatenate([w, np.zeros((pad, w.shape[1]))])
+            out = fit_spectra(loglam0, dlog, f, w, templates, settings, chunk=step)
+            for j, i in enumerate(todo):
+                cache[keys[i]] = (out["chi2"][j], out["z"][j], int(out["star"][j]))
+        for j, k in enumerate(keys):
+            c, zz, s = cache[k]
+            chi2[start + j], z[start + j], star[start + j] = c, zz, s
+    return chi2, z, star
+
+
+def spectra_of(feed: Feed, positions: np.ndarray, preprocess: bool) -> SpectrumBatch:
+    """The spectra behind ``feed`` at ``positions`` (through the run's preprocessing when
+    ``preprocess``); a feed without a source gives its flux vectors, assumed on the BOSS
+    grid, with unit weights."""
+    source, index = getattr(feed, "source", None), getattr(feed, "index", None)
+    if source is not None and index is not None:
+        batch = source.read(np.asarray(index)[positions])
+        if preprocess:
+            for step in feed.pipeline.preprocessors:
+                batch = step(batch)
+        return batch
+    x = np.asarray(feed.inputs(), np.float32)[positions].reshape(len(positions), -1)
+    loglam = BOSS_LOGLAM0 + BOSS_DLOGLAM * np.arange(x.shape[1])
+    n = len(positions)
+    return SpectrumBatch(
+        ids=np.array([str(i) for i in positions], dtype=object), loglam=loglam, flux=x,
+        ivar=(x != 0).astype(np.float32), mask=np.zeros(x.shape, np.int32),
+        labels=np.full(n, "", dtype=object), redshift=np.full(n, np.nan),
+        snr=np.full(n, np.nan, np.float32),
+    )  # fmt: skip
