@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench_plugins.synthetic import forest
-from bench_plugins.synthetic.galaxies import population
+from bench_plugins.synthetic.galaxies import eigen_population, population
 from bench_plugins.synthetic.lines import C_KMS, broaden, ew_amplitude, fwhm_to_sigma, profiles
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
@@ -34,9 +34,15 @@ LOBAL_LINES = np.array([2799.12, 1857.4])
 
 
 def quasars(
-    loglam: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray, field: np.ndarray
+    loglam: np.ndarray,
+    z: np.ndarray,
+    u: np.ndarray,
+    n: np.ndarray,
+    field: np.ndarray,
+    use_eigen: bool = True,
 ) -> tuple[np.ndarray, dict]:
-    """Quasar spectra in 1e-17 erg/s/cm^2/A; ``field`` (B, P) normals drive the forest."""
+    """Quasar spectra in 1e-17 erg/s/cm^2/A; ``field`` (B, P) normals drive the forest.
+    ``use_eigen``: hosts from the BOSS mean galaxy (as the galaxies), else the physical model."""
     lam = np.power(10.0, loglam)
     rest_lam = (lam[None, :] / (1.0 + z[:, None])).astype(np.float32)
     alpha_nu = -0.5 + 0.3 * n[:, 0]
@@ -47,7 +53,9 @@ def quasars(
     # emission lines: global EW scale (0.2 dex), per-line jitter, width scale, C IV blueshift
     jitter = np.concatenate([n[:, 8:40], n[:, 20:40]], axis=1)[:, : len(LINES)]
     ew = LINES[:, 1] * 10 ** (0.2 * n[:, 1:2] + 0.1 * jitter)
-    ew = ew * np.where(NARROW, 1.0 + seyfert * (1.0 + 4.0 * u[:, 19:20]), 1.0)
+    # narrow lines: Seyfert 1s' narrow-line regions are strong against the AGN continuum
+    # (the host dilutes them below; observed [O III] 5007 EWs of tens of A)
+    ew = ew * np.where(NARROW, 1.0 + seyfert * (2.0 + 8.0 * u[:, 19:20]), 1.0)
     fwhm = LINES[:, 2] * np.where(LINES[:, 2] < 10000, 10 ** (0.12 * n[:, 2:3]), 1.0)
     fwhm = fwhm * np.where(NARROW, 1.0, 1.0 - 0.1 * seyfert)
     shift = 1.0 - LINES[:, 3] * np.abs(800.0 * n[:, 3:4]) / C_KMS
@@ -57,17 +65,7 @@ def quasars(
     bc_edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 3646.0) / 30.0, -50, 50)))
     emis += (0.1 + 0.2 * u[:, 4:5]).astype(np.float32) * (rest_lam / 3646.0) ** 2 * bc_edge
     flux = cont * (1.0 + emis)
-    # host galaxy at low redshift, a fraction of the light at 5100 A rest
-    host = (z < 0.9) & ((u[:, 5] < 0.7) | (z < 0.3))
-    if host.any():
-        low = seyfert[host, 0]
-        f_host = low * (0.6 + 0.35 * u[host, 6]) + (1 - low) * 0.5 * u[host, 6] * np.clip(
-            1.0 - z[host] / 0.9, 0, 1
-        )
-        _, gal = population(loglam, z[host], rest_lam[host], 5200.0 + 1200.0 * u[host, 20],
-                            np.full(int(host.sum()), 0.5), np.full(int(host.sum()), 180.0), np.ones(int(host.sum())))  # fmt: skip
-        pl5100 = (5100.0 / 3000.0) ** -(2.0 + alpha_nu[host])
-        flux[host] += gal * (f_host / (1.0 - f_host) * pl5100 / (5500 / 5100) ** -2.0)[:, None]
+    flux = add_host(flux, loglam, z, rest_lam, seyfert[:, 0], alpha_nu, u, n, use_eigen)
     # SMC-like reddening for ~10%
     ebv = np.where(u[:, 7] < 0.1, 0.15 * u[:, 8], 0.0)
     red = ebv > 0
@@ -85,6 +83,37 @@ def quasars(
         "subclass": kind.astype(object),
         "bal": bal,
     }
+
+
+def add_host(
+    flux: np.ndarray,
+    loglam: np.ndarray,
+    z: np.ndarray,
+    rest_lam: np.ndarray,
+    seyfert: np.ndarray,
+    alpha_nu: np.ndarray,
+    u: np.ndarray,
+    n: np.ndarray,
+    use_eigen: bool,
+) -> np.ndarray:
+    """``flux`` plus a host galaxy below z = 0.9, a fraction of the light at 5100 A rest
+    (most of it in the Seyfert 1s, weight ``seyfert``)."""
+    host = (z < 0.9) & ((u[:, 5] < 0.7) | (z < 0.3))
+    if host.any():
+        low = seyfert[host]
+        f_host = low * (0.7 + 0.25 * u[host, 6]) + (1 - low) * 0.5 * u[host, 6] * np.clip(
+            1.0 - z[host] / 0.9, 0, 1
+        )
+        # hosts of quasars and Seyfert 1s are mostly massive, bulge-dominated and old: the
+        # BOSS mean galaxy (f_lambda rising to ~6500 A), else an old physical population
+        gal = eigen_population(loglam, z[host], n[host, 25:]) if use_eigen else None
+        if gal is None:
+            teff = 4300.0 + 1000.0 * u[host, 20]
+            _, gal = population(loglam, z[host], rest_lam[host], teff, np.full(int(host.sum()), 0.5),
+                                np.full(int(host.sum()), 180.0), np.ones(int(host.sum())))  # fmt: skip
+        pl5100 = (5100.0 / 3000.0) ** -(2.0 + alpha_nu[host])
+        flux[host] += gal * (f_host / (1.0 - f_host) * pl5100 / (5500 / 5100) ** -2.0)[:, None]
+    return flux
 
 
 def bal_tau(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> np.ndarray:

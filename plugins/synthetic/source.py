@@ -91,7 +91,10 @@ class SyntheticSource(SpectrumSource):
                     use_eigen=self.params.get("galaxy_model", "eigen") == "eigen",
                 )  # fmt: skip
             else:
-                f, meta = quasars.quasars(self.loglam, z[rows], u[rows], n[rows], field[rows])
+                f, meta = quasars.quasars(
+                    self.loglam, z[rows], u[rows], n[rows], field[rows],
+                    use_eigen=self.params.get("galaxy_model", "eigen") == "eigen",
+                )  # fmt: skip
                 bal[rows] = meta["bal"]
             model[rows] = f
             subclass[rows] = meta["subclass"]
