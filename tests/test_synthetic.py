@@ -93,6 +93,17 @@ def test_snr_scale_raises_signal_to_noise() -> None:
     assert 1.6 < np.median(high / low) < 2.4
 
 
+def test_snr_scale_max_spreads_signal_to_noise_per_spectrum() -> None:
+    base = make(n=120, seed=5).read(np.arange(120))
+    spread = make(n=120, seed=5, snr_scale_max=8.0).read(np.arange(120))
+    ratio = spread.snr / base.snr
+    # log-uniform factors in [1, 8]: some near 1, some near 8, the same sky and objects
+    assert ratio.min() < 1.5 and ratio.max() > 5.0 and 2.0 < np.median(ratio) < 4.0
+    np.testing.assert_array_equal(spread.labels, base.labels)
+    again = make(n=120, seed=5, snr_scale_max=8.0).read(np.arange(60, 120))
+    np.testing.assert_array_equal(again.flux, spread.flux[60:])  # per-object, batch-free
+
+
 def test_class_mix_and_subsets() -> None:
     balanced = make(n=300, seed=0)
     assert [int((balanced.labels == c).sum()) for c in ("STAR", "GALAXY", "QSO")] == [100] * 3
@@ -124,6 +135,7 @@ def test_redshift_distributions_and_ranges() -> None:
         {"qso_z": [1.0]},
         {"n": 0},
         {"snr_scale": 0.0},
+        {"snr_scale": 2.0, "snr_scale_max": 1.5},
         {"seed": "one"},
         {"redshift": 1.0},
     ],

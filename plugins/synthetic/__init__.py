@@ -77,6 +77,14 @@ class Synthetic(Dataset):
             le=100.0,
         ),  # fmt: skip
         Option(
+            "snr_scale_max",
+            float,
+            None,
+            "each spectrum's S/N times a log-uniform factor from snr_scale to this (None: off)",
+            gt=0.0,
+            le=100.0,
+        ),  # fmt: skip
+        Option(
             "template_dir",
             str,
             None,
@@ -91,6 +99,12 @@ class Synthetic(Dataset):
         if bad or not p["classes"] or len(set(p["classes"])) != len(p["classes"]):
             raise BenchError(
                 f"synthetic.classes: {p['classes']!r} is not valid; expected distinct names from {list(CLASSES)}"
+            )
+        top_snr = p.get("snr_scale_max")
+        if top_snr is not None and top_snr <= p["snr_scale"]:
+            raise BenchError(
+                f"synthetic.snr_scale_max: expected more than snr_scale ({p['snr_scale']}), "
+                f"got {top_snr}"
             )
         for key, top in MAX_Z.items():
             z = p[key]

@@ -72,11 +72,15 @@ def sky_parts(loglam_key: tuple[float, float, int]) -> tuple[np.ndarray, np.ndar
 
 
 def observe(
-    model: np.ndarray, loglam: np.ndarray, u: np.ndarray, n: np.ndarray, snr_scale: float
+    model: np.ndarray,
+    loglam: np.ndarray,
+    u: np.ndarray,
+    n: np.ndarray,
+    snr_scale: float | np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(noiseless observed model, sigma, mask) for noiseless spectra ``model`` (B, P).
 
-    ``u``/``n`` (B, K) uniforms/normals per object.
+    ``u``/``n`` (B, K) uniforms/normals per object; ``snr_scale`` a number or (B, 1).
     """
     b, p = model.shape
     f32 = np.float32

@@ -64,6 +64,13 @@ class SyntheticSource(SpectrumSource):
                 field[row] = rng.standard_normal(p, dtype=np.float32)
         return u, n, uo, no, noise, field
 
+    def _snr_scale(self, uo: np.ndarray) -> float | np.ndarray:
+        """``snr_scale``, or per spectrum log-uniform up to ``snr_scale_max`` (B, 1)."""
+        low, top = self.params["snr_scale"], self.params.get("snr_scale_max")
+        if top is None:
+            return float(low)
+        return low * (top / low) ** uo[:, 15:16]
+
     def _generate(self, index: np.ndarray, noiseless: bool = False) -> SpectrumBatch:
         if len(index) and (index.min() < 0 or index.max() >= len(self.ids)):
             raise IndexError(f"synthetic: index out of range 0..{len(self.ids) - 1}")
@@ -98,9 +105,7 @@ class SyntheticSource(SpectrumSource):
                 bal[rows] = meta["bal"]
             model[rows] = f
             subclass[rows] = meta["subclass"]
-        observed, sigma, mask = observe.observe(
-            model, self.loglam, uo, no, self.params["snr_scale"]
-        )
+        observed, sigma, mask = observe.observe(model, self.loglam, uo, no, self._snr_scale(uo))
         mask |= np.where(covered, 0, observe.NODATA).astype(np.int32)
         good = (mask & observe.NO_MEASUREMENT) == 0
         flux = observed if noiseless else observed + np.where(good, sigma, 0.0) * noise
