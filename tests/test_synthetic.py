@@ -104,6 +104,21 @@ def test_snr_scale_max_spreads_signal_to_noise_per_spectrum() -> None:
     np.testing.assert_array_equal(again.flux, spread.flux[60:])  # per-object, batch-free
 
 
+def test_legacy_fraction_gives_sdss_i_coverage_to_that_share() -> None:
+    from bench_plugins.synthetic.source import LEGACY_RANGE
+
+    base = make(n=200, seed=6).read(np.arange(200))
+    legacy = make(n=200, seed=6, legacy_fraction=0.5).read(np.arange(200))
+    lam = np.power(10.0, legacy.loglam)
+    outside = (lam < LEGACY_RANGE[0]) | (lam > LEGACY_RANGE[1])
+    cut = (legacy.ivar[:, outside] == 0).all(axis=1) & (legacy.flux[:, outside] == 0).all(axis=1)
+    assert 0.35 < cut.mean() < 0.65
+    assert ((legacy.mask[cut][:, outside] & observe.NODATA) != 0).all()
+    # inside the range, and for the others everywhere, the spectra are unchanged
+    np.testing.assert_array_equal(legacy.flux[:, ~outside], base.flux[:, ~outside])
+    np.testing.assert_array_equal(legacy.flux[~cut], base.flux[~cut])
+
+
 def test_class_mix_and_subsets() -> None:
     balanced = make(n=300, seed=0)
     assert [int((balanced.labels == c).sum()) for c in ("STAR", "GALAXY", "QSO")] == [100] * 3
@@ -136,6 +151,7 @@ def test_redshift_distributions_and_ranges() -> None:
         {"n": 0},
         {"snr_scale": 0.0},
         {"snr_scale": 2.0, "snr_scale_max": 1.5},
+        {"legacy_fraction": 1.5},
         {"seed": "one"},
         {"redshift": 1.0},
     ],

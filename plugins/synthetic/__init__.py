@@ -85,6 +85,14 @@ class Synthetic(Dataset):
             le=100.0,
         ),  # fmt: skip
         Option(
+            "legacy_fraction",
+            float,
+            0.0,
+            "fraction of spectra with the SDSS-I/II 3800-9200 A coverage (no data outside)",
+            ge=0.0,
+            le=1.0,
+        ),  # fmt: skip
+        Option(
             "template_dir",
             str,
             None,

@@ -17,6 +17,9 @@ from bench_plugins.synthetic import catalog, galaxies, observe, quasars, stars, 
 N_PARAMS = 40
 CHUNK = 512
 
+# wavelength coverage of the SDSS-I/II spectrographs (DR7 and earlier), Angstrom
+LEGACY_RANGE = (3800.0, 9200.0)
+
 
 class SyntheticSource(SpectrumSource):
     """Synthetic BOSS-like spectra; ``params`` are the resolved ``synthetic`` options."""
@@ -64,6 +67,13 @@ class SyntheticSource(SpectrumSource):
                 field[row] = rng.standard_normal(p, dtype=np.float32)
         return u, n, uo, no, noise, field
 
+    def _legacy_coverage(self, uo: np.ndarray) -> np.ndarray:
+        """(B, P) False outside 3800-9200 A for the ``legacy_fraction`` of spectra taken
+        with the SDSS-I/II spectrographs (uo[:, 14], a draw no other part uses)."""
+        lam = np.power(10.0, self.loglam)
+        legacy = uo[:, 14:15] < self.params.get("legacy_fraction", 0.0)
+        return ~(legacy & ((lam < LEGACY_RANGE[0]) | (lam > LEGACY_RANGE[1]))[None, :])
+
     def _snr_scale(self, uo: np.ndarray) -> float | np.ndarray:
         """``snr_scale``, or per spectrum log-uniform up to ``snr_scale_max`` (B, 1)."""
         low, top = self.params["snr_scale"], self.params.get("snr_scale_max")
@@ -106,6 +116,7 @@ class SyntheticSource(SpectrumSource):
             model[rows] = f
             subclass[rows] = meta["subclass"]
         observed, sigma, mask = observe.observe(model, self.loglam, uo, no, self._snr_scale(uo))
+        covered &= self._legacy_coverage(uo)
         mask |= np.where(covered, 0, observe.NODATA).astype(np.int32)
         good = (mask & observe.NO_MEASUREMENT) == 0
         flux = observed if noiseless else observed + np.where(good, sigma, 0.0) * noise
