@@ -4,15 +4,16 @@ Two ways to the model: the default renders on the host (numpy) and yields images
 device feed (:meth:`Feed.for_device`) runs only the host part of the pipeline and
 yields spectra ``(N, 2, P)`` (flux and ivar) for a :class:`DeviceStage` that draws the
 picture on the accelerator inside the model's compiled step. :class:`Prefetcher`
-prepares batches ahead in background threads; a batch depends only on its positions,
-so results are bit-identical whatever the number of workers.
+prepares batches ahead in background threads; a batch depends only on its positions
+(and, for a feed with training-time augmentation, its epoch), so results are
+bit-identical whatever the number of workers.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +35,14 @@ from bench.spectra import SpectrumBatch, SpectrumSource, empty_batch
 # Inputs smaller than this are rendered once and kept; larger ones stream every epoch.
 DEFAULT_MATERIALIZE_BYTES = 1 << 30
 
+# ``fn(batch, rng) -> batch``: a random change of the raw spectra (training-time augmentation)
+Augmentation = Callable[[SpectrumBatch, np.random.Generator], SpectrumBatch]
+# tells the augmentation's random numbers from the shuffle's (same seed and epoch)
+_AUGMENT_TAG = 0xA0C
+
 __all__ = [
     "DEFAULT_MATERIALIZE_BYTES",
+    "Augmentation",
     "TRANSFER_DTYPES",
     "DeviceStage",
     "Feed",
@@ -122,7 +129,8 @@ class Feed:
     """Batches ``(x, y)`` over ``index`` of a source, in a seeded order per epoch.
 
     ``y`` holds class indices into ``classes`` (-1 for a label outside them). Call
-    :meth:`set_epoch` before each epoch when ``shuffle`` is on.
+    :meth:`set_epoch` before each epoch when ``shuffle`` is on or the feed is augmented
+    (:meth:`with_augmentation`).
     """
 
     def __init__(
@@ -146,14 +154,17 @@ class Feed:
         lookup = {c: i for i, c in enumerate(self.classes)}
         self.y = np.array([lookup.get(str(lab), -1) for lab in source.labels[self.index]], np.int32)
         self.order = np.arange(len(self.index))
+        self.epoch = 0
         self.materialize_bytes = materialize_bytes
         self.stage: DeviceStage | None = None
         self.transfer_dtype = "float32"
+        self.augmentation: Augmentation | None = None
         self._reset_inputs()
 
     def _reset_inputs(self) -> None:
         n_bytes = len(self.index) * math.prod(self.input_shape) * self.input_itemsize
-        self._keep = n_bytes <= self.materialize_bytes
+        # augmented inputs change every epoch: never kept
+        self._keep = self.augmentation is None and n_bytes <= self.materialize_bytes
         self._x: np.ndarray | None = None
 
     @property
@@ -187,6 +198,22 @@ class Feed:
         other._reset_inputs()
         return other
 
+    def with_augmentation(self, fn: Augmentation) -> Feed:
+        """A copy applying ``fn(batch, rng)`` to the raw spectra right after
+        ``source.read``, before the pipeline (host and device paths alike). ``rng`` is
+        seeded by the feed's seed, the epoch and the batch's positions, so a batch stays a
+        pure function of (epoch, positions); inputs are rendered afresh every epoch."""
+        other = copy.copy(self)
+        other.augmentation = fn
+        other._reset_inputs()
+        return other
+
+    def augmentation_rng(self, positions: np.ndarray, epoch: int) -> np.random.Generator:
+        """The random numbers of the augmentation of the batch at ``positions`` in ``epoch``
+        (a hash of seed, epoch and every position: SeedSequence's entropy)."""
+        entropy = [_AUGMENT_TAG, self.seed, int(epoch), *np.asarray(positions).tolist()]
+        return np.random.default_rng(entropy)
+
     @property
     def n_samples(self) -> int:
         return len(self.index)
@@ -212,11 +239,15 @@ class Feed:
         return other
 
     def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
         if self.shuffle:
             self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.index))
 
-    def _render(self, positions: np.ndarray) -> np.ndarray:
+    def _render(self, positions: np.ndarray, epoch: int | None = None) -> np.ndarray:
         batch = self.source.read(self.index[positions])
+        if self.augmentation is not None:
+            rng = self.augmentation_rng(positions, self.epoch if epoch is None else epoch)
+            batch = self.augmentation(batch, rng)
         if self.stage is None:
             return encode(self.pipeline.apply(batch), self.transfer_dtype)
         batch = self.pipeline.apply_host(batch, self.stage.n_host)
@@ -233,12 +264,15 @@ class Feed:
             raise IndexError(i)
         return self.order[i * self.batch_size : (i + 1) * self.batch_size]
 
-    def batch_at(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(x, y)`` of the samples at ``positions``: a pure function of them (thread-safe
-        for the built-in plugins), which is what makes prefetching reproducible."""
+    def batch_at(
+        self, positions: np.ndarray, epoch: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, y)`` of the samples at ``positions``: a pure function of them and, for an
+        augmented feed, of ``epoch`` (default: the current one); thread-safe for the
+        built-in plugins, which is what makes prefetching reproducible."""
         if self._keep:
             return self.inputs()[positions], self.y[positions]
-        return self._render(positions), self.y[positions]
+        return self._render(positions, epoch), self.y[positions]
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         return self.batch_at(self.positions(i))

@@ -17,11 +17,11 @@ class Prefetcher:
     """Batches of ``feed`` prepared ahead by ``workers`` background threads.
 
     ``get(i)`` returns ``feed[i]``; it then queues the next ``ahead`` batches of the
-    current order. A prepared batch is used only when its positions still match the
-    feed's order (a reshuffle between epochs discards stale ones), and each batch is a
-    pure function of its positions, so the results are bit-identical for any number of
-    workers. Threads suit numpy renderers (numpy releases the GIL in its kernels).
-    ``wait_s`` counts the time ``get`` spent waiting for batches (the data time).
+    current order. A prepared batch is used only when its positions and epoch still
+    match the feed's (a new epoch discards stale ones), and each batch is a pure
+    function of them, so the results are bit-identical for any number of workers.
+    Threads suit numpy renderers (numpy releases the GIL in its kernels). ``wait_s``
+    counts the time ``get`` spent waiting for batches (the data time).
     """
 
     def __init__(self, feed: Feed, workers: int, ahead: int | None = None) -> None:
@@ -30,21 +30,23 @@ class Prefetcher:
         self.ahead = self.workers * 2 if ahead is None else max(0, int(ahead))
         self.wait_s = 0.0
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: dict[int, tuple[np.ndarray, Future]] = {}
+        self._pending: dict[int, tuple[np.ndarray, int, Future]] = {}
         self._lock = threading.Lock()
 
     def get(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         feed = self.feed
         start = time.perf_counter()
-        positions = feed.positions(i)
+        positions, epoch = feed.positions(i), feed.epoch
         if self.workers < 2 or feed._keep:
-            result = feed.batch_at(positions)
+            result = feed.batch_at(positions, epoch)
         else:
             with self._lock:
                 queued = self._pending.pop(i, None)
-                if queued is not None and not np.array_equal(queued[0], positions):
-                    queued = None  # prepared for another order (reshuffled since)
-            result = queued[1].result() if queued is not None else feed.batch_at(positions)
+                if queued is not None and (
+                    queued[1] != epoch or not np.array_equal(queued[0], positions)
+                ):
+                    queued = None  # prepared for another epoch or order
+            result = queued[2].result() if queued is not None else feed.batch_at(positions, epoch)
             self._queue(i)
         self.wait_s += time.perf_counter() - start
         return result
@@ -56,16 +58,17 @@ class Prefetcher:
         with self._lock:
             for j in list(self._pending):
                 if not i < j <= i + self.ahead:
-                    self._pending.pop(j)[1].cancel()
+                    self._pending.pop(j)[2].cancel()
             for j in range(i + 1, min(i + 1 + self.ahead, len(feed))):
                 if j not in self._pending:
-                    positions = feed.positions(j).copy()
-                    self._pending[j] = (positions, self._pool.submit(feed.batch_at, positions))
+                    positions, epoch = feed.positions(j).copy(), feed.epoch
+                    future = self._pool.submit(feed.batch_at, positions, epoch)
+                    self._pending[j] = (positions, epoch, future)
 
     def close(self) -> None:
         """Stop the threads (queued batches are dropped)."""
         with self._lock:
-            for _, future in self._pending.values():
+            for _, _, future in self._pending.values():
                 future.cancel()
             self._pending.clear()
         if self._pool is not None:

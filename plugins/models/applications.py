@@ -42,7 +42,13 @@ IMAGE_OPTIONS = (
     ),
     Option("finetune_blocks", int, 1, "top backbone blocks trained in finetune mode"),
     Option("dropout", float, 0.2, "dropout rate before the dense softmax head"),
-    Option("cache_features", bool, True, "frozen mode: train the head on cached features"),
+    Option(
+        "cache_features",
+        bool,
+        True,
+        "frozen mode: train the head on cached features (not with augment: augmented "
+        "spectra change every epoch)",
+    ),
     Option(
         "feature_dir",
         str,
@@ -192,8 +198,10 @@ class KerasApplication(FeatureExtraction, KerasModel):
             x = self.features(train)
             norm = self._network().get_layer("head_norm")
             norm.adapt(x if not isinstance(x, np.memmap) else two_rows_like(x))
-        if not self.params["cache_features"]:
-            self._features = []  # the full model recomputes features every batch
+        if not self.params["cache_features"] or self.params["augment"]:
+            # the full model recomputes features every batch (augmented spectra change
+            # every epoch, so their features cannot be cached)
+            self._features = []
             return super().fit(train, validation, epochs, initial_epoch)
         from bench_plugins.models.keras_parts import FeedDataset, in_index_order, with_batch_size
 

@@ -13,7 +13,11 @@ network renders them); ``transfer_dtype`` ships host-rendered images as uint8/fl
 ``workers`` renders ahead in threads; ``steps_per_execution`` runs several steps per
 compiled call; ``precision = "mixed_bfloat16"`` computes in bfloat16 with a float32
 head. The saved network always takes float32 images, whatever the training path.
-:meth:`KerasModel.timing` says where the fit time went."""
+:meth:`KerasModel.timing` says where the fit time went.
+
+Sim-to-real (issue #18): ``augment = true`` changes the raw training spectra before the
+pipeline (flux scale, calibration tilt, extra noise, masked stretches, trimmed coverage;
+:mod:`~bench_plugins.models.augment`), fresh every epoch; validation and test spectra never."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.interfaces import Model
+from bench_plugins.models.augment import augmented
 from bench_plugins.models.common import read_meta
 from bench_plugins.models.keras_device import DeviceShipping
 from bench_plugins.models.keras_helpers import (  # noqa: F401 - re-exported for the models
@@ -148,7 +153,7 @@ class KerasModel(DeviceShipping, Model):
         from bench_plugins.models.keras_parts import FeedDataset, in_index_order, with_batch_size
 
         batch_size = self.global_batch_size()
-        train = self.shipped(with_batch_size(train, batch_size))
+        train = self.shipped(with_batch_size(augmented(train, self.params), batch_size))
         data = FeedDataset(train, self.class_weights(train), workers=self.params["workers"])
         val = None
         if validation is not None and validation.n_samples:

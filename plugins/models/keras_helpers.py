@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from bench.options import Option
+from bench_plugins.models.augment import AUGMENT_OPTIONS
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -59,6 +60,7 @@ TRAINING_OPTIONS = (
         "float32, or mixed_bfloat16: bfloat16 compute, float32 variables and head",
         ("float32", "mixed_bfloat16"),
     ),
+    *AUGMENT_OPTIONS,
 )
 
 
