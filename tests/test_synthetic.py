@@ -119,6 +119,14 @@ def test_legacy_fraction_gives_sdss_i_coverage_to_that_share() -> None:
     np.testing.assert_array_equal(legacy.flux[~cut], base.flux[~cut])
 
 
+def test_lowz_qso_fraction_sets_the_share_of_low_z_agn() -> None:
+    z_of = lambda src: src.redshift[src.labels == "QSO"]  # noqa: E731
+    default = z_of(make(n=6000, seed=0))
+    more = z_of(make(n=6000, seed=0, lowz_qso_fraction=0.3))
+    assert (default < 0.3).mean() < 0.1 and 0.22 < (more < 0.3).mean() < 0.38
+    np.testing.assert_array_equal(default, z_of(make(n=6000, seed=0, lowz_qso_fraction=0.05)))
+
+
 def test_class_mix_and_subsets() -> None:
     balanced = make(n=300, seed=0)
     assert [int((balanced.labels == c).sum()) for c in ("STAR", "GALAXY", "QSO")] == [100] * 3
@@ -152,6 +160,7 @@ def test_redshift_distributions_and_ranges() -> None:
         {"snr_scale": 0.0},
         {"snr_scale": 2.0, "snr_scale_max": 1.5},
         {"legacy_fraction": 1.5},
+        {"lowz_qso_fraction": -0.1},
         {"seed": "one"},
         {"redshift": 1.0},
     ],

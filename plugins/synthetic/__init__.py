@@ -85,6 +85,14 @@ class Synthetic(Dataset):
             le=100.0,
         ),  # fmt: skip
         Option(
+            "lowz_qso_fraction",
+            float,
+            0.05,
+            "share of quasars drawn as low-z (z ~ 0.12) broad-line AGN, as in SDSS-I/II",
+            ge=0.0,
+            le=1.0,
+        ),  # fmt: skip
+        Option(
             "legacy_fraction",
             float,
             0.0,

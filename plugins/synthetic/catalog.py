@@ -20,6 +20,17 @@ BOSS_MIX = {"GALAXY": 0.66, "QSO": 0.20, "STAR": 0.14}
 # (weight, mean, sigma) of Gaussian components in redshift
 GALAXY_Z = [(0.12, 0.10, 0.05), (0.25, 0.32, 0.08), (0.48, 0.53, 0.08), (0.15, 0.80, 0.12)]
 QSO_Z = [(0.60, 2.45, 0.35), (0.28, 1.30, 0.50), (0.07, 3.30, 0.50), (0.05, 0.12, 0.08)]
+# weight of the last QSO_Z component: SDSS-I/II legacy broad-line AGN (Seyfert 1s) at low z,
+# few in BOSS (its quasar targets are mostly at z > 2), many more in the legacy sample
+LOWZ_QSO_FRACTION = QSO_Z[-1][0]
+
+
+def qso_mixture(lowz_fraction: float) -> list[tuple[float, float, float]]:
+    """QSO_Z with its low-z AGN component weighted ``lowz_fraction`` (the rest rescaled)."""
+    if lowz_fraction == LOWZ_QSO_FRACTION:
+        return QSO_Z
+    rest = (1.0 - lowz_fraction) / (1.0 - LOWZ_QSO_FRACTION)
+    return [(w * rest, m, s) for w, m, s in QSO_Z[:-1]] + [(lowz_fraction, *QSO_Z[-1][1:])]
 
 
 def sample_mixture(
@@ -52,8 +63,10 @@ def draw_catalog(
     galaxy_z: Sequence[float],
     qso_z: Sequence[float],
     star_rv_kms: float,
+    lowz_qso_fraction: float = LOWZ_QSO_FRACTION,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, redshift) for ``n`` objects, reproducible from ``seed``."""
+    """(labels, redshift) for ``n`` objects, reproducible from ``seed``; a
+    ``lowz_qso_fraction`` of the quasar mixture is the low-z broad-line AGN component."""
     rng = np.random.default_rng([seed, 0])
     labels = draw_labels(n, classes, mix, rng)
     u, g = rng.random(n), rng.standard_normal(n)
@@ -61,5 +74,5 @@ def draw_catalog(
     redshift = np.where(halo, star_rv_kms * g, -10.0 + 40.0 * g) / C_KMS
     is_gal, is_qso = labels == "GALAXY", labels == "QSO"
     redshift[is_gal] = sample_mixture(GALAXY_Z, galaxy_z[0], galaxy_z[1], u[is_gal])
-    redshift[is_qso] = sample_mixture(QSO_Z, qso_z[0], qso_z[1], u[is_qso])
+    redshift[is_qso] = sample_mixture(qso_mixture(lowz_qso_fraction), qso_z[0], qso_z[1], u[is_qso])
     return labels, redshift

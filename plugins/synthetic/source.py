@@ -31,6 +31,7 @@ class SyntheticSource(SpectrumSource):
         self.labels, self.redshift = catalog.draw_catalog(
             params["n"], self.seed, params["classes"], params["class_mix"],
             params["galaxy_z"], params["qso_z"], params["star_rv_kms"],
+            params.get("lowz_qso_fraction", catalog.LOWZ_QSO_FRACTION),
         )  # fmt: skip
         self.ids = np.array(
             [f"synthetic-{self.seed}-{i}" for i in range(params["n"])], dtype=object
