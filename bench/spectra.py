@@ -22,10 +22,14 @@ CLASSES: tuple[str, ...] = ("STAR", "GALAXY", "QSO")
 
 # BOSS coadd grid: log10(lambda) from 3.5523 to 4.0171 in steps of 1e-4 (3566-10401 A).
 BOSS_LOGLAM0 = 3.5523
-# the classes of the SDSS pipeline's CLASS column, in the order the paper lists them
-CLASSES = ("STAR", "GALAXY", "QSO")
 BOSS_DLOGLAM = 1e-4
 BOSS_NPIX = 4649
+
+# SDSS spectroscopic and_mask bits (``SpectrumBatch.mask``) that plugins set or test
+FULLREJECT = 1 << 18  # pixel fully rejected in the extraction
+BRIGHTSKY = 1 << 23  # sky much brighter than the object (a flag: the pixel keeps its ivar)
+NODATA = 1 << 24  # no data on this pixel
+COMBINEREJ = 1 << 25  # rejected when the exposures were combined
 
 
 def boss_grid() -> np.ndarray:

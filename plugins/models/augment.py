@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.options import Option
-from bench.spectra import SpectrumBatch
+from bench.spectra import NODATA, SpectrumBatch
 
 if TYPE_CHECKING:
     from bench.feed import Feed
 
-NODATA = 1 << 24  # SDSS and_mask bit: no data on this pixel
 MASK_STRETCHES = (1, 3)  # masked stretches per spectrum, inclusive
 MASK_FRACTION = (0.01, 0.10)  # length of each stretch, as a fraction of the pixels
 TRIM_PIXELS = (700, 2500)  # length of the kept window, inclusive

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +23,6 @@ from bench_plugins.models.template_scan import (
     chi2_scan,
     with_host,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

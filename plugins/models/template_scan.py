@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
+from bench.spectra import COMBINEREJ, FULLREJECT, NODATA
 
 C_KMS = 299792.458
 FIT_CLASSES = ("STAR", "GALAXY", "QSO")
@@ -34,7 +35,7 @@ TEMPLATE_FILES = {
 # shipped with the package (package data of bench_plugins, shared with `synthetic`)
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
 # SDSS and_mask bits that exclude a pixel: FULLREJECT, NODATA, COMBINEREJ
-FATAL_BITS = (1 << 18) | (1 << 24) | (1 << 25)
+FATAL_BITS = FULLREJECT | NODATA | COMBINEREJ
 # above this many trial shifts the correlations go through the FFT
 DIRECT_MAX_SHIFTS = 96
 

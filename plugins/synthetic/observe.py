@@ -10,10 +10,8 @@ from functools import cache
 
 import numpy as np
 
-# SDSS spectroscopic and_mask bits used here
-FULLREJECT = 1 << 18
-NODATA = 1 << 24
-BRIGHTSKY = 1 << 23
+from bench.spectra import BRIGHTSKY, FULLREJECT, NODATA
+
 NO_MEASUREMENT = NODATA | FULLREJECT  # bits whose pixels get ivar 0
 
 SKY_LINES = [(4047.7, 5.0), (4359.6, 8.0), (5462.3, 8.0), (5578.9, 120.0), (5891.6, 12.0),

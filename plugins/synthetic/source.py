@@ -92,6 +92,8 @@ class SyntheticSource(SpectrumSource):
         covered = np.ones((b, p), bool)
         subclass = np.full(b, "", dtype=object)
         bal = np.zeros(b, bool)
+        # galaxies' old stars and quasar hosts: the BOSS mean galaxy, or the physical model
+        use_eigen = self.params.get("galaxy_model", "eigen") == "eigen"
         for label in CLASSES:
             rows = np.flatnonzero(labels == label)
             if not len(rows):
@@ -105,19 +107,18 @@ class SyntheticSource(SpectrumSource):
                 f, meta = stars.stars(self.loglam, z[rows], u[rows])
             elif label == "GALAXY":
                 f, meta = galaxies.galaxies(
-                    self.loglam, z[rows], u[rows], n[rows],
-                    use_eigen=self.params.get("galaxy_model", "eigen") == "eigen",
-                )  # fmt: skip
+                    self.loglam, z[rows], u[rows], n[rows], use_eigen=use_eigen
+                )
             else:
                 f, meta = quasars.quasars(
-                    self.loglam, z[rows], u[rows], n[rows], field[rows],
-                    use_eigen=self.params.get("galaxy_model", "eigen") == "eigen",
-                )  # fmt: skip
+                    self.loglam, z[rows], u[rows], n[rows], field[rows], use_eigen=use_eigen
+                )
                 bal[rows] = meta["bal"]
             model[rows] = f
             subclass[rows] = meta["subclass"]
         observed, sigma, mask = observe.observe(model, self.loglam, uo, no, self._snr_scale(uo))
-        covered &= self._legacy_coverage(uo)
+        if self.params.get("legacy_fraction", 0.0) > 0:
+            covered &= self._legacy_coverage(uo)
         mask |= np.where(covered, 0, observe.NODATA).astype(np.int32)
         good = (mask & observe.NO_MEASUREMENT) == 0
         flux = observed if noiseless else observed + np.where(good, sigma, 0.0) * noise
