@@ -16,14 +16,21 @@ _BOUNDS = {
     "le": ("<=", operator.le),
     "lt": ("<", operator.lt),
 }
-_TYPE_NAMES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "list"}
+_TYPE_NAMES = {
+    int: "integer",
+    float: "number",
+    str: "string",
+    bool: "boolean",
+    list: "list",
+    dict: "table",
+}
 
 
 @dataclass(frozen=True)
 class Option:
     """One declared option of a plugin.
 
-    ``type`` is one of int, float, str, bool, list; ``choices`` restricts the value;
+    ``type`` is one of int, float, str, bool, list, dict (a TOML table); ``choices`` restricts the value;
     ``item_type`` types the elements of a list option. ``None`` is accepted
     where the default is ``None``. ``ge``, ``gt``, ``le``, ``lt`` bound a number (>=, >,
     <=, <), or each number of a list option: ``Option("n", int, 10, "spectra", ge=1)``.

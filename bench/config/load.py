@@ -279,5 +279,9 @@ def shrink(config: Config, registry: Registry) -> Config:
     p.max_spectra = min(p.max_spectra or p.quick_max_spectra, p.quick_max_spectra)
     for spec in config.models:
         cls = registry.get("model", spec.name)
-        spec.params.update(getattr(cls, "quick_options", {}))
+        hook = getattr(cls, "quick_params", None)  # models holding models shrink them too
+        if callable(hook):
+            spec.params.update(hook(spec.params, registry))
+        else:
+            spec.params.update(getattr(cls, "quick_options", {}))
     return config

@@ -75,6 +75,9 @@ def check(
 
         ensure_jax_backend()  # before any Keras model imports keras
         options = {**getattr(cls, "quick_options", {}), **options}
+        hook = getattr(cls, "quick_params", None)  # models holding models shrink them too
+        if callable(hook):
+            options = {**options, **hook(options, registry)}
     plugin = run("options", lambda: check_options(cls, options))
     if plugin is None:
         return results

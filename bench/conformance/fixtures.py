@@ -17,7 +17,7 @@ from bench.plugins.manager import Registry, get_registry
 from bench.spectra import CLASSES, ArraySource, SpectrumBatch, SpectrumSource, boss_grid
 
 IMAGE_SHAPES = ((28, 28, 1), (32, 32, 3), (20, 36, 1))
-OPTION_TYPES = (int, float, str, bool, list)
+OPTION_TYPES = (int, float, str, bool, list, dict)
 
 
 class Failed(Exception):
@@ -77,7 +77,7 @@ def check_options(cls: type[Plugin], options: Mapping[str, Any]) -> Plugin:
         seen.add(o.name)
         require(
             o.type in OPTION_TYPES,
-            f"option {o.name!r}: type {o.type!r} is not one of int, float, str, bool, list",
+            f"option {o.name!r}: type {o.type!r} is not one of int, float, str, bool, list, dict",
         )
         require(bool(o.help.strip()), f"option {o.name!r}: give it a one-line help text")
         try:

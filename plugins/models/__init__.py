@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import bench
 from bench_plugins.models.applications import InceptionV3, ResNet50
+from bench_plugins.models.blend import Blend
 from bench_plugins.models.cnn1d import CNN1D
 from bench_plugins.models.mnist_cnn import MnistCNN
 from bench_plugins.models.sklearn_models import LogisticRegression
@@ -17,9 +18,11 @@ from bench_plugins.models.template_fit import TemplateFit
 MODELS = (InceptionV3, ResNet50, MnistCNN, CNN1D, LogisticRegression)
 # models that fit templates instead of learning weights (no Keras, nothing to train)
 FITTERS = (TemplateFit,)
+# models made of other models
+BLENDS = (Blend,)
 
 
 @bench.hookimpl
 def register_models(register: Callable[[type], None]) -> None:
-    for model in (*MODELS, *FITTERS):
+    for model in (*MODELS, *FITTERS, *BLENDS):
         register(model)

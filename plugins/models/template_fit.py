@@ -60,6 +60,7 @@ class TemplateFit(Model):
     name = "template_fit"
     description = "SDSS/redrock-style redshifted template fit (spEigen templates + polynomial)"
     input_kind = "flux"
+    reads_spectra: ClassVar[bool] = True  # fits the spectra behind a feed, not its inputs
     options = (
         Option("template_dir", str, None, "folder with spEigenStar/Gal/QSO FITS (None: shipped)"),
         Option(
