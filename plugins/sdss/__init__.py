@@ -2,7 +2,9 @@
 
 Modules: :mod:`.catalog` (select and save a stratified sample from spAll/specObj/DR12Q),
 :mod:`.download` (resumable fetch from the Science Archive Server), :mod:`.cache`
-(columnar on-disk cache on the BOSS grid), :mod:`.dataset` (the plugin class), :mod:`.commands` (``bench data sample|download|ingest``).
+(columnar on-disk cache on the BOSS grid), :mod:`.dataset` (the plugin class),
+:mod:`.labels` (``labels_catalog``: FITS or CSV labels), :mod:`.commands`
+(``bench data sample|download|ingest``).
 Nothing heavy (astropy) is imported at module level.
 """
 

@@ -31,9 +31,16 @@ class SdssDataset(Dataset):
             "path", list, None, "spectrum files or folders (searched recursively)", item_type=str
         ),
         Option(
-            "labels_catalog", str, None, "FITS catalog giving labels, joined on plate/mjd/fiber"
+            "labels_catalog",
+            str,
+            None,
+            "labels instead of the files' CLASS: a FITS catalog (e.g. DR12Q; on plate/mjd/"
+            "fiber) or a .csv (on a 'file' column relative to it, or plate,mjd,fiber); "
+            "spectra it does not list are dropped",
         ),
-        Option("label_column", str, "CLASS", "column of labels_catalog holding the class"),
+        Option(
+            "label_column", str, "CLASS", "column of labels_catalog holding the class (any case)"
+        ),
         Option(
             "sample", str, None, "sample CSV (plate,mjd,fiber) from select_sample: use only those"
         ),
@@ -83,6 +90,11 @@ class SdssDataset(Dataset):
                      **{k: batch.meta[k] for k in ("plate", "mjd", "fiber", "zwarning", "path")}}  # fmt: skip
         table["label"] = np.asarray(table["label"], dtype=object)
         keep, dropped = self._select(table)
+        catalog = None  # new labels under the same files: a new fingerprint
+        if p["labels_catalog"]:
+            from bench_plugins.sdss.labels import catalog_stamp
+
+            catalog = catalog_stamp(p["labels_catalog"], p["label_column"])
         description = {
             "paths": [str(x) for x in p["path"]],
             "files": len(files),
@@ -91,10 +103,12 @@ class SdssDataset(Dataset):
             "dropped": dropped,
             "failures": [{"path": f, "reason": r} for f, r in failures],
         }
+        if p["labels_catalog"]:
+            description["labels_catalog"] = str(p["labels_catalog"])
         if p["cache_dir"]:
-            return CacheSource(cache, {k: v[keep] for k, v in table.items()}, description)
+            return CacheSource(cache, {k: v[keep] for k, v in table.items()}, description, catalog)
         kept = batch.take(keep).with_arrays(labels=table["label"][keep])
-        return ArraySource(kept, description, fingerprint=files_stamp(files))
+        return ArraySource(kept, description, fingerprint=files_stamp(files, catalog))
 
     def _select(self, table: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, int]]:
         """Relabel from the catalog, filter, then draw the stratified ``limit`` sample."""
@@ -107,11 +121,9 @@ class SdssDataset(Dataset):
         dropped: Counter[str] = Counter()
         ok = np.ones(len(keys), bool)
         if p["labels_catalog"]:
-            from bench_plugins.sdss.catalog import catalog_labels
+            from bench_plugins.sdss.labels import relabel
 
-            labels = catalog_labels(p["labels_catalog"], p["label_column"])
-            table["label"] = np.array([labels.get(k, "") for k in keys], dtype=object)
-            missing = np.array([k not in labels for k in keys], bool)
+            table["label"], missing = relabel(p["labels_catalog"], p["label_column"], table)
             dropped["not in labels catalog"] = int(missing.sum())
             ok &= ~missing
         if p["sample"]:
@@ -141,12 +153,15 @@ class SdssDataset(Dataset):
         return keep, {k: v for k, v in dropped.items() if v}
 
 
-def files_stamp(files: list[Path]) -> str:
-    """SHA-256 of each file's path, size and mtime: changes when any file is rewritten."""
+def files_stamp(files: list[Path], extra: str | None = None) -> str:
+    """SHA-256 of each file's path, size and mtime, and of ``extra`` (a labels catalog's
+    stamp) when given: changes when any file is rewritten."""
     digest = hashlib.sha256()
     for f in files:
         st = f.stat()
         digest.update(f"{f}\x1f{st.st_size}\x1f{st.st_mtime_ns}\x1e".encode())
+    if extra is not None:
+        digest.update(f"catalog\x1f{extra}\x1e".encode())
     return digest.hexdigest()
 
 

@@ -24,15 +24,18 @@ META_KEYS = ("plate", "mjd", "fiber", "zwarning", "path")
 
 
 class CacheSource(SpectrumSource):
-    """Spectra of a cache, by ``table`` rows (id, label, redshift, snr, shard, row, ...)."""
+    """Spectra of a cache, by ``table`` rows (id, label, redshift, snr, shard, row, ...);
+    ``stamp``: a content stamp of anything else the rows depend on (a labels catalog)."""
 
     def __init__(
         self,
         cache: SpectrumCache,
         table: Mapping[str, np.ndarray],
         description: Mapping[str, object],
+        stamp: str | None = None,
     ) -> None:
         self.cache = cache
+        self.stamp = stamp
         self.table = dict(table)
         self.ids = str_column(table["id"])
         self.labels = str_column(table["label"])
@@ -73,8 +76,11 @@ class CacheSource(SpectrumSource):
         return self._description
 
     def fingerprint(self) -> str | None:
-        """Where each spectrum is stored: a changed file is ingested into a new shard row."""
+        """Where each spectrum is stored (a changed file is ingested into a new shard row),
+        plus ``stamp`` when given."""
         digest = hashlib.sha256(str(self.cache.directory.resolve()).encode())
+        if self.stamp is not None:
+            digest.update(f"\x1e{self.stamp}\x1e".encode())
         for key in ("shard", "row"):
             digest.update(np.ascontiguousarray(self.table[key], dtype=np.int64).tobytes())
         return digest.hexdigest()
