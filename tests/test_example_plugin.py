@@ -76,7 +76,7 @@ def test_bench_plugins_json_structure(installed_example, capsys):
         assert row["kind"] in manager.KINDS and row["name"] and row["source"]
         for option in row["options"]:
             assert set(option) - {"choices", "bounds"} == {"name", "type", "default", "help"}
-            assert option["type"] in {"int", "float", "str", "bool", "list"}
+            assert option["type"] in {"int", "float", "str", "bool", "list", "dict"}
             assert option.get("choices", [option["default"]]) != []
     assert len({(r["kind"], r["name"]) for r in rows}) == len(rows)
     (example,) = [r for r in rows if r["name"] == "nearest_centroid"]
