@@ -221,14 +221,16 @@ class Feed:
     def __len__(self) -> int:
         return math.ceil(len(self.index) / self.batch_size)
 
-    def rebatched(self, batch_size: int) -> Feed:
-        """This feed yielding batches of ``batch_size`` (a shallow copy sharing kept inputs)."""
-        if batch_size == self.batch_size:
+    def rebatched(self, batch_size: int, seed: int | None = None) -> Feed:
+        """This feed yielding batches of ``batch_size`` and, given ``seed``, shuffled and
+        augmented with that seed instead (a shallow copy sharing kept inputs)."""
+        seed = self.seed if seed is None else int(seed)
+        if batch_size == self.batch_size and seed == self.seed:
             return self
         if self._keep:
             self.inputs()  # render once now, so the copy shares the kept inputs
         other = copy.copy(self)
-        other.batch_size = int(batch_size)
+        other.batch_size, other.seed = int(batch_size), seed
         return other
 
     def in_order(self) -> Feed:

@@ -192,7 +192,7 @@ class KerasApplication(FeatureExtraction, KerasModel):
     def fit(
         self, train: Feed, validation: Feed | None, epochs: int, initial_epoch: int = 0
     ) -> dict[str, list[float]]:
-        if self.params["mode"] != "frozen":
+        if self.params["mode"] != "frozen" or self.members:  # members: each fits itself
             return super().fit(train, validation, epochs, initial_epoch)
         if initial_epoch == 0:  # before anything traces the head
             x = self.features(train)

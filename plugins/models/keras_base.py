@@ -34,6 +34,7 @@ from bench.interfaces import Model
 from bench_plugins.models.augment import augmented
 from bench_plugins.models.common import read_meta
 from bench_plugins.models.keras_device import DeviceShipping
+from bench_plugins.models.keras_ensemble import KerasEnsemble
 from bench_plugins.models.keras_helpers import (  # noqa: F401 - re-exported for the models
     HISTORY_KEYS,
     TRAINING_OPTIONS,
@@ -49,8 +50,9 @@ if TYPE_CHECKING:
     from bench.feed import DeviceStage, Feed
 
 
-class KerasModel(DeviceShipping, Model):
-    """Base of the Keras classifiers; subclasses define :meth:`make_network`."""
+class KerasModel(DeviceShipping, KerasEnsemble, Model):
+    """Base of the Keras classifiers; subclasses define :meth:`make_network`. With
+    ``ensemble`` > 1, ``members`` do the work and ``network`` is member 0's."""
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -63,6 +65,7 @@ class KerasModel(DeviceShipping, Model):
         self._wrappers: dict[tuple[int, int, str], tuple[Any, Any]] = {}
         self._trained: set[int] = set()
         self._timing: dict[str, float] = {}
+        self.members: list[KerasModel] = []  # of a seed ensemble; [] for ensemble = 1
 
     @abstractmethod
     def make_network(self, input_shape: tuple[int, ...], n_classes: int) -> keras.Model:
@@ -70,10 +73,15 @@ class KerasModel(DeviceShipping, Model):
 
     def build(self, input_shape: tuple[int, ...], classes: Sequence[str], seed: int) -> None:
         keras = import_keras()
-        keras.utils.set_random_seed(seed)
         self.classes, self.shape = list(classes), tuple(input_shape)
-        self._distribution = self.data_parallel()
         self._stages, self._wrappers, self._trained, self._timing = {}, {}, set(), {}
+        self.members = []
+        if self.params["ensemble"] > 1:
+            self.build_members(input_shape, classes, seed)
+            self.network, self.devices = self.members[0].network, self.members[0].devices
+            return
+        keras.utils.set_random_seed(seed)
+        self._distribution = self.data_parallel()
         with self.scope(), self.precision_scope():
             self.network = self.make_network(self.shape, len(self.classes))
         with self.scope():
@@ -152,6 +160,8 @@ class KerasModel(DeviceShipping, Model):
     ) -> dict[str, list[float]]:
         from bench_plugins.models.keras_parts import FeedDataset, in_index_order, with_batch_size
 
+        if self.members:
+            return self.fit_members(train, validation, epochs, initial_epoch)
         batch_size = self.global_batch_size()
         train = self.shipped(with_batch_size(augmented(train, self.params), batch_size))
         data = FeedDataset(train, self.class_weights(train), workers=self.params["workers"])
@@ -212,18 +222,21 @@ class KerasModel(DeviceShipping, Model):
             self._timing[key] = self._timing.get(key, 0.0) + float(value)
 
     def timing(self) -> Mapping[str, float]:
-        """Seconds since :meth:`build`, summed over the fits: ``setup_s`` (before the first
-        epoch: Keras reads a first batch; kept inputs are rendered then), ``compile_s``
+        """Seconds since :meth:`build`, summed over the fits and ensemble members: ``setup_s``
+        (before the first epoch: Keras reads a first batch; kept inputs are rendered then), ``compile_s``
         (first step of each compiled network: tracing, compiling, running it), ``data_s`` (waiting for
         training batches), ``step_s`` (the other training steps), ``validation_s``,
         ``features_s`` (frozen backbones: feature extraction); ``steps`` (train calls)."""
-        return {k: round(v, 4) if k != "steps" else int(v) for k, v in self._timing.items()}
+        record = self.member_timing() if self.members else self._timing
+        return {k: round(v, 4) if k != "steps" else int(v) for k, v in record.items()}
 
     def predict_proba(self, feed: Feed) -> np.ndarray:
         from bench_plugins.models.keras_parts import InputsOnly, with_batch_size
 
         if feed.n_samples == 0:
             return np.zeros((0, len(self.classes)))
+        if self.members:
+            return self.predict_members(feed)
         shipped = self.shipped(with_batch_size(feed, self.global_batch_size()))
         inputs = InputsOnly(shipped, workers=self.params["workers"])
         data = padded(inputs, self.devices) if self.devices > 1 else inputs
@@ -241,20 +254,32 @@ class KerasModel(DeviceShipping, Model):
         directory.mkdir(parents=True, exist_ok=True)
         self._network().save(directory / "model.keras")
         meta = {"model": self.name, "classes": self.classes, "input_shape": list(self.shape)}
+        if self.members:  # ensemble = 1 writes exactly what it did before the option
+            meta["ensemble"] = self.save_members(directory)
         (directory / "model.json").write_text(json.dumps(meta, indent=1) + "\n")
 
     def load(self, directory: Path) -> None:
+        meta = read_meta(Path(directory), self.name)
+        self.load_members(Path(directory), meta)
+        self.restore(Path(directory), meta, "model.keras")
+
+    def restore(self, directory: Path, meta: Mapping[str, Any], filename: str) -> None:
+        """Load the network saved as ``filename`` (safe mode), with ``meta``'s classes."""
         import_keras()
         import keras
 
         import bench_plugins.models.keras_parts  # noqa: F401  (registers the custom layers)
 
-        meta = read_meta(Path(directory), self.name)
         self._stages, self._wrappers, self._trained, self._timing = {}, {}, set(), {}
         self.classes, self.shape = list(meta["classes"]), tuple(meta["input_shape"])
-        self.network = keras.saving.load_model(Path(directory) / "model.keras", safe_mode=True)
+        if self.members:  # member 0 loaded it already
+            self.network = self.members[0].network
+            return
+        self.network = keras.saving.load_model(directory / filename, safe_mode=True)
 
     def describe(self) -> Mapping[str, Any]:
+        if self.members:
+            return self.describe_members()
         keras = import_keras()
         import jax
 

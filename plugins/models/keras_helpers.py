@@ -60,6 +60,15 @@ TRAINING_OPTIONS = (
         "float32, or mixed_bfloat16: bfloat16 compute, float32 variables and head",
         ("float32", "mixed_bfloat16"),
     ),
+    Option(
+        "ensemble",
+        int,
+        1,
+        "members of a seed ensemble, each trained on its own (member seeds derived from "
+        "the cell seed: own initialisation, shuffling and augmentation draws); predictions "
+        "are the mean of the members' probabilities; 1: a single model, as before",
+        ge=1,
+    ),
     *AUGMENT_OPTIONS,
 )
 
