@@ -225,7 +225,7 @@ def test_augment_off_trains_exactly_as_before() -> None:
     feed = augmented_feed()
     assert augmented(feed, {"augment": False, "augment_noise": 5.0}) is feed
     before = fit({})
-    assert fit({"augment": False, "augment_noise": 5.0, "augment_mask": 1.0}) == before
+    assert fit({"augment": False}) == before  # augment_* without augment: an error (below)
     assert fit({"augment": True}) != before
 
 
@@ -316,3 +316,16 @@ def test_frozen_backbone_with_augment_trains_through_the_full_model() -> None:
     history = model.fit(train, None, epochs=1)
     assert len(history["loss"]) == 1
     assert model._features == []  # features of augmented spectra are never cached
+
+
+def test_augment_options_without_augment_are_an_error_not_ignored(tmp_path):
+    """A tuned augment_* with augment = false would silently do nothing: exit 2, one line."""
+    from bench.cli import main
+
+    config = tmp_path / "b.toml"
+    config.write_text(
+        '[dataset]\nname = "synthetic"\nn = 60\n[[models]]\nname = "cnn1d"\naugment_noise = 2.0\n'
+    )
+    assert main(["validate", str(config)]) == 2
+    config.write_text(config.read_text().replace("augment_noise", "augment = true\naugment_noise"))
+    assert main(["validate", str(config)]) == 0

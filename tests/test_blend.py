@@ -49,7 +49,10 @@ def test_conformance_suite_passes() -> None:
         ({"members": ["logreg", "cnn1d"], "weights": [1.0]}, "expected 2 numbers"),
         ({"members": ["logreg"], "member_options": {"cnn1d": {}}}, "not in members"),
         ({"members": ["cnn1d", "mnist_cnn"]}, "mix input kinds"),
-        ({"members": ["cnn1d"], "member_options": {"cnn1d": {"n_pixel": 3}}}, "blend.cnn1d"),
+        (
+            {"members": ["cnn1d"], "member_options": {"cnn1d": {"n_pixel": 3}}},
+            "member_options.cnn1d",
+        ),
         ({"members": ["nope"]}, "nope"),
     ],
 )

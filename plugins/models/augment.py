@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.options import Option
 from bench.spectra import NODATA, SpectrumBatch
 
@@ -219,3 +220,18 @@ def augmented(feed: Feed, params: Mapping[str, Any]) -> Feed:
     if settings is None:
         return feed
     return feed.with_augmentation(partial(augment_batch, settings=settings))
+
+
+def check_augment_options(params: Mapping[str, Any]) -> None:
+    """BenchError when an ``augment_*`` option differs from its default while ``augment``
+    is off: it would be silently ignored."""
+    if params.get("augment"):
+        return
+    changed = [
+        o.name for o in AUGMENT_OPTIONS[1:] if o.name in params and params[o.name] != o.default
+    ]
+    if changed:
+        raise BenchError(
+            f"{changed[0]} = {params[changed[0]]!r} is set, but augment = false, so it would "
+            "be ignored; set augment = true (or remove the augment_* options)"
+        )

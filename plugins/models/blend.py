@@ -76,25 +76,25 @@ class Blend(Model):
         p = self.params
         names = list(p["members"])
         if not names:
-            raise BenchError("model blend.members: expected at least one model name")
+            raise BenchError("members: expected at least one model name")
         if len(set(names)) != len(names):
-            raise BenchError(f"model blend.members: {names} names a model twice")
+            raise BenchError(f"members: {names} names a model twice")
         if "blend" in names:
-            raise BenchError("model blend.members: a blend cannot hold a blend")
+            raise BenchError("members: a blend cannot hold a blend")
         if p["weights"] is not None and (len(p["weights"]) != len(names) or sum(p["weights"]) <= 0):
             raise BenchError(
-                f"model blend.weights: expected {len(names)} numbers >= 0, not all 0 "
+                f"weights: expected {len(names)} numbers >= 0, not all 0 "
                 f"(one per member), got {p['weights']!r}"
             )
         unknown = sorted(set(p["member_options"]) - set(names))
         if unknown:
-            raise BenchError(f"model blend.member_options: {unknown} not in members {names}")
+            raise BenchError(f"member_options: {unknown} not in members {names}")
         self.members = [self._create(name) for name in names]
         learned = [m for m in self.members if not getattr(m, "reads_spectra", False)]
         kinds = sorted({m.input_kind for m in learned})
         if len(kinds) > 1:
             raise BenchError(
-                f"model blend.members: {names} mix input kinds {kinds}; "
+                f"members: {names} mix input kinds {kinds}; "
                 "blend models that take the same input (all image or all flux)"
             )
         self.input_kind = kinds[0] if kinds else "flux"  # type: ignore[misc]
@@ -119,12 +119,11 @@ class Blend(Model):
         options = self.params["member_options"].get(name, {})
         if not isinstance(options, dict):
             raise BenchError(
-                f"model blend.member_options.{name}: expected a table of options, "
-                f"got {type(options).__name__}"
+                f"member_options.{name}: expected a table of options, got {type(options).__name__}"
             )
-        model = get_registry().create("model", name, dict(options), f"model blend.{name}")
+        model = get_registry().create("model", name, dict(options), f"member_options.{name}")
         if not isinstance(model, Model):
-            raise BenchError(f"model blend.members: {name!r} is not a model plugin")
+            raise BenchError(f"members: {name!r} is not a model plugin")
         return model
 
     def weights(self) -> list[float]:
@@ -139,7 +138,7 @@ class Blend(Model):
         shapes = {m.name: tuple(m.input_shape(n_pixels)) for m in self._learned()}
         if len(set(shapes.values())) > 1:
             raise BenchError(
-                f"model blend.members: input shapes differ ({shapes}); give the learned "
+                f"members: input shapes differ ({shapes}); give the learned "
                 "members the same input size (e.g. n_pixels) in member_options"
             )
         return next(iter(shapes.values())) if shapes else (int(n_pixels), 1)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.interfaces import Model
-from bench_plugins.models.augment import augmented
+from bench_plugins.models.augment import augmented, check_augment_options
 from bench_plugins.models.common import read_meta
 from bench_plugins.models.keras_device import DeviceShipping
 from bench_plugins.models.keras_ensemble import KerasEnsemble
@@ -56,6 +56,7 @@ class KerasModel(DeviceShipping, KerasEnsemble, Model):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
+        check_augment_options(self.params)
         self.network: keras.Model | None = None
         self.classes: list[str] = []
         self.shape: tuple[int, ...] = ()
