@@ -228,7 +228,9 @@ def check_augment_options(params: Mapping[str, Any]) -> None:
     if params.get("augment"):
         return
     changed = [
-        o.name for o in AUGMENT_OPTIONS[1:] if o.name in params and params[o.name] != o.default
+        o.name
+        for o in AUGMENT_OPTIONS
+        if o.name != "augment" and o.name in params and params[o.name] != o.default
     ]
     if changed:
         raise BenchError(

@@ -90,8 +90,7 @@ class Blend(Model):
         if unknown:
             raise BenchError(f"member_options: {unknown} not in members {names}")
         self.members = [self._create(name) for name in names]
-        learned = [m for m in self.members if not getattr(m, "reads_spectra", False)]
-        kinds = sorted({m.input_kind for m in learned})
+        kinds = sorted({m.input_kind for m in self._learned()})
         if len(kinds) > 1:
             raise BenchError(
                 f"members: {names} mix input kinds {kinds}; "
@@ -145,8 +144,9 @@ class Blend(Model):
 
     def build(self, input_shape: tuple[int, ...], classes: Sequence[str], seed: int) -> None:
         self.classes = list(classes)
+        learned = self._learned()
         for member in self.members:
-            own = getattr(member, "reads_spectra", False)
+            own = member not in learned
             shape = member.input_shape(self.n_pixels or input_shape[0]) if own else input_shape
             member.build(tuple(shape), classes, seed)
 
