@@ -2,9 +2,10 @@
 pipeline (idlspec2d ``spreduce1d``) and DESI's redrock do it.
 
 For each class its templates (spEigenStar: 123 stellar templates fitted one at a time;
-spEigenGal, spEigenQSO: 4 eigen-spectra fitted together) plus ``n_poly`` observed-frame
-Legendre polynomials are fitted to the spectrum by weighted linear least squares at every
-trial redshift of a grid suited to the class (stars: +-``star_v_kms``; galaxies and
+spEigenGal, spEigenQSO: 4 eigen-spectra fitted together) plus observed-frame Legendre
+polynomials (``n_poly`` terms; ``star_n_poly`` for a single stellar template, which needs
+more continuum freedom: the SDSS pipeline uses 4, 5 was chosen on synthetic spectra) are fitted to the spectrum by weighted linear least squares at every trial
+redshift of a grid suited to the class (stars: +-``star_v_kms``; galaxies and
 quasars: ``galaxy_z`` and ``qso_z``). Quasars below ``qso_host_z`` are also fitted as a
 quasar plus its host galaxy (spEigenQSO and spEigenGal together at one redshift): Seyferts
 and low-z quasars, whose starlight the quasar eigen-spectra alone cannot fit. That fit has
@@ -67,7 +68,15 @@ class TemplateFit(Model):
             "n_poly",
             int,
             3,
-            "observed-frame Legendre polynomial terms added to each fit",
+            "observed-frame Legendre polynomial terms added to each galaxy and quasar fit",
+            ge=0,
+            le=10,
+        ),  # fmt: skip
+        Option(
+            "star_n_poly",
+            int,
+            5,
+            "polynomial terms of each stellar fit (a single template: more continuum freedom)",
             ge=0,
             le=10,
         ),  # fmt: skip
@@ -254,7 +263,7 @@ class TemplateFit(Model):
     def settings(self) -> FitSettings:
         p = self.params
         return FitSettings(
-            n_poly=p["n_poly"], star_v_kms=p["star_v_kms"],
+            n_poly=p["n_poly"], star_n_poly=p["star_n_poly"], star_v_kms=p["star_v_kms"],
             galaxy_z=(p["galaxy_z"][0], p["galaxy_z"][1]), qso_z=(p["qso_z"][0], p["qso_z"][1]),
             qso_host_z=p["qso_host_z"], host_margin=p["host_margin"],
             constrain=p["constrain"], backend=self.backend(), precision=p["precision"],

@@ -30,6 +30,7 @@ class FitSettings:
     """Search ranges and fit settings (the model's options)."""
 
     n_poly: int = 3
+    star_n_poly: int = 5  # one stellar template at a time: more continuum freedom
     star_v_kms: float = 600.0
     galaxy_z: tuple[float, float] = (-0.005, 1.2)
     qso_z: tuple[float, float] = (0.0, 6.0)
@@ -146,7 +147,7 @@ def _fit_classes(
     settings: FitSettings,
 ) -> dict[str, np.ndarray]:
     n, p = flux.shape
-    poly = legendre(settings.n_poly, p)
+    polys = {n_poly: legendre(n_poly, p) for n_poly in {settings.n_poly, settings.star_n_poly}}
     chi2 = np.zeros((n, len(FIT_CLASSES)))
     zbest = np.full((n, len(FIT_CLASSES)), np.nan)
     star = np.zeros(n, np.int64)
@@ -161,6 +162,7 @@ def _fit_classes(
         cast = partial(np.asarray, dtype=np.float64)
     for c, label in enumerate(FIT_CLASSES):
         lo, hi = _z_range(label, settings)
+        poly = polys[settings.star_n_poly if label == "STAR" else settings.n_poly]
         scanned = _scan_class(
             scan, cast, templates[label], (lo, hi), loglam0, step, flux, weight, poly, settings
         )
@@ -179,7 +181,7 @@ def _fit_classes(
             both = with_host(templates["QSO"].on_step(step), templates["GALAXY"].on_step(step))
             h_chi2, h_z, _ = _scan_class(
                 scan, cast, both, (settings.qso_z[0], host_hi), loglam0, step,
-                flux[rows], weight[rows], poly, settings,
+                flux[rows], weight[rows], polys[settings.n_poly], settings,
             )  # fmt: skip
             h_chi2 = h_chi2 * (1.0 + settings.host_margin)
             better = h_chi2 < chi2[rows, 2]
