@@ -236,6 +236,11 @@ def test_a_run_writes_each_class_redshift_beside_the_predictions(tmp_path):
     with open(cell / "predictions.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and {"z_STAR", "z_GALAXY", "z_QSO", "redshift"} <= set(rows[0])
+    assert {"subclass", "delta_chi2"} <= set(rows[0])
+    for r in rows:  # the best stellar template names stars only; the gap is never negative
+        assert bool(r["subclass"]) == (r["predicted"] == "STAR")
+        assert float(r["delta_chi2"]) >= 0
+    assert any(r["subclass"] for r in rows)
     close = [
         abs(float(r[f"z_{r['predicted']}"]) - float(r["redshift"])) / (1 + float(r["redshift"]))
         < 0.01
@@ -317,3 +322,38 @@ def test_star_n_poly_frees_the_stellar_continuum_only() -> None:
     assert (out[3]["chi2"][:2, 0] > 1.5 * n_pix).all()  # the wobble is left in the residuals
     assert (out[5]["chi2"][:2, 0] < 1.2 * n_pix).all()  # ... and absorbed: noise only
     assert [FIT_CLASSES[i] for i in out[5]["chi2"].argmin(1)] == labels
+
+
+def test_bench_predict_writes_redshifts_subclass_and_delta_chi2(tmp_path):
+    """`bench predict` with a template_fit cell: each file's class, its redshift per class,
+    the best stellar template of stars and the chi-square gap, as a run writes them."""
+    import csv
+
+    from bench.cli import main
+    from tests.fixtures.sdss_files import write_spec_lite
+
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        '[dataset]\nname = "synthetic"\nn = 30\n'
+        '[[models]]\nname = "template_fit"\ncalibration_size = 8\n'
+        "[protocol]\ntrain_fractions = [0.7]\nepochs = [1]\nvalidation_fraction = 0.0\n"
+    )
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    (cell,) = (tmp_path / "run" / "cells").iterdir()
+    labels, z = ["STAR", "GALAXY", "QSO"], [0.0003, 0.45, 2.2]
+    batch = template_spectra(labels, z, snr=20.0, seed=4)
+    for k, label in enumerate(labels):
+        write_spec_lite(
+            tmp_path / "files" / f"spec-1000-55000-000{k + 1}.fits", label=label, fiber=k + 1,
+            redshift=z[k], loglam=batch.loglam, flux=batch.flux[k], ivar=batch.ivar[k],
+        )  # fmt: skip
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(cell), str(tmp_path / "files"), "--out", str(out)]) == 0
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["predicted"] for r in rows] == labels
+    assert {"z_STAR", "z_GALAXY", "z_QSO", "subclass", "delta_chi2"} <= set(rows[0])
+    for r, zi in zip(rows, z, strict=True):
+        assert abs(float(r[f"z_{r['predicted']}"]) - zi) < 1e-3
+        assert float(r["delta_chi2"]) > 0
+    assert rows[0]["subclass"] and not rows[1]["subclass"] and not rows[2]["subclass"]

@@ -6,6 +6,7 @@ every cell x test object (``objects.parquet`` when pyarrow is installed, else
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from bench.io import write_csv
 
 # per-object facts a source may know, in the order predictions.csv stores them
 OBJECT_FACTS = ("redshift", "snr", "magnitude", "plate", "mjd", "fiber")
-NUMERIC_FACTS = ("redshift", "snr", "magnitude")
+NUMERIC_FACTS = ("redshift", "snr", "magnitude", "delta_chi2")
 CELL_KEYS = ("dataset", "model", "train_fraction", "epochs", "seed")
 
 
@@ -38,6 +39,27 @@ def object_facts(source: Any, index: np.ndarray) -> dict[str, np.ndarray]:
         values = np.asarray(values)
         if len(values) == len(source.ids):
             facts[name] = values[index]
+    return facts
+
+
+def model_facts(model: Any, feed: Any, classes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per-object columns a model adds to its predictions: ``z_<CLASS>`` from its
+    ``redshifts(feed)`` (N, n_classes) and the named columns of ``object_facts(feed)``
+    (e.g. ``template_fit``'s ``subclass`` and ``delta_chi2``); both hooks are optional and
+    a value of the wrong shape is left out."""
+    n = feed.n_samples
+    facts: dict[str, np.ndarray] = {}
+    redshifts = getattr(model, "redshifts", None)
+    if callable(redshifts):
+        z = np.asarray(redshifts(feed), dtype=np.float64)
+        if z.shape == (n, len(classes)):
+            facts.update({f"z_{c}": z[:, k] for k, c in enumerate(classes)})
+    more = getattr(model, "object_facts", None)
+    if callable(more):
+        for name, values in dict(more(feed)).items():
+            values = np.asarray(values)
+            if name not in facts and values.shape == (n,):
+                facts[str(name)] = values
     return facts
 
 
@@ -62,10 +84,11 @@ def read_predictions(path: Path) -> dict[str, np.ndarray]:
     columns: dict[str, np.ndarray] = {}
     for k, name in enumerate(header):
         values = [row[k] if k < len(row) else "" for row in body]
-        if name.startswith("p_") or name in NUMERIC_FACTS:
-            columns[name] = np.array([float(v) if v else np.nan for v in values])
-        else:
-            columns[name] = np.array(values, dtype=object)
+        columns[name] = np.array(values, dtype=object)
+        if name.startswith(("p_", "z_")) or name in NUMERIC_FACTS:
+            # a model's own column that is not numeric after all stays text
+            with contextlib.suppress(ValueError):
+                columns[name] = np.array([float(v) if v else np.nan for v in values])
     return columns
 
 

@@ -59,7 +59,7 @@ def predict_files(cell_dir: Path, paths: list[Path], out: Path, fmt: str = "csv"
     Parquet; return the summary, with the (path, reason) of files that could not be read."""
     from bench.backend import ensure_jax_backend
     from bench.data.readers import find_spectra, read_batch
-    from bench.results.objects import have_pyarrow
+    from bench.results.objects import have_pyarrow, model_facts
 
     if fmt not in FORMATS:
         raise BenchError(f"--format: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
@@ -91,6 +91,7 @@ def predict_files(cell_dir: Path, paths: list[Path], out: Path, fmt: str = "csv"
         if summary.n_outside is not None:
             summary.n_outside += int(outside(batch, cell["input_range"]).sum())
         _add_rows(columns, batch, proba, classes)
+        _add_facts(columns, model_facts(model, feed, classes), len(batch))
     _summarise(summary, columns, classes)
     _write(columns, out, fmt)
     return summary
@@ -105,6 +106,17 @@ def _add_rows(
     columns["predicted"] += [classes[int(k)] for k in np.argmax(proba, axis=1)]
     for k, c in enumerate(classes):
         columns[f"p_{c}"] += [float(p) for p in proba[:, k]]
+
+
+def _add_facts(columns: dict[str, list[Any]], facts: dict[str, np.ndarray], n: int) -> None:
+    """The model's per-object columns (``z_<CLASS>``...) after the rows just added; a
+    column missing from some chunk is empty there."""
+    done = len(columns["id"]) - n
+    for name, values in facts.items():
+        column = columns.setdefault(name, [None] * done)
+        column += [v.item() if isinstance(v, np.generic) else v for v in values]
+    for column in columns.values():
+        column += [None] * (done + n - len(column))
 
 
 def _summarise(summary: PredictSummary, columns: dict[str, list[Any]], classes: list[str]) -> None:

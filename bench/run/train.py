@@ -16,7 +16,7 @@ from bench.interfaces import Model
 from bench.pipeline import build_pipeline, renderer_for
 from bench.plugins.manager import Registry
 from bench.results.metrics import compute_metrics
-from bench.results.objects import fact_text, object_facts, top_mistakes
+from bench.results.objects import fact_text, model_facts, object_facts, top_mistakes
 from bench.run.events import Events, epoch_text
 from bench.run.inputrange import training_range
 from bench.run.output_checks import check_plugin_output
@@ -187,17 +187,13 @@ def _facts(
     trainee: Trainee, test_index: np.ndarray, properties: dict[str, np.ndarray], classes: list[str]
 ) -> dict[str, np.ndarray]:
     """What predictions.csv adds per object: the source's facts, its S/N and magnitude, and
-    a model's best redshift per class when it fits one (``redshifts(feed)``, e.g.
-    ``template_fit``), as ``z_<CLASS>``."""
+    the model's own columns (:func:`bench.results.objects.model_facts`: ``z_<CLASS>``...)."""
     facts = object_facts(trainee.test_source, test_index)
     for name in ("snr", "magnitude"):
         if name not in facts and np.isfinite(properties[name]).any():
             facts[name] = properties[name]
-    redshifts = getattr(trainee.model, "redshifts", None)
-    if callable(redshifts):
-        z = np.asarray(redshifts(trainee.test), dtype=np.float64)
-        if z.shape == (len(test_index), len(classes)):
-            facts.update({f"z_{c}": z[:, k] for k, c in enumerate(classes)})
+    for name, values in model_facts(trainee.model, trainee.test, classes).items():
+        facts.setdefault(name, values)
     return facts
 
 

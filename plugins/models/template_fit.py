@@ -44,7 +44,7 @@ from bench_plugins.models.template_fitting import (
     fit_temperature,
     probabilities,
 )
-from bench_plugins.models.template_results import fit_cached
+from bench_plugins.models.template_results import fit_cached, fit_facts
 from bench_plugins.models.template_scan import (
     DEFAULT_TEMPLATE_DIR,
     FIT_CLASSES,
@@ -237,6 +237,10 @@ class TemplateFit(Model):
     def redshifts(self, feed: Feed) -> np.ndarray:
         """Best redshift of every class (N, n_classes), in the order of ``classes``."""
         return self.fit_results(feed)["z"]
+
+    def object_facts(self, feed: Feed) -> dict[str, np.ndarray]:
+        """``subclass`` and ``delta_chi2`` columns for predictions.csv (:func:`fit_facts`)."""
+        return fit_facts(self.fit_results(feed), self.classes)
 
     # -- internals ------------------------------------------------------------------------
 

@@ -83,3 +83,18 @@ def spectra_of(feed: Feed, positions: np.ndarray, preprocess: bool) -> SpectrumB
         labels=np.full(n, "", dtype=object), redshift=np.full(n, np.nan),
         snr=np.full(n, np.nan, np.float32),
     )  # fmt: skip
+
+
+def fit_facts(results: dict[str, np.ndarray], classes: list[str]) -> dict[str, np.ndarray]:
+    """Per-object columns from :meth:`TemplateFit.fit_results`: ``subclass``, the best
+    stellar template of objects whose best fit is a star (empty otherwise, like the SDSS
+    pipeline's SUBCLASS), and ``delta_chi2``, the runner-up class's chi-square minus the
+    best one (the pipeline flags a reduced-chi2 gap under 0.01: ~46 on a BOSS spectrum)."""
+    chi2 = results["chi2"]
+    ranked = np.sort(chi2, axis=1)
+    star = np.array([c == "STAR" for c in classes])[chi2.argmin(axis=1)]
+    gap = ranked[:, 1] - ranked[:, 0] if chi2.shape[1] > 1 else np.full(len(chi2), np.nan)
+    return {
+        "subclass": np.where(star, results["star_template"], "").astype(object),
+        "delta_chi2": np.where(np.isfinite(gap), gap, np.nan),
+    }
