@@ -218,21 +218,27 @@ def test_real_sdss_files(shared_data: Path) -> None:
     assert np.median(dz) < 1e-3 and (dz > 0.01).mean() < 0.1
 
 
+def run_template_fit(tmp_path: Path, n: int, calibration_size: int) -> Path:
+    """`bench run` of template_fit on ``n`` synthetic spectra; its one cell folder."""
+    from bench.cli import main
+
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        f'[dataset]\nname = "synthetic"\nn = {n}\n'
+        f'[[models]]\nname = "template_fit"\ncalibration_size = {calibration_size}\n'
+        "[protocol]\ntrain_fractions = [0.7]\nepochs = [1]\nvalidation_fraction = 0.0\n"
+    )
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    (cell,) = (tmp_path / "run" / "cells").iterdir()
+    return cell
+
+
 def test_a_run_writes_each_class_redshift_beside_the_predictions(tmp_path):
     """`bench run` with template_fit: predictions.csv carries z_<CLASS> per object, and the
     predicted class's redshift is close to the generator's for most objects."""
     import csv
 
-    from bench.cli import main
-
-    config = tmp_path / "bench.toml"
-    config.write_text(
-        '[dataset]\nname = "synthetic"\nn = 60\n'
-        '[[models]]\nname = "template_fit"\ncalibration_size = 12\n'
-        "[protocol]\ntrain_fractions = [0.7]\nepochs = [1]\nvalidation_fraction = 0.0\n"
-    )
-    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
-    (cell,) = (tmp_path / "run" / "cells").iterdir()
+    cell = run_template_fit(tmp_path, n=60, calibration_size=12)
     with open(cell / "predictions.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and {"z_STAR", "z_GALAXY", "z_QSO", "redshift"} <= set(rows[0])
@@ -332,14 +338,7 @@ def test_bench_predict_writes_redshifts_subclass_and_delta_chi2(tmp_path):
     from bench.cli import main
     from tests.fixtures.sdss_files import write_spec_lite
 
-    config = tmp_path / "bench.toml"
-    config.write_text(
-        '[dataset]\nname = "synthetic"\nn = 30\n'
-        '[[models]]\nname = "template_fit"\ncalibration_size = 8\n'
-        "[protocol]\ntrain_fractions = [0.7]\nepochs = [1]\nvalidation_fraction = 0.0\n"
-    )
-    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
-    (cell,) = (tmp_path / "run" / "cells").iterdir()
+    cell = run_template_fit(tmp_path, n=30, calibration_size=8)
     labels, z = ["STAR", "GALAXY", "QSO"], [0.0003, 0.45, 2.2]
     batch = template_spectra(labels, z, snr=20.0, seed=4)
     for k, label in enumerate(labels):
