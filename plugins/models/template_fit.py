@@ -84,7 +84,7 @@ class TemplateFit(Model):
             "star_v_kms", float, 600.0, "stars: radial velocities searched, +- km/s", ge=0, le=5000
         ),
         Option(
-            "galaxy_z", list, [-0.005, 1.2], "galaxies: redshift range [min, max]", item_type=float
+            "galaxy_z", list, [0.002, 1.2], "galaxies: z range (stars < 600 km/s)", item_type=float
         ),
         Option("qso_z", list, [0.0, 6.0], "quasars: redshift range [min, max]", item_type=float),
         Option(

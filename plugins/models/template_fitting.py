@@ -32,7 +32,7 @@ class FitSettings:
     n_poly: int = 3
     star_n_poly: int = 5  # one stellar template at a time: more continuum freedom
     star_v_kms: float = 600.0
-    galaxy_z: tuple[float, float] = (-0.005, 1.2)
+    galaxy_z: tuple[float, float] = (0.002, 1.2)  # stars own |v| < 600 km/s
     qso_z: tuple[float, float] = (0.0, 6.0)
     qso_host_z: float = 0.3  # quasars below it are also fitted with host-galaxy templates
     host_margin: float = 0.2  # ... and that fit must beat the others' chi2 by this fraction
