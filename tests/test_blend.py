@@ -138,3 +138,16 @@ def test_probabilities_are_the_members_combined_and_survive_save_load(tmp_path: 
     other = Blend(members=["logreg", "template_fit"])
     with pytest.raises(BenchError, match="differ from the configured"):
         other.load(tmp_path / "m")
+
+
+def test_members_come_from_the_registry_that_creates_the_blend() -> None:
+    """A blend's members are looked up in the registry that creates the blend (a dask
+    worker's registry of the run's extra plugin modules), not the process default."""
+    from tests.plugins import toy
+
+    with_toy = get_registry(extra=[toy], third_party=False)
+    blend = with_toy.create("model", "blend", {"members": ["centroid"]}, "models[0]")
+    assert [m.name for m in blend.members] == ["centroid"]
+    plain = get_registry(third_party=False)
+    with pytest.raises(BenchError, match="unknown model 'centroid'"):
+        plain.create("model", "blend", {"members": ["centroid"]}, "models[0]")

@@ -15,6 +15,7 @@ import importlib
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -106,11 +107,17 @@ class Registry:
         return names[name]
 
     def create(self, kind: str, name: str, params: dict[str, Any], where: str) -> Any:
+        """An instance of plugin ``name``; while it is built, ``get_registry()`` is this
+        registry, so a plugin that creates others (``blend``) finds the same plugins (a
+        dask worker's registry of the run's extra modules, not the process default)."""
         cls = self.get(kind, name)
+        token = _creating.set(self)
         try:
             return cls(**params)
         except BenchError as exc:
             raise BenchError(f"{where}: {exc}") from None
+        finally:
+            _creating.reset(token)
 
 
 def _names_in(variable: str) -> set[str] | None:
@@ -219,15 +226,21 @@ def _default_registry(third_party: bool, load: str | None, disable: str | None) 
 
 
 _overrides: list[Registry] = []
+# the registry whose create() is running in this thread/task (see Registry.create)
+_creating: ContextVar[Registry | None] = ContextVar("bench_registry_creating", default=None)
 
 
 def get_registry(extra: Iterable[object] = (), third_party: bool = True) -> Registry:
     """The registry of this process: built once per setting of the two environment
     variables (fresh each call when ``extra`` plugin objects are given). Inside
-    :func:`using_registry`, the registry given there."""
+    :func:`using_registry`, the registry given there; while a registry creates a plugin
+    (:meth:`Registry.create`), that registry."""
     extra = list(extra)
     if extra:
         return _build(extra, third_party)
+    creating = _creating.get()
+    if creating is not None and third_party:
+        return creating
     if _overrides and third_party:
         return _overrides[-1]
     env = os.environ
