@@ -3,17 +3,18 @@ pipeline (idlspec2d ``spreduce1d``) and DESI's redrock do it.
 
 For each class its templates (spEigenStar: 123 stellar templates fitted one at a time;
 spEigenGal, spEigenQSO: 4 eigen-spectra fitted together) plus observed-frame Legendre
-polynomials (``n_poly`` terms; ``star_n_poly`` for a single stellar template, which needs
-more continuum freedom: the SDSS pipeline uses 4, 5 was chosen on synthetic spectra) are fitted to the spectrum by weighted linear least squares at every trial
-redshift of a grid suited to the class (stars: +-``star_v_kms``; galaxies and
-quasars: ``galaxy_z`` and ``qso_z``). Quasars below ``qso_host_z`` are also fitted as a
-quasar plus its host galaxy (spEigenQSO and spEigenGal together at one redshift): Seyferts
-and low-z quasars, whose starlight the quasar eigen-spectra alone cannot fit. That fit has
-more freedom than the galaxy one, so its chi-square counts ``1 + host_margin`` times (real
-BOSS galaxies gain < 4 % from it; broad-line AGN > 30 %). A class's score is its best chi-square; class
-probabilities are ``softmax(-(chi2 - min chi2) / (2 T))`` with the temperature ``T``
-calibrated on (a sample of) the training split by minimising the log-loss. The fit itself
-needs no training data: the predicted class never depends on the training split.
+polynomials (``n_poly`` terms; ``star_n_poly`` for one stellar template, which needs more
+continuum freedom: the pipeline uses 4, 5 was chosen on synthetic spectra) are fitted by
+weighted linear least squares at every trial redshift of a grid suited to the class (stars:
++-``star_v_kms``; galaxies ``galaxy_z``, from where stars end; quasars ``qso_z``).
+Quasars below ``qso_host_z`` are also fitted as a quasar plus its host galaxy (spEigenQSO
+and spEigenGal together at one redshift): Seyferts and low-z quasars, whose starlight the
+quasar eigen-spectra alone cannot fit. That fit has more freedom than the galaxy one, so
+its chi-square counts ``1 + host_margin`` times (real BOSS galaxies gain < 4 % from it;
+broad-line AGN > 30 %). A class's score is its best chi-square; class probabilities are
+``softmax(-(chi2 - min chi2) / (2 T))`` with the temperature ``T`` calibrated on (a sample
+of) the training split by minimising the log-loss. The fit itself needs no training data:
+the predicted class never depends on the training split.
 
 Wavelengths and inverse variances: a flux feed carries neither, so the model reads the
 spectra (``SpectrumBatch``: ``loglam``, ``flux``, ``ivar``, ``mask``) from the feed's
