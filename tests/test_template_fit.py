@@ -190,10 +190,16 @@ def test_temperature_fit_and_probabilities() -> None:
     chi2 = rng.exponential(20.0, (300, 3))
     chi2[np.arange(300), y] -= 15.0  # informative but noisy
     t = fit_temperature(chi2, y)
-    assert 0.01 < t < 1e7
+    assert 1.0 < t < 1e7
     p = probabilities(chi2, t)
     assert np.allclose(p.sum(1), 1.0)
     assert probabilities(chi2, t).argmax(1).tolist() == chi2.argmin(1).tolist()
+    # a split the fit gets all right: the likelihood ratio (T = 1), not one-hot certainty
+    separable = np.where(np.eye(3)[y] > 0, 0.0, 50.0)
+    separable[:, 0] = np.where(y == 0, 0.0, 1.0)  # ... with a gap of 1 for some
+    assert fit_temperature(separable, y) == pytest.approx(1.0, abs=1e-3)
+    gap_one = probabilities(np.array([[0.0, 1.0, 50.0]]), 1.0)[0]
+    assert gap_one[1] == pytest.approx(np.exp(-0.5) / (1 + np.exp(-0.5) + np.exp(-25)))
 
 
 def test_bad_options_and_template_dir(tmp_path: Path) -> None:

@@ -260,7 +260,10 @@ def probabilities(chi2: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def fit_temperature(chi2: np.ndarray, y: np.ndarray) -> float:
-    """The temperature minimising the log-loss of :func:`probabilities` for labels ``y``."""
+    """The temperature minimising the log-loss of :func:`probabilities` for labels ``y``,
+    at least 1: ``T = 1`` is the likelihood ratio ``exp(-dchi2 / 2)`` itself, and a training
+    split the fit gets all right would otherwise drive ``T`` to 0 (one-hot probabilities,
+    a gap of 1 in chi-square taken as certainty)."""
     from scipy.optimize import minimize_scalar
 
     known = y >= 0
@@ -272,5 +275,5 @@ def fit_temperature(chi2: np.ndarray, y: np.ndarray) -> float:
         p = probabilities(chi2, float(np.exp(log_t)))
         return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0))))
 
-    best = minimize_scalar(loss, bounds=(np.log(1e-2), np.log(1e7)), method="bounded")
-    return float(np.exp(best.x))
+    best = minimize_scalar(loss, bounds=(0.0, np.log(1e7)), method="bounded")
+    return max(1.0, float(np.exp(best.x)))
