@@ -12,7 +12,7 @@ and spEigenGal together at one redshift): Seyferts and low-z quasars, whose star
 quasar eigen-spectra alone cannot fit. That fit has more freedom than the galaxy one, so
 its chi-square counts ``1 + host_margin`` times (real BOSS galaxies gain < 4 % from it;
 broad-line AGN > 30 %). A class's score is its best chi-square; class probabilities are
-``softmax(-(chi2 - min chi2) / (2 T))`` with the temperature ``T`` calibrated on (a sample
+``softmax(-(chi2 - min chi2) / (2 T))``, the temperature ``T >= 1`` calibrated on (a sample
 of) the training split by minimising the log-loss. The fit itself needs no training data:
 the predicted class never depends on the training split.
 
