@@ -357,8 +357,25 @@ def test_bench_predict_writes_redshifts_subclass_and_delta_chi2(tmp_path):
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["predicted"] for r in rows] == labels
-    assert {"z_STAR", "z_GALAXY", "z_QSO", "subclass", "delta_chi2"} <= set(rows[0])
+    assert {"z_STAR", "z_GALAXY", "z_QSO", "z_err", "subclass", "delta_chi2"} <= set(rows[0])
     for r, zi in zip(rows, z, strict=True):
         assert abs(float(r[f"z_{r['predicted']}"]) - zi) < 1e-3
+        assert 0 < float(r["z_err"]) < 1e-3
         assert float(r["delta_chi2"]) > 0
     assert rows[0]["subclass"] and not rows[1]["subclass"] and not rows[2]["subclass"]
+
+
+def test_redshift_errors_match_the_scatter_of_the_fits() -> None:
+    """z_err (chi-square + 1 from the parabola at the minimum) is the size of the actual
+    redshift errors on spectra the templates describe exactly: pulls ~ N(0, 1), whose
+    median absolute value is 0.67."""
+    rng = np.random.default_rng(0)
+    z = list(rng.uniform(0.1, 0.7, 40))
+    batch = template_spectra(["GALAXY"] * 40, z, snr=5.0, seed=3)
+    model = TemplateFit(backend="numpy")
+    out = fit_spectra(*prepare(batch), model.templates(), model.settings())
+    assert (out["chi2"].argmin(1) == 1).all()
+    err = out["z_err"][:, 1]
+    assert np.isfinite(err).all() and (err > 0).all()
+    pull = np.abs(out["z"][:, 1] - np.array(z)) / err
+    assert 0.4 < np.median(pull) < 1.1

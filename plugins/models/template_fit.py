@@ -24,8 +24,8 @@ to its rendered flux vectors on the BOSS grid (``bench.spectra.boss_grid``) with
 weights.
 
 Per-object results: :meth:`TemplateFit.redshifts` gives the best redshift of every class
-``(N, n_classes)``, :meth:`TemplateFit.fit_results` also the chi-squares and the best
-stellar template; both reuse the fits ``predict_proba`` made (cached by spectrum).
+``(N, n_classes)``, :meth:`TemplateFit.fit_results` also their errors, the chi-squares and
+the best stellar template; both reuse the fits ``predict_proba`` made (cached by spectrum).
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.interfaces import Model
-from bench.options import Option
 from bench_plugins.models.template_fitting import (
     FitSettings,
     fit_temperature,
     probabilities,
 )
-from bench_plugins.models.template_results import fit_cached, fit_facts
+from bench_plugins.models.template_options import OPTIONS
+from bench_plugins.models.template_results import FitCache, fit_cached, fit_facts
 from bench_plugins.models.template_scan import (
     DEFAULT_TEMPLATE_DIR,
     FIT_CLASSES,
@@ -63,66 +63,7 @@ class TemplateFit(Model):
     description = "SDSS/redrock-style redshifted template fit (spEigen templates + polynomial)"
     input_kind = "flux"
     reads_spectra: ClassVar[bool] = True  # fits the spectra behind a feed, not its inputs
-    options = (
-        Option("template_dir", str, None, "folder with spEigenStar/Gal/QSO FITS (None: shipped)"),
-        Option(
-            "n_poly",
-            int,
-            3,
-            "observed-frame Legendre polynomial terms added to each galaxy and quasar fit",
-            ge=0,
-            le=10,
-        ),  # fmt: skip
-        Option(
-            "star_n_poly",
-            int,
-            5,
-            "polynomial terms of each stellar fit (a single template: more continuum freedom)",
-            ge=0,
-            le=10,
-        ),  # fmt: skip
-        Option(
-            "star_v_kms", float, 600.0, "stars: radial velocities searched, +- km/s", ge=0, le=5000
-        ),
-        Option(
-            "galaxy_z", list, [0.002, 1.2], "galaxies: z range (stars < 600 km/s)", item_type=float
-        ),
-        Option("qso_z", list, [0.0, 6.0], "quasars: redshift range [min, max]", item_type=float),
-        Option(
-            "qso_host_z",
-            float,
-            0.3,
-            "quasars below this z are also fitted as quasar + host galaxy (0: never)",
-            ge=0,
-            le=1.2,
-        ),  # fmt: skip
-        Option(
-            "host_margin",
-            float,
-            0.2,
-            "a quasar + host fit must beat the other classes' chi2 by this fraction",
-            ge=0,
-            le=10,
-        ),  # fmt: skip
-        Option("constrain", bool, True, "refuse fits with a negative first-template coefficient"),
-        Option(
-            "backend",
-            str,
-            "auto",
-            "array library: auto = jax on an accelerator, else numpy",
-            choices=("auto", "numpy", "jax"),
-        ),  # fmt: skip
-        Option(
-            "precision",
-            str,
-            "float64",
-            "jax path arithmetic (numpy is always float64)",
-            choices=("float64", "float32"),
-        ),  # fmt: skip
-        Option("batch", int, 32, "spectra fitted together", ge=1),
-        Option("calibration_size", int, 400, "training spectra used to fit the temperature", ge=1),
-        Option("apply_preprocess", bool, False, "fit the run's preprocessed spectra, not raw ones"),
-    )
+    options = OPTIONS
     quick_options: ClassVar[dict[str, Any]] = {"calibration_size": 100}
 
     def __init__(self, **params: Any) -> None:
@@ -139,7 +80,7 @@ class TemplateFit(Model):
         self.seed = 0
         self.temperature = 1.0
         self.fitted = False
-        self._cache: dict[bytes, tuple[np.ndarray, np.ndarray, int]] = {}
+        self._cache: FitCache = {}
         self.last_results: dict[str, np.ndarray] | None = None
 
     # -- Model API ----------------------------------------------------------------------
@@ -226,13 +167,17 @@ class TemplateFit(Model):
     # -- per-object results ---------------------------------------------------------------
 
     def fit_results(self, feed: Feed) -> dict[str, np.ndarray]:
-        """Per spectrum of ``feed`` (in its order): ``chi2`` and ``z`` (N, n_classes) in the
-        order of ``classes`` (inf / NaN for a class without templates), ``star_template``
-        (N,) name of the best stellar template. Cached: free after ``predict_proba``."""
-        chi2_fit, z_fit, star = self._fit(feed, np.arange(feed.n_samples))
-        chi2, z = self._by_class(chi2_fit, np.inf), self._by_class(z_fit, np.nan)
-        names = np.array(self.templates()["STAR"].names, dtype=object)[star]
-        self.last_results = {"chi2": chi2, "z": z, "star_template": names}
+        """Per spectrum of ``feed`` (in its order): ``chi2``, ``z`` and ``z_err`` (1 sigma)
+        (N, n_classes) in the order of ``classes`` (inf / NaN for a class without
+        templates), ``star_template`` (N,) name of the best stellar template. Cached: free
+        after ``predict_proba``."""
+        fit = self._fit(feed, np.arange(feed.n_samples))
+        self.last_results = {
+            "chi2": self._by_class(fit["chi2"], np.inf),
+            "z": self._by_class(fit["z"], np.nan),
+            "z_err": self._by_class(fit["z_err"], np.nan),
+            "star_template": np.array(self.templates()["STAR"].names, dtype=object)[fit["star"]],
+        }
         return self.last_results
 
     def redshifts(self, feed: Feed) -> np.ndarray:
@@ -240,7 +185,7 @@ class TemplateFit(Model):
         return self.fit_results(feed)["z"]
 
     def object_facts(self, feed: Feed) -> dict[str, np.ndarray]:
-        """``subclass`` and ``delta_chi2`` columns for predictions.csv (:func:`fit_facts`)."""
+        """``z_err``, ``subclass`` and ``delta_chi2`` for predictions.csv (:func:`fit_facts`)."""
         return fit_facts(self.fit_results(feed), self.classes)
 
     # -- internals ------------------------------------------------------------------------
@@ -282,7 +227,7 @@ class TemplateFit(Model):
         return np.sort(rng.choice(known, size, replace=False))
 
     def _chi2(self, feed: Feed, positions: np.ndarray) -> np.ndarray:
-        return self._by_class(self._fit(feed, positions)[0], np.inf)
+        return self._by_class(self._fit(feed, positions)["chi2"], np.inf)
 
     def _by_class(self, values: np.ndarray, fill: float) -> np.ndarray:
         """(N, 3) columns in FIT_CLASSES order -> (N, n_classes) in ``classes`` order."""
@@ -292,7 +237,7 @@ class TemplateFit(Model):
                 out[:, j] = values[:, FIT_CLASSES.index(label)]
         return out
 
-    def _fit(self, feed: Feed, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _fit(self, feed: Feed, positions: np.ndarray) -> dict[str, np.ndarray]:
         p = self.params
         return fit_cached(
             self._cache, feed, positions, self.templates(), self.settings(), p["batch"],

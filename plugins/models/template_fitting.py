@@ -109,7 +109,7 @@ def fit_spectra(
     """Fit every class to the spectra ``flux``/``weight`` (N, P) on the log10 grid
     ``loglam0 + step * arange(P)``, ``chunk`` spectra at a time.
 
-    Returns ``chi2`` (N, 3) and ``z`` (N, 3) in the order of ``FIT_CLASSES``, ``star``
+    Returns ``chi2``, ``z`` and ``z_err`` (N, 3) in the order of ``FIT_CLASSES``, ``star``
     (N,) index of the best stellar template and ``n_good`` (N,) pixels with weight.
     """
     parts = []
@@ -150,6 +150,7 @@ def _fit_classes(
     polys = {n_poly: legendre(n_poly, p) for n_poly in {settings.n_poly, settings.star_n_poly}}
     chi2 = np.zeros((n, len(FIT_CLASSES)))
     zbest = np.full((n, len(FIT_CLASSES)), np.nan)
+    zerr = np.full((n, len(FIT_CLASSES)), np.nan)
     star = np.zeros(n, np.int64)
     if settings.backend == "jax":
         import jax.numpy as jnp
@@ -166,7 +167,7 @@ def _fit_classes(
         scanned = _scan_class(
             scan, cast, templates[label], (lo, hi), loglam0, step, flux, weight, poly, settings
         )
-        chi2[:, c], zbest[:, c], g_best = scanned
+        chi2[:, c], zbest[:, c], g_best, zerr[:, c] = scanned
         if label == "STAR":
             star = g_best.astype(np.int64)
     host_hi = min(settings.qso_host_z, settings.qso_z[1])
@@ -179,17 +180,18 @@ def _fit_classes(
         rows = np.arange(n) if settings.backend == "jax" else np.flatnonzero(low)
         if len(rows):
             both = with_host(templates["QSO"].on_step(step), templates["GALAXY"].on_step(step))
-            h_chi2, h_z, _ = _scan_class(
+            h_chi2, h_z, _, h_err = _scan_class(
                 scan, cast, both, (settings.qso_z[0], host_hi), loglam0, step,
                 flux[rows], weight[rows], polys[settings.n_poly], settings,
             )  # fmt: skip
             h_chi2 = h_chi2 * (1.0 + settings.host_margin)
             better = h_chi2 < chi2[rows, 2]
             chi2[rows[better], 2], zbest[rows[better], 2] = h_chi2[better], h_z[better]
+            zerr[rows[better], 2] = h_err[better]
     n_good = (weight > 0).sum(axis=1)
-    zbest[n_good == 0] = np.nan
+    zbest[n_good == 0], zerr[n_good == 0] = np.nan, np.nan
     chi2[n_good == 0] = 0.0
-    return {"chi2": chi2, "z": zbest, "star": star, "n_good": n_good}
+    return {"chi2": chi2, "z": zbest, "z_err": zerr, "star": star, "n_good": n_good}
 
 
 def _scan_class(
@@ -203,9 +205,9 @@ def _scan_class(
     weight: np.ndarray,
     poly: np.ndarray,
     settings: FitSettings,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best chi-square, redshift and template set of each spectrum for one class's
-    templates over ``z_range``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Best chi-square, redshift, template set and redshift error of each spectrum for one
+    class's templates over ``z_range``."""
     p = flux.shape[1]
     t = templates.on_step(step)
     tlen = t.flux.shape[-1]
@@ -235,9 +237,10 @@ def _scan_class(
 
 def _best(
     res: np.ndarray, offset: float, step: float, s_lo: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best chi-square, redshift and template set of each spectrum from a scan ``res``
-    (N, G, S); a parabola through the minimum and its neighbours gives a sub-pixel z."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Best chi-square, redshift, template set and redshift error of each spectrum from a
+    scan ``res`` (N, G, S); a parabola through the minimum and its neighbours gives a
+    sub-pixel z and, from its curvature, the error (NaN at an edge of the range)."""
     n, count = res.shape[0], res.shape[2]
     flat = res.reshape(n, -1).argmin(axis=1)
     g_best, s_best = np.unravel_index(flat, res.shape[1:])
@@ -249,7 +252,9 @@ def _best(
     inner = (s_best > 0) & (s_best < count - 1) & (curv > 0)
     frac = np.where(inner, 0.5 * (left - right) / np.where(curv > 0, curv, 1.0), 0.0)
     z = np.power(10.0, offset + step * (s_lo + s_best + np.clip(frac, -0.5, 0.5))) - 1
-    return best, z, g_best
+    # 1 sigma: the parabola rises by 1 in chi-square sqrt(2 / curv) pixels from its minimum
+    pixels = np.where(inner, np.sqrt(2.0 / np.where(curv > 0, curv, 1.0)), np.nan)
+    return best, z, g_best, (1 + z) * np.log(10.0) * step * pixels
 
 
 def probabilities(chi2: np.ndarray, temperature: float) -> np.ndarray:

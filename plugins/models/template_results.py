@@ -17,7 +17,8 @@ from bench_plugins.models.template_scan import FIT_CLASSES, ClassTemplates
 if TYPE_CHECKING:
     from bench.feed import Feed
 
-FitCache = dict[bytes, tuple[np.ndarray, np.ndarray, int]]
+# per prepared spectrum: chi2 (3,), z (3,), z_err (3,), best stellar template
+FitCache = dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, int]]
 
 
 def fit_cached(
@@ -28,13 +29,14 @@ def fit_cached(
     settings: FitSettings,
     batch_size: int,
     preprocess: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``chi2`` (N, 3), ``z`` (N, 3) in FIT_CLASSES order and ``star`` (N,) best stellar
+) -> dict[str, np.ndarray]:
+    """``chi2``, ``z``, ``z_err`` (N, 3) in FIT_CLASSES order and ``star`` (N,) best stellar
     template of the spectra of ``feed`` at ``positions``; fits missing from ``cache``
     (keyed by the prepared spectrum) are computed ``batch_size`` at a time and added."""
     n = len(positions)
     chi2 = np.zeros((n, len(FIT_CLASSES)))
     z = np.full((n, len(FIT_CLASSES)), np.nan)
+    z_err = np.full((n, len(FIT_CLASSES)), np.nan)
     star = np.zeros(n, np.int64)
     step = batch_size
     for start in range(0, n, step):
@@ -56,11 +58,10 @@ def fit_cached(
                 w = np.concatenate([w, np.zeros((pad, w.shape[1]))])
             out = fit_spectra(loglam0, dlog, f, w, templates, settings, chunk=step)
             for j, i in enumerate(todo):
-                cache[keys[i]] = (out["chi2"][j], out["z"][j], int(out["star"][j]))
+                cache[keys[i]] = (out["chi2"][j], out["z"][j], out["z_err"][j], int(out["star"][j]))
         for j, k in enumerate(keys):
-            c, zz, s = cache[k]
-            chi2[start + j], z[start + j], star[start + j] = c, zz, s
-    return chi2, z, star
+            chi2[start + j], z[start + j], z_err[start + j], star[start + j] = cache[k]
+    return {"chi2": chi2, "z": z, "z_err": z_err, "star": star}
 
 
 def spectra_of(feed: Feed, positions: np.ndarray, preprocess: bool) -> SpectrumBatch:
@@ -86,15 +87,18 @@ def spectra_of(feed: Feed, positions: np.ndarray, preprocess: bool) -> SpectrumB
 
 
 def fit_facts(results: dict[str, np.ndarray], classes: list[str]) -> dict[str, np.ndarray]:
-    """Per-object columns from :meth:`TemplateFit.fit_results`: ``subclass``, the best
+    """Per-object columns from :meth:`TemplateFit.fit_results`: ``z_err``, the 1-sigma
+    redshift error of the best-fitting class (chi-square + 1), ``subclass``, the best
     stellar template of objects whose best fit is a star (empty otherwise, like the SDSS
     pipeline's SUBCLASS), and ``delta_chi2``, the runner-up class's chi-square minus the
     best one (the pipeline flags a reduced-chi2 gap under 0.01: ~46 on a BOSS spectrum)."""
     chi2 = results["chi2"]
     ranked = np.sort(chi2, axis=1)
-    star = np.array([c == "STAR" for c in classes])[chi2.argmin(axis=1)]
+    best = chi2.argmin(axis=1)
+    star = np.array([c == "STAR" for c in classes])[best]
     gap = ranked[:, 1] - ranked[:, 0] if chi2.shape[1] > 1 else np.full(len(chi2), np.nan)
     return {
+        "z_err": results["z_err"][np.arange(len(chi2)), best],
         "subclass": np.where(star, results["star_template"], "").astype(object),
         "delta_chi2": np.where(np.isfinite(gap), gap, np.nan),
     }

@@ -1,0 +1,62 @@
+"""The options of ``template_fit`` (see :mod:`bench_plugins.models.template_fit`)."""
+
+from __future__ import annotations
+
+from bench.options import Option
+
+OPTIONS = (
+    Option("template_dir", str, None, "folder with spEigenStar/Gal/QSO FITS (None: shipped)"),
+    Option(
+        "n_poly",
+        int,
+        3,
+        "observed-frame Legendre polynomial terms added to each galaxy and quasar fit",
+        ge=0,
+        le=10,
+    ),  # fmt: skip
+    Option(
+        "star_n_poly",
+        int,
+        5,
+        "polynomial terms of each stellar fit (a single template: more continuum freedom)",
+        ge=0,
+        le=10,
+    ),  # fmt: skip
+    Option("star_v_kms", float, 600.0, "stars: radial velocities searched, +- km/s", ge=0, le=5000),
+    Option("galaxy_z", list, [0.002, 1.2], "galaxies: z range (stars < 600 km/s)", item_type=float),
+    Option("qso_z", list, [0.0, 6.0], "quasars: redshift range [min, max]", item_type=float),
+    Option(
+        "qso_host_z",
+        float,
+        0.3,
+        "quasars below this z are also fitted as quasar + host galaxy (0: never)",
+        ge=0,
+        le=1.2,
+    ),  # fmt: skip
+    Option(
+        "host_margin",
+        float,
+        0.2,
+        "a quasar + host fit must beat the other classes' chi2 by this fraction",
+        ge=0,
+        le=10,
+    ),  # fmt: skip
+    Option("constrain", bool, True, "refuse fits with a negative first-template coefficient"),
+    Option(
+        "backend",
+        str,
+        "auto",
+        "array library: auto = jax on an accelerator, else numpy",
+        choices=("auto", "numpy", "jax"),
+    ),  # fmt: skip
+    Option(
+        "precision",
+        str,
+        "float64",
+        "jax path arithmetic (numpy is always float64)",
+        choices=("float64", "float32"),
+    ),  # fmt: skip
+    Option("batch", int, 32, "spectra fitted together", ge=1),
+    Option("calibration_size", int, 400, "training spectra used to fit the temperature", ge=1),
+    Option("apply_preprocess", bool, False, "fit the run's preprocessed spectra, not raw ones"),
+)
