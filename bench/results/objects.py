@@ -20,7 +20,7 @@ from bench.io import write_csv
 
 # per-object facts a source may know, in the order predictions.csv stores them
 OBJECT_FACTS = ("redshift", "snr", "magnitude", "plate", "mjd", "fiber")
-NUMERIC_FACTS = ("redshift", "snr", "magnitude", "delta_chi2", "z_err")
+NUMERIC_FACTS = ("redshift", "snr", "magnitude", "delta_chi2")  # and z_*, p_* columns
 CELL_KEYS = ("dataset", "model", "train_fraction", "epochs", "seed")
 
 
