@@ -66,6 +66,10 @@ class Renderer(Plugin, ABC):
     """Maps a batch to model inputs: images ``(N, height, width, channels)`` float32 in
     [0, 1], or flux vectors ``(N, pixels, 1)`` for 1-D models."""
 
+    # The model input kind ("image" or "flux") this renderer draws when a config names no
+    # renderer for such a model; "" (the default): only when named. One per kind.
+    default_for: ClassVar[str] = ""
+
     @abstractmethod
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray: ...
 
