@@ -151,7 +151,7 @@ def augmented_feed(pipeline: Pipeline | None = None, n: int = 40, **kw: Any) -> 
 
 def test_an_augmented_batch_is_a_pure_function_of_seed_epoch_and_positions() -> None:
     feed = augmented_feed()
-    assert not feed._keep and feed._x is None  # small, but re-rendered every epoch
+    assert not feed.kept and feed._x is None  # small, but re-rendered every epoch
     positions = np.array([3, 1, 4, 15])
     x1, y1 = feed.batch_at(positions, epoch=2)
     x2, _ = augmented_feed().batch_at(positions, epoch=2)  # a fresh feed, same seed
@@ -161,7 +161,7 @@ def test_an_augmented_batch_is_a_pure_function_of_seed_epoch_and_positions() -> 
     assert not np.array_equal(feed.batch_at(positions, epoch=3)[0], x1)
     assert not np.array_equal(feed.batch_at(positions[::-1], epoch=2)[0], x1[::-1])
     plain = Feed(feed.source, feed.index, feed.pipeline, CLASSES, 8, shuffle=True, seed=5)
-    assert plain._keep and not np.array_equal(plain.batch_at(positions)[0], x1)
+    assert plain.kept and not np.array_equal(plain.batch_at(positions)[0], x1)
     np.testing.assert_array_equal(y1, plain.y[positions])
 
 
@@ -198,7 +198,7 @@ def test_device_feed_ships_the_augmented_spectra() -> None:
     stage = pipeline.device_stage(feed.source.loglam)
     assert stage is not None
     dev = feed.for_device(stage)
-    assert not dev._keep
+    assert not dev.kept
     positions = np.array([0, 7, 9])
     x, _ = dev.batch_at(positions, epoch=1)
     raw = feed.source.read(feed.index[positions])

@@ -15,7 +15,7 @@ def plot_gallery(config_path: Path, model_label: str | None, per_class: int, out
     import numpy as np
 
     from bench.data.split import known_label_index, stratified_sample
-    from bench.pipeline import build_pipeline, renderer_for
+    from bench.run.pipeline import build_pipeline, renderer_for
     from bench.results.gallery import write_gallery
 
     registry = get_registry()
@@ -36,7 +36,7 @@ def plot_gallery(config_path: Path, model_label: str | None, per_class: int, out
     batch = source.read(np.asarray(index))
     shape = model.input_shape(len(source.loglam))
     pipeline = build_pipeline(
-        registry, config.preprocess, renderer_for(model, spec, config.render), shape
+        registry, config.preprocess, renderer_for(model, spec, config.render, registry), shape
     )
     for step in pipeline.preprocessors:
         batch = step(batch)

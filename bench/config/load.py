@@ -278,10 +278,6 @@ def shrink(config: Config, registry: Registry) -> Config:
     p.seeds = p.seeds[:1]
     p.max_spectra = min(p.max_spectra or p.quick_max_spectra, p.quick_max_spectra)
     for spec in config.models:
-        cls = registry.get("model", spec.name)
-        hook = getattr(cls, "quick_params", None)  # models holding models shrink them too
-        if callable(hook):
-            spec.params.update(hook(spec.params, registry))
-        else:
-            spec.params.update(getattr(cls, "quick_options", {}))
+        cls = registry.get("model", spec.name)  # composite models shrink their members too
+        spec.params.update(cls.quick_params(spec.params, registry.model_class))
     return config

@@ -41,6 +41,16 @@ def resolve_kind(name: str, registry: Registry) -> str:
     raise BenchError(f"no plugin named {name!r}{closest(name, every)}; see `bench plugins`")
 
 
+def _made(plugin: Plugin, registry: Registry) -> Plugin:
+    """``plugin`` with its members made, as a run makes them (composite models)."""
+    if isinstance(plugin, Model):
+        try:
+            plugin.make_members(registry.model_factory)
+        except BenchError as exc:
+            raise Failed(f"make_members raised: {exc}") from None
+    return plugin
+
+
 def check(
     kind: str,
     name: str,
@@ -74,11 +84,10 @@ def check(
         from bench.backend import ensure_jax_backend
 
         ensure_jax_backend()  # before any Keras model imports keras
-        options = {**getattr(cls, "quick_options", {}), **options}
-        hook = getattr(cls, "quick_params", None)  # models holding models shrink them too
-        if callable(hook):
-            options = {**options, **hook(options, registry)}
-    plugin = run("options", lambda: check_options(cls, options))
+        options = {**getattr(cls, "quick_options", {}), **options}  # the given ones win
+        if cls.quick_params.__func__ is not Model.quick_params.__func__:  # a composite's
+            options = {**options, **cls.quick_params(options, registry.model_class)}
+    plugin = run("options", lambda: _made(check_options(cls, options), registry))
     if plugin is None:
         return results
     suites: dict[type[Plugin], Callable[..., None]] = {

@@ -106,7 +106,7 @@ def preprocessor_checks(step: Preprocessor, run: Run, registry: Registry) -> Non
 
 def _step_on_device(step: Preprocessor, batch: SpectrumBatch) -> None:
     """A preprocessor's ``device_function`` (when it has one) gives its numpy output."""
-    from bench.device import step_device_mismatch
+    from bench.feed.device import step_device_mismatch
 
     worst = step_device_mismatch(step, batch)
     if worst is not None:
@@ -163,7 +163,7 @@ def renderer_checks(renderer: Renderer, run: Run, registry: Registry) -> None:
 
 def _render_on_device(renderer: Renderer, batch: SpectrumBatch, shape: tuple[int, ...]) -> None:
     """A renderer's ``device_function`` (when it has one) draws its numpy pixels."""
-    from bench.device import device_mismatch
+    from bench.feed.device import device_mismatch
 
     worst = device_mismatch(renderer, batch, shape)
     if worst is not None:
@@ -189,7 +189,6 @@ def _render(
 
 
 def model_checks(model: Model, run: Run, registry: Registry) -> None:
-    cls, params = type(model), model.params
     fitted = run("build and fit", lambda: _build_fit(model, registry))
     if fitted is None:
         return
@@ -200,9 +199,16 @@ def model_checks(model: Model, run: Run, registry: Registry) -> None:
     if raw is None:
         return
     run("probabilities", lambda: _proba(raw))
-    run("save/load", lambda: _round_trip(model, cls(**params), test, raw))
-    run("deterministic", lambda: _deterministic(cls(**params), registry, raw))
+    run("save/load", lambda: _round_trip(model, _fresh(model, registry), test, raw))
+    run("deterministic", lambda: _deterministic(_fresh(model, registry), registry, raw))
     run("fit continuation", lambda: _continue(model, train, test))
+
+
+def _fresh(model: Model, registry: Registry) -> Model:
+    """A new instance of ``model``'s class with its params, members made as the core does."""
+    fresh = type(model)(**model.params)
+    fresh.make_members(registry.model_factory)
+    return fresh
 
 
 def _build_fit(model: Model, registry: Registry) -> tuple[Any, ...]:

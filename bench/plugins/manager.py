@@ -13,9 +13,8 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -106,18 +105,43 @@ class Registry:
             raise BenchError(f"unknown {kind} {name!r}{closest(name, names)}; valid: {valid}")
         return names[name]
 
-    def create(self, kind: str, name: str, params: dict[str, Any], where: str) -> Any:
-        """An instance of plugin ``name``; while it is built, ``get_registry()`` is this
-        registry, so a plugin that creates others (``blend``) finds the same plugins (a
-        dask worker's registry of the run's extra modules, not the process default)."""
+    def create(self, kind: str, name: str, params: Mapping[str, Any], where: str) -> Any:
+        """An instance of plugin ``name`` with ``params``; errors name ``where``. A model
+        gets :meth:`Model.make_members` with this registry's model factory, so a
+        composite (``blend``) creates its members from the same plugins (a dask worker's
+        registry of the run's extra modules, not the process default)."""
         cls = self.get(kind, name)
-        token = _creating.set(self)
         try:
-            return cls(**params)
+            instance = cls(**params)
+            if isinstance(instance, Model):
+                instance.make_members(self.model_factory)
+            return instance
         except BenchError as exc:
             raise BenchError(f"{where}: {exc}") from None
-        finally:
-            _creating.reset(token)
+
+    def model_class(self, name: str) -> type[Model]:
+        """The registered model class ``name`` (a BenchError listing the valid ones)."""
+        cls: type[Model] = self.get("model", name)
+        return cls
+
+    def model_factory(self, name: str, params: Mapping[str, Any], where: str) -> Model:
+        """A :data:`bench.interfaces.ModelFactory` over the registered models."""
+        model: Model = self.create("model", name, dict(params), where)
+        return model
+
+    def default_renderer(self, input_kind: str) -> str:
+        """The renderer registered as the default for ``input_kind`` ("image" or "flux";
+        its class sets ``default_for``; "spectra" models get the flux one: their batches
+        carry flux vectors); a BenchError naming the kind when none is."""
+        if input_kind == "spectra":
+            input_kind = "flux"
+        for name, cls in self.classes["renderer"].items():
+            if getattr(cls, "default_for", "") == input_kind:
+                return name
+        raise BenchError(
+            f"no renderer is registered as the default for {input_kind!r} inputs "
+            "(a renderer class with default_for = " + repr(input_kind) + ")"
+        )
 
 
 def _names_in(variable: str) -> set[str] | None:
@@ -226,21 +250,15 @@ def _default_registry(third_party: bool, load: str | None, disable: str | None) 
 
 
 _overrides: list[Registry] = []
-# the registry whose create() is running in this thread/task (see Registry.create)
-_creating: ContextVar[Registry | None] = ContextVar("bench_registry_creating", default=None)
 
 
 def get_registry(extra: Iterable[object] = (), third_party: bool = True) -> Registry:
     """The registry of this process: built once per setting of the two environment
     variables (fresh each call when ``extra`` plugin objects are given). Inside
-    :func:`using_registry`, the registry given there; while a registry creates a plugin
-    (:meth:`Registry.create`), that registry."""
+    :func:`using_registry`, the registry given there."""
     extra = list(extra)
     if extra:
         return _build(extra, third_party)
-    creating = _creating.get()
-    if creating is not None and third_party:
-        return creating
     if _overrides and third_party:
         return _overrides[-1]
     env = os.environ

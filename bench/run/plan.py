@@ -18,7 +18,7 @@ from bench.config import Config, PluginSpec, cell_id
 from bench.data.split import known_label_index, stratified_sample, stratified_split
 from bench.errors import BenchError
 from bench.interfaces import Model
-from bench.pipeline import renderer_for
+from bench.run.pipeline import renderer_for
 from bench.plugins.manager import Registry
 from bench.run.cellkey import cell_keys, data_fingerprint
 from bench.spectra import SpectrumSource
@@ -136,7 +136,7 @@ def plan_matrix(config: Config, registry: Registry, run_dir: Path, fresh: bool =
                 split = with_validation(source, split, protocol.validation_fraction, seed, where)
                 for model_spec in config.models:
                     model_cls = cast(type[Model], registry.get("model", model_spec.name))
-                    render = renderer_for(model_cls, model_spec, config.render)
+                    render = renderer_for(model_cls, model_spec, config.render, registry)
                     plan.tasks.append(
                         TrainTask(
                             index=len(plan.tasks),

@@ -18,7 +18,7 @@ from bench.run.rundir import CELL_JSON, model_dir
 
 def rebuild(cell: dict[str, Any], cell_dir: Path) -> tuple[Pipeline, Model]:
     """The cell's pipeline and trained model; BenchError naming cell.json or the model."""
-    from bench.pipeline import pipeline_from_config
+    from bench.run.pipeline import pipeline_from_config
 
     registry, where = get_registry(), cell_dir / CELL_JSON
     try:

@@ -13,7 +13,7 @@ import numpy as np
 
 from bench.feed import Feed, Pipeline
 from bench.interfaces import Model
-from bench.pipeline import build_pipeline, renderer_for
+from bench.run.pipeline import build_pipeline, renderer_for
 from bench.plugins.manager import Registry
 from bench.results.metrics import compute_metrics
 from bench.results.objects import fact_text, model_facts, object_facts, top_mistakes
@@ -91,7 +91,7 @@ def _build(
     config, spec = task.config, task.model
     model: Model = registry.create("model", spec.name, spec.params, f"model {spec.label}")
     shape = model.input_shape(len(source.loglam))
-    render = renderer_for(model, spec, config.render)
+    render = renderer_for(model, spec, config.render, registry)
     pipeline = build_pipeline(registry, config.preprocess, render, shape)
     batch_size = model.params.get("batch_size") or config.protocol.batch_size
     classes, split = config.classes, task.split

@@ -1,42 +1,17 @@
-"""Running part of a pipeline on the accelerator: the :class:`DeviceStage` a pipeline
-hands to a model, how images travel to the device (``encode``/``decode``), and the
-conformance checks that a device version gives the host's numbers."""
+"""Running part of a pipeline on the accelerator: how images travel to the device
+(``encode``/``decode``) and the conformance checks that a device version gives the
+host's numbers. The stage itself is :class:`bench.interfaces.DeviceStage`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from bench.interfaces import DeviceFunction, Preprocessor, Renderer
+from bench.interfaces import TRANSFER_DTYPES, DeviceFunction, Preprocessor, Renderer
 from bench.spectra import SpectrumBatch
 
-# How images may travel from the host to the device: float32 (exact, the default),
-# float16 (half the bytes, ~3 significant digits) or uint8 (a quarter, 1/255 steps).
-TRANSFER_DTYPES = ("float32", "float16", "uint8")
-
 StepFunction = Callable[[Preprocessor, np.ndarray], DeviceFunction | None]
-
-
-@dataclass
-class DeviceStage:
-    """The part of a pipeline that runs on the accelerator.
-
-    The host applies the first ``n_host`` preprocessors (those without a device version,
-    and everything before them); ``function(flux, ivar)`` (jit-able JAX, (N, P) float32
-    each on the grid ``loglam``) applies the remaining ones and the renderer's device
-    version and returns the model inputs ``(N, *shape)`` float32.
-    """
-
-    n_host: int
-    loglam: np.ndarray
-    function: DeviceFunction
-    device_steps: tuple[str, ...] = ()
-
-    @property
-    def n_pixels(self) -> int:
-        return len(self.loglam)
 
 
 def encode(x: np.ndarray, dtype: str) -> np.ndarray:

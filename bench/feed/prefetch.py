@@ -5,12 +5,24 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from bench.feed import Feed
+
+class Batches(Protocol):
+    """What a prefetcher reads: a :class:`bench.feed.Feed`'s batch order and batches."""
+
+    epoch: int
+    kept: bool  # inputs rendered once and kept in memory: nothing to prepare ahead
+
+    def __len__(self) -> int: ...
+
+    def positions(self, i: int) -> np.ndarray: ...
+
+    def batch_at(
+        self, positions: np.ndarray, epoch: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class Prefetcher:
@@ -24,7 +36,7 @@ class Prefetcher:
     counts the time ``get`` spent waiting for batches (the data time).
     """
 
-    def __init__(self, feed: Feed, workers: int, ahead: int | None = None) -> None:
+    def __init__(self, feed: Batches, workers: int, ahead: int | None = None) -> None:
         self.feed = feed
         self.workers = max(1, int(workers))
         self.ahead = self.workers * 2 if ahead is None else max(0, int(ahead))
@@ -37,7 +49,7 @@ class Prefetcher:
         feed = self.feed
         start = time.perf_counter()
         positions, epoch = feed.positions(i), feed.epoch
-        if self.workers < 2 or feed._keep:
+        if self.workers < 2 or feed.kept:
             result = feed.batch_at(positions, epoch)
         else:
             with self._lock:

@@ -1,9 +1,10 @@
-"""Feeding models: spectra read by index, preprocessed and rendered batch by batch.
+"""The core's :class:`bench.interfaces.ModelInput`: spectra read by index, preprocessed
+and rendered batch by batch.
 
 Two ways to the model: the default renders on the host (numpy) and yields images; a
 device feed (:meth:`Feed.for_device`) runs only the host part of the pipeline and
 yields spectra ``(N, 2, P)`` (flux and ivar) for a :class:`DeviceStage` that draws the
-picture on the accelerator inside the model's compiled step. :class:`Prefetcher`
+picture on the accelerator inside the model's compiled step. :meth:`Feed.prefetched`
 prepares batches ahead in background threads; a batch depends only on its positions
 (and, for a feed with training-time augmentation, its epoch), so results are
 bit-identical whatever the number of workers.
@@ -13,116 +14,21 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
-from bench.device import (
-    TRANSFER_DTYPES,
-    DeviceStage,
-    StepFunction,
-    decode,
-    device_mismatch,
-    encode,
-    step_device_mismatch,
-)
-from bench.interfaces import DeviceFunction, Preprocessor, Renderer
-from bench.prefetch import Prefetcher
-from bench.spectra import SpectrumBatch, SpectrumSource, empty_batch
+from bench.feed.device import encode
+from bench.feed.pipeline import Pipeline
+from bench.feed.prefetch import Prefetcher
+from bench.interfaces import TRANSFER_DTYPES, Augmentation, DeviceStage
+from bench.spectra import SpectrumBatch, SpectrumSource
 
 # Inputs smaller than this are rendered once and kept; larger ones stream every epoch.
 DEFAULT_MATERIALIZE_BYTES = 1 << 30
 
-# ``fn(batch, rng) -> batch``: a random change of the raw spectra (training-time augmentation)
-Augmentation = Callable[[SpectrumBatch, np.random.Generator], SpectrumBatch]
 # tells the augmentation's random numbers from the shuffle's (same seed and epoch)
 _AUGMENT_TAG = 0xA0C
-
-__all__ = [
-    "DEFAULT_MATERIALIZE_BYTES",
-    "Augmentation",
-    "TRANSFER_DTYPES",
-    "DeviceStage",
-    "Feed",
-    "Pipeline",
-    "Prefetcher",
-    "decode",
-    "device_mismatch",
-    "encode",
-    "step_device_mismatch",
-]
-
-
-@dataclass
-class Pipeline:
-    """The preprocessing chain and renderer that turn spectra into model inputs."""
-
-    preprocessors: Sequence[Preprocessor]
-    renderer: Renderer
-    shape: tuple[int, ...]
-
-    def apply(self, batch: SpectrumBatch) -> np.ndarray:
-        for step in self.preprocessors:
-            batch = step(batch)
-        x = self.renderer.render(batch, self.shape)
-        if x.shape[1:] != self.shape:
-            raise ValueError(
-                f"renderer {self.renderer.name!r} returned shape {x.shape[1:]}, expected {self.shape}"
-            )
-        return np.asarray(x, dtype=np.float32)
-
-    def apply_host(self, batch: SpectrumBatch, n_host: int) -> SpectrumBatch:
-        """``batch`` through the first ``n_host`` preprocessors (the host part)."""
-        for step in self.preprocessors[:n_host]:
-            batch = step(batch)
-        return batch
-
-    def device_stage(
-        self, loglam: np.ndarray, step_function: StepFunction | None = None
-    ) -> DeviceStage | None:
-        """The accelerator part of this pipeline for spectra on ``loglam``, or None when the
-        renderer has no device version. The device takes the longest run of trailing
-        preprocessors that have one (``step_function(step, grid)``, by default
-        ``step.device_function(grid)``) and keep the grid; the host does the rest."""
-        find = step_function or (lambda step, grid: step.device_function(grid))
-        grids = [np.asarray(loglam, np.float64)]
-        probe = empty_batch(grids[0], 1)
-        for step in self.preprocessors:  # the grid each step sees (resample changes it)
-            probe = step(probe)
-            grids.append(np.asarray(probe.loglam, np.float64))
-        render = self.renderer.device_function(grids[-1], self.shape)
-        if render is None:
-            return None
-        k = len(self.preprocessors)
-        fns: list[DeviceFunction] = []
-        while k > 0:
-            same_grid = grids[k].shape == grids[k - 1].shape and np.array_equal(
-                grids[k], grids[k - 1]
-            )
-            fn = find(self.preprocessors[k - 1], grids[k - 1]) if same_grid else None
-            if fn is None:
-                break
-            fns.insert(0, fn)
-            k -= 1
-        steps = tuple(fns)
-
-        def function(flux: Any, ivar: Any) -> Any:
-            for fn in steps:
-                flux, ivar = fn(flux, ivar)
-            return render(flux, ivar)
-
-        names = tuple(p.name for p in self.preprocessors[k:]) + (self.renderer.name,)
-        return DeviceStage(k, grids[k], function, names)
-
-    def to_config(self) -> dict[str, Any]:
-        """JSON-able description from which :func:`bench.pipeline.pipeline_from_config` rebuilds it."""
-        return {
-            "preprocess": [{"name": p.name, "params": p.params} for p in self.preprocessors],
-            "renderer": {"name": self.renderer.name, "params": self.renderer.params},
-            "shape": list(self.shape),
-        }
 
 
 class Feed:
@@ -164,7 +70,7 @@ class Feed:
     def _reset_inputs(self) -> None:
         n_bytes = len(self.index) * math.prod(self.input_shape) * self.input_itemsize
         # augmented inputs change every epoch: never kept
-        self._keep = self.augmentation is None and n_bytes <= self.materialize_bytes
+        self.kept = self.augmentation is None and n_bytes <= self.materialize_bytes
         self._x: np.ndarray | None = None
 
     @property
@@ -177,6 +83,13 @@ class Feed:
     @property
     def input_itemsize(self) -> int:
         return 4 if self.stage is not None else np.dtype(self.transfer_dtype).itemsize
+
+    def device_stage(self, shape: tuple[int, ...]) -> DeviceStage | None:
+        """The device stage of this feed's pipeline when it draws ``shape`` (None: render
+        on the host); made once per pipeline and shared by its copies."""
+        if tuple(self.pipeline.shape) != tuple(shape):
+            return None
+        return self.pipeline.device_stage_for(self.source.loglam)
 
     def for_device(self, stage: DeviceStage) -> Feed:
         """A copy yielding spectra ``(N, 2, P)`` float32 (flux, ivar after the host part
@@ -214,6 +127,16 @@ class Feed:
         entropy = [_AUGMENT_TAG, self.seed, int(epoch), *np.asarray(positions).tolist()]
         return np.random.default_rng(entropy)
 
+    def spectra(self, positions: np.ndarray, preprocessed: bool = False) -> SpectrumBatch:
+        """The spectra at ``positions`` as the source gives them, or through the
+        pipeline's preprocessing steps when ``preprocessed`` (never augmented)."""
+        batch = self.source.read(self.index[np.asarray(positions, dtype=np.int64)])
+        return self.pipeline.preprocess(batch) if preprocessed else batch
+
+    def prefetched(self, workers: int) -> Prefetcher:
+        """Batches prepared ahead in ``workers`` threads (bit-identical to ``self[i]``)."""
+        return Prefetcher(self, workers)
+
     @property
     def n_samples(self) -> int:
         return len(self.index)
@@ -227,7 +150,7 @@ class Feed:
         seed = self.seed if seed is None else int(seed)
         if batch_size == self.batch_size and seed == self.seed:
             return self
-        if self._keep:
+        if self.kept:
             self.inputs()  # render once now, so the copy shares the kept inputs
         other = copy.copy(self)
         other.batch_size, other.seed = int(batch_size), seed
@@ -272,7 +195,7 @@ class Feed:
         """``(x, y)`` of the samples at ``positions``: a pure function of them and, for an
         augmented feed, of ``epoch`` (default: the current one); thread-safe for the
         built-in plugins, which is what makes prefetching reproducible."""
-        if self._keep:
+        if self.kept:
             return self.inputs()[positions], self.y[positions]
         return self._render(positions, epoch), self.y[positions]
 
@@ -292,6 +215,6 @@ class Feed:
         ]
         dtype = np.float32 if self.stage is not None else np.dtype(self.transfer_dtype)
         x = np.concatenate(parts) if parts else np.zeros((0, *self.input_shape), dtype)
-        if self._keep:
+        if self.kept:
             self._x = x
         return x

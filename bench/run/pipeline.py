@@ -1,5 +1,5 @@
-"""Building the chain that turns spectra into model inputs: preprocessors, then a
-renderer, at the input shape a model asks for (:class:`bench.feed.Pipeline`)."""
+"""Building the chain that turns spectra into model inputs from the config: preprocessors,
+then a renderer, at the input shape a model asks for (:class:`bench.feed.Pipeline`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from bench.interfaces import Model, Preprocessor, Renderer
 from bench.plugins.manager import Registry
 
 __all__ = ["Pipeline", "build_pipeline", "pipeline_from_config", "renderer_for"]
-
-FLUX_RENDERER = PluginSpec("none", {})
 
 
 def build_pipeline(
@@ -33,9 +31,14 @@ def pipeline_from_config(registry: Registry, cfg: dict[str, Any]) -> Pipeline:
     return build_pipeline(registry, pre, render, tuple(cfg["shape"]))
 
 
-def renderer_for(model: Model | type[Model], spec: PluginSpec, default: PluginSpec) -> PluginSpec:
+def renderer_for(
+    model: Model | type[Model], spec: PluginSpec, default: PluginSpec, registry: Registry
+) -> PluginSpec:
     """The renderer a model gets: its own ``render`` table, else the config's ``[render]``
-    for image models, else the flux vector (``none``) for 1-D models."""
+    for image models, else the renderer registered as the default for flux vectors
+    (``Renderer.default_for = "flux"``) for models that take flux vectors or spectra."""
     if spec.render is not None:
         return spec.render
-    return default if model.input_kind == "image" else FLUX_RENDERER
+    if model.input_kind == "image":
+        return default
+    return PluginSpec(registry.default_renderer("flux"), {})
