@@ -19,7 +19,7 @@ from bench.errors import BenchError
 from bench.feed import Feed
 from bench.plugins import manager
 from bench.results.report import load_report
-from bench.run.rundir import model_dir
+from bench.store.rundir import model_dir
 from bench_plugins.models.cnn1d import CNN1D
 from bench_plugins.models.keras_ensemble import mean_history, member_seed
 from tests.test_models import built

@@ -14,7 +14,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import BenchError
-from bench.io import write_csv
+from bench.store.files import write_csv
 from bench.results.leaderboard import format_leaderboard, leaderboard
 from bench.results.metrics import compute_metrics
 from bench.results.report import build_report, now, write_report

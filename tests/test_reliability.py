@@ -176,7 +176,7 @@ RACE = """
 import multiprocessing as mp, os, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from bench.run.rundir import RunDir
+from bench.store.rundir import RunDir
 N = 50
 real_kill = os.kill
 def slow_kill(pid, sig):

@@ -29,7 +29,7 @@ from bench.errors import BenchError
 from bench.results.paired import Predictions, difference_draws, read_predictions, shared
 from bench.results.report import load_report
 from bench.results.report_md import md_escape
-from bench.run.rundir import predictions_of
+from bench.store.rundir import predictions_of
 
 DEFAULT_TOLERANCE = 0.02
 HEADLINE = ("accuracy", "macro_f1", "roc_auc", "log_loss")

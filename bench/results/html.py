@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.io import atomic_write_text
+from bench.store.files import atomic_write_text
 from bench.results import figures as figures_
 from bench.results import paper, plots
 from bench.results.objects import read_predictions
 from bench.results.report_md import split_heading, validation_fraction
-from bench.run.rundir import RunDir, mistakes_of, predictions_of
+from bench.store.rundir import RunDir, mistakes_of, predictions_of
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}

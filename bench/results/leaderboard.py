@@ -24,7 +24,7 @@ from bench.results.paired import Predictions, difference_draws, read_predictions
 from bench.results.report import load_report
 from bench.results.report_md import md_escape
 from bench.results.seeds import group_key, summarize
-from bench.run.rundir import REPORT_JSON, predictions_of
+from bench.store.rundir import REPORT_JSON, predictions_of
 
 ALPHA = 0.05
 FORMATS = ("table", "md", "html", "json")

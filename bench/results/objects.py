@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.io import write_csv
+from bench.store.files import write_csv
 
 # per-object facts a source may know, in the order predictions.csv stores them
 OBJECT_FACTS = ("redshift", "snr", "magnitude", "plate", "mjd", "fiber")
@@ -94,7 +94,7 @@ def read_predictions(path: Path) -> dict[str, np.ndarray]:
 
 def objects_table(report: dict[str, Any], root: Path) -> dict[str, list[Any]]:
     """One row per ok cell x test object: the cell's keys, then its predictions.csv."""
-    from bench.run.rundir import RunDir, predictions_of
+    from bench.store.rundir import RunDir, predictions_of
 
     table: dict[str, list[Any]] = {"cell": [], **{k: [] for k in CELL_KEYS}}
     n = 0
@@ -180,7 +180,7 @@ def _csv_cell(value: Any) -> str:
 
 def write_objects_table(report: dict[str, Any], root: Path) -> Path:
     """The run's tidy table, ``objects.parquet`` or ``objects.csv`` in the run folder."""
-    from bench.run.rundir import OBJECTS
+    from bench.store.rundir import OBJECTS
 
     return write_table(objects_table(report, root), root / OBJECTS)
 

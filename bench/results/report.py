@@ -21,8 +21,8 @@ from typing import Any
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.io import atomic_write_text
-from bench.run.rundir import RunDir
+from bench.store.files import atomic_write_text
+from bench.store.rundir import RunDir
 
 SCHEMA = "bench.report/1"
 

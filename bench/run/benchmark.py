@@ -14,7 +14,7 @@ from bench.config import Config
 from bench.errors import BenchError
 from bench.plugins.manager import Registry
 from bench.run.events import Events
-from bench.run.rundir import RunDir
+from bench.store.rundir import RunDir
 
 
 @dataclass

@@ -13,7 +13,7 @@ from bench.errors import BenchError
 from bench.feed import Pipeline
 from bench.interfaces import Model
 from bench.plugins.manager import get_registry
-from bench.run.rundir import CELL_JSON, model_dir
+from bench.store.rundir import CELL_JSON, model_dir
 
 
 def rebuild(cell: dict[str, Any], cell_dir: Path) -> tuple[Pipeline, Model]:

@@ -21,7 +21,7 @@ from bench.run.events import Events, epoch_text
 from bench.run.inputrange import training_range
 from bench.run.output_checks import check_plugin_output
 from bench.run.plan import Cell, TrainTask
-from bench.run.rundir import CellFiles, RunDir, cell_path
+from bench.store.rundir import CellFiles, RunDir, cell_path
 from bench.spectra import SpectrumSource
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.io import atomic_write_text, write_csv
+from bench.store.files import atomic_write_text, write_csv
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
