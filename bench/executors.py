@@ -2,9 +2,9 @@
 
 The runner turns the matrix into tasks (one training run each: a model on one split,
 giving one cell per epoch count) and hands them to the executor chosen in the config's
-``[executor]`` table. ``local`` (the default) runs them in this process, in order;
-``dask`` sends them to a dask.distributed cluster. Executors are plugins registered
-through the ``register_executors`` hook.
+``[executor]`` table, else to the one whose class sets ``is_default`` (the built-in
+``local`` runs them in this process, in order; ``dask`` sends them to a dask.distributed
+cluster). Executors are plugins registered through the ``register_executors`` hook.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ class Executor(Plugin, ABC):
 
     # True when ``fn`` runs in this process, so it may report progress as it goes.
     in_process: ClassVar[bool] = False
+    # True for the executor a config without an ``[executor]`` table runs on (one of them;
+    # the built-in ``local``); :meth:`Registry.default_executor` picks it.
+    is_default: ClassVar[bool] = False
 
     @abstractmethod
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:

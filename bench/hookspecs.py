@@ -58,10 +58,17 @@ def register_executors(register: Callable[[type[Executor]], None]) -> None:
 @hookspec
 def register_commands(register: Callable[[Command], None]) -> None:
     """Called when the ``bench`` command starts; call ``register(Command(...))`` for each
-    subcommand the plugin adds (a ``bench.interfaces.Command``). Example::
+    subcommand the plugin adds (a ``bench.interfaces.Command``; the core's own commands are
+    registered the same way, first). ``run(args, context)`` gets the parsed arguments and
+    a ``bench.interfaces.CommandContext``: print through ``context.console``, read a
+    benchmark with ``context.load_benchmark(path)``. Example::
 
         def add_arguments(parser):
             parser.add_argument("catalog", type=Path)
+
+        def count(args, context):
+            context.console.info(f"{args.catalog}: {len(args.catalog.read_text().splitlines())}")
+            return 0
 
         @hookimpl
         def register_commands(register):
@@ -73,7 +80,7 @@ def register_commands(register: Callable[[Command], None]) -> None:
 def register_result_sinks(register: Callable[[type[ResultSink]], None]) -> None:
     """Called at the start of each run; call ``register(cls)`` for each ResultSink class
     (what happens with each finished cell and with the finished run: files, trackers).
-    The report writers are sinks too. Example::
+    The core's report writers are sinks registered the same way, first. Example::
 
         from bench import hookimpl
         from bench.interfaces import ResultSink

@@ -312,14 +312,60 @@ class Command:
 
     ``path`` is the words that call it: ``("data", "sample")`` is ``bench data sample``
     (groups such as ``data`` and ``plot`` are shared with the core). ``add_arguments``
-    declares its arguments on an argparse parser; ``run`` gets the parsed arguments and
-    returns the exit code. Import heavy modules inside ``run``, not at module level.
+    declares its arguments on an argparse parser; ``run(args, context)`` gets the parsed
+    arguments and a :class:`CommandContext`, and returns the exit code (a ``run(args)`` of
+    one argument still works). Import heavy modules inside ``run``, not at module level.
     """
 
     path: tuple[str, ...]
     help: str
-    run: Callable[[argparse.Namespace], int]
+    run: Callable[[argparse.Namespace, CommandContext], int]
     add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+
+
+class ProgressBar(Protocol):
+    """``with context.console.progress("reading") as bar: bar.update(done, total)``."""
+
+    def __enter__(self) -> ProgressBar: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def update(self, done: int, total: int) -> None: ...
+
+
+class CommandConsole(Protocol):
+    """The terminal, as a command writes to it (the CLI owns all output)."""
+
+    def info(self, message: str) -> None: ...  # a line on stderr
+    def error(self, message: str) -> None: ...  # "error: message" on stderr, no traceback
+    def print(self, text: str) -> None: ...  # plain text on stdout
+    def print_json(self, text: str) -> None: ...  # a JSON document on stdout
+    def progress(self, what: str) -> ProgressBar: ...  # a transient bar on stderr
+
+
+class ChosenPlugin(Protocol):
+    """A plugin a benchmark config chose: registered name, label, resolved options."""
+
+    name: str
+    label: str
+    params: dict[str, Any]
+
+
+class BenchmarkConfig(Protocol):
+    """A benchmarks.toml resolved against the registered plugins, as a command reads it."""
+
+    @property
+    def classes(self) -> list[str]: ...
+    @property
+    def datasets(self) -> Sequence[ChosenPlugin]: ...
+
+
+class CommandContext(Protocol):
+    """What ``bench`` hands :attr:`Command.run`: its console, its benchmarks and plugins."""
+
+    @property
+    def console(self) -> CommandConsole: ...
+    def load_benchmark(self, path: Path) -> BenchmarkConfig: ...  # BenchError on a problem
+    def create_plugin(self, kind: str, name: str, params: Mapping[str, Any], where: str) -> Any:
+        """An instance of the registered ``kind`` plugin ``name`` (errors name ``where``)."""
 
 
 class ResultSink:

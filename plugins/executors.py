@@ -23,6 +23,7 @@ class LocalExecutor(Executor):
     name = "local"
     description = "run every training run in this process, in order (the default)"
     in_process = True
+    is_default = True
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         for task in tasks:

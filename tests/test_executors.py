@@ -239,6 +239,15 @@ def test_bad_executor_tables_name_the_key(registry, table, message):
     assert message in str(info.value)
 
 
+def test_without_an_executor_table_the_default_executor_runs(registry):
+    raw = {"dataset": {"name": "toy"}, "models": [{"name": "centroid"}]}
+    assert registry.default_executor() == "local"  # the built-in class sets is_default
+    assert resolve_config(raw, "bench.toml", registry).executor.name == "local"  # type: ignore[union-attr]
+    problems: list[str] = []
+    assert resolve_config(raw, "bench.toml", manager.Registry(), errors=problems) is None
+    assert "bench.toml: [executor]: no executor is registered as the default" in "\n".join(problems)
+
+
 DATA_PARALLEL = """
 import json, sys
 from bench.cli import main

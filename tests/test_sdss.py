@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.data.readers import find_spectra
 from bench.errors import BenchError
 from bench.interfaces import Dataset
+from bench.readers import find_spectra
 from bench.spectra import BOSS_NPIX, boss_grid
 from bench_plugins import sdss
 from bench_plugins.sdss.cache import SpectrumCache

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.data.readers import read_batch
 from bench.errors import BenchError
+from bench.readers import read_batch
 from bench.spectra import boss_grid
 from bench_plugins.sdss.cache import SpectrumCache
 from bench_plugins.sdss.dataset import SdssDataset

@@ -118,7 +118,7 @@ def test_missing_file_fails_without_retrying(tmp_path: Path, served: dict[str, b
 
 
 def test_downloaded_files_read_back(tmp_path: Path, served: dict[str, bytes]) -> None:
-    from bench.data.readers import read_spectrum
+    from bench.readers import read_spectrum
 
     with serve(Behaviour(dict(served))) as base:
         download_spectra(TARGETS, tmp_path, base_url=base, backoff=0.01)

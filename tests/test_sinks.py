@@ -56,9 +56,15 @@ def registry(monkeypatch):
 
 
 def test_report_writers_are_sinks_and_plugins_add_theirs(registry):
-    names = [sink.name for sink in result_sinks(registry)]
-    assert names[:2] == ["objects_table", "report_html"]
+    from bench.cli.main import INTERNAL_PLUGINS
+
+    names = [
+        sink.name
+        for sink in result_sinks(manager.with_internal_plugins(registry, INTERNAL_PLUGINS))
+    ]
+    assert names[:2] == ["objects_table", "report_html"]  # the core's internal plugin, first
     assert set(names[2:]) == {"recording", "broken"}
+    assert [sink.name for sink in result_sinks(registry)] == names[2:]  # no special case
 
 
 def test_sinks_see_every_cell_and_a_failing_sink_is_one_line(registry, tmp_path, capsys):

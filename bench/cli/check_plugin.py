@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.errors import BenchError
-from bench.plugins.manager import SPECTRUM_KINDS, get_registry
+from bench.plugins.manager import SPECTRUM_KINDS, Registry
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -25,12 +25,11 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return options
 
 
-def check_plugin(words: Sequence[str], option_pairs: Sequence[str]) -> int:
+def check_plugin(words: Sequence[str], option_pairs: Sequence[str], registry: Registry) -> int:
     """Run the suite on ``[KIND] NAME``, print a table; 0 when every check passed, else 1."""
     from bench.cli import console
     from bench.conformance import check, resolve_kind
 
-    registry = get_registry()
     if len(words) == 2:
         kind, name = words
     elif len(words) == 1:

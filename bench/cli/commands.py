@@ -1,4 +1,5 @@
-"""What each CLI command does; returns the exit code. Output goes through bench.cli.console."""
+"""What each core command does, on the registry the CLI hands it; returns the exit code.
+Output goes through bench.cli.console."""
 
 from __future__ import annotations
 
@@ -8,16 +9,15 @@ from typing import Any
 
 from bench.cli import console
 from bench.config import load_config
-from bench.plugins.manager import KINDS, get_registry
+from bench.plugins.manager import KINDS, Registry
 
 
-def validate(config_path: Path) -> int:
+def validate(config_path: Path, registry: Registry) -> int:
     """Every check `bench run` makes before training; all problems listed, exit 2 if any."""
     from bench.config import read_toml, resolve_config
     from bench.errors import USER_ERROR_EXIT
     from bench.run.plan import check_plan
 
-    registry = get_registry()
     problems: list[str] = []
     config = resolve_config(read_toml(config_path), str(config_path), registry, errors=problems)
     if config is not None:
@@ -32,8 +32,8 @@ def validate(config_path: Path) -> int:
     return 0
 
 
-def plugins(as_json: bool) -> int:
-    registry = get_registry()
+def plugins(as_json: bool, registry: Registry) -> int:
+    """Every registered plugin with its options, as a listing or as JSON."""
     rows = []
     for kind in KINDS:
         for name, cls in sorted(registry.classes[kind].items()):
@@ -63,12 +63,13 @@ def plugins(as_json: bool) -> int:
     return 0
 
 
-def run(config_path: Path, out: Path | None, quick: bool, fresh: bool = False) -> int:
+def run(
+    config_path: Path, out: Path | None, quick: bool, registry: Registry, fresh: bool = False
+) -> int:
     """Run a benchmark into ``out``; finished cells there are reused unless ``fresh``."""
     from bench.backend import ensure_jax_backend
     from bench.run.benchmark import prepare_run_dir, run_benchmark
 
-    registry = get_registry()
     config = load_config(config_path, registry, quick=quick)
     ensure_jax_backend()
     run_dir, created = prepare_run_dir(out, config, console.info)

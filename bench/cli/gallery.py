@@ -7,18 +7,19 @@ from pathlib import Path
 from bench.cli import console
 from bench.config import load_config
 from bench.errors import BenchError
-from bench.plugins.manager import get_registry
+from bench.plugins.manager import Registry
 
 
-def plot_gallery(config_path: Path, model_label: str | None, per_class: int, out: Path) -> int:
+def plot_gallery(
+    config_path: Path, model_label: str | None, per_class: int, out: Path, registry: Registry
+) -> int:
     """Render the first dataset's spectra as the chosen model sees them."""
     import numpy as np
 
     from bench.data.split import known_label_index, stratified_sample
-    from bench.run.pipeline import build_pipeline, renderer_for
     from bench.results.gallery import write_gallery
+    from bench.run.pipeline import build_pipeline, renderer_for
 
-    registry = get_registry()
     config = load_config(config_path, registry)
     specs = [m for m in config.models if model_label in (None, m.label)]
     if not specs:

@@ -181,15 +181,14 @@ def resolve_config(
         take(_plugin, e, "preprocessor", registry, f"{path}: [[preprocess]][{i}]")
         for i, e in enumerate(take(_tables, raw, "preprocess", path) or [])
     ]
-    render_table = take(_table, raw, "render", path) or {"name": "line"}
-    render = take(_plugin, render_table, "renderer", registry, f"{path}: [render]")
+    render = take(_render, raw, path, registry)
     models = take(_models, raw, path, registry)
     executor = take(_executor, raw, path, registry)
     if len(found) > n_before:
         return None
     config = Config(
         path, benchmark, datasets, test_dataset, preprocess, render, models, protocol,  # type: ignore[arg-type]
-        quick, raw, executor,  # type: ignore[arg-type]
+        executor, quick, raw,  # type: ignore[arg-type]
     )  # fmt: skip
     if take(check_cell_ids, config) is None and len(found) > n_before:
         return None
@@ -251,7 +250,7 @@ def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plugi
         spec.label = label_of(entry, spec.name, where)
         if "render" in entry:
             if not isinstance(entry["render"], dict):
-                raise BenchError(f'{where}.render: expected a table like {{ name = "line" }}')
+                raise BenchError(f'{where}.render: expected a table like {{ name = "..." }}')
             spec.render = _plugin(entry["render"], "renderer", registry, f"{where}.render")
         models.append(spec)
     if not models:
@@ -260,11 +259,26 @@ def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plugi
     return models
 
 
+def _render(raw: Mapping[str, Any], path: str, registry: Registry) -> PluginSpec:
+    """``[render]``, else the renderer registered as the default for images."""
+    where = f"{path}: [render]"
+    table = _table(raw, "render", path)
+    table = table or {"name": _default(registry.default_renderer, where, "image")}
+    return _plugin(table, "renderer", registry, where)
+
+
+def _default(pick: Callable[..., str], where: str, *args: Any) -> str:
+    """The name ``pick(*args)`` returns: a registry's default plugin, errors naming ``where``."""
+    try:
+        return pick(*args)
+    except BenchError as exc:
+        raise BenchError(f"{where}: {exc}") from None
+
+
 def _executor(raw: Mapping[str, Any], path: str, registry: Registry) -> PluginSpec:
     where = f"{path}: [executor]"
-    executor = _plugin(
-        _table(raw, "executor", path) or {"name": "local"}, "executor", registry, where
-    )
+    table = _table(raw, "executor", path) or {"name": _default(registry.default_executor, where)}
+    executor = _plugin(table, "executor", registry, where)
     # built now (nothing starts before map) so `bench validate` sees bad values
     registry.create("executor", executor.name, executor.params, where)
     return executor

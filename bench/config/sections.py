@@ -76,9 +76,9 @@ class Config:
     render: PluginSpec
     models: list[PluginSpec]
     protocol: Protocol
+    executor: PluginSpec
     quick: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
-    executor: PluginSpec = field(default_factory=lambda: PluginSpec("local", {}))
 
     @property
     def classes(self) -> list[str]:

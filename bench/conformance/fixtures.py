@@ -100,9 +100,11 @@ def source_and_feeds(
     """~40 spectra of 3 classes fed the way the runner feeds ``model`` (train 30, test 12)."""
     source = ArraySource(spectra())
     shape = tuple(model.input_shape(len(source.loglam)))
-    renderer = "line" if model.input_kind == "image" else "none"
-    if renderer not in registry.classes["renderer"]:  # a registry without the built-ins
+    try:
+        renderer = registry.default_renderer(model.input_kind)
+    except BenchError:  # a registry without the built-ins
         registry = get_registry(third_party=False)
+        renderer = registry.default_renderer(model.input_kind)
     pipeline = Pipeline([], registry.create("renderer", renderer, {}, "render"), shape)
     batch_size = int(model.params.get("batch_size") or 16)
     index = np.arange(len(source))

@@ -1,8 +1,9 @@
 """Reading SDSS spectrum files: BOSS/eBOSS/DR18 spec-lite and DR7 spSpec, auto-detected.
 
-Every reader (spec_lite.py, spspec.py) looks HDUs, columns and header cards up by name (any case) and returns a
-:class:`RawSpectrum` on the file's own log10-wavelength grid. A bad file raises
-:class:`~bench.errors.BenchError` with one line naming the file and the problem.
+Every reader (spec_lite.py, spspec.py) looks HDUs, columns and header cards up by name
+(any case) and returns a :class:`RawSpectrum` on the file's own log10-wavelength grid. A
+bad file raises :class:`~bench.errors.BenchError` with one line naming the file and the
+problem. Plugins import these names from :mod:`bench.readers`, the public module.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from bench.data.spspec import is_spspec, read_spspec
 from bench.errors import BenchError
 from bench.spectra import SpectrumBatch, empty_batch, to_grid
 
-__all__ = ["RawSpectrum", "find_spectra", "read_batch", "read_spectrum", "snr_median"]
+__all__ = [
+    "SPECTRUM_SUFFIXES",
+    "RawSpectrum",
+    "find_spectra",
+    "object_snr",
+    "read_batch",
+    "read_spectrum",
+    "snr_median",
+]
 
 SPECTRUM_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz")
 

@@ -29,6 +29,7 @@ from bench.interfaces import Command, Dataset, Model, Preprocessor, Renderer, Re
 ENTRY_POINT_GROUP = "bench"
 OWN_DISTRIBUTION = "specclassbench"
 BUILT_IN = "built-in"
+CORE = "core"  # the source of the core's internal plugins (see with_internal_plugins)
 # every kind of plugin class, with its base class and the hook that registers it
 KINDS: dict[str, type[Any]] = {
     "dataset": Dataset,
@@ -85,10 +86,9 @@ class Registry:
         path = tuple(command.path)
         clash = [p for p in self.commands if p[: len(path)] == path or path[: len(p)] == p]
         if clash:
-            raise BenchError(
-                f"plugin {source}: command {' '.join(path)!r} is already registered by "
-                f"{self.commands[clash[0]][1]}"
-            )
+            owner = self.commands[clash[0]][1]
+            taken = "a core command" if owner == CORE else f"already registered by {owner}"
+            raise BenchError(f"plugin {source}: command {' '.join(path)!r} is {taken}")
         self.commands[path] = (command, source)
 
     def add_sink(self, cls: type[ResultSink], source: str) -> None:
@@ -128,6 +128,17 @@ class Registry:
         """A :data:`bench.interfaces.ModelFactory` over the registered models."""
         model: Model = self.create("model", name, dict(params), where)
         return model
+
+    def default_executor(self) -> str:
+        """The first registered executor whose class sets ``is_default`` (the one a config
+        without an ``[executor]`` table runs on); a BenchError when none does."""
+        for name, cls in self.classes["executor"].items():
+            if getattr(cls, "is_default", False):
+                return name
+        raise BenchError(
+            "no executor is registered as the default (an executor class with is_default = "
+            "True); name one in [executor]"
+        )
 
     def default_renderer(self, input_kind: str) -> str:
         """The renderer registered as the default for ``input_kind`` ("image" or "flux";
@@ -234,6 +245,30 @@ def build_registry(pm: BenchPluginManager) -> Registry:
 
         impl.function(register=add_sink)
     return registry
+
+
+def with_internal_plugins(registry: Registry, plugins: Iterable[object]) -> Registry:
+    """``registry`` with the hooks of the core's own ``plugins`` called first, as tox 4
+    registers its ``internal_plugins`` before any entry point: their commands and result
+    sinks come first, with the source "core", and a plugin command on one of their paths
+    is an error. The caller (the CLI) hands them in, so this module imports nothing above
+    it; ``registry`` itself is left as it is."""
+    pm = BenchPluginManager()
+    pm.add_hookspecs(hookspecs)
+    for plugin in plugins:
+        pm.register(plugin)
+        pm.dist_source[pm.get_name(plugin) or repr(plugin)] = CORE
+    pm.check_pending()
+    merged = build_registry(pm)
+    merged.extra_modules, merged.third_party = registry.extra_modules, registry.third_party
+    for kind, names in registry.classes.items():
+        for name, cls in names.items():
+            merged.add(kind, cls, registry.sources[(kind, name)])
+    for command, source in registry.commands.values():
+        merged.add_command(command, source)
+    for sink in registry.sinks:
+        merged.add_sink(sink, "")
+    return merged
 
 
 def _build(extra: Iterable[object], third_party: bool) -> Registry:

@@ -20,7 +20,9 @@ from bench.store.files import write_csv
 
 # per-object facts a source may know, in the order predictions.csv stores them
 OBJECT_FACTS = ("redshift", "snr", "magnitude", "plate", "mjd", "fiber")
-NUMERIC_FACTS = ("redshift", "snr", "magnitude", "delta_chi2")  # and z_*, p_* columns
+NUMERIC_FACTS = ("redshift", "snr", "magnitude")  # and z_*, p_* columns
+# what names an object or a class: text, even where it looks like a number
+TEXT_COLUMNS = ("id", "true", "predicted", "plate", "mjd", "fiber")
 CELL_KEYS = ("dataset", "model", "train_fraction", "epochs", "seed")
 
 
@@ -71,8 +73,9 @@ def fact_text(value: Any) -> str:
 
 
 def read_predictions(path: Path) -> dict[str, np.ndarray]:
-    """A cell's predictions.csv as columns: strings, and floats for probabilities and
-    numeric facts (NaN where empty)."""
+    """A cell's predictions.csv as columns: strings, and floats (NaN where empty) for
+    probabilities, redshifts, numeric facts and a model's own columns whose values are
+    all numbers (``object_facts``: numbers are written as numbers)."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
@@ -85,8 +88,9 @@ def read_predictions(path: Path) -> dict[str, np.ndarray]:
     for k, name in enumerate(header):
         values = [row[k] if k < len(row) else "" for row in body]
         columns[name] = np.array(values, dtype=object)
-        if name.startswith(("p_", "z_")) or name in NUMERIC_FACTS:
-            # a model's own column that is not numeric after all stays text
+        numeric = name.startswith(("p_", "z_")) or name in NUMERIC_FACTS
+        if numeric or (name not in TEXT_COLUMNS and any(values)):
+            # a column whose values are not all numbers after all stays text
             with contextlib.suppress(ValueError):
                 columns[name] = np.array([float(v) if v else np.nan for v in values])
     return columns

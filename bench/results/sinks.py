@@ -2,19 +2,21 @@
 
 A sink is a :class:`bench.interfaces.ResultSink` subclass registered through the
 ``register_result_sinks`` hook (the registry collects them when it is built). The report
-writers of the core are ordinary sinks, always first: ``objects_table`` (the tidy
-per-object table) and ``report_html`` (``report.html``). A sink that raises never fails the run: its error is reported in one
-line and the other sinks still run.
+writers of the core are ordinary sinks, registered through that hook by this module, an
+internal plugin the CLI hands the registry first (``bench.cli.main.INTERNAL_PLUGINS``):
+``objects_table`` (the tidy per-object table) and ``report_html`` (``report.html``). A
+sink that raises never fails the run: its error is reported in one line and the other
+sinks still run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import hookimpl
 from bench.interfaces import ResultSink
-from bench.run.events import Events
-from bench.run.plan import Cell
 
 
 class HtmlReport(ResultSink):
@@ -37,36 +39,38 @@ class ObjectsTable(ResultSink):
         write_objects_table(report, run_dir)
 
 
-# the core's own writers, handed report.json first; the plugins' sinks follow them
-CORE_SINKS: tuple[type[ResultSink], ...] = (ObjectsTable, HtmlReport)
+@hookimpl
+def register_result_sinks(register: Callable[[type[ResultSink]], None]) -> None:
+    """The core's own writers, handed report.json before the plugins' sinks."""
+    register(ObjectsTable)
+    register(HtmlReport)
 
 
 def result_sinks(registry: Any) -> list[ResultSink]:
-    """An instance of every enabled sink: the core's writers, then those the registry's
-    plugins registered through ``register_result_sinks`` (collected when it was built)."""
-    names = {cls.name for cls in CORE_SINKS}
-    classes = [*CORE_SINKS, *(cls for cls in registry.sinks if cls.name not in names)]
-    return [cls() for cls in classes if cls.enabled()]
+    """An instance of every enabled sink the registry's plugins registered through
+    ``register_result_sinks``, in registration order (collected when it was built)."""
+    return [cls() for cls in registry.sinks if cls.enabled()]
 
 
 class SinkEvents:
-    """Events forwarded to ``events``, with each finished cell also handed to the sinks;
-    a sink's failure is collected in ``errors``, once per sink."""
+    """Events forwarded to ``events`` (the runner's :class:`bench.run.events.Events`; cells
+    pass through untouched), with each finished cell also handed to the sinks; a sink's
+    failure is collected in ``errors``, once per sink."""
 
-    def __init__(self, events: Events, sinks: list[ResultSink], run_dir: Path) -> None:
+    def __init__(self, events: Any, sinks: list[ResultSink], run_dir: Path) -> None:
         self.events, self.sinks, self.run_dir = events, sinks, run_dir
         self.errors: dict[str, str] = {}
 
     def run_started(self, n_cells: int) -> None:
         self.events.run_started(n_cells)
 
-    def stage(self, cell: Cell, text: str) -> None:
+    def stage(self, cell: Any, text: str) -> None:
         self.events.stage(cell, text)
 
     def message(self, text: str) -> None:
         self.events.message(text)
 
-    def cell_finished(self, cell: Cell, result: dict[str, Any]) -> None:
+    def cell_finished(self, cell: Any, result: dict[str, Any]) -> None:
         self.events.cell_finished(cell, result)
         for sink in self.sinks:
             self._guard(sink, "cell_finished", result=result)

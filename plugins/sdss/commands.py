@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.interfaces import Command
+from bench.interfaces import Command, CommandContext
 
 
 def _sample_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,8 +20,7 @@ def _sample_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("sample.csv"))
 
 
-def sample(args: argparse.Namespace) -> int:
-    from bench.cli import console
+def sample(args: argparse.Namespace, context: CommandContext) -> int:
     from bench_plugins.sdss.catalog import save_sample, select_sample
 
     if args.n < 1:
@@ -37,7 +36,7 @@ def sample(args: argparse.Namespace) -> int:
     )
     save_sample(drawn, args.out)
     counts = _counts(drawn["class"])
-    console.info(f"{len(drawn['class'])} objects ({counts}) written to {args.out}")
+    context.console.info(f"{len(drawn['class'])} objects ({counts}) written to {args.out}")
     return 0
 
 
@@ -57,13 +56,13 @@ def _download_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=8)
 
 
-def download(args: argparse.Namespace) -> int:
-    from bench.cli import console
+def download(args: argparse.Namespace, context: CommandContext) -> int:
     from bench_plugins.sdss.catalog import load_sample
     from bench_plugins.sdss.download import SAS_BASE_URL, download_spectra, targets_from_sample
 
+    console = context.console
     targets = targets_from_sample(load_sample(args.sample))
-    with console.Counter("downloading") as bar:
+    with console.progress("downloading") as bar:
         summary = download_spectra(
             targets,
             args.dest,
@@ -87,14 +86,14 @@ def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2)
 
 
-def ingest(args: argparse.Namespace) -> int:
-    from bench.cli import console
-    from bench.data.readers import find_spectra
+def ingest(args: argparse.Namespace, context: CommandContext) -> int:
+    from bench.readers import find_spectra
     from bench_plugins.sdss.cache import SpectrumCache
 
+    console = context.console
     files = find_spectra(args.paths)
     cache = SpectrumCache(args.cache)
-    with console.Counter("ingesting") as bar:
+    with console.progress("ingesting") as bar:
         report = cache.ingest(files, workers=args.workers, progress=bar.update)
     for path, reason in report.problems:
         console.error(f"{path}: {reason}")

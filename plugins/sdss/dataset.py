@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.readers import find_spectra, read_batch
 from bench.errors import BenchError
 from bench.interfaces import Dataset
 from bench.options import Option
+from bench.readers import find_spectra, read_batch
 from bench.spectra import CLASSES, ArraySource, SpectrumBatch, SpectrumSource, boss_grid
 from bench_plugins.sdss.cache import SpectrumCache
 from bench_plugins.sdss.pool import process_pool

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.data.readers import read_spectrum
 from bench.errors import BenchError
+from bench.readers import read_spectrum
 
 SAS_BASE_URL = "https://data.sdss.org/sas"
 # release -> (survey folder, default run2d) of the BOSS/eBOSS spec-lite files.

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.readers import object_snr, read_spectrum
 from bench.errors import BenchError
+from bench.readers import object_snr, read_spectrum
 from bench.spectra import to_grid
 
 KNOWN_CLASSES = ("STAR", "GALAXY", "QSO")

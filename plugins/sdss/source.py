@@ -1,5 +1,8 @@
 """Streaming spectra out of a :class:`~bench_plugins.sdss.cache.SpectrumCache` with flat memory.
 
+A :class:`CacheSource` sees the cache only as a :class:`RowStore` (its grid, its folder,
+where each shard's rows are), so this module does not import the cache that builds it.
+
 Rows are read with ``os.preadv`` into the batch being built, not through ``np.memmap``:
 pages of a memory map stay in the process's resident set once touched, so streaming
 300,000 spectra through a map would grow RSS towards the cache size. Reads of sorted
@@ -11,16 +14,25 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from bench.spectra import SpectrumBatch, SpectrumSource
 
-if TYPE_CHECKING:
-    from bench_plugins.sdss.cache import SpectrumCache
-
 META_KEYS = ("plate", "mjd", "fiber", "zwarning", "path")
+
+
+class RowStore(Protocol):
+    """What a :class:`CacheSource` reads spectra from (a ``SpectrumCache``)."""
+
+    grid: np.ndarray
+    directory: Path
+
+    def row_file(self, shard: int, name: str) -> tuple[str, int]:
+        """The file holding column ``name`` of ``shard``, and the byte offset of row 0."""
+        ...
 
 
 class CacheSource(SpectrumSource):
@@ -29,7 +41,7 @@ class CacheSource(SpectrumSource):
 
     def __init__(
         self,
-        cache: SpectrumCache,
+        cache: RowStore,
         table: Mapping[str, np.ndarray],
         description: Mapping[str, object],
         stamp: str | None = None,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.interfaces import Command
+from bench.interfaces import Command, CommandContext
 
 
 def _spectra_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,13 +18,12 @@ def _spectra_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("spectra.png"))
 
 
-def plot_spectra(args: argparse.Namespace) -> int:
-    from bench.cli import console
+def plot_spectra(args: argparse.Namespace, context: CommandContext) -> int:
     from bench_plugins.synthetic.plot import plot_examples
 
     if args.real is not None and not args.real.is_dir():
         raise BenchError(f"{args.real}: --real must be a folder of spec-lite files")
-    console.info(f"wrote {plot_examples(args.out, real_dir=args.real, seed=args.seed)}")
+    context.console.info(f"wrote {plot_examples(args.out, real_dir=args.real, seed=args.seed)}")
     return 0
 
 
@@ -35,29 +34,26 @@ def _realism_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="the report as JSON")
 
 
-def realism(args: argparse.Namespace) -> int:
-    """Open the config's first dataset and the real files (through the registry, as any
-    plugin would: `sdss` reads them), then train the discriminator."""
+def realism(args: argparse.Namespace, context: CommandContext) -> int:
+    """Open the config's first dataset and the real files (through the registered plugins,
+    as any plugin would: `sdss` reads them), then train the discriminator."""
     import json
 
-    from bench.cli import console
-    from bench.config import load_config
-    from bench.plugins.manager import get_registry
     from bench_plugins.synthetic.realism import realism_report
 
-    registry = get_registry()
-    config = load_config(args.config, registry)
+    config = context.load_benchmark(args.config)
     spec = config.datasets[0]
-    synthetic = registry.create("dataset", spec.name, spec.params, f"dataset {spec.label}").open()
+    create = context.create_plugin
+    synthetic = create("dataset", spec.name, spec.params, f"dataset {spec.label}").open()
     paths = [str(p) for p in args.real]
-    real = registry.create("dataset", "sdss", {"path": paths}, "real spectra").open()
+    real = create("dataset", "sdss", {"path": paths}, "real spectra").open()
     if len(real) == 0:
         raise BenchError(f"{', '.join(paths)}: no readable real spectra")
     report = realism_report(synthetic, real, classes=config.classes, seed=args.seed)
     if args.json:
-        console.out.print_json(json.dumps(report, default=str))
+        context.console.print_json(json.dumps(report, default=str))
     else:
-        console.out.print(format_report(report), markup=False, highlight=False)
+        context.console.print(format_report(report))
     return 0
 
 

@@ -62,7 +62,7 @@ def plot_examples(out_png: Path, real_dir: Path | None = None, seed: int = 0) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench_plugins.synthetic import Synthetic
+    from bench_plugins.synthetic.dataset import Synthetic
 
     source = Synthetic(n=30, seed=seed).open()
     picks = [int(np.flatnonzero(source.labels == c)[0]) for c in CLASSES]

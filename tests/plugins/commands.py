@@ -1,4 +1,6 @@
-"""A plugin that adds `bench greet` and `bench data count` through register_commands."""
+"""A plugin that adds `bench greet` and `bench data count` through register_commands:
+``greet`` prints through the context it is handed, ``data count`` is a ``run(args)`` of
+one argument, written before commands got a context."""
 
 from __future__ import annotations
 
@@ -6,8 +8,8 @@ from bench import hookimpl
 from bench.interfaces import Command
 
 
-def _greet(args):  # type: ignore[no-untyped-def]
-    print(f"hello {args.name}")
+def _greet(args, context):  # type: ignore[no-untyped-def]
+    context.console.print(f"hello {args.name}")
     return 3
 
 
