@@ -174,7 +174,7 @@ def test_transfer_dtypes() -> None:
 
 
 def mnist_run(pipeline: Pipeline, seed: int = 0, **params: Any) -> tuple[Any, dict, np.ndarray]:
-    from bench_plugins.models.mnist_cnn import MnistCNN
+    from bench_plugins.models.keras.mnist_cnn import MnistCNN
 
     params = {"batch_size": 8, "image_size": [16, 16], **params}
     model = MnistCNN(**params)
@@ -213,7 +213,7 @@ def test_numpy_only_renderer_still_trains_with_device_render_on() -> None:
 
 def test_prefetch_workers_and_timing_record() -> None:
     pipeline = Pipeline([MovingAverage()], Line(), (16, 16, 1))
-    from bench_plugins.models.mnist_cnn import MnistCNN
+    from bench_plugins.models.keras.mnist_cnn import MnistCNN
 
     histories = []
     for workers in (1, 3):
@@ -242,7 +242,7 @@ def test_prefetch_workers_and_timing_record() -> None:
     ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()),
 )
 def test_speed_options_train_and_reload(params: dict[str, Any], tmp_path: Path) -> None:
-    from bench_plugins.models.mnist_cnn import MnistCNN
+    from bench_plugins.models.keras.mnist_cnn import MnistCNN
 
     pipeline = Pipeline([MovingAverage()], Line(), (16, 16, 1))
     model, history, proba = mnist_run(pipeline, **params)
@@ -257,7 +257,7 @@ def test_speed_options_train_and_reload(params: dict[str, Any], tmp_path: Path) 
 
 @pytest.mark.slow
 def test_frozen_features_streamed_to_disk(tmp_path: Path) -> None:
-    from bench_plugins.models.applications import ResNet50
+    from bench_plugins.models.keras.applications import ResNet50
 
     pipeline = Pipeline([], Line(), (32, 32, 1))
     params = {"image_size": [32, 32], "channels": 1, "weights": "none", "batch_size": 8}
@@ -279,3 +279,46 @@ def test_frozen_features_streamed_to_disk(tmp_path: Path) -> None:
     np.testing.assert_allclose(p_disk, p_ram, atol=1e-5)
     np.testing.assert_allclose(h_disk["loss"], h_ram["loss"], rtol=1e-4)
     assert list((tmp_path / "features").glob("resnet50-*/features-*.npy"))
+
+
+def test_kernels_give_the_numpy_values_with_jax() -> None:
+    """Each ``bench.kernels`` kernel with an ``xp`` argument, run with jax.numpy, gives
+    its numpy values to float32 rounding."""
+    import jax.numpy as jnp
+
+    from bench import kernels
+
+    batch = spectra(n=6, n_pixels=300)
+    batch.flux[3, :5] = np.nan  # bad at the start of a row
+    batch.ivar[5] = 0  # no good pixel
+    flux, ivar = batch.flux, batch.ivar
+    good = kernels.good_pixels(np, flux, ivar)
+    good_ivar = np.where(good, ivar, 0.0).astype(np.float32)
+    np.testing.assert_array_equal(kernels.good_pixels(jnp, jnp.asarray(flux), ivar), good)
+    jflux, jgood = jnp.asarray(flux), jnp.asarray(good)
+    pairs = [
+        (kernels.fill_bad(np, flux, good), kernels.fill_bad(jnp, jflux, jgood)),
+        (kernels.finish(np, flux, ivar)[1], kernels.finish(jnp, jflux, jnp.asarray(ivar))[1]),
+        (kernels.window_sum(np, good_ivar, 7), kernels.window_sum(jnp, jnp.asarray(good_ivar), 7)),
+        (kernels.good_median(np, flux, good), kernels.good_median(jnp, jflux, jgood)),
+        (
+            kernels.robust_range(np, flux, good, 5, 95),
+            kernels.robust_range(jnp, jflux, jgood, 5, 95),
+        ),
+    ]
+    for want, got in pairs:
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6, atol=1e-5)
+    assert np.isnan(kernels.good_median(np, flux, good)[5])
+
+
+def test_kernels_and_the_built_in_steps_import_without_jax() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bench.kernels, bench_plugins.preprocess, bench_plugins.render; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jax'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -286,6 +286,14 @@ def test_flux_passthrough() -> None:
         FluxPassthrough().render(batch, (28, 28, 1))
 
 
+def test_line_and_none_are_the_defaults_for_images_and_flux() -> None:
+    assert Line.default_for == "image" and FluxPassthrough.default_for == "flux"
+    assert all(cls.default_for == "" for cls in (Area, Fold, Gaf))
+    registry = get_registry(third_party=False)
+    assert registry.default_renderer("image") == "line"
+    assert registry.default_renderer("flux") == "none"
+
+
 def test_pipeline_with_preprocessors_gives_the_model_shape() -> None:
     pipeline = Pipeline([Mask(), MovingAverage(window=5)], Line(), (28, 28, 1))
     x = pipeline.apply(damaged())

@@ -1,13 +1,40 @@
-"""Per-spectrum flux normalisation."""
+"""The ``normalize`` preprocessor: per-spectrum flux scaling (numpy, and jit-compiled on
+the device: one kernel for both)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from bench.data.kernels import fill_bad, finish, good_median, good_pixels
 from bench.interfaces import DeviceFunction, Preprocessor
+from bench.kernels import fill_bad, finish, good_median, good_pixels, wide_float
 from bench.options import Option
 from bench.spectra import SpectrumBatch
+
+
+def normalized(xp: Any, flux: Any, ivar: Any, method: str) -> tuple[Any, Any]:
+    """(flux, ivar) float32 scaled by ``method`` (see :class:`Normalize`); ``xp`` is numpy
+    or jax.numpy."""
+    good = good_pixels(xp, flux, ivar)
+    wide = wide_float(xp)
+    flux = fill_bad(xp, flux, good).astype(wide)
+    ivar = xp.where(good, ivar, 0.0).astype(wide)
+    if method == "median":
+        offset = xp.zeros(flux.shape[0], wide)
+        scale = good_median(xp, flux, good)
+        n_good = xp.maximum(good.sum(axis=1), 1)
+        mean_abs = xp.where(good, xp.abs(flux), 0.0).sum(axis=1) / n_good
+        scale = xp.where(xp.isfinite(scale) & (scale > 0), scale, mean_abs)
+    else:
+        sum_w = ivar.sum(axis=1)
+        safe_w = xp.where(sum_w > 0, sum_w, 1.0)
+        offset = (ivar * flux).sum(axis=1) / safe_w
+        scale = xp.sqrt((ivar * (flux - offset[:, None]) ** 2).sum(axis=1) / safe_w)
+    scale = xp.where(xp.isfinite(scale) & (scale > 0), scale, 1.0)
+    new_flux = (flux - offset[:, None]) / scale[:, None]
+    new_ivar = ivar * scale[:, None] ** 2
+    return finish(xp, new_flux.astype(xp.float32), new_ivar.astype(xp.float32))
 
 
 class Normalize(Preprocessor):
@@ -28,26 +55,11 @@ class Normalize(Preprocessor):
     )
 
     def device_function(self, loglam: np.ndarray) -> DeviceFunction | None:
-        from bench_plugins.preprocess.device import normalize
+        import jax.numpy as jnp
 
-        return normalize(str(self.params["method"]))
+        method = str(self.params["method"])
+        return lambda flux, ivar: normalized(jnp, flux, ivar, method)
 
     def __call__(self, batch: SpectrumBatch) -> SpectrumBatch:
-        good = good_pixels(batch.flux, batch.ivar)
-        flux = fill_bad(batch.flux, good).astype(np.float64)
-        ivar = np.where(good, batch.ivar, 0.0).astype(np.float64)
-        if self.params["method"] == "median":
-            offset = np.zeros(len(flux))
-            scale = good_median(flux, good)
-            n_good = np.maximum(good.sum(axis=1), 1)
-            mean_abs = np.where(good, np.abs(flux), 0.0).sum(axis=1) / n_good
-            scale = np.where(np.isfinite(scale) & (scale > 0), scale, mean_abs)
-        else:
-            sum_w = ivar.sum(axis=1)
-            safe_w = np.where(sum_w > 0, sum_w, 1.0)
-            offset = (ivar * flux).sum(axis=1) / safe_w
-            scale = np.sqrt((ivar * (flux - offset[:, None]) ** 2).sum(axis=1) / safe_w)
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        new_flux = (flux - offset[:, None]) / scale[:, None]
-        new_ivar = ivar * scale[:, None] ** 2
-        return finish(batch, new_flux.astype(np.float32), new_ivar.astype(np.float32))
+        flux, ivar = normalized(np, batch.flux, batch.ivar, self.params["method"])
+        return batch.with_arrays(flux=flux, ivar=ivar)

@@ -1,4 +1,5 @@
-"""Shape checks and cached column geometry shared by the image renderers."""
+"""What the image renderers share: shape checks, the scaling options and the cached
+column geometry of the last grid."""
 
 from __future__ import annotations
 
@@ -6,7 +7,26 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.interfaces import Renderer
+from bench.options import Option
 from bench_plugins.render.geometry import Columns, columns
+
+# The y scaling and look of the pictures (see geometry's docstring).
+SCALING_OPTIONS = (
+    Option(
+        "percentiles",
+        list,
+        [0.5, 99.5],
+        "flux percentiles setting the y limits",
+        item_type=float,
+        ge=0.0,
+        le=100.0,
+    ),  # fmt: skip
+    Option("margin", float, 0.1, "y limits widened by this fraction of their distance"),
+    Option("x_axis", str, "wavelength", "x linear in", choices=("wavelength", "loglam")),
+    Option(
+        "invert", bool, False, "dark ink on white (matplotlib's look) instead of white on black"
+    ),
+)
 
 
 def image_shape(shape: tuple[int, ...], renderer: str) -> tuple[int, int, int]:

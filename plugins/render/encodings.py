@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.data.kernels import robust_range, window_sum
+from bench.kernels import robust_range, window_sum
 from bench.spectra import SpectrumBatch
-from bench_plugins.render.base import ImageRenderer, check_percentiles, image_shape
+from bench_plugins.render.base import SCALING_OPTIONS, ImageRenderer, check_percentiles, image_shape
 from bench_plugins.render.flux import flux_vectors
 from bench_plugins.render.geometry import blank_outside, clean_flux, flux_limits, to_rows
-from bench_plugins.render.line import envelope, paint_spans, stroke
-from bench_plugins.render.renderers import SCALING_OPTIONS, Line
+from bench_plugins.render.line import Line
+from bench_plugins.render.raster import envelope, paint_spans, stroke
 
 
 class Area(Line):
@@ -30,6 +30,7 @@ class Area(Line):
 
     name = "area"
     description = "Flux vs wavelength as a filled area under the curve (more ink than line)."
+    default_for = ""  # not inherited: ``line`` is the default image renderer
     options = tuple(o for o in Line.options if o.name != "backend")
 
     def device_function(self, loglam: np.ndarray, shape: tuple[int, ...]) -> None:
@@ -41,18 +42,17 @@ class Area(Line):
         if len(batch) == 0:
             return np.zeros((0, height, width, channels), np.float32)
         cols = self.columns(batch.loglam, width, self.params["x_axis"])
-        flux, good = clean_flux(batch.flux, batch.ivar)
-        bottom, top = flux_limits(flux, good, self.percentiles, self.params["margin"])
-        ymin, ymax = envelope(to_rows(flux, bottom, top, height), cols)
-        span_top, _ = stroke(ymin, ymax, self.params["line_width"])
-        floor = np.full_like(span_top, height)
-        blank_outside(span_top, floor, good, cols)
+        flux, good = clean_flux(np, batch.flux, batch.ivar)
+        bottom, top = flux_limits(np, flux, good, self.percentiles, self.params["margin"])
+        ymin, ymax = envelope(np, to_rows(np, flux, bottom, top, height), cols)
+        span_top, _ = stroke(np, ymin, ymax, self.params["line_width"])
+        span_top, floor = blank_outside(np, span_top, np.full_like(span_top, height), good, cols)
         return paint_spans(span_top, floor, height, channels, self.params["invert"])
 
 
 def _scaled(flux: np.ndarray, good: np.ndarray, percentiles: tuple[float, float], margin: float):
     """Flux mapped to [0, 1] between the robust limits (clipped)."""
-    bottom, top = flux_limits(flux, good, percentiles, margin)
+    bottom, top = flux_limits(np, flux, good, percentiles, margin)
     return np.clip((flux - bottom[:, None]) / (top - bottom)[:, None], 0.0, 1.0)
 
 
@@ -60,8 +60,8 @@ def _detail(flux: np.ndarray, good: np.ndarray, percentiles: tuple[float, float]
     """Flux minus its running mean over ~1% of the spectrum, mapped to [0, 1] around 0.5."""
     window = max(3, flux.shape[1] // 100)
     ones = np.ones_like(flux, np.float64)
-    resid = flux - (window_sum(flux, window) / window_sum(ones, window)).astype(np.float32)
-    lo, hi = robust_range(np.abs(resid), good, percentiles[0], percentiles[1])
+    resid = flux - (window_sum(np, flux, window) / window_sum(np, ones, window)).astype(np.float32)
+    lo, hi = robust_range(np, np.abs(resid), good, percentiles[0], percentiles[1])
     scale = np.where(hi > 0, hi, 1.0)
     return np.clip(0.5 + 0.5 * resid / scale[:, None], 0.0, 1.0)
 
@@ -82,7 +82,7 @@ class Fold(_Encoding):
 
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray:
         height, width, channels = image_shape(shape, self.name)
-        flux, good = clean_flux(batch.flux, batch.ivar)
+        flux, good = clean_flux(np, batch.flux, batch.ivar)
         planes = [_scaled(flux, good, self.percentiles, self.params["margin"])]
         if channels == 3:
             planes += [_detail(flux, good, self.percentiles), good.astype(np.float32)]
@@ -106,7 +106,7 @@ class Gaf(_Encoding):
 
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray:
         height, width, channels = image_shape(shape, self.name)
-        flux, good = clean_flux(batch.flux, batch.ivar)
+        flux, good = clean_flux(np, batch.flux, batch.ivar)
         x = 2 * _scaled(flux, good, self.percentiles, self.params["margin"]) - 1
         gasf, gadf = _gasf_gadf(flux_vectors(x, height), flux_vectors(x, width))
         if channels == 1:

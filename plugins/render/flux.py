@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.data.kernels import rebin
 from bench.errors import BenchError
 from bench.interfaces import Renderer
+from bench.kernels import rebin
 from bench.spectra import SpectrumBatch
 
 
@@ -29,6 +29,7 @@ class FluxPassthrough(Renderer):
 
     name = "none"
     description = "No picture: the flux vector (N, L, 1) for 1-D models."
+    default_for = "flux"
 
     def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray:
         if len(shape) != 2 or shape[1] != 1 or not shape[0] > 0:

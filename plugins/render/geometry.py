@@ -8,15 +8,19 @@ sides, so a spike or a dead pixel does not squash the rest; flux beyond the limi
 off the image. Bad pixels (ivar 0 or non-finite) are bridged: the line runs straight
 between the good pixels on either side; columns before a spectrum's first good pixel or
 after its last stay blank (a trimmed spectrum is not extended with flat lines).
+
+The functions after ``columns`` take the array module first (``xp``: numpy or jax.numpy),
+so the numpy renderers and the jit-compiled ``line`` share them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from bench.data.kernels import fill_bad, good_pixels, robust_range
+from bench.kernels import fill_bad, good_pixels, robust_range
 
 
 @dataclass(frozen=True)
@@ -55,43 +59,41 @@ def columns(loglam: np.ndarray, width: int, x_axis: str = "wavelength") -> Colum
 
 
 def flux_limits(
-    flux: np.ndarray, good: np.ndarray, percentiles: tuple[float, float], margin: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-spectrum (bottom, top) flux limits of the image; a flat spectrum gets +-1."""
-    lo, hi = robust_range(flux, good, percentiles[0], percentiles[1])
+    xp: Any, flux: Any, good: Any, percentiles: tuple[float, float], margin: float
+) -> tuple[Any, Any]:
+    """Per-spectrum (bottom, top) flux limits of the image, float32; a flat spectrum
+    gets +-1."""
+    lo, hi = robust_range(xp, flux, good, percentiles[0], percentiles[1])
     pad = margin * (hi - lo)
-    flat = ~(hi - lo > 1e-6 * np.maximum(np.abs(hi), np.abs(lo)))
-    bottom = np.where(flat, lo - 1.0, lo - pad)
-    top = np.where(flat, hi + 1.0, hi + pad)
-    return bottom.astype(np.float32), top.astype(np.float32)
+    flat = ~(hi - lo > 1e-6 * xp.maximum(xp.abs(hi), xp.abs(lo)))
+    bottom = xp.where(flat, lo - 1.0, lo - pad)
+    top = xp.where(flat, hi + 1.0, hi + pad)
+    return bottom.astype(xp.float32), top.astype(xp.float32)
 
 
-def clean_flux(flux: np.ndarray, ivar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def clean_flux(xp: Any, flux: Any, ivar: Any) -> tuple[Any, Any]:
     """Finite flux with bad pixels bridged, and the good-pixel mask. When ivar marks no
     pixel of a spectrum good, its finite pixels count as good (data without ivar)."""
-    good = good_pixels(flux, ivar)
-    none = np.flatnonzero(~good.any(axis=1))
-    if len(none):
-        good[none] = np.isfinite(flux[none])
-    return fill_bad(flux, good), good
+    good = good_pixels(xp, flux, ivar)
+    good = xp.where(good.any(axis=1)[:, None], good, xp.isfinite(flux))
+    return fill_bad(xp, flux, good), good
 
 
-def to_rows(flux: np.ndarray, bottom: np.ndarray, top: np.ndarray, height: int) -> np.ndarray:
-    """Flux to y in pixel units: 0 at the top edge (flux = top), ``height`` at the bottom."""
-    scale = (np.float32(height) / (top - bottom)).astype(np.float32, copy=False)
-    y = np.subtract(top[:, None], flux, dtype=np.float32)
-    y *= scale[:, None]
-    return np.clip(y, np.float32(-2.0 * height), np.float32(3.0 * height), out=y)
+def to_rows(xp: Any, flux: Any, bottom: Any, top: Any, height: int) -> Any:
+    """Flux (float32) to y in pixel units: 0 at the top edge (flux = top), ``height`` at
+    the bottom, clipped to [-2, 3] x ``height``."""
+    y = top[:, None] - flux
+    y *= (height / (top - bottom))[:, None]  # in place with numpy; a new array with jax
+    return xp.clip(y, -2.0 * height, 3.0 * height)
 
 
-def blank_outside(top: np.ndarray, bottom: np.ndarray, good: np.ndarray, cols: Columns) -> None:
-    """Empty the spans (in place) of columns outside each spectrum's good pixels."""
+def blank_outside(xp: Any, top: Any, bottom: Any, good: Any, cols: Columns) -> tuple[Any, Any]:
+    """(top, bottom) with the spans emptied in columns outside each spectrum's good pixels."""
     p = good.shape[1]
+    column = xp.asarray(cols.column)
     has = good.any(axis=1)
-    first = cols.column[np.argmax(good, axis=1)]
-    last = cols.column[p - 1 - np.argmax(good[:, ::-1], axis=1)]
-    first = np.where(has, first, cols.width)
-    column = np.arange(cols.width)
-    outside = (column < first[:, None]) | (column > last[:, None])
-    top[outside] = 0.0
-    bottom[outside] = 0.0
+    first = xp.where(has, column[xp.argmax(good, axis=1)], cols.width)
+    last = column[p - 1 - xp.argmax(good[:, ::-1], axis=1)]
+    col = xp.arange(cols.width)
+    outside = (col < first[:, None]) | (col > last[:, None])
+    return xp.where(outside, 0.0, top), xp.where(outside, 0.0, bottom)

@@ -1,108 +1,129 @@
-"""The ``line`` picture in numpy: flux against wavelength as an antialiased line.
-
-Each pixel column c holds the part of the polyline with c <= x < c+1; its vertical extent
-is the min/max of the line's y over that column (the samples inside it and the line's
-value at both column edges). The column is inked from ``ymin - line_width/2`` to
-``ymax + line_width/2`` with exact fractional coverage at both ends (antialiasing), and
-a line wider than 1.5 pixels also takes the extent of its neighbouring columns. Only the
-inked pixels are computed (one scatter over the batch), so the cost follows the ink.
+"""The ``line`` renderer: the paper's picture of a spectrum, drawn in numpy or, jit-compiled,
+on the accelerator. Both paths share every step up to the inked span of each column
+(:func:`line_spans`); numpy then paints only the inked pixels, jax every pixel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from bench_plugins.render.geometry import Columns
+from bench.options import Option
+from bench.spectra import SpectrumBatch
+from bench_plugins.render.base import SCALING_OPTIONS, ImageRenderer, check_percentiles, image_shape
+from bench_plugins.render.geometry import Columns, blank_outside, clean_flux, flux_limits, to_rows
+from bench_plugins.render.raster import coverage, envelope, paint_spans, stroke
 
-# Pixels painted per step: big enough to amortise numpy calls, small enough for the cache.
+# Flux pixels per chunk of spectra rendered together (intermediates stay in cache).
 CHUNK_PIXELS = 1 << 18
 
 
-def envelope(y: np.ndarray, cols: Columns) -> tuple[np.ndarray, np.ndarray]:
-    """Per column, the min and max y of the polyline through (cols.x, y): (N, W) each."""
-    p = y.shape[1]
-    i = cols.boundary_index
-    nxt = np.minimum(i + 1, p - 1)
-    t = cols.boundary_t
-    at_bounds = y[:, i] * (1 - t) + y[:, nxt] * t
-    ymin = np.minimum(at_bounds[:, :-1], at_bounds[:, 1:])
-    ymax = np.maximum(at_bounds[:, :-1], at_bounds[:, 1:])
-    inner_min = np.minimum.reduceat(y, cols.starts, axis=1)
-    inner_max = np.maximum.reduceat(y, cols.starts, axis=1)
-    ymin[:, cols.nonempty] = np.minimum(ymin[:, cols.nonempty], inner_min)
-    ymax[:, cols.nonempty] = np.maximum(ymax[:, cols.nonempty], inner_max)
-    return ymin, ymax
-
-
-def stroke(ymin: np.ndarray, ymax: np.ndarray, line_width: float) -> tuple[np.ndarray, np.ndarray]:
-    """The inked span [top, bottom] of each column for a line ``line_width`` pixels wide."""
-    top = ymin - np.float32(line_width / 2)
-    bottom = ymax + np.float32(line_width / 2)
-    radius = int(round((line_width - 1) / 2))
-    if radius > 0:
-        w = top.shape[1]
-        t0, b0 = top.copy(), bottom.copy()
-        for k in range(1, radius + 1):
-            np.minimum(top[:, k:], t0[:, : w - k], out=top[:, k:])
-            np.minimum(top[:, : w - k], t0[:, k:], out=top[:, : w - k])
-            np.maximum(bottom[:, k:], b0[:, : w - k], out=bottom[:, k:])
-            np.maximum(bottom[:, : w - k], b0[:, k:], out=bottom[:, : w - k])
-    return top, bottom
-
-
-def paint_spans(
-    top: np.ndarray,
-    bottom: np.ndarray,
+def line_spans(
+    xp: Any,
+    flux: Any,
+    ivar: Any,
+    cols: Columns,
     height: int,
-    channels: int,
-    invert: bool,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Images (N, height, W, channels) float32: coverage of [top, bottom] in each column
-    (1 = ink), or 1 - coverage with ``invert``; written into ``out`` when given.
+    line_width: float,
+    percentiles: tuple[float, float],
+    margin: float,
+) -> tuple[Any, Any]:
+    """The inked span (top, bottom) of each column, (N, W) in pixel rows; (0, 0) in
+    columns beyond a spectrum's good pixels. ``xp`` is numpy or jax.numpy."""
+    flux, good = clean_flux(xp, flux, ivar)
+    bottom, top = flux_limits(xp, flux, good, percentiles, margin)
+    ymin, ymax = envelope(xp, to_rows(xp, flux, bottom, top, height), cols)
+    span_top, span_bottom = stroke(xp, ymin, ymax, line_width)
+    return blank_outside(xp, span_top, span_bottom, good, cols)
 
-    Coverage of row r is 1 for floor(top) <= r < floor(bottom), plus frac(bottom) at row
-    floor(bottom) minus frac(top) at row floor(top). The full rows come from one integer
-    comparison per pixel (channels laid side by side so every loop is long and
-    contiguous); the two fractional ends per column are scattered afterwards.
+
+class Line(ImageRenderer):
+    """Flux against wavelength as an antialiased line without axes (the paper's images).
+
+    White ink (1) on black (0) by default, like MNIST digits; ``invert`` gives matplotlib's
+    dark line on white. Grey, repeated over 3 channels. ``line_width`` is in pixels (a
+    matplotlib linewidth of ``line_width * 72 / dpi`` points). y limits come from flux
+    percentiles of the good pixels (robust to spikes). Bad pixels inside a spectrum are
+    bridged by a straight line; columns beyond its first/last good pixel stay blank.
+    The ``jax`` backend runs the same algorithm jit-compiled (on the accelerator where
+    there is one); pixels agree with numpy to float32 rounding.
     """
-    n, w = top.shape
-    wide = w * channels
-    a = np.clip(top, 0, height)
-    b = np.clip(bottom, 0, height)
-    if channels > 1:
-        a = np.repeat(a, channels, axis=1)
-        b = np.repeat(b, channels, axis=1)
-    first = np.floor(a)
-    stop = np.floor(b)
-    frac_a = a - first
-    frac_b = b - stop
-    small = np.uint8 if height < 255 else np.uint16 if height < 65535 else np.uint32
-    first_row = first.astype(small)
-    length = (stop - first).astype(small)
-    rows = np.arange(height, dtype=small)[:, None]
-    last = height - 1
-    sign = np.float32(-1.0 if invert else 1.0)
-    pixel = (np.arange(n)[:, None] * (height * wide) + np.arange(wide)).astype(np.intp)
-    at_stop = pixel + np.minimum(stop, last).astype(np.intp) * wide
-    at_first = pixel + np.minimum(first, last).astype(np.intp) * wide
-    add_stop = np.where(stop < height, frac_b, 0).astype(np.float32) * sign
-    sub_first = np.where(first < height, frac_a, 0).astype(np.float32) * sign
-    if out is None:
-        out = np.empty((n, height, w, channels), np.float32)
-    assert out.flags.c_contiguous and out.shape == (n, height, w, channels)
-    chunk = max(1, CHUNK_PIXELS // (height * wide))
-    offset = np.empty((chunk, height, wide), small)
-    inside = np.empty((chunk, height, wide), bool)
-    images = out.reshape(n, height, wide)
-    for s in range(0, n, chunk):
-        e = min(s + chunk, n)
-        np.subtract(rows, first_row[s:e, None, :], out=offset[: e - s])
-        np.less(offset[: e - s], length[s:e, None, :], out=inside[: e - s])
-        if invert:
-            np.logical_not(inside[: e - s], out=inside[: e - s])
-        np.copyto(images[s:e], inside[: e - s])
-    flat = out.reshape(-1)
-    flat[at_stop] += add_stop
-    flat[at_first] -= sub_first
-    return out
+
+    name = "line"
+    description = "The paper's picture: flux vs wavelength as an antialiased line, no axes."
+    default_for = "image"
+    options = (
+        Option("line_width", float, 1.0, "line width in pixels", gt=0.0, le=64.0),
+        *SCALING_OPTIONS,
+        Option("backend", str, "numpy", "where to render", choices=("numpy", "jax")),
+    )
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        self._jax: dict[str, Any] = {}
+        self.percentiles = check_percentiles(self.params["percentiles"], "line.percentiles")
+
+    def limits(self, batch: SpectrumBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Per-spectrum (bottom, top) flux limits of the image."""
+        flux, good = clean_flux(np, batch.flux, batch.ivar)
+        return flux_limits(np, flux, good, self.percentiles, self.params["margin"])
+
+    def device_function(self, loglam: np.ndarray, shape: tuple[int, ...]) -> Any:
+        """The jitted JAX version of :meth:`render` (whatever ``backend`` says: that
+        option picks where the host path renders)."""
+        height, width, channels = image_shape(shape, self.name)
+        cols = self.columns(np.asarray(loglam, np.float64), width, self.params["x_axis"])
+        return self._line_function(cols, (height, width, channels))
+
+    def render(self, batch: SpectrumBatch, shape: tuple[int, ...]) -> np.ndarray:
+        height, width, channels = image_shape(shape, self.name)
+        cols = self.columns(batch.loglam, width, self.params["x_axis"])
+        if len(batch) == 0:
+            return np.zeros((0, height, width, channels), np.float32)
+        p = self.params
+        if p["backend"] == "jax":
+            key = (id(cols), (height, width, channels))
+            if self._jax.get("key") != key or self._jax.get("cols") is not cols:
+                self._jax.update(fn=self._line_function(cols, key[1]), key=key, cols=cols)
+            return np.asarray(self._jax["fn"](batch.flux, batch.ivar), dtype=np.float32)
+        out = np.empty((len(batch), height, width, channels), np.float32)
+        step = max(1, CHUNK_PIXELS // batch.flux.shape[1])  # spectra per chunk, cache-sized
+        for s in range(0, len(batch), step):
+            top, bottom = line_spans(
+                np,
+                batch.flux[s : s + step],
+                batch.ivar[s : s + step],
+                cols,
+                height,
+                p["line_width"],
+                self.percentiles,
+                p["margin"],
+            )
+            paint_spans(top, bottom, height, channels, p["invert"], out[s : s + step])
+        return out
+
+    def _line_function(
+        self, cols: Columns, shape: tuple[int, int, int]
+    ) -> Callable[[Any, Any], Any]:
+        """A jitted ``f(flux, ivar) -> images`` (jax arrays, (N, *shape) float32) for
+        spectra on the grid that ``cols`` was made from: :func:`line_spans` painted densely."""
+        import jax
+        import jax.numpy as jnp
+
+        height, _, channels = shape
+        p = self.params
+        line_width, margin, invert = p["line_width"], p["margin"], p["invert"]
+        percentiles = self.percentiles
+
+        def images(flux: Any, ivar: Any) -> Any:
+            flux = jnp.asarray(flux, jnp.float32)
+            ivar = jnp.asarray(ivar, jnp.float32)
+            top, bottom = line_spans(jnp, flux, ivar, cols, height, line_width, percentiles, margin)
+            cover = coverage(jnp, top, bottom, height)
+            if invert:
+                cover = 1.0 - cover
+            return jnp.broadcast_to(cover[..., None], (*cover.shape, channels))
+
+        return jax.jit(images)

@@ -1,11 +1,12 @@
-"""Flux-conserving resampling onto a coarser common log-wavelength grid."""
+"""The ``resample`` preprocessor: flux-conserving rebinning onto a coarser common
+log-wavelength grid."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bench.data.kernels import edges_from_centers, finish, good_pixels, rebin, require
 from bench.interfaces import Preprocessor
+from bench.kernels import edges_from_centers, finish_batch, good_pixels, rebin, require
 from bench.options import Option
 from bench.spectra import SpectrumBatch
 
@@ -56,7 +57,7 @@ class Resample(Preprocessor):
         new_loglam = self.grid(batch.loglam)
         old_edges = 10.0 ** edges_from_centers(batch.loglam)
         new_edges = 10.0 ** edges_from_centers(new_loglam)
-        good = good_pixels(batch.flux, batch.ivar)
+        good = good_pixels(np, batch.flux, batch.ivar)
         with np.errstate(divide="ignore"):
             variance = np.where(good, 1.0 / np.where(good, batch.ivar, 1.0), 0.0)
         flux, _, var = rebin(batch.flux, good.astype(np.float64), old_edges, new_edges, variance)
@@ -71,7 +72,7 @@ class Resample(Preprocessor):
             starts, idx = np.unique(owner[inside], return_index=True)
             cols = np.flatnonzero(inside)
             mask[:, starts] = np.bitwise_or.reduceat(batch.mask[:, cols], idx, axis=1)
-        return finish(
+        return finish_batch(
             batch,
             flux.astype(np.float32),
             ivar.astype(np.float32),
