@@ -21,6 +21,7 @@ import numpy as np
 from bench.options import Option, resolve_options
 from bench.spectra import SpectrumBatch, SpectrumSource
 
+
 class Plugin:
     """Base of every plugin: a registered name, declared options, resolved ``params``."""
 

@@ -6,6 +6,7 @@ and returns one :class:`CheckResult` per property; each failure says what to fix
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +86,8 @@ def check(
 
         ensure_jax_backend()  # before any Keras model imports keras
         options = {**getattr(cls, "quick_options", {}), **options}  # the given ones win
-        if cls.quick_params.__func__ is not Model.quick_params.__func__:  # a composite's
+        own = inspect.getattr_static(cls, "quick_params")
+        if own is not inspect.getattr_static(Model, "quick_params"):  # a composite's
             options = {**options, **cls.quick_params(options, registry.model_class)}
     plugin = run("options", lambda: _made(check_options(cls, options), registry))
     if plugin is None:
