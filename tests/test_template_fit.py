@@ -16,14 +16,11 @@ from bench.feed import Feed, Pipeline
 from bench.plugins import manager
 from bench.spectra import ArraySource, SpectrumBatch, boss_grid
 from bench_plugins.models.template_fit import TemplateFit
-from bench_plugins.models.template_fitting import (
-    fit_spectra,
-    fit_temperature,
-    legendre,
-    prepare,
-    probabilities,
-)
-from bench_plugins.models.template_scan import FIT_CLASSES, _fast_len, chi2_scan, load_templates
+from bench_plugins.models.template_fit.calibration import fit_temperature, probabilities
+from bench_plugins.models.template_fit.prepare import prepare
+from bench_plugins.models.template_fit.redshift import fit_spectra, legendre
+from bench_plugins.models.template_fit.scan import chi2_scan, fast_len
+from bench_plugins.models.template_fit.templates import FIT_CLASSES, load_templates
 
 CLASSES = ["STAR", "GALAXY", "QSO"]
 
@@ -86,7 +83,7 @@ def test_scan_matches_direct_least_squares() -> None:
     poly = legendre(m, p)
     templates = rng.normal(size=(1, k, t_len))
     first, count = -30, 20
-    for method, nfft in (("fft", _fast_len(p + t_len)), ("direct", 0)):
+    for method, nfft in (("fft", fast_len(p + t_len)), ("direct", 0)):
         chi2 = chi2_scan(np, flux, weight, poly, templates, first, count, method, nfft, False)
         for s in (0, 7, 19):
             shift = first + s
@@ -102,7 +99,7 @@ def test_scan_matches_direct_least_squares() -> None:
 
 def test_fast_len() -> None:
     for n in (1, 7, 97, 1000, 18287):
-        f = _fast_len(n)
+        f = fast_len(n)
         assert f >= n
         r = f
         for prime in (2, 3, 5):
@@ -174,6 +171,41 @@ def test_model_api_redshifts_temperature_and_save_load(tmp_path: Path) -> None:
     again.load(tmp_path / "m")
     assert again.temperature == model.temperature
     np.testing.assert_allclose(again.predict_proba(feed), proba, atol=1e-12)
+
+
+class SpectraOnly:
+    """The part of a ModelInput a "spectra" model uses (no rendered inputs at all);
+    records the ``preprocessed`` flag of every ``spectra`` call."""
+
+    def __init__(self, batch: SpectrumBatch) -> None:
+        self.batch = batch
+        self.calls: list[bool] = []
+        self.classes = CLASSES
+        self.y = np.array([CLASSES.index(c) for c in batch.labels], np.int32)
+        self.n_samples = len(batch)
+
+    def spectra(self, positions: np.ndarray, preprocessed: bool = False) -> SpectrumBatch:
+        self.calls.append(preprocessed)
+        return self.batch.take(positions)
+
+
+@pytest.mark.parametrize("apply_preprocess", [False, True])
+def test_reads_the_spectra_through_model_input_spectra(apply_preprocess: bool) -> None:
+    """template_fit is a "spectra" model: everything it fits comes from
+    ``ModelInput.spectra(positions, preprocessed=apply_preprocess)``, so any ModelInput
+    gives the same answers as the core's."""
+    assert TemplateFit.input_kind == "spectra"
+    batch = template_spectra(LABELS, ZS, snr=8.0, seed=2)
+    fake = SpectraOnly(batch)
+    answers = []
+    for inputs in (fake, feed_of(batch)):
+        model = TemplateFit(backend="numpy", calibration_size=6, apply_preprocess=apply_preprocess)
+        model.build((len(batch.loglam), 1), CLASSES, seed=0)
+        model.fit(inputs, None, epochs=1)
+        answers.append((model.predict_proba(inputs), model.redshifts(inputs)))
+    assert fake.calls and set(fake.calls) == {apply_preprocess}
+    np.testing.assert_array_equal(answers[0][0], answers[1][0])
+    np.testing.assert_array_equal(answers[0][1], answers[1][1])
 
 
 def test_classes_outside_the_templates_get_zero_probability() -> None:

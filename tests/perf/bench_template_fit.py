@@ -23,8 +23,9 @@ import numpy as np
 
 from bench.spectra import SpectrumSource
 from bench_plugins.models.template_fit import TemplateFit
-from bench_plugins.models.template_fitting import fit_spectra, prepare
-from bench_plugins.models.template_scan import FIT_CLASSES
+from bench_plugins.models.template_fit.prepare import prepare
+from bench_plugins.models.template_fit.redshift import fit_spectra
+from bench_plugins.models.template_fit.templates import FIT_CLASSES
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sdss"
 

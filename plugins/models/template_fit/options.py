@@ -1,4 +1,4 @@
-"""The options of ``template_fit`` (see :mod:`bench_plugins.models.template_fit`)."""
+"""The options of ``template_fit``, declared as data (see :mod:`.model` for what they do)."""
 
 from __future__ import annotations
 

@@ -1,21 +1,18 @@
-"""The spectra behind a feed and their template fits, cached by spectrum, for
-``template_fit`` (a spectrum fitted once is never fitted again: ``predict_proba`` and the
-per-object redshifts share the fits)."""
+"""The template fits of ``template_fit``, cached by spectrum, and the per-object facts
+drawn from them: a spectrum fitted once is never fitted again (``predict_proba``, the
+calibration and the per-object redshifts share the fits)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.spectra import BOSS_DLOGLAM, BOSS_LOGLAM0, SpectrumBatch
-from bench_plugins.models.template_fitting import FitSettings, fit_spectra, prepare
-from bench_plugins.models.template_scan import FIT_CLASSES, ClassTemplates
-
-if TYPE_CHECKING:
-    from bench.feed import Feed
+from bench.interfaces import ModelInput
+from bench_plugins.models.template_fit.prepare import prepare
+from bench_plugins.models.template_fit.redshift import FitSettings, fit_spectra
+from bench_plugins.models.template_fit.templates import FIT_CLASSES, ClassTemplates
 
 # per prepared spectrum: chi2 (3,), z (3,), z_err (3,), best stellar template
 FitCache = dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, int]]
@@ -23,16 +20,17 @@ FitCache = dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, int]]
 
 def fit_cached(
     cache: FitCache,
-    feed: Feed,
+    inputs: ModelInput,
     positions: np.ndarray,
     templates: Mapping[str, ClassTemplates],
     settings: FitSettings,
     batch_size: int,
-    preprocess: bool,
+    preprocessed: bool,
 ) -> dict[str, np.ndarray]:
     """``chi2``, ``z``, ``z_err`` (N, 3) in FIT_CLASSES order and ``star`` (N,) best stellar
-    template of the spectra of ``feed`` at ``positions``; fits missing from ``cache``
-    (keyed by the prepared spectrum) are computed ``batch_size`` at a time and added."""
+    template of the spectra of ``inputs`` at ``positions`` (raw, or through the run's
+    preprocessing when ``preprocessed``); fits missing from ``cache`` (keyed by the
+    prepared spectrum) are computed ``batch_size`` at a time and added."""
     n = len(positions)
     chi2 = np.zeros((n, len(FIT_CLASSES)))
     z = np.full((n, len(FIT_CLASSES)), np.nan)
@@ -41,7 +39,7 @@ def fit_cached(
     step = batch_size
     for start in range(0, n, step):
         part = positions[start : start + step]
-        loglam0, dlog, flux, weight = prepare(spectra_of(feed, part, preprocess))
+        loglam0, dlog, flux, weight = prepare(inputs.spectra(part, preprocessed=preprocessed))
         keys = [
             hashlib.sha1(
                 np.array([loglam0, dlog], np.float64).tobytes() + f.tobytes() + w.tobytes()
@@ -62,28 +60,6 @@ def fit_cached(
         for j, k in enumerate(keys):
             chi2[start + j], z[start + j], z_err[start + j], star[start + j] = cache[k]
     return {"chi2": chi2, "z": z, "z_err": z_err, "star": star}
-
-
-def spectra_of(feed: Feed, positions: np.ndarray, preprocess: bool) -> SpectrumBatch:
-    """The spectra behind ``feed`` at ``positions`` (through the run's preprocessing when
-    ``preprocess``); a feed without a source gives its flux vectors, assumed on the BOSS
-    grid, with unit weights."""
-    source, index = getattr(feed, "source", None), getattr(feed, "index", None)
-    if source is not None and index is not None:
-        batch = source.read(np.asarray(index)[positions])
-        if preprocess:
-            for step in feed.pipeline.preprocessors:
-                batch = step(batch)
-        return batch
-    x = np.asarray(feed.inputs(), np.float32)[positions].reshape(len(positions), -1)
-    loglam = BOSS_LOGLAM0 + BOSS_DLOGLAM * np.arange(x.shape[1])
-    n = len(positions)
-    return SpectrumBatch(
-        ids=np.array([str(i) for i in positions], dtype=object), loglam=loglam, flux=x,
-        ivar=(x != 0).astype(np.float32), mask=np.zeros(x.shape, np.int32),
-        labels=np.full(n, "", dtype=object), redshift=np.full(n, np.nan),
-        snr=np.full(n, np.nan, np.float32),
-    )  # fmt: skip
 
 
 def fit_facts(results: dict[str, np.ndarray], classes: list[str]) -> dict[str, np.ndarray]:

@@ -1,5 +1,5 @@
-"""``template_fit``: classification by redshifted template fitting, the way the SDSS
-pipeline (idlspec2d ``spreduce1d``) and DESI's redrock do it.
+"""``TemplateFit``, the ``template_fit`` model plugin: classification by redshifted template
+fitting, the way the SDSS pipeline (idlspec2d ``spreduce1d``) and DESI's redrock do it.
 
 For each class its templates (spEigenStar: 123 stellar templates fitted one at a time;
 spEigenGal, spEigenQSO: 4 eigen-spectra fitted together) plus observed-frame Legendre
@@ -16,16 +16,16 @@ broad-line AGN > 30 %). A class's score is its best chi-square; class probabilit
 of) the training split by minimising the log-loss. The fit itself needs no training data:
 the predicted class never depends on the training split.
 
-Wavelengths and inverse variances: a flux feed carries neither, so the model reads the
-spectra (``SpectrumBatch``: ``loglam``, ``flux``, ``ivar``, ``mask``) from the feed's
-source (``feed.source.read(feed.index[...])``), raw by default or through the run's
-preprocessing steps with ``apply_preprocess = true``. A feed without a source falls back
-to its rendered flux vectors on the BOSS grid (``bench.spectra.boss_grid``) with unit
-weights.
+Wavelengths and inverse variances: rendered model inputs carry neither, so the model is a
+``"spectra"`` model (``input_kind``) and reads the spectra (``SpectrumBatch``: ``loglam``,
+``flux``, ``ivar``, ``mask``) through ``ModelInput.spectra(positions, preprocessed=...)``:
+raw by default, through the run's preprocessing steps with ``apply_preprocess = true``.
 
 Per-object results: :meth:`TemplateFit.redshifts` gives the best redshift of every class
 ``(N, n_classes)``, :meth:`TemplateFit.fit_results` also their errors, the chi-squares and
-the best stellar template; both reuse the fits ``predict_proba`` made (cached by spectrum).
+the best stellar template, :meth:`TemplateFit.object_facts` the columns ``z_err``,
+``subclass`` and ``delta_chi2``; all reuse the fits ``predict_proba`` made (cached by
+spectrum).
 """
 
 from __future__ import annotations
@@ -33,36 +33,28 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from bench.errors import BenchError
-from bench.interfaces import Model
-from bench_plugins.models.template_fitting import (
-    FitSettings,
-    fit_temperature,
-    probabilities,
-)
-from bench_plugins.models.template_options import OPTIONS
-from bench_plugins.models.template_results import FitCache, fit_cached, fit_facts
-from bench_plugins.models.template_scan import (
-    DEFAULT_TEMPLATE_DIR,
+from bench.interfaces import Model, ModelInput
+from bench_plugins.models.template_fit.calibration import fit_temperature, probabilities
+from bench_plugins.models.template_fit.options import OPTIONS
+from bench_plugins.models.template_fit.redshift import FitSettings
+from bench_plugins.models.template_fit.results import FitCache, fit_cached, fit_facts
+from bench_plugins.models.template_fit.templates import (
     FIT_CLASSES,
-    TEMPLATE_FILES,
     ClassTemplates,
     load_templates,
+    template_files,
 )
-
-if TYPE_CHECKING:
-    from bench.feed import Feed
 
 
 class TemplateFit(Model):
     name = "template_fit"
     description = "SDSS/redrock-style redshifted template fit (spEigen templates + polynomial)"
-    input_kind = "flux"
-    reads_spectra: ClassVar[bool] = True  # fits the spectra behind a feed, not its inputs
+    input_kind = "spectra"  # fits the spectra (ModelInput.spectra), not rendered inputs
     options = OPTIONS
     quick_options: ClassVar[dict[str, Any]] = {"calibration_size": 100}
 
@@ -98,7 +90,11 @@ class TemplateFit(Model):
         self.templates()  # fail early on a bad template_dir
 
     def fit(
-        self, train: Feed, validation: Feed | None, epochs: int, initial_epoch: int = 0
+        self,
+        train: ModelInput,
+        validation: ModelInput | None,
+        epochs: int,
+        initial_epoch: int = 0,
     ) -> dict[str, list[float]]:
         size = self.params["calibration_size"]
         train_pos = self._sample(train, size, 0)
@@ -108,14 +104,14 @@ class TemplateFit(Model):
             self.fitted = True
         history: dict[str, list[float]] = {}
         runs = epochs - initial_epoch
-        for prefix, feed, pos in (
+        for prefix, inputs, pos in (
             ("", train, train_pos),
             ("val_", validation, None if validation is None else self._sample(validation, size, 1)),
         ):
-            if feed is None or feed.n_samples == 0 or pos is None:
+            if inputs is None or inputs.n_samples == 0 or pos is None:
                 continue
-            y = feed.y[pos]
-            proba = probabilities(self._chi2(feed, pos), self.temperature)[y >= 0]
+            y = inputs.y[pos]
+            proba = probabilities(self._chi2(inputs, pos), self.temperature)[y >= 0]
             y = y[y >= 0]
             if not len(y):
                 continue
@@ -124,8 +120,8 @@ class TemplateFit(Model):
             history[prefix + "accuracy"] = [float(np.mean(proba.argmax(1) == y))] * runs
         return history
 
-    def predict_proba(self, feed: Feed) -> np.ndarray:
-        results = self.fit_results(feed)
+    def predict_proba(self, inputs: ModelInput) -> np.ndarray:
+        results = self.fit_results(inputs)
         return probabilities(results["chi2"], self.temperature)
 
     def save(self, directory: Path) -> None:
@@ -166,12 +162,12 @@ class TemplateFit(Model):
 
     # -- per-object results ---------------------------------------------------------------
 
-    def fit_results(self, feed: Feed) -> dict[str, np.ndarray]:
-        """Per spectrum of ``feed`` (in its order): ``chi2``, ``z`` and ``z_err`` (1 sigma)
+    def fit_results(self, inputs: ModelInput) -> dict[str, np.ndarray]:
+        """Per spectrum of ``inputs`` (in position order): ``chi2``, ``z`` and ``z_err`` (1 sigma)
         (N, n_classes) in the order of ``classes`` (inf / NaN for a class without
         templates), ``star_template`` (N,) name of the best stellar template. Cached: free
         after ``predict_proba``."""
-        fit = self._fit(feed, np.arange(feed.n_samples))
+        fit = self._fit(inputs, np.arange(inputs.n_samples))
         self.last_results = {
             "chi2": self._by_class(fit["chi2"], np.inf),
             "z": self._by_class(fit["z"], np.nan),
@@ -180,13 +176,13 @@ class TemplateFit(Model):
         }
         return self.last_results
 
-    def redshifts(self, feed: Feed) -> np.ndarray:
+    def redshifts(self, inputs: ModelInput) -> np.ndarray:
         """Best redshift of every class (N, n_classes), in the order of ``classes``."""
-        return self.fit_results(feed)["z"]
+        return self.fit_results(inputs)["z"]
 
-    def object_facts(self, feed: Feed) -> dict[str, np.ndarray]:
+    def object_facts(self, inputs: ModelInput) -> Mapping[str, np.ndarray]:
         """``z_err``, ``subclass`` and ``delta_chi2`` for predictions.csv (:func:`fit_facts`)."""
-        return fit_facts(self.fit_results(feed), self.classes)
+        return fit_facts(self.fit_results(inputs), self.classes)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -195,9 +191,7 @@ class TemplateFit(Model):
         return load_templates(None if folder is None else str(Path(folder).resolve()))
 
     def _template_names(self) -> list[str]:
-        folder = self.params["template_dir"]
-        root = DEFAULT_TEMPLATE_DIR if folder is None else Path(folder)
-        return [sorted(root.glob(p))[-1].name for p in TEMPLATE_FILES.values()]
+        return template_files(self.params["template_dir"])
 
     def backend(self) -> str:
         choice = self.params["backend"]
@@ -219,15 +213,15 @@ class TemplateFit(Model):
             constrain=p["constrain"], backend=self.backend(), precision=p["precision"],
         )  # fmt: skip
 
-    def _sample(self, feed: Feed, size: int, stream: int) -> np.ndarray:
-        known = np.flatnonzero(feed.y >= 0)
+    def _sample(self, inputs: ModelInput, size: int, stream: int) -> np.ndarray:
+        known = np.flatnonzero(inputs.y >= 0)
         if len(known) <= size:
             return known
         rng = np.random.default_rng([self.seed, stream])
         return np.sort(rng.choice(known, size, replace=False))
 
-    def _chi2(self, feed: Feed, positions: np.ndarray) -> np.ndarray:
-        return self._by_class(self._fit(feed, positions)["chi2"], np.inf)
+    def _chi2(self, inputs: ModelInput, positions: np.ndarray) -> np.ndarray:
+        return self._by_class(self._fit(inputs, positions)["chi2"], np.inf)
 
     def _by_class(self, values: np.ndarray, fill: float) -> np.ndarray:
         """(N, 3) columns in FIT_CLASSES order -> (N, n_classes) in ``classes`` order."""
@@ -237,9 +231,9 @@ class TemplateFit(Model):
                 out[:, j] = values[:, FIT_CLASSES.index(label)]
         return out
 
-    def _fit(self, feed: Feed, positions: np.ndarray) -> dict[str, np.ndarray]:
+    def _fit(self, inputs: ModelInput, positions: np.ndarray) -> dict[str, np.ndarray]:
         p = self.params
         return fit_cached(
-            self._cache, feed, positions, self.templates(), self.settings(), p["batch"],
+            self._cache, inputs, positions, self.templates(), self.settings(), p["batch"],
             p["apply_preprocess"],
         )  # fmt: skip

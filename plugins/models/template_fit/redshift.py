@@ -1,5 +1,8 @@
-"""Fitting batches of spectra for ``template_fit``: redshift grids per class, the data
-side of the scan, and probabilities from chi-square differences with a fitted temperature."""
+"""The redshift search of ``template_fit``: every class's templates plus observed-frame
+Legendre polynomials scanned over the class's redshift range (:mod:`.scan`), the best
+template set and trial redshift per spectrum, refined to a sub-pixel redshift and its
+1-sigma error by a parabola through the minimum; low-z quasars also fitted as quasar plus
+host galaxy. The options of the search are a :class:`FitSettings`."""
 
 from __future__ import annotations
 
@@ -11,18 +14,15 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-from bench.spectra import BOSS_DLOGLAM, SpectrumBatch
-from bench_plugins.models.template_scan import (
-    C_KMS,
+from bench_plugins.models.template_fit.scan import (
     DIRECT_MAX_SHIFTS,
-    FATAL_BITS,
-    FIT_CLASSES,
-    ClassTemplates,
-    _fast_len,
-    _jax_scan,
     chi2_scan,
-    with_host,
+    fast_len,
+    jax_chi2_scan,
 )
+from bench_plugins.models.template_fit.templates import FIT_CLASSES, ClassTemplates, with_host
+
+C_KMS = 299792.458
 
 
 @dataclass(frozen=True)
@@ -46,47 +46,6 @@ def _z_range(label: str, settings: FitSettings) -> tuple[float, float]:
         v = settings.star_v_kms / C_KMS
         return -v, v
     return settings.galaxy_z if label == "GALAXY" else settings.qso_z
-
-
-def uniform_grid(loglam: np.ndarray) -> tuple[float, float, np.ndarray | None]:
-    """(start, step, index) of a log10 grid: index None when ``loglam`` is uniform, else
-    positions (fractional) of a uniform grid of the median step to interpolate onto."""
-    steps = np.diff(loglam)
-    step = float(np.median(steps)) if len(steps) else BOSS_DLOGLAM
-    if len(steps) and np.allclose(steps, step, rtol=1e-3, atol=0):
-        return float(loglam[0]), step, None
-    new = np.arange(loglam[0], loglam[-1] + 0.5 * step, step)
-    return float(loglam[0]), step, np.interp(new, loglam, np.arange(len(loglam)))
-
-
-def prepare(batch: SpectrumBatch) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """(loglam0, step, flux, weight) float64 on a uniform log grid; weight 0 where the
-    pixel has no inverse variance, a non-finite value or a fatal mask bit (NODATA,
-    FULLREJECT, COMBINEREJ: like the SDSS pipeline, other and_mask bits are kept); each spectrum scaled
-    to unit typical flux (chi-square unchanged)."""
-    flux = np.asarray(batch.flux, np.float64)
-    ivar = np.asarray(batch.ivar, np.float64)
-    fatal = (np.asarray(batch.mask) & FATAL_BITS) != 0
-    good = np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0) & ~fatal
-    weight = np.where(good, ivar, 0.0)
-    flux = np.where(good, flux, 0.0)
-    start, step, pos = uniform_grid(np.asarray(batch.loglam, np.float64))
-    if pos is not None:
-        lo = np.clip(np.floor(pos).astype(int), 0, flux.shape[1] - 1)
-        hi = np.clip(lo + 1, 0, flux.shape[1] - 1)
-        frac = pos - lo
-        flux = flux[:, lo] * (1 - frac) + flux[:, hi] * frac
-        weight = np.where(
-            (weight[:, lo] > 0) & (weight[:, hi] > 0), np.minimum(weight[:, lo], weight[:, hi]), 0.0
-        )
-    scale = np.array(
-        [
-            np.median(np.abs(f[w > 0])) if (w > 0).sum() else 1.0
-            for f, w in zip(flux, weight, strict=True)
-        ]
-    )
-    scale = np.where(scale > 0, scale, 1.0)
-    return start, step, flux / scale[:, None], weight * scale[:, None] ** 2
 
 
 def legendre(n_poly: int, n_pixels: int) -> np.ndarray:
@@ -155,7 +114,7 @@ def _fit_classes(
     if settings.backend == "jax":
         import jax.numpy as jnp
 
-        scan = _jax_scan()
+        scan = jax_chi2_scan()
         dtype = jnp.float64 if settings.precision == "float64" else jnp.float32
         cast = partial(jnp.asarray, dtype=dtype)
     else:
@@ -226,7 +185,7 @@ def _scan_class(
     tcut = t.flux[..., q0:q1]
     count = s_hi - s_lo + 1
     method = "direct" if count <= DIRECT_MAX_SHIFTS else "fft"
-    nfft = _fast_len(p + tcut.shape[-1]) if method == "fft" else 0
+    nfft = fast_len(p + tcut.shape[-1]) if method == "fft" else 0
     res = scan(
         cast(flux), cast(weight), cast(poly), cast(tcut),
         first=s_lo + q0, count=count, method=method, nfft=nfft,
@@ -255,30 +214,3 @@ def _best(
     # 1 sigma: the parabola rises by 1 in chi-square sqrt(2 / curv) pixels from its minimum
     pixels = np.where(inner, np.sqrt(2.0 / np.where(curv > 0, curv, 1.0)), np.nan)
     return best, z, g_best, (1 + z) * np.log(10.0) * step * pixels
-
-
-def probabilities(chi2: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(-(chi2 - min chi2) / (2 T)) along the last axis."""
-    logits = -(chi2 - chi2.min(axis=-1, keepdims=True)) / (2.0 * temperature)
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def fit_temperature(chi2: np.ndarray, y: np.ndarray) -> float:
-    """The temperature minimising the log-loss of :func:`probabilities` for labels ``y``,
-    at least 1: ``T = 1`` is the likelihood ratio ``exp(-dchi2 / 2)`` itself, and a training
-    split the fit gets all right would otherwise drive ``T`` to 0 (one-hot probabilities,
-    a gap of 1 in chi-square taken as certainty)."""
-    from scipy.optimize import minimize_scalar
-
-    known = y >= 0
-    if not known.any():
-        return 1.0
-    chi2, y = chi2[known], y[known]
-
-    def loss(log_t: float) -> float:
-        p = probabilities(chi2, float(np.exp(log_t)))
-        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0))))
-
-    best = minimize_scalar(loss, bounds=(0.0, np.log(1e7)), method="bounded")
-    return max(1.0, float(np.exp(best.x)))
