@@ -176,7 +176,9 @@ def test_core_imports_point_down_the_layers():
 
 def test_the_layer_check_sees_an_upward_import():
     layers = {"bench.cli": 0, "bench.run": 1}
-    assert layers[_unit("bench.cli.main", layers) or ""] < layers[_unit("bench.run.x", layers) or ""]
+    assert (
+        layers[_unit("bench.cli.main", layers) or ""] < layers[_unit("bench.run.x", layers) or ""]
+    )
     assert _unit("bench.other", {"bench": 0}) is None
 
 
@@ -245,6 +247,20 @@ def test_the_map_names_every_built_in_plugin_package():
     tops = {t for t in tops if t != "__init__.py"}
     missing = sorted(t for t in tops if f"`{t.removesuffix('.py')}" not in text)
     assert missing == []
+
+
+def test_every_package_ships_in_the_wheel():
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    packages = {
+        ".".join([top, *init.parent.relative_to(ROOT / folder).parts])
+        for top, folder in (("bench", "bench"), ("bench_plugins", "plugins"))
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert packages - listed == set(), "add them to [tool.setuptools] packages"
 
 
 def _checked() -> list[Path]:
