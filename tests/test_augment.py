@@ -18,7 +18,7 @@ from bench.results.report import load_report
 from bench.spectra import ArraySource, SpectrumBatch, boss_grid, empty_batch
 from bench_plugins.models import augment as augment_module
 from bench_plugins.models.augment import NODATA, AugmentSettings, augment_batch, augmented
-from bench_plugins.models.cnn1d import CNN1D
+from bench_plugins.models.keras.cnn1d import CNN1D
 from bench_plugins.preprocess import Mask, MovingAverage
 from bench_plugins.render import Line
 from tests.test_models import CLASSES, TinyRenderer
@@ -306,7 +306,7 @@ def test_bench_run_with_augment_on_cnn1d(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_frozen_backbone_with_augment_trains_through_the_full_model() -> None:
-    from bench_plugins.models.applications import ResNet50
+    from bench_plugins.models.keras.applications import ResNet50
 
     params = {"image_size": [32, 32], "channels": 1, "weights": "none", "batch_size": 8}
     model = ResNet50(**params, augment=True)
@@ -315,7 +315,7 @@ def test_frozen_backbone_with_augment_trains_through_the_full_model() -> None:
     train = Feed(source(16, "t"), np.arange(16), pipeline, CLASSES, 8, shuffle=True, seed=3)
     history = model.fit(train, None, epochs=1)
     assert len(history["loss"]) == 1
-    assert model._features == []  # features of augmented spectra are never cached
+    assert len(model.feature_cache) == 0  # features of augmented spectra are never cached
 
 
 def test_augment_options_without_augment_are_an_error_not_ignored(tmp_path):

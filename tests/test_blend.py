@@ -123,7 +123,9 @@ def test_a_run_blends_the_members_it_trains(tmp_path: Path) -> None:
 def test_probabilities_are_the_members_combined_and_survive_save_load(tmp_path: Path) -> None:
     from bench.conformance.fixtures import source_and_feeds
 
-    model = Blend(members=["template_fit", "logreg"], weights=[1.0, 2.0])
+    params = {"members": ["template_fit", "logreg"], "weights": [1.0, 2.0]}
+    model = REGISTRY.create("model", "blend", params, "m")
+    assert isinstance(model, Blend)
     _, train, test, shape = source_and_feeds(model, REGISTRY)
     model.build(shape, ["STAR", "GALAXY", "QSO"], 0)
     model.fit(train, None, epochs=1)
@@ -132,10 +134,10 @@ def test_probabilities_are_the_members_combined_and_survive_save_load(tmp_path: 
     np.testing.assert_allclose(proba, combine(members, [1.0, 2.0], "geometric"))
     assert not np.allclose(members[0], members[1])  # the blend is not one member
     model.save(tmp_path / "m")
-    again = Blend(members=["template_fit", "logreg"], weights=[1.0, 2.0])
+    again = REGISTRY.create("model", "blend", params, "m")
     again.load(tmp_path / "m")
     np.testing.assert_allclose(again.predict_proba(test), proba, rtol=1e-6, atol=1e-9)
-    other = Blend(members=["logreg", "template_fit"])
+    other = REGISTRY.create("model", "blend", {"members": ["logreg", "template_fit"]}, "m")
     with pytest.raises(BenchError, match="differ from the configured"):
         other.load(tmp_path / "m")
 

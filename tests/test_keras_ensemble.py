@@ -20,8 +20,8 @@ from bench.feed import Feed
 from bench.plugins import manager
 from bench.results.report import load_report
 from bench.store.rundir import model_dir
-from bench_plugins.models.cnn1d import CNN1D
-from bench_plugins.models.keras_ensemble import mean_history, member_seed
+from bench_plugins.models.keras.cnn1d import CNN1D
+from bench_plugins.models.keras.ensemble import mean_history, member_seed
 from tests.test_models import built
 
 TINY = {"n_pixels": 64, "filters": [4, 8], "batch_size": 16}
@@ -34,6 +34,17 @@ def trained(epochs: int = 2, **params: Any) -> tuple[CNN1D, Feed, dict[str, list
     return model, test, model.fit(train, test, epochs=epochs)
 
 
+def members(model: Any) -> list[Any]:
+    """The members of a seed ensemble (its SeedEnsemble's)."""
+    assert model.ensemble is not None
+    return list(model.ensemble.members)
+
+
+def members_train(model: Any) -> dict[int, Any]:
+    """Member k's training input, by k >= 1, as (given, re-seeded)."""
+    return dict(model.ensemble._train)
+
+
 def weights(model: CNN1D) -> list[np.ndarray]:
     return [np.asarray(w) for w in model._network().get_weights()]
 
@@ -41,7 +52,7 @@ def weights(model: CNN1D) -> list[np.ndarray]:
 def test_ensemble_1_is_the_single_model_exactly(tmp_path: Path) -> None:
     plain, test, history = trained()
     one, test_one, history_one = trained(ensemble=1)
-    assert plain.params["ensemble"] == 1 and one.members == [] and plain.members == []
+    assert plain.params["ensemble"] == 1 and one.ensemble is None and plain.ensemble is None
     assert history_one == history
     np.testing.assert_array_equal(one.predict_proba(test_one), plain.predict_proba(test))
     assert one.describe() == plain.describe() and "ensemble" not in plain.describe()
@@ -60,15 +71,16 @@ def test_ensemble_1_is_the_single_model_exactly(tmp_path: Path) -> None:
 def test_member_0_is_the_single_model_and_the_others_differ() -> None:
     plain, test, _ = trained()
     ensemble, _, _ = trained(ensemble=3)
-    first, *others = ensemble.members
+    assert ensemble.ensemble is not None
+    first, *others = ensemble.ensemble.members
     assert ensemble.network is first.network and len(others) == 2
     for a, b in zip(weights(first), weights(plain), strict=True):
         np.testing.assert_array_equal(a, b)
-    probas = [m.predict_proba(test) for m in ensemble.members]
+    probas = [m.predict_proba(test) for m in ensemble.ensemble.members]
     for k in (1, 2):
         assert not np.allclose(probas[k], probas[0], atol=1e-3)
-        assert not np.allclose(weights(ensemble.members[k])[0], weights(first)[0])
-    feeds = ensemble._member_feeds
+        assert not np.allclose(weights(ensemble.ensemble.members[k])[0], weights(first)[0])
+    feeds = ensemble.ensemble._train
     assert {k: feeds[k][1].seed for k in (1, 2)} == {k: member_seed(0, k) for k in (1, 2)}
     assert len({0, member_seed(0, 1), member_seed(0, 2)}) == 3  # own shuffling each
     assert member_seed(3, 0) == 3 and member_seed(3, 1) != member_seed(4, 1)
@@ -77,7 +89,7 @@ def test_member_0_is_the_single_model_and_the_others_differ() -> None:
 def test_probabilities_are_the_mean_of_the_members() -> None:
     ensemble, test, history = trained(ensemble=2)
     proba = ensemble.predict_proba(test)
-    a, b = (m.predict_proba(test) for m in ensemble.members)
+    a, b = (m.predict_proba(test) for m in members(ensemble))
     np.testing.assert_allclose(proba, (a + b) / 2, rtol=0, atol=1e-12)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
     assert ensemble.predict_proba(test).shape == (test.n_samples, 3)
@@ -89,7 +101,7 @@ def test_history_is_the_per_epoch_mean_and_timing_the_sum() -> None:
     got = mean_history([{"loss": [1.0, 3.0], "accuracy": [0.5, 1.0]}, {"loss": [2.0, 5.0]}])
     assert got == {"loss": [1.5, 4.0]}
     ensemble, _, _ = trained(ensemble=2)
-    timing, parts = ensemble.timing(), [m.timing() for m in ensemble.members]
+    timing, parts = ensemble.timing(), [m.timing() for m in members(ensemble)]
     assert timing["steps"] == sum(p["steps"] for p in parts) == 2 * 2 * 2  # 2 epochs x 2 batches
     assert timing["step_s"] == pytest.approx(sum(p["step_s"] for p in parts), abs=1e-3)
     info = ensemble.describe()
@@ -99,11 +111,11 @@ def test_history_is_the_per_epoch_mean_and_timing_the_sum() -> None:
 
 def test_continued_fits_continue_every_member() -> None:
     a, test, first = trained(epochs=1, ensemble=2)
-    before = [weights(m) for m in a.members]
-    train = next(iter(a._member_feeds.values()))[0]
+    before = [weights(m) for m in members(a)]
+    train = next(iter(members_train(a).values()))[0]
     second = a.fit(train, test, epochs=2, initial_epoch=1)
     assert all(len(v) == 1 for v in second.values())
-    for member, old in zip(a.members, before, strict=True):
+    for member, old in zip(members(a), before, strict=True):
         assert not np.allclose(weights(member)[0], old[0])  # every member trained again
     b, _, both = trained(epochs=2, ensemble=2)
     np.testing.assert_allclose(first["loss"] + second["loss"], both["loss"], rtol=1e-5)
@@ -119,7 +131,7 @@ def test_save_and_load_restore_every_member(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "model.json").read_text())["ensemble"] == 3
     again = CNN1D(**TINY, ensemble=3)
     again.load(tmp_path)
-    assert len(again.members) == 3 and again.network is again.members[0].network
+    assert len(members(again)) == 3 and again.network is members(again)[0].network
     np.testing.assert_allclose(again.predict_proba(test), proba, rtol=0, atol=1e-7)
     assert again.describe()["ensemble"] == 3
     with pytest.raises(BenchError, match=r"ensemble of 3 member\(s\); model cnn1d.ensemble is 2"):
@@ -178,16 +190,16 @@ def test_bench_run_with_an_ensemble(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_frozen_backbone_ensemble_caches_features_per_member(tmp_path: Path) -> None:
-    from bench_plugins.models.applications import ResNet50
+    from bench_plugins.models.keras.applications import ResNet50
 
     params = {"image_size": [32, 32], "channels": 1, "weights": "none", "batch_size": 16}
     model, train, test = built(ResNet50, seed=0, ensemble=2, **params)
     model.fit(train, test, epochs=1)
     model.fit(train, test, epochs=2, initial_epoch=1)
-    assert isinstance(model, ResNet50) and model._features == []  # the members' own
-    assert [len(m._features) for m in model.members] == [2, 2]  # train and validation, once
+    assert isinstance(model, ResNet50) and len(model.feature_cache) == 0  # the members' own
+    assert [len(m.feature_cache) for m in members(model)] == [2, 2]  # train and validation, once
     proba = model.predict_proba(test)
-    a, b = (m.predict_proba(test) for m in model.members)
+    a, b = (m.predict_proba(test) for m in members(model))
     np.testing.assert_allclose(proba, (a + b) / 2, rtol=0, atol=1e-12)
     model.save(tmp_path)
     again = ResNet50(**params, ensemble=2)

@@ -16,8 +16,7 @@ from bench.feed import Feed, Pipeline
 from bench.interfaces import Model, Renderer
 from bench.spectra import ArraySource, SpectrumBatch, empty_batch
 from bench_plugins.models import MODELS
-from bench_plugins.models.keras_base import balanced_weights
-from bench_plugins.models.sklearn_models import softmax_proba
+from bench_plugins.models.logreg import softmax_proba
 
 CLASSES = ["STAR", "GALAXY", "QSO"]
 N_TRAIN, N_TEST = 32, 16  # whole batches of 16: one compiled shape per step
@@ -126,7 +125,7 @@ def test_continued_fit_equals_one_long_fit() -> None:
 
 @pytest.mark.slow
 def test_frozen_feature_cache_matches_frozen_full_model() -> None:
-    from bench_plugins.models.applications import ResNet50
+    from bench_plugins.models.keras.applications import ResNet50
 
     params = {"image_size": [32, 32], "weights": "none", "batch_size": 8, "dropout": 0.5}
     cached, train, test = built(ResNet50, seed=5, **params)
@@ -143,7 +142,7 @@ def test_frozen_feature_cache_matches_frozen_full_model() -> None:
 
 
 def test_backbone_weights_from_a_file(tmp_path: Path) -> None:
-    from bench_plugins.models.applications import ResNet50
+    from bench_plugins.models.keras.applications import ResNet50
 
     source = ResNet50(image_size=[32, 32], weights="none")
     source.build(source.input_shape(0), CLASSES, seed=1)
@@ -171,7 +170,7 @@ def test_backbone_weights_from_a_file(tmp_path: Path) -> None:
 def test_offline_imagenet_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from keras.src.utils import file_utils
 
-    from bench_plugins.models.applications import InceptionV3
+    from bench_plugins.models.keras.applications import InceptionV3
 
     def offline(*args: Any, **kwargs: Any) -> str:
         raise Exception("URL fetch failure on https://storage.googleapis.com/x: None -- offline")
@@ -203,7 +202,7 @@ def test_bad_input_size_is_a_bench_error(name: str, params: dict[str, Any], patt
 
 
 def test_mode_errors() -> None:
-    from bench_plugins.models.applications import ResNet50
+    from bench_plugins.models.keras.applications import ResNet50
 
     with pytest.raises(BenchError, match="finetune_blocks: 99"):
         ResNet50(image_size=[32, 32], weights="none", mode="finetune", finetune_blocks=99).build(
@@ -214,7 +213,7 @@ def test_mode_errors() -> None:
 
 
 def test_mnist_pretraining_from_a_local_npz(tmp_path: Path) -> None:
-    from bench_plugins.models.mnist_cnn import MnistCNN
+    from bench_plugins.models.keras.mnist_cnn import MnistCNN
 
     rng = np.random.default_rng(0)
     path = tmp_path / "mnist.npz"
@@ -229,7 +228,7 @@ def test_mnist_pretraining_from_a_local_npz(tmp_path: Path) -> None:
 
 
 def test_logreg_keeps_class_order_when_a_class_is_missing() -> None:
-    from bench_plugins.models.sklearn_models import LogisticRegression
+    from bench_plugins.models.logreg import LogisticRegression
 
     labels = ["STAR", "QSO"] * 10
     model = LogisticRegression(n_pixels=32)
@@ -257,6 +256,8 @@ def test_softmax_proba_matches_scikit_learn() -> None:
 
 def test_balanced_weights_match_scikit_learn() -> None:
     from sklearn.utils.class_weight import compute_class_weight
+
+    from bench_plugins.models.keras.data import balanced_weights
 
     y = np.array([0, 0, 0, 2, 2, 0, -1])
     want = compute_class_weight("balanced", classes=np.array([0, 2]), y=y[y >= 0])

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench import hookimpl
-from bench.interfaces import Model
+from bench.interfaces import Model, ModelInput
 from bench.options import Option
 
 
@@ -45,26 +45,28 @@ class NearestCentroid(Model):
         self.centroids = np.zeros((len(self.classes), input_shape[0]))
         self.log_prior = np.full(len(self.classes), -np.log(len(self.classes)))
 
-    def fit(self, train: Any, validation: Any, epochs: int, initial_epoch: int = 0) -> Any:
+    def fit(
+        self, train: ModelInput, validation: ModelInput | None, epochs: int, initial_epoch: int = 0
+    ) -> dict[str, list[float]]:
         x, y = standardise(train.inputs()[..., 0]), train.y
         counts = np.array([(y == k).sum() for k in range(len(self.classes))], float)
         for k in np.flatnonzero(counts):
             self.centroids[k] = x[y == k].mean(axis=0)
         self.log_prior = np.log(np.maximum(counts, 0.5) / counts.sum())
         history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-        for feed, prefix in ((train, ""), (validation, "val_")):
-            if feed is None or feed.n_samples == 0:
+        for inputs, prefix in ((train, ""), (validation, "val_")):
+            if inputs is None or inputs.n_samples == 0:
                 continue
-            p = self.predict_proba(feed)
-            known = feed.y >= 0
-            loss = -np.log(np.maximum(p[known, feed.y[known]], 1e-12)).mean()
-            accuracy = (p[known].argmax(1) == feed.y[known]).mean()
+            p = self.predict_proba(inputs)
+            known = inputs.y >= 0
+            loss = -np.log(np.maximum(p[known, inputs.y[known]], 1e-12)).mean()
+            accuracy = (p[known].argmax(1) == inputs.y[known]).mean()
             history[prefix + "loss"] = [float(loss)] * (epochs - initial_epoch)
             history[prefix + "accuracy"] = [float(accuracy)] * (epochs - initial_epoch)
         return history
 
-    def predict_proba(self, feed: Any) -> np.ndarray:
-        x = standardise(feed.inputs()[..., 0])
+    def predict_proba(self, inputs: ModelInput) -> np.ndarray:
+        x = standardise(inputs.inputs()[..., 0])
         d = ((x[:, None, :] - self.centroids[None]) ** 2).mean(axis=-1)
         logits = -d / self.params["temperature"] + self.params["prior_weight"] * self.log_prior
         e = np.exp(logits - logits.max(axis=1, keepdims=True))

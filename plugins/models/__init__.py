@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import bench
-from bench_plugins.models.applications import InceptionV3, ResNet50
 from bench_plugins.models.blend import Blend
-from bench_plugins.models.cnn1d import CNN1D
-from bench_plugins.models.mnist_cnn import MnistCNN
-from bench_plugins.models.sklearn_models import LogisticRegression
+from bench_plugins.models.keras.applications import InceptionV3, ResNet50
+from bench_plugins.models.keras.cnn1d import CNN1D
+from bench_plugins.models.keras.mnist_cnn import MnistCNN
+from bench_plugins.models.logreg import LogisticRegression
 from bench_plugins.models.template_fit import TemplateFit
 
 MODELS = (InceptionV3, ResNet50, MnistCNN, CNN1D, LogisticRegression)

@@ -23,16 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from bench.errors import BenchError
+from bench.interfaces import ModelInput
 from bench.options import Option
 from bench.spectra import NODATA, SpectrumBatch
-
-if TYPE_CHECKING:
-    from bench.feed import Feed
 
 MASK_STRETCHES = (1, 3)  # masked stretches per spectrum, inclusive
 MASK_FRACTION = (0.01, 0.10)  # length of each stretch, as a fraction of the pixels
@@ -212,14 +210,14 @@ def outside_window(n: int, p: int, rng: np.random.Generator, probability: float)
     return hit[:, None] & ~inside
 
 
-def augmented(feed: Feed, params: Mapping[str, Any]) -> Feed:
-    """``feed`` with the transforms of a model's ``augment_*`` options applied to its raw
-    spectra (:meth:`bench.feed.Feed.with_augmentation`); ``feed`` itself when ``augment``
-    is off, so training without it is exactly as before."""
+def augmented(inputs: ModelInput, params: Mapping[str, Any]) -> ModelInput:
+    """``inputs`` with the transforms of a model's ``augment_*`` options applied to its raw
+    spectra (:meth:`ModelInput.with_augmentation`); ``inputs`` itself when ``augment`` is
+    off, so training without it is exactly as before."""
     settings = AugmentSettings.from_params(params)
     if settings is None:
-        return feed
-    return feed.with_augmentation(partial(augment_batch, settings=settings))
+        return inputs
+    return inputs.with_augmentation(partial(augment_batch, settings=settings))
 
 
 def check_augment_options(params: Mapping[str, Any]) -> None:

@@ -10,29 +10,26 @@ test files would be fitting the test set.
 
 ``rule = "geometric"``: p ∝ prod_i p_i^w_i (log-linear pooling; a member's confident "no"
 vetoes a class); ``"arithmetic"``: p = sum_i w_i p_i (a mixture). Weights are normalised
-to sum to 1. Members are created from the registry with their own options
-(``member_options = {cnn1d = {augment = true}}``), built with the run's seed, and fitted in
-order on the run's feeds; the blend renders inputs for its learned members, which must
-agree on the input kind and shape. Members that read the spectra themselves
-(``reads_spectra``, e.g. ``template_fit``) take any input.
+to sum to 1. Members are created with the core's model factory (:meth:`make_members`)
+with their own options (``member_options = {cnn1d = {augment = true}}``), built with the
+run's seed, and fitted in order on the run's inputs; the blend renders inputs for its
+learned members, which must agree on the input kind and shape. Members that fit the spectra
+themselves (``input_kind = "spectra"``, e.g. ``template_fit``) take any input.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from bench.errors import BenchError
-from bench.interfaces import Model
+from bench.interfaces import Model, ModelFactory, ModelInput
 from bench.options import Option
 from bench_plugins.models.common import read_meta
-
-if TYPE_CHECKING:
-    from bench.feed import Feed
 
 FLOOR = 1e-12  # probabilities are clipped here before logs: one member cannot give -inf
 
@@ -89,7 +86,15 @@ class Blend(Model):
         unknown = sorted(set(p["member_options"]) - set(names))
         if unknown:
             raise BenchError(f"member_options: {unknown} not in members {names}")
-        self.members = [self._create(name) for name in names]
+        self.members: list[Model] = []  # made by make_members
+        self.n_pixels = 0
+        self.classes: list[str] = []
+
+    def make_members(self, create: ModelFactory) -> None:
+        """Create the named members with their ``member_options``; the learned ones must
+        agree on the input kind, which becomes the blend's."""
+        names = list(self.params["members"])
+        self.members = [self._create(create, name) for name in names]
         kinds = sorted({m.input_kind for m in self._learned()})
         if len(kinds) > 1:
             raise BenchError(
@@ -97,30 +102,27 @@ class Blend(Model):
                 "blend models that take the same input (all image or all flux)"
             )
         self.input_kind = kinds[0] if kinds else "flux"  # type: ignore[misc]
-        self.n_pixels = 0
-        self.classes: list[str] = []
 
     @classmethod
-    def quick_params(cls, params: Mapping[str, Any], registry: Any) -> dict[str, Any]:
+    def quick_params(
+        cls, params: Mapping[str, Any], model_class: Callable[[str], type[Model]]
+    ) -> dict[str, Any]:
         """For `bench run --quick`: each member's own quick options (smallest inputs)."""
         names = params.get("members") or cls.options[0].default
         given = dict(params.get("member_options") or {})
         quick = {}
         for name in names:
-            member = registry.get("model", name)
             own = given.get(name) if isinstance(given.get(name), dict) else {}
-            quick[name] = {**own, **getattr(member, "quick_options", {})}
+            quick[name] = {**own, **model_class(name).quick_params(own, model_class)}
         return {"member_options": {**given, **quick}}
 
-    def _create(self, name: str) -> Model:
-        from bench.plugins.manager import get_registry
-
+    def _create(self, create: ModelFactory, name: str) -> Model:
         options = self.params["member_options"].get(name, {})
         if not isinstance(options, dict):
             raise BenchError(
                 f"member_options.{name}: expected a table of options, got {type(options).__name__}"
             )
-        model = get_registry().create("model", name, dict(options), f"member_options.{name}")
+        model = create(name, dict(options), f"member_options.{name}")
         if not isinstance(model, Model):
             raise BenchError(f"members: {name!r} is not a model plugin")
         return model
@@ -130,7 +132,8 @@ class Blend(Model):
         return [1.0] * len(self.members) if given is None else [float(w) for w in given]
 
     def _learned(self) -> list[Model]:
-        return [m for m in self.members if not getattr(m, "reads_spectra", False)]
+        """The members that learn from the rendered inputs (not fitting spectra themselves)."""
+        return [m for m in self.members if m.input_kind != "spectra"]
 
     def input_shape(self, n_pixels: int) -> tuple[int, ...]:
         self.n_pixels = int(n_pixels)
@@ -151,7 +154,7 @@ class Blend(Model):
             member.build(tuple(shape), classes, seed)
 
     def fit(
-        self, train: Feed, validation: Feed | None, epochs: int, initial_epoch: int = 0
+        self, train: ModelInput, validation: ModelInput | None, epochs: int, initial_epoch: int = 0
     ) -> dict[str, list[float]]:
         """Fit every member; the history is the per-epoch mean over the members that report
         each key (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``)."""
@@ -166,22 +169,22 @@ class Blend(Model):
             out[key] = [float(np.mean([r[i] for r in rows])) for i in range(n)]
         return out
 
-    def member_probabilities(self, feed: Feed) -> list[np.ndarray]:
-        """Each member's (N, n_classes) probabilities for ``feed``, in member order."""
-        return [np.asarray(m.predict_proba(feed), np.float64) for m in self.members]
+    def member_probabilities(self, inputs: ModelInput) -> list[np.ndarray]:
+        """Each member's (N, n_classes) probabilities for ``inputs``, in member order."""
+        return [np.asarray(m.predict_proba(inputs), np.float64) for m in self.members]
 
-    def predict_proba(self, feed: Feed) -> np.ndarray:
-        if feed.n_samples == 0:
+    def predict_proba(self, inputs: ModelInput) -> np.ndarray:
+        if inputs.n_samples == 0:
             return np.zeros((0, len(self.classes)))
-        return combine(self.member_probabilities(feed), self.weights(), self.params["rule"])
+        return combine(self.member_probabilities(inputs), self.weights(), self.params["rule"])
 
-    def redshifts(self, feed: Feed) -> np.ndarray:
-        """The first member's redshifts that fits them (``template_fit``); else NaN."""
+    def redshifts(self, inputs: ModelInput) -> np.ndarray:
+        """The redshifts of the first member that measures them (``template_fit``); else NaN."""
         for member in self.members:
-            method = getattr(member, "redshifts", None)
-            if callable(method):
-                return np.asarray(method(feed), np.float64)
-        return np.full((feed.n_samples, len(self.classes)), np.nan)
+            z = member.redshifts(inputs)
+            if z is not None:
+                return np.asarray(z, np.float64)
+        return np.full((inputs.n_samples, len(self.classes)), np.nan)
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)

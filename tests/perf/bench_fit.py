@@ -27,8 +27,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 from bench.feed import DEFAULT_MATERIALIZE_BYTES, Feed, Pipeline  # noqa: E402
 from bench.interfaces import Renderer  # noqa: E402
 from bench.spectra import ArraySource, SpectrumBatch, empty_batch  # noqa: E402
-from bench_plugins.models.applications import ResNet50  # noqa: E402
-from bench_plugins.models.mnist_cnn import MnistCNN  # noqa: E402
+from bench_plugins.models.keras.applications import ResNet50  # noqa: E402
+from bench_plugins.models.keras.mnist_cnn import MnistCNN  # noqa: E402
 
 CLASSES = ["STAR", "GALAXY", "QSO"]
 

@@ -1,5 +1,6 @@
-"""The shared Keras model plugin: training through a streaming PyDataset over a Feed,
-per-epoch history, ``.keras`` save and safe-mode reload. Keras is imported lazily.
+"""The Keras model plugin: one network trained on a :class:`~bench.interfaces.ModelInput`
+through streaming PyDatasets, per-epoch history, ``.keras`` save and safe-mode reload.
+Keras is imported lazily (:func:`import_keras`).
 
 With more than one local JAX device, a model that uses the fit/predict below trains
 data-parallel (``keras.distribution.DataParallel``, scoped to the model): the batch size
@@ -7,8 +8,8 @@ is rounded up to a multiple of the device count and short batches are padded wit
 zero-weight samples (recorded as ``devices``/``batch_size`` in ``describe()``).
 
 Device speed (issue #14): ``device_render`` draws the picture on the accelerator inside
-the compiled step when the renderer has a device version (the feed then ships spectra,
-and a :class:`~bench_plugins.models.keras_parts.DeviceInput` layer in front of the
+the compiled step when the renderer has a device version (:meth:`ModelInput.device_stage`;
+the input then ships spectra, and a :class:`~.layers.DeviceInput` layer in front of the
 network renders them); ``transfer_dtype`` ships host-rendered images as uint8/float16;
 ``workers`` renders ahead in threads; ``steps_per_execution`` runs several steps per
 compiled call; ``precision = "mixed_bfloat16"`` computes in bfloat16 with a float32
@@ -16,8 +17,12 @@ head. The saved network always takes float32 images, whatever the training path.
 :meth:`KerasModel.timing` says where the fit time went.
 
 Sim-to-real (issue #18): ``augment = true`` changes the raw training spectra before the
-pipeline (flux scale, calibration tilt, extra noise, masked stretches, trimmed coverage;
-:mod:`~bench_plugins.models.augment`), fresh every epoch; validation and test spectra never."""
+pipeline (:mod:`bench_plugins.models.augment`), fresh every epoch; validation and test
+spectra never.
+
+Seed ensembles (``ensemble`` > 1) are a :class:`~.ensemble.SeedEnsemble` of single
+networks of the model's own class: the code below is the single network's only.
+"""
 
 from __future__ import annotations
 
@@ -30,29 +35,43 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.interfaces import Model
+from bench.interfaces import DeviceStage, Model, ModelInput
 from bench_plugins.models.augment import augmented, check_augment_options
 from bench_plugins.models.common import read_meta
-from bench_plugins.models.keras_device import DeviceShipping
-from bench_plugins.models.keras_ensemble import KerasEnsemble
-from bench_plugins.models.keras_helpers import (  # noqa: F401 - re-exported for the models
-    HISTORY_KEYS,
-    TRAINING_OPTIONS,
-    balanced_weights,
-    import_keras,
-    pad_batch,
-    padded,
-)
+from bench_plugins.models.keras.ensemble import SeedEnsemble, check_member_count
+from bench_plugins.models.keras.options import HISTORY_KEYS
 
 if TYPE_CHECKING:
     import keras
 
-    from bench.feed import DeviceStage, Feed
+
+def import_keras() -> Any:
+    """Keras on the JAX backend (imported on first use, never at module import)."""
+    from bench.backend import ensure_jax_backend
+
+    ensure_jax_backend()
+    import keras
+
+    return keras
 
 
-class KerasModel(DeviceShipping, KerasEnsemble, Model):
-    """Base of the Keras classifiers; subclasses define :meth:`make_network`. With
-    ``ensemble`` > 1, ``members`` do the work and ``network`` is member 0's."""
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """Adam, SGD (momentum 0.9) or RMSprop at ``learning_rate``."""
+    keras = import_keras()
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=0.9)
+    return keras.optimizers.RMSprop(learning_rate)
+
+
+class KerasModel(Model):
+    """Base of the Keras classifiers; subclasses define :meth:`make_network`.
+
+    With ``ensemble`` > 1 the instance's :class:`~bench.interfaces.Model` methods are
+    those of its :class:`~.ensemble.SeedEnsemble` (``self.ensemble``), whose members are
+    single networks of this class; ``network`` is then member 0's.
+    """
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -62,25 +81,27 @@ class KerasModel(DeviceShipping, KerasEnsemble, Model):
         self.shape: tuple[int, ...] = ()
         self.devices = 1  # > 1: trains data-parallel over this many local devices
         self._distribution: Any = None
-        self._stages: dict[int, tuple[Any, DeviceStage | None]] = {}
+        self._device_steps: tuple[str, ...] | None = None  # of the device stage used
         self._wrappers: dict[tuple[int, int, str], tuple[Any, Any]] = {}
         self._trained: set[int] = set()
         self._timing: dict[str, float] = {}
-        self.members: list[KerasModel] = []  # of a seed ensemble; [] for ensemble = 1
+        self.ensemble: SeedEnsemble | None = None
+        if self.params["ensemble"] > 1:  # the one place a seed ensemble branches off
+            self.ensemble = SeedEnsemble(self)
+            for method in SeedEnsemble.MODEL_METHODS:
+                setattr(self, method, getattr(self.ensemble, method))
 
     @abstractmethod
     def make_network(self, input_shape: tuple[int, ...], n_classes: int) -> keras.Model:
         """The uncompiled network: inputs of ``input_shape``, softmax over ``n_classes``."""
 
+    def _reset(self) -> None:
+        self._device_steps, self._wrappers, self._trained, self._timing = None, {}, set(), {}
+
     def build(self, input_shape: tuple[int, ...], classes: Sequence[str], seed: int) -> None:
         keras = import_keras()
         self.classes, self.shape = list(classes), tuple(input_shape)
-        self._stages, self._wrappers, self._trained, self._timing = {}, {}, set(), {}
-        self.members = []
-        if self.params["ensemble"] > 1:
-            self.build_members(input_shape, classes, seed)
-            self.network, self.devices = self.members[0].network, self.members[0].devices
-            return
+        self._reset()
         keras.utils.set_random_seed(seed)
         self._distribution = self.data_parallel()
         with self.scope(), self.precision_scope():
@@ -137,8 +158,6 @@ class KerasModel(DeviceShipping, KerasEnsemble, Model):
         return -(-self.params["batch_size"] // self.devices) * self.devices
 
     def compile(self, network: keras.Model) -> None:
-        from bench_plugins.models.keras_parts import make_optimizer
-
         network.compile(
             optimizer=make_optimizer(self.params["optimizer"], self.params["learning_rate"]),
             loss="sparse_categorical_crossentropy",
@@ -151,28 +170,84 @@ class KerasModel(DeviceShipping, KerasEnsemble, Model):
             raise RuntimeError(f"model {self.name!r}: call build() or load() first")
         return self.network
 
-    def class_weights(self, train: Feed) -> np.ndarray | None:
+    def class_weights(self, train: ModelInput) -> np.ndarray | None:
         if self.params["class_weight"] == "none":
             return None
+        from bench_plugins.models.keras.data import balanced_weights
+
         return balanced_weights(train.y, len(self.classes))
 
-    def fit(
-        self, train: Feed, validation: Feed | None, epochs: int, initial_epoch: int = 0
-    ) -> dict[str, list[float]]:
-        from bench_plugins.models.keras_parts import FeedDataset, in_index_order, with_batch_size
+    # -- what travels to the device -----------------------------------------------------
 
-        if self.members:
-            return self.fit_members(train, validation, epochs, initial_epoch)
+    def device_render(self) -> bool:
+        """Whether to render on the device: the option, ``auto`` meaning an accelerator."""
+        choice = self.params["device_render"]
+        if choice == "auto":
+            import jax
+
+            return jax.default_backend() != "cpu"
+        return choice == "on"
+
+    def stage(self, inputs: ModelInput) -> DeviceStage | None:
+        """The device stage drawing this model's pictures from ``inputs`` (None: render
+        on the host: ``device_render`` is off, or the renderer has no device version)."""
+        if not self.device_render():
+            return None
+        stage = inputs.device_stage(self.shape)
+        if stage is not None and self._device_steps is None:
+            self._device_steps = stage.device_steps
+        return stage
+
+    def shipped(self, inputs: ModelInput) -> ModelInput:
+        """``inputs`` as they travel to the device: spectra for the device stage, or
+        images encoded as ``transfer_dtype`` (``inputs`` itself on the default path)."""
+        stage = self.stage(inputs)
+        if stage is not None:
+            return inputs.for_device(stage)
+        return inputs.with_transfer_dtype(self.params["transfer_dtype"])
+
+    def wrapped(self, model: keras.Model, inputs: ModelInput) -> keras.Model:
+        """``model`` behind a DeviceInput layer taking what ``inputs`` (from :meth:`shipped`)
+        yields, compiled and kept (optimizer state carries over between fits);
+        ``model`` itself when ``inputs`` yields float32 images."""
+        if inputs.stage is None and inputs.transfer_dtype == "float32":
+            return model
+        key = (id(model), id(inputs.stage), inputs.transfer_dtype)
+        if key not in self._wrappers:
+            keras = import_keras()
+            from bench_plugins.models.keras.layers import DeviceInput
+
+            if inputs.stage is not None:
+                dtype, layer = "float32", DeviceInput(inputs.stage.function, self.shape)
+            else:
+                dtype = inputs.transfer_dtype
+                layer = DeviceInput(scale=1 / 255 if dtype == "uint8" else 1.0)
+            with self.scope():
+                x = keras.Input(inputs.input_shape, dtype=dtype, name="shipped")
+                wrapper = keras.Model(x, model(layer(x)), name=f"{model.name}_shipped")
+                self.compile(wrapper)
+            self._wrappers[key] = (model, wrapper)
+        return self._wrappers[key][1]
+
+    # -- training and prediction --------------------------------------------------------
+
+    def fit(
+        self, train: ModelInput, validation: ModelInput | None, epochs: int, initial_epoch: int = 0
+    ) -> dict[str, list[float]]:
+        from bench_plugins.models.keras.data import Padded, TrainingBatches
+
         batch_size = self.global_batch_size()
-        train = self.shipped(with_batch_size(augmented(train, self.params), batch_size))
-        data = FeedDataset(train, self.class_weights(train), workers=self.params["workers"])
-        val = None
+        train = self.shipped(augmented(train, self.params).rebatched(batch_size))
+        data: Any = TrainingBatches(
+            train, self.class_weights(train), workers=self.params["workers"]
+        )
+        val: Any = None
         if validation is not None and validation.n_samples:
-            val = FeedDataset(self.shipped(in_index_order(with_batch_size(validation, batch_size))))
+            val = TrainingBatches(self.shipped(validation.rebatched(batch_size).in_order()))
         timed = data
         if self.devices > 1:
-            data = padded(data, self.devices)
-            val = None if val is None else padded(val, self.devices)
+            data = Padded(data, self.devices)
+            val = None if val is None else Padded(val, self.devices)
         network = self.wrapped(self._network(), train)
         with self.scope():
             return self.run_fit(
@@ -192,7 +267,7 @@ class KerasModel(DeviceShipping, KerasEnsemble, Model):
         """``network.fit`` over the datasets; the history of the epochs run in this call.
         Adds the fit's compile/data/step/validation seconds to :meth:`timing`
         (``timed``: the dataset counting data waits, default ``data``)."""
-        from bench_plugins.models.keras_parts import Reshuffle, StepTimer
+        from bench_plugins.models.keras.callbacks import Reshuffle, StepTimer
 
         timer = StepTimer(data if timed is None else timed, first=id(network) not in self._trained)
         timer.start()
@@ -202,8 +277,8 @@ class KerasModel(DeviceShipping, KerasEnsemble, Model):
                 validation_data=val,
                 epochs=epochs,
                 initial_epoch=initial_epoch,
-                shuffle=False,  # the Feed orders the samples, reshuffled by Reshuffle
-                callbacks=[Reshuffle(data.feed, progress), timer],
+                shuffle=False,  # the input orders the samples, reshuffled by Reshuffle
+                callbacks=[Reshuffle(data.inputs, progress), timer],
                 verbose=0,
             )
         finally:
@@ -223,45 +298,43 @@ class KerasModel(DeviceShipping, KerasEnsemble, Model):
             self._timing[key] = self._timing.get(key, 0.0) + float(value)
 
     def timing(self) -> Mapping[str, float]:
-        """Seconds since :meth:`build`, summed over the fits and ensemble members: ``setup_s``
-        (before the first epoch: Keras reads a first batch; kept inputs are rendered then), ``compile_s``
-        (first step of each compiled network: tracing, compiling, running it), ``data_s`` (waiting for
-        training batches), ``step_s`` (the other training steps), ``validation_s``,
-        ``features_s`` (frozen backbones: feature extraction); ``steps`` (train calls)."""
-        record = self.member_timing() if self.members else self._timing
-        return {k: round(v, 4) if k != "steps" else int(v) for k, v in record.items()}
+        """Seconds since :meth:`build`, summed over the fits: ``setup_s`` (before the first
+        epoch: Keras reads a first batch; kept inputs are rendered then), ``compile_s``
+        (first step of each compiled network: tracing, compiling, running it), ``data_s``
+        (waiting for training batches), ``step_s`` (the other training steps),
+        ``validation_s``, ``features_s`` (frozen backbones: feature extraction); ``steps``
+        (train calls)."""
+        return {k: round(v, 4) if k != "steps" else int(v) for k, v in self._timing.items()}
 
-    def predict_proba(self, feed: Feed) -> np.ndarray:
-        from bench_plugins.models.keras_parts import InputsOnly, with_batch_size
+    def predict_proba(self, inputs: ModelInput) -> np.ndarray:
+        from bench_plugins.models.keras.data import InputsOnly, Padded
 
-        if feed.n_samples == 0:
+        if inputs.n_samples == 0:
             return np.zeros((0, len(self.classes)))
-        if self.members:
-            return self.predict_members(feed)
-        shipped = self.shipped(with_batch_size(feed, self.global_batch_size()))
-        inputs = InputsOnly(shipped, workers=self.params["workers"])
-        data = padded(inputs, self.devices) if self.devices > 1 else inputs
+        shipped = self.shipped(inputs.rebatched(self.global_batch_size()))
+        batches = InputsOnly(shipped, workers=self.params["workers"])
+        data = Padded(batches, self.devices) if self.devices > 1 else batches
         network = self.wrapped(self._network(), shipped)
         try:
             with self.scope():
                 proba = np.asarray(network.predict(data, verbose=0), dtype=np.float64)
         finally:
-            inputs.close()
-        proba = proba[: feed.n_samples]
+            batches.close()
+        proba = proba[: inputs.n_samples]
         return proba / proba.sum(axis=1, keepdims=True)
+
+    # -- the saved model ----------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self._network().save(directory / "model.keras")
         meta = {"model": self.name, "classes": self.classes, "input_shape": list(self.shape)}
-        if self.members:  # ensemble = 1 writes exactly what it did before the option
-            meta["ensemble"] = self.save_members(directory)
         (directory / "model.json").write_text(json.dumps(meta, indent=1) + "\n")
 
     def load(self, directory: Path) -> None:
         meta = read_meta(Path(directory), self.name)
-        self.load_members(Path(directory), meta)
+        check_member_count(Path(directory), meta, self.name, 1)
         self.restore(Path(directory), meta, "model.keras")
 
     def restore(self, directory: Path, meta: Mapping[str, Any], filename: str) -> None:
@@ -269,18 +342,13 @@ class KerasModel(DeviceShipping, KerasEnsemble, Model):
         import_keras()
         import keras
 
-        import bench_plugins.models.keras_parts  # noqa: F401  (registers the custom layers)
+        import bench_plugins.models.keras.layers  # noqa: F401  (registers the custom layers)
 
-        self._stages, self._wrappers, self._trained, self._timing = {}, {}, set(), {}
+        self._reset()
         self.classes, self.shape = list(meta["classes"]), tuple(meta["input_shape"])
-        if self.members:  # member 0 loaded it already
-            self.network = self.members[0].network
-            return
         self.network = keras.saving.load_model(directory / filename, safe_mode=True)
 
     def describe(self) -> Mapping[str, Any]:
-        if self.members:
-            return self.describe_members()
         keras = import_keras()
         import jax
 
@@ -294,7 +362,6 @@ class KerasModel(DeviceShipping, KerasEnsemble, Model):
             "parameters": int(network.count_params()),
             "trainable_parameters": trainable,
         }
-        stages = [stage for _, stage in self._stages.values() if stage is not None]
-        if stages:  # only when the device path ran: the default report is unchanged
-            info["device_render"] = list(stages[0].device_steps)
+        if self._device_steps is not None:  # only when the device path ran
+            info["device_render"] = list(self._device_steps)
         return info

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from bench.errors import BenchError
+from bench.interfaces import ModelInput
 from bench.options import Option
-from bench_plugins.models.features import FeatureExtraction
-from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
+from bench_plugins.models.keras.base import KerasModel, import_keras
+from bench_plugins.models.keras.features import FeatureCache
+from bench_plugins.models.keras.options import TRAINING_OPTIONS
 
 if TYPE_CHECKING:
     import keras
-
-    from bench.feed import Feed
 
 IMAGE_OPTIONS = (
     Option("image_size", list, [224, 224], "input image [height, width]", item_type=int),
@@ -80,7 +81,7 @@ def two_rows_like(x: np.ndarray, step: int = 1 << 14) -> np.ndarray:
     return np.stack([mean - std, mean + std]).astype(np.float32)
 
 
-class KerasApplication(FeatureExtraction, KerasModel):
+class KerasApplication(KerasModel):
     """A keras.applications backbone (include_top=False, average pooling) plus a new head."""
 
     family: ClassVar[str] = ""  # module in keras.applications
@@ -94,15 +95,16 @@ class KerasApplication(FeatureExtraction, KerasModel):
         super().__init__(**params)
         self._head: keras.Model | None = None
         self._extractor: keras.Model | None = None
-        self._features: list[tuple[Feed, np.ndarray]] = []
-        self._feature_folder: Path | None = None
+        self.feature_cache = FeatureCache(self.name, self.params["feature_dir"])
 
     def build(self, input_shape: tuple[int, ...], classes: Any, seed: int) -> None:
-        self._head, self._extractor, self._features = None, None, []
+        self._head, self._extractor = None, None
+        self.feature_cache.clear()
         super().build(input_shape, classes, seed)
 
     def load(self, directory: Path) -> None:
-        self._head, self._extractor, self._features = None, None, []
+        self._head, self._extractor = None, None
+        self.feature_cache.clear()
         super().load(directory)
 
     def input_shape(self, n_pixels: int) -> tuple[int, ...]:
@@ -116,7 +118,7 @@ class KerasApplication(FeatureExtraction, KerasModel):
 
     def make_network(self, input_shape: tuple[int, ...], n_classes: int) -> keras.Model:
         keras = import_keras()
-        from bench_plugins.models.keras_parts import ImageNetInput
+        from bench_plugins.models.keras.layers import ImageNetInput
 
         backbone = self.backbone((*input_shape[:2], 3))
         inputs = keras.Input(input_shape, name="image")
@@ -190,9 +192,9 @@ class KerasApplication(FeatureExtraction, KerasModel):
     # -- frozen mode: train the head on cached backbone features ------------------------
 
     def fit(
-        self, train: Feed, validation: Feed | None, epochs: int, initial_epoch: int = 0
+        self, train: ModelInput, validation: ModelInput | None, epochs: int, initial_epoch: int = 0
     ) -> dict[str, list[float]]:
-        if self.params["mode"] != "frozen" or self.members:  # members: each fits itself
+        if self.params["mode"] != "frozen":
             return super().fit(train, validation, epochs, initial_epoch)
         if initial_epoch == 0:  # before anything traces the head
             x = self.features(train)
@@ -201,32 +203,57 @@ class KerasApplication(FeatureExtraction, KerasModel):
         if not self.params["cache_features"] or self.params["augment"]:
             # the full model recomputes features every batch (augmented spectra change
             # every epoch, so their features cannot be cached)
-            self._features = []
+            self.feature_cache.clear()
             return super().fit(train, validation, epochs, initial_epoch)
-        from bench_plugins.models.keras_parts import FeedDataset, in_index_order, with_batch_size
+        from bench_plugins.models.keras.data import TrainingBatches
 
         x_train = self.features(train)
-        batch = with_batch_size(train, self.params["batch_size"])
-        data = FeedDataset(batch, self.class_weights(batch), x_of=x_train.__getitem__)
+        batch = train.rebatched(self.params["batch_size"])
+        data = TrainingBatches(batch, self.class_weights(batch), x_of=x_train.__getitem__)
         val = None
         if validation is not None and validation.n_samples:
             x_val = self.features(validation)
-            val_feed = in_index_order(with_batch_size(validation, self.params["batch_size"]))
-            val = FeedDataset(val_feed, x_of=x_val.__getitem__)
+            in_order = validation.rebatched(self.params["batch_size"]).in_order()
+            val = TrainingBatches(in_order, x_of=x_val.__getitem__)
         return self.run_fit(self.head(), data, val, epochs, initial_epoch, progress=self.progress)
 
-    def predict_proba(self, feed: Feed) -> np.ndarray:
-        """Frozen mode: the head on cached features when ``feed`` was seen in ``fit``."""
-        for known, x in self._features:
-            if known is feed:
-                step = 1 << 14  # memory-mapped features: a chunk in RAM at a time
-                parts = [
-                    self.head().predict(np.asarray(x[s : s + step]), verbose=0)
-                    for s in range(0, len(x), step)
-                ]
-                proba = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 0))
-                return proba / proba.sum(axis=1, keepdims=True)
-        return super().predict_proba(feed)
+    def predict_proba(self, inputs: ModelInput) -> np.ndarray:
+        """Frozen mode: the head on cached features when ``inputs`` was seen in ``fit``."""
+        x = self.feature_cache.get(inputs)
+        if x is None:
+            return super().predict_proba(inputs)
+        step = 1 << 14  # memory-mapped features: a chunk in RAM at a time
+        parts = [
+            self.head().predict(np.asarray(x[s : s + step]), verbose=0)
+            for s in range(0, len(x), step)
+        ]
+        proba = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 0))
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def features(self, inputs: ModelInput) -> np.ndarray:
+        """Pooled backbone features of ``inputs`` in position order, computed once per
+        input (shipped like the images, rendered on the device when that is on)."""
+        x = self.feature_cache.get(inputs)
+        if x is not None:
+            return x
+        keras = import_keras()
+        from bench_plugins.models.keras.data import InputsOnly
+
+        start = time.perf_counter()
+        if self._extractor is None:  # kept: its compiled predict step is reused
+            network = self._network()
+            pooled = network.get_layer("head_norm").input  # the backbone output
+            self._extractor = keras.Model(network.inputs, pooled)
+        shipped = self.shipped(inputs.rebatched(self.params["batch_size"]))
+        extractor = self.wrapped(self._extractor, shipped)
+        data = InputsOnly(shipped, workers=self.params["workers"])
+        try:
+            x = self.feature_cache.extract(extractor, data, inputs.n_samples)
+        finally:
+            data.close()
+        self.feature_cache.add(inputs, x)
+        self.add_timing({"features_s": time.perf_counter() - start})
+        return x
 
     def head(self) -> keras.Model:
         """The head alone (sharing its layers with the full network), compiled once."""

@@ -1,11 +1,7 @@
-"""Keras on demand, and the batch helpers shared by the Keras models: class weights and
-padding batches to a multiple of the device count (zero-weight pads)."""
+"""The options every Keras model shares (training, device speed, seed ensemble,
+augmentation), declared as data, and the history keys its ``fit`` reports."""
 
 from __future__ import annotations
-
-from typing import Any
-
-import numpy as np
 
 from bench.options import Option
 from bench_plugins.models.augment import AUGMENT_OPTIONS
@@ -71,56 +67,3 @@ TRAINING_OPTIONS = (
     ),
     *AUGMENT_OPTIONS,
 )
-
-
-def import_keras() -> Any:
-    """Keras on the JAX backend (imported on first use, never at module import)."""
-    from bench.backend import ensure_jax_backend
-
-    ensure_jax_backend()
-    import keras
-
-    return keras
-
-
-def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """scikit-learn's 'balanced' class weights; 0 for classes absent from ``y``."""
-    counts = np.bincount(y[y >= 0], minlength=n_classes).astype(np.float64)
-    present = counts > 0
-    weights = np.zeros(n_classes)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    return weights
-
-
-def pad_batch(batch: tuple[np.ndarray, ...], multiple: int) -> tuple[np.ndarray, ...]:
-    """``(x, y[, w])`` padded to a multiple of ``multiple`` samples; the pads have weight 0
-    (``(x,)`` batches are padded with zeros; drop the extra rows of the predictions)."""
-    x = batch[0]
-    pad = -len(x) % multiple
-    if len(batch) == 1:
-        return (np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]),)
-    y = batch[1]
-    w = batch[2] if len(batch) > 2 else np.ones(len(y), np.float32)
-    return (
-        np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]),
-        np.concatenate([y, np.zeros(pad, y.dtype)]),
-        np.concatenate([w, np.zeros(pad, np.float32)]),
-    )
-
-
-def padded(dataset: Any, multiple: int) -> Any:
-    """A PyDataset yielding ``dataset``'s batches through :func:`pad_batch`."""
-    keras = import_keras()
-
-    class Padded(keras.utils.PyDataset):  # type: ignore[misc, name-defined]
-        def __init__(self) -> None:
-            super().__init__()
-            self.feed = getattr(dataset, "feed", None)  # for Reshuffle
-
-        def __len__(self) -> int:
-            return len(dataset)
-
-        def __getitem__(self, i: int) -> tuple[np.ndarray, ...]:
-            return pad_batch(tuple(dataset[i]), multiple)
-
-    return Padded()

@@ -19,7 +19,8 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.options import Option
-from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
+from bench_plugins.models.keras.base import KerasModel, import_keras
+from bench_plugins.models.keras.options import TRAINING_OPTIONS
 
 if TYPE_CHECKING:
     import keras

@@ -1,6 +1,6 @@
 """Logistic regression on the resampled, normalised flux vector (scikit-learn baseline).
 
-``fit`` trains once, on the whole training split (``feed.inputs()``); a later call with a
+``fit`` trains once, on the whole training split (``train.inputs()``); a later call with a
 larger ``epochs`` keeps the fitted model (there are no epochs to continue). The history
 records training and test log-loss and accuracy once per call, repeated for each epoch
 of the call. The model is saved as plain arrays in ``logreg.npz`` (no pickle: loading a
@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from bench.errors import BenchError
-from bench.interfaces import Model
+from bench.interfaces import Model, ModelInput
 from bench.options import Option
 from bench_plugins.models.common import FLUX_OPTIONS, read_meta
-
-if TYPE_CHECKING:
-    from bench.feed import Feed
 
 
 def softmax_proba(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
@@ -63,25 +60,25 @@ class LogisticRegression(Model):
         self.coef = None
 
     def fit(
-        self, train: Feed, validation: Feed | None, epochs: int, initial_epoch: int = 0
+        self, train: ModelInput, validation: ModelInput | None, epochs: int, initial_epoch: int = 0
     ) -> dict[str, list[float]]:
         if self.coef is None:
             self._fit_once(train)
         history: dict[str, list[float]] = {}
         splits = [("", train), ("val_", validation)]
-        for prefix, feed in splits:
-            if feed is None or feed.n_samples == 0:
+        for prefix, inputs in splits:
+            if inputs is None or inputs.n_samples == 0:
                 continue
-            known = feed.y >= 0
-            proba = self.predict_proba(feed)[known]
-            y = feed.y[known]
+            known = inputs.y >= 0
+            proba = self.predict_proba(inputs)[known]
+            y = inputs.y[known]
             loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0))))
             accuracy = float(np.mean(proba.argmax(axis=1) == y))
             history[prefix + "loss"] = [loss] * (epochs - initial_epoch)
             history[prefix + "accuracy"] = [accuracy] * (epochs - initial_epoch)
         return history
 
-    def _fit_once(self, train: Feed) -> None:
+    def _fit_once(self, train: ModelInput) -> None:
         from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
         known = train.y >= 0
@@ -103,11 +100,11 @@ class LogisticRegression(Model):
         self.coef, self.intercept = model.coef_, model.intercept_
         self.fitted_classes = model.classes_.astype(np.int64)
 
-    def predict_proba(self, feed: Feed) -> np.ndarray:
+    def predict_proba(self, inputs: ModelInput) -> np.ndarray:
         if self.coef is None:
             raise RuntimeError(f"model {self.name!r}: call fit() or load() first")
-        x = feed.inputs().reshape(feed.n_samples, -1).astype(np.float64)
-        proba = np.zeros((feed.n_samples, len(self.classes)))
+        x = inputs.inputs().reshape(inputs.n_samples, -1).astype(np.float64)
+        proba = np.zeros((inputs.n_samples, len(self.classes)))
         proba[:, self.fitted_classes] = softmax_proba(x, self.coef, self.intercept)
         return proba
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.options import Option
 from bench_plugins.models.common import FLUX_OPTIONS, check_pixels
-from bench_plugins.models.keras_base import TRAINING_OPTIONS, KerasModel, import_keras
+from bench_plugins.models.keras.base import KerasModel, import_keras
+from bench_plugins.models.keras.options import TRAINING_OPTIONS
 
 if TYPE_CHECKING:
     import keras
