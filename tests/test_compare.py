@@ -191,10 +191,10 @@ BASELINE = Path(__file__).resolve().parents[1] / "reports" / "baseline" / "repor
 def _degraded_copy(out: Path, cell_id: str, fall: float) -> Path:
     """The committed baseline with ``fall`` of one cell's test objects turned from right to
     wrong (its predictions.csv and metrics rewritten), the other cells as they were."""
-    from bench.store.files import write_csv
     from bench.results.metrics import compute_metrics
     from bench.results.paired import read_predictions
     from bench.results.report import write_report
+    from bench.store.files import write_csv
 
     report = json.loads(BASELINE.read_text())
     classes = report["config"]["benchmark"]["classes"]

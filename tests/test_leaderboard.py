@@ -14,10 +14,10 @@ import pytest
 
 from bench.cli import main
 from bench.errors import BenchError
-from bench.store.files import write_csv
 from bench.results.leaderboard import format_leaderboard, leaderboard
 from bench.results.metrics import compute_metrics
 from bench.results.report import build_report, now, write_report
+from bench.store.files import write_csv
 
 CLASSES = ["STAR", "GALAXY", "QSO"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.store.files import atomic_write_text
 from bench.results import figures as figures_
 from bench.results import paper, plots
 from bench.results.objects import read_predictions
 from bench.results.report_md import split_heading, validation_fraction
+from bench.store.files import atomic_write_text
 from bench.store.rundir import RunDir, mistakes_of, predictions_of
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}

@@ -16,8 +16,8 @@ from bench.plugins.manager import Registry, registry_like
 from bench.run.cellkey import data_fingerprint
 from bench.run.events import Events, SilentEvents
 from bench.run.plan import Cell, PluginOrigin, Sources, TrainTask, plan_matrix
-from bench.store.rundir import RunDir
 from bench.run.train import cached_results, failed_result, train_run
+from bench.store.rundir import RunDir
 
 Results = dict[int, list[dict[str, Any]]]
 

@@ -19,8 +19,8 @@ from bench.errors import BenchError
 from bench.feed import Feed
 from bench.run.inputrange import outside
 from bench.run.predict_checks import check_cell, check_writable, rebuild
-from bench.store.rundir import CELL_JSON, read_cell_config
 from bench.spectra import ArraySource
+from bench.store.rundir import CELL_JSON, read_cell_config
 
 CHUNK = 1024
 FORMATS = ("csv", "parquet")

@@ -13,16 +13,16 @@ import numpy as np
 
 from bench.feed import Feed, Pipeline
 from bench.interfaces import Model
-from bench.run.pipeline import build_pipeline, renderer_for
 from bench.plugins.manager import Registry
 from bench.results.metrics import compute_metrics
 from bench.results.objects import fact_text, model_facts, object_facts, top_mistakes
 from bench.run.events import Events, epoch_text
 from bench.run.inputrange import training_range
 from bench.run.output_checks import check_plugin_output
+from bench.run.pipeline import build_pipeline, renderer_for
 from bench.run.plan import Cell, TrainTask
-from bench.store.rundir import CellFiles, RunDir, cell_path
 from bench.spectra import SpectrumSource
+from bench.store.rundir import CellFiles, RunDir, cell_path
 
 
 @dataclass

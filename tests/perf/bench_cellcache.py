@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.split import known_label_index, stratified_split
-from bench.store.files import atomic_write_text
 from bench.run.cellkey import data_fingerprint
-from bench.store.rundir import RunDir
 from bench.spectra import ArraySource, SpectrumBatch
+from bench.store.files import atomic_write_text
+from bench.store.rundir import RunDir
 
 
 class IdsOnly(ArraySource):
