@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import io as bench_io
 from bench.cli import main
 from bench.errors import BenchError
 from bench.results.report import load_report
-from bench.run import rundir
+from bench.store import files as bench_io
+from bench.store import rundir
 from tests.test_resume import TOY_CONFIG, _files, _reused
 
 ROOT = Path(__file__).resolve().parents[1]
