@@ -5,7 +5,7 @@ A pixel is *good* when its flux is finite and its ivar is finite and positive. K
 never return NaN or inf: bad pixels get a finite flux (interpolated) and ivar 0.
 
 Kernels with a device twin take the array module first, ``xp``: ``numpy`` or
-``jax.numpy`` (as ``template_scan.chi2_scan``), so one function serves a plugin's numpy
+``jax.numpy`` (as ``template_fit``'s ``scan.chi2_scan``), so one function serves a plugin's numpy
 path and the jit-compiled ``device_function``; with jax they give the numpy results to
 float32 rounding. They accumulate in :func:`wide_float` (float64 with numpy).
 
