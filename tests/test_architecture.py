@@ -190,6 +190,11 @@ def test_the_public_api_is_declared_and_importable():
     assert not any(m.startswith("bench.feed") for m in bench.PUBLIC_API)
 
 
+def test_the_top_level_of_bench_is_the_public_api():
+    top = {name for name, path in BENCH.items() if path.parent == ROOT / "bench"}
+    assert top - {"bench.__main__"} == set(bench.PUBLIC_API), "a folder holds the internals"
+
+
 def test_plugins_import_only_the_public_api():
     plugin_files = {**PLUGINS, **EXAMPLES}
     outside = sorted(
