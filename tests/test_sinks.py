@@ -85,8 +85,11 @@ def test_mlflow_sink_logs_a_run_read_back_by_mlflows_client(toy_registry, tmp_pa
 
     store = (tmp_path / "mlruns").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps file stores opt-in
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)  # the sink opts in for file:
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "bench-test")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     reg = manager.get_registry(extra=[toy], third_party=False)  # mlflow: a built-in entry point
     monkeypatch.setattr(manager, "_overrides", [reg])
     out = tmp_path / "run"
@@ -108,6 +111,15 @@ def test_mlflow_sink_logs_a_run_read_back_by_mlflows_client(toy_registry, tmp_pa
     ok = next(r for r in report["results"] if r["status"] == "ok")
     child = next(r for r in children if r.info.run_name == ok["cell"]["id"])
     assert child.data.params["model"] == ok["cell"]["model"]
+    model_spec = next(m for m in report["config"]["models"] if m["label"] == ok["cell"]["model"])
+    for option, value in model_spec["params"].items():  # every model option
+        assert child.data.params[f"model.{option}"] == _as_param(value)
+    for option, value in report["config"]["protocol"].items():  # every protocol option
+        assert parent.data.params[f"protocol.{option}"] == _as_param(value)
+        assert child.data.params[f"protocol.{option}"] == _as_param(value)
+    commit = report["provenance"]["git_commit"] or "unknown"
+    assert parent.data.tags["bench.commit"] == child.data.tags["bench.commit"] == commit
+    assert child.data.tags["bench.benchmark"] == "toy"
     assert child.data.metrics["test_accuracy"] == pytest.approx(ok["metrics"]["accuracy"])
     history = client.get_metric_history(child.info.run_id, "loss")
     assert [m.step for m in history] == list(range(1, ok["cell"]["epochs"] + 1))
@@ -115,6 +127,36 @@ def test_mlflow_sink_logs_a_run_read_back_by_mlflows_client(toy_registry, tmp_pa
     assert {"model", "confusion_matrix.png", "predictions.csv"} <= artifacts
     failed = [r for r in children if r.info.status == "FAILED"]
     assert len(failed) == report["summary"]["failed"]
+    assert list(elsewhere.iterdir()) == []  # no ./mlruns in the current folder
+
+
+def _as_param(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@pytest.mark.parametrize("uri", ["sqlite:///{tmp}/mlflow.db", "file:///dev/null/not-a-dir"])
+def test_mlflow_store_that_cannot_open_is_one_line_and_the_run_finishes(
+    toy_registry, tmp_path, monkeypatch, capsys, uri
+):
+    """mlflow-skinny has no SQL store, and a file store may be unwritable: either way one
+    warning line, the report written, the exit code the cells' own (1: a broken model)."""
+    pytest.importorskip("mlflow")
+    import importlib.util
+
+    if uri.startswith("sqlite") and importlib.util.find_spec("sqlalchemy") is not None:
+        pytest.skip("full mlflow installed: the sqlite store opens")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri.format(tmp=tmp_path))
+    monkeypatch.chdir(tmp_path)
+    reg = manager.get_registry(extra=[toy], third_party=False)
+    monkeypatch.setattr(manager, "_overrides", [reg])
+    out = tmp_path / "run"
+    assert main(["run", str(write(tmp_path, CONFIG)), "--out", str(out)]) == 1
+    assert (out / "report.json").exists() and (out / "report.html").exists()
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "sink mlflow" in line]
+    assert len(lines) == 1 and "Traceback" not in err
+    assert "MLflow cannot use" in lines[0] or "mlflow-skinny" in lines[0]
+    assert not (tmp_path / "mlruns").exists()
 
 
 def test_mlflow_sink_is_an_entry_point_and_off_without_a_tracking_uri(monkeypatch):
