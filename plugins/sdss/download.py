@@ -1,7 +1,10 @@
 """Download spec-lite files from the SDSS Science Archive Server (SAS): resumable, concurrent.
 
 Each file is written to ``NAME.part`` (resumed with an HTTP Range request after a dropped
-connection), checked to be a readable spectrum, then renamed to ``NAME``. Failures never
+connection), checked to be whole (every HDU a spec-lite file has: PRIMARY, COADD,
+SPALL/SPECOBJ, SPZLINE), to be the object asked for (PLATEID/MJD/FIBERID cards) and a
+readable spectrum, then renamed to ``NAME``. A file already at ``NAME`` is kept only when
+it passes the same checks (an empty or damaged file is fetched again). Failures never
 stop the other files; they come back in :class:`DownloadSummary`. No terminal output:
 pass ``progress`` to show it.
 """
@@ -36,6 +39,9 @@ RELEASES = {
 LEGACY_RUN2D = {"26", "103", "104"}  # SDSS-I/II spectra live under sas/<release>/sdss/
 URL_TEMPLATE = "{base}/{release}/{survey}/spectro/redux/{run2d}/spectra/lite/{plate:04d}/{name}"
 _RUN2D = re.compile(r"^[A-Za-z0-9_.]+$")
+_NAME = re.compile(r"spec-(\d+)-(\d+)-(\d+)\.fits", re.IGNORECASE)
+# HDUs of a spec-lite file by name; any one name of a tuple will do.
+SPEC_LITE_HDUS = (("PRIMARY",), ("COADD",), ("SPALL", "SPECOBJ"), ("SPZLINE",))
 CHUNK = 1 << 20
 
 Target = tuple[int, int, int] | tuple[int, int, int, str]  # plate, mjd, fiber[, run2d]
@@ -135,20 +141,23 @@ def download_spectra(
 def fetch(
     url: str, path: Path, retries: int = 3, backoff: float = 1.0, timeout: float = 60.0
 ) -> DownloadResult:
-    """Download one file to ``path`` via ``path.part``, resuming and retrying with back-off."""
-    if path.exists():
+    """Download one file to ``path`` via ``path.part``, resuming and retrying with back-off.
+
+    The file must be the object its name (``spec-PLATE-MJD-FIBER.fits``) asks for."""
+    if path.exists() and downloaded_problem(path) is None:
         return DownloadResult(url, path, "skipped")
     part = path.with_name(path.name + ".part")
     reason = ""
     for attempt in range(1, retries + 2):
         try:
             whole = _get(url, part, timeout)
-            cut = fits_incomplete(part)
+            cut = fits_incomplete(part) or missing_hdus(part)
             if cut and whole:  # every byte the server announced is here: the file is damaged
                 raise BenchError(f"{part}: incomplete FITS ({cut})")
             if cut:  # a connection closed early without a Content-Length: resume it
                 raise http.client.IncompleteRead(b"", None)
-            read_spectrum(part)  # the FITS opens and holds a spectrum
+            if problem := downloaded_problem(part, path.name):
+                raise BenchError(f"{part}: {problem}")
             os.replace(part, path)
             return DownloadResult(
                 url, path, "downloaded", attempts=attempt, nbytes=path.stat().st_size
@@ -167,7 +176,7 @@ def fetch(
             http.client.HTTPException,
         ) as exc:  # URLError, timeouts, dropped connections
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-            if part.exists() and (cut := fits_incomplete(part)):
+            if part.exists() and (cut := fits_incomplete(part) or missing_hdus(part)):
                 reason = f"incomplete download ({cut})"
         if attempt <= retries:
             time.sleep(backoff * 2 ** (attempt - 1))
@@ -190,6 +199,79 @@ def _get(url: str, part: Path, timeout: float) -> bool:
     if expected is not None and size != expected:
         raise http.client.IncompleteRead(b"", expected - size)
     return expected is not None
+
+
+def downloaded_problem(path: Path, name: str | None = None) -> str | None:
+    """Why the file at ``path`` is not a whole, readable spec-lite file of the object that
+    ``name`` (default: its own name) asks for; ``None`` when it is."""
+    try:
+        if path.stat().st_size == 0:
+            return "empty file"
+        cut = fits_incomplete(path) or missing_hdus(path)
+        if cut:
+            return f"incomplete FITS ({cut})"
+        read_spectrum(path)  # the FITS opens and holds a spectrum
+        return identity_problem(path, name or path.name)
+    except BenchError as exc:
+        return str(exc).split(": ", 1)[-1]
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+
+
+def missing_hdus(path: Path) -> str | None:
+    """Which HDUs of a spec-lite file (:data:`SPEC_LITE_HDUS`) ``path`` lacks, if any: a
+    file cut exactly at an HDU boundary is a whole FITS file, but not a whole spec-lite."""
+    names = hdu_names(path)
+    lacking = [" or ".join(want) for want in SPEC_LITE_HDUS if not set(want) & set(names)]
+    if not lacking:
+        return None
+    return f"{len(names)} HDUs ({', '.join(names)}); no {', '.join(lacking)} HDU"
+
+
+def hdu_names(path: Path) -> list[str]:
+    """EXTNAME of every HDU (PRIMARY for the first), read from the headers alone."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, lazy_load_hdus=True) as hdul:
+            return [str(h.name).strip().upper() or "(unnamed)" for h in hdul]
+    except Exception as exc:  # astropy raises OSError, ValueError, ... on bad bytes
+        raise BenchError(f"{path}: unreadable FITS file ({' '.join(str(exc).split())})") from None
+
+
+def identity_problem(path: Path, name: str) -> str | None:
+    """Whether the object in ``path`` (PLATEID/MJD/FIBERID cards of the primary header, else
+    the PLATE/MJD/FIBERID columns of its SPALL/SPECOBJ row) is the one ``name`` asks for."""
+    match = _NAME.fullmatch(name)
+    if match is None:
+        return None
+    wanted = tuple(int(g) for g in match.groups())
+    found = file_identity(path)
+    if found is None:
+        return "no PLATEID/MJD/FIBERID in its header or PLATE/MJD/FIBERID in its SPALL row"
+    if found != wanted:
+        got = "-".join(str(v) for v in found)
+        return f"names another object: plate-mjd-fiber {got}, expected {'-'.join(match.groups())}"
+    return None
+
+
+def file_identity(path: Path) -> tuple[int, int, int] | None:
+    """(plate, mjd, fiber) by card name from the primary header, else from the class row."""
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        header = hdul[0].header
+        if all(k in header for k in ("PLATEID", "MJD", "FIBERID")):
+            return int(header["PLATEID"]), int(header["MJD"]), int(header["FIBERID"])
+        for hdu in hdul[1:]:
+            if str(hdu.name).upper() not in ("SPALL", "SPECOBJ") or not len(hdu.data):
+                continue
+            names = {c.upper(): c for c in hdu.columns.names}
+            if all(k in names for k in ("PLATE", "MJD", "FIBERID")):
+                row = hdu.data[0]
+                plate, mjd, fiber = (int(row[names[k]]) for k in ("PLATE", "MJD", "FIBERID"))
+                return plate, mjd, fiber
+    return None
 
 
 BLOCK = 2880  # FITS files are made of 2880-byte blocks; a header is 36 cards of 80 bytes
