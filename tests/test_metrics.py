@@ -155,3 +155,36 @@ def test_every_built_in_source_gives_per_object_snr():
     assert props["snr"].shape == (10,) and np.isfinite(props["snr"]).all()
     assert (props["snr"] > 0).all() and np.isnan(props["magnitude"]).all()
     assert np.allclose(props["snr"], source.read(np.arange(10)).snr, rtol=1e-5)
+
+
+def test_one_interval_method_per_quantity_and_none_of_them_zero_width():
+    """Proportions (accuracy, recall, precision) get Wilson intervals from the counts, the
+    same numbers as the binned tables; macro F1 a clipped bootstrap; a perfect recall on
+    4 objects is not [1, 1]; the point metrics are the same as before."""
+    y_true = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+    y_pred = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 1])
+    m = compute_metrics(y_true, one_hot_proba(y_pred), CLASSES, seed=3)
+    ci = m["intervals"]
+    assert ci["recall"]["A"] == wilson(4, 4)
+    lo, hi = ci["recall"]["A"]
+    assert hi == 1.0 and lo == pytest.approx(0.510, abs=1e-3)  # not [1.000, 1.000]
+    assert ci["accuracy"] == wilson(8, 10)
+    assert ci["precision"]["B"] == wilson(2, 3)
+    z = np.full(10, 2.5)  # one redshift bin holding every object: the table's interval
+    (row,) = compute_metrics(y_true, one_hot_proba(y_pred), CLASSES, redshift=z)["bins"]["redshift"]
+    assert row["recall_interval"]["A"] == ci["recall"]["A"]
+    assert row["purity_interval"]["B"] == ci["precision"]["B"]
+    assert m["accuracy"] == pytest.approx(0.8) and m["per_class"]["A"]["recall"] == 1.0
+    assert "Wilson" in ci["method"] and "bootstrap" in ci["method"]
+    f_lo, f_hi = ci["macro_f1"]
+    assert 0.0 <= f_lo <= m["macro_f1"] <= f_hi <= 1.0
+    assert metric_value(m, "precision:B")[1] == ci["precision"]["B"]
+
+
+def test_across_seed_intervals_are_clipped_to_the_unit_range():
+    from bench.results.metrics import mean_interval
+
+    lo, hi = mean_interval([0.80, 0.95])  # two seeds: the raw t interval reaches 1.35
+    assert lo < 0.80 and hi == 1.0
+    assert mean_interval([0.9]) is None
+    assert mean_interval([0.02, 0.3])[0] == 0.0

@@ -4,18 +4,19 @@ Bins start from fixed, physically meaningful edges (``EDGES``); neighbouring bin
 merged until every bin holds at least ``MIN_BIN_COUNT`` objects (or only one bin is left),
 so no figure rests on two objects. Each bin gives its count and, per class, completeness
 (recall: found / true members in the bin) and purity (precision: right / called this
-class in the bin) with their counts and 95 % Wilson intervals.
+class in the bin) with their counts and 95 % Wilson intervals (:func:`~bench.results.rates.wilson`,
+the interval the tables and figures use for every proportion).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from bench.errors import BenchError
+from bench.results.rates import wilson
 
 EDGES = {
     "redshift": (0.1, 0.5, 1.0, 2.1),
@@ -24,18 +25,6 @@ EDGES = {
 }
 NAMES = {"redshift": "z", "snr": "S/N", "magnitude": "mag"}
 MIN_BIN_COUNT = 20
-Z95 = 1.959964
-
-
-def wilson(k: int, n: int, z: float = Z95) -> list[float] | None:
-    """Wilson score interval of a proportion k/n (None when n is 0)."""
-    if n == 0:
-        return None
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return [round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6)]
 
 
 def merged_edges(values: np.ndarray, edges: Sequence[float], min_count: int) -> list[float]:
