@@ -77,6 +77,13 @@ PROTOCOL_KEYS = (
         ge=0.0,
         lt=1.0,
     ),
+    Option(
+        "cell_timeout_s",
+        float,
+        None,
+        "fail a cell that runs longer (seconds; unset: no limit); the other cells go on",
+        gt=0.0,
+    ),
 )
 SECTIONS = (
     "benchmark",

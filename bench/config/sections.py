@@ -57,6 +57,7 @@ class Protocol:
     max_spectra: int | None = None
     validation_fraction: float = 0.1
     quick_max_spectra: int = 300
+    cell_timeout_s: float | None = None  # a cell running longer fails (bench.run.guard)
 
     @property
     def sample_seed(self) -> int:

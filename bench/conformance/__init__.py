@@ -16,6 +16,7 @@ from bench.conformance.fixtures import Failed, check_options, dirty, spectra
 from bench.errors import BenchError, closest
 from bench.interfaces import Dataset, Model, Plugin, Preprocessor, Renderer
 from bench.plugins.manager import KINDS, SPECTRUM_KINDS, Registry, get_registry
+from bench.run.guard import Guard, one_line
 
 __all__ = ["CheckResult", "check", "dirty", "resolve_kind", "spectra"]
 
@@ -67,11 +68,17 @@ def check(
 
     def run(label: str, step: Callable[[], Any]) -> Any:
         try:
-            value = step()
+            with Guard() as guard:
+                value = step()
         except Failed as exc:
             results.append(CheckResult(kind, name, label, False, str(exc)))
             return None
-        except Exception as exc:  # noqa: BLE001 - a crash is a failed check, not a traceback
+        except BaseException as exc:  # a crash, a sys.exit: a failed check, not the end
+            if not guard.is_failure(exc):
+                raise  # the user's own Ctrl-C
+            if not isinstance(exc, Exception):
+                results.append(CheckResult(kind, name, label, False, one_line(exc)))
+                return None
             message = f"raised {type(exc).__name__}: {exc}".splitlines()[0]
             if isinstance(exc, BenchError):
                 message += " (options the plugin needs: --option key=value, or options={...})"

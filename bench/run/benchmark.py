@@ -14,7 +14,8 @@ from bench.config import Config
 from bench.errors import BenchError
 from bench.plugins.manager import Registry
 from bench.run.events import Events
-from bench.store.rundir import RunDir
+from bench.run.plan import Plan
+from bench.store.rundir import RunDir, earlier_runs
 
 
 @dataclass
@@ -27,29 +28,67 @@ class RunOutcome:
     sink_errors: list[str] = field(default_factory=list)
 
 
+class PlannedRunDir(RunDir):
+    """A run folder chosen but not made yet: :func:`run_benchmark` plans the run first (a
+    mistake found there leaves no folder), then makes, checks and locks it (:meth:`make`)."""
+
+    def __init__(self, root: Path, default: bool, on_takeover: Callable[[str], None]) -> None:
+        super().__init__(root)
+        self.default = default  # <output>/<name>-<time>: may get a -2 suffix, reuses earlier runs
+        self.on_takeover = on_takeover
+        self.made = False
+
+    def make(self) -> bool:
+        """Create (a fresh default folder: ``-2``... when one of that second exists),
+        check writable, lock and recover the folder; whether this call created it."""
+        try:
+            created = self._create()
+            probe = self.root / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            where = self.root
+            raise BenchError(
+                f"{where}: output folder is not writable ({exc.strerror or exc})"
+            ) from None
+        try:
+            self.take_lock(self.on_takeover)
+        except OSError as exc:
+            raise BenchError(f"{self.lock}: cannot lock ({exc.strerror or exc})") from None
+        self.recover()
+        self.made = True
+        return created
+
+    def _create(self) -> bool:
+        if not self.default:
+            created = not self.root.exists()
+            self.root.mkdir(parents=True, exist_ok=True)
+            return created
+        parent, stamp = self.root.parent, self.root.name
+        parent.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):  # mkdir is atomic: two runs of one second get two folders
+            candidate = parent / (stamp if n == 1 else f"{stamp}-{n}")
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                continue
+            self.root = candidate
+            return True
+        raise BenchError(f"{parent}: no free run folder name for {stamp}")
+
+
 def prepare_run_dir(
     out: Path | None, config: Config, on_takeover: Callable[[str], None]
 ) -> tuple[RunDir, bool]:
-    """The run folder (``<output>/<name>-<UTC time>`` by default), checked writable and
-    locked; also whether this call created it."""
+    """The run folder (``<output>/<name>-<UTC time>`` by default) as an absolute path, so a
+    plugin that changes the working directory cannot move it; made and locked by
+    :func:`run_benchmark` once the run is planned. Also whether it does not exist yet."""
+    default = out is None
     if out is None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out = Path(config.benchmark.output) / f"{config.benchmark.name}-{stamp}"
-    created = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise BenchError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
-    run_dir = RunDir(out)
-    try:
-        run_dir.take_lock(on_takeover)
-    except OSError as exc:
-        raise BenchError(f"{run_dir.lock}: cannot lock ({exc.strerror or exc})") from None
-    run_dir.recover()
-    return run_dir, created
+    root = Path(out).resolve()
+    return PlannedRunDir(root, default, on_takeover), not root.exists()
 
 
 def run_benchmark(
@@ -60,16 +99,24 @@ def run_benchmark(
     events: Events,
     fresh: bool = False,
 ) -> RunOutcome:
-    """Run every cell into ``run_dir`` and write report.json, report.md and report.html;
-    the lock is released whatever happens."""
+    """Plan the run (every check `bench validate` makes: a mistake leaves no folder), make
+    and lock the run folder, run every cell into it and write report.json, report.md and
+    report.html; the lock is released whatever happens."""
     from bench.results.report import build_report, now, write_report
     from bench.results.sinks import SinkEvents, result_sinks
     from bench.run.execute import run_matrix
+    from bench.run.plan import plan_matrix
 
+    started = now()
+    plan = _planned(lambda: plan_matrix(config, registry, run_dir.root, fresh))
+    if isinstance(run_dir, PlannedRunDir) and not run_dir.made:
+        created = run_dir.make()
+        earlier = tuple(_earlier(config, run_dir)) if run_dir.default and not fresh else ()
+        for task in plan.tasks:
+            task.run_dir, task.earlier = run_dir.root, earlier
     try:
-        started = now()
         events = sinks = SinkEvents(events, result_sinks(registry), run_dir.root)
-        results, datasets = run_matrix(config, registry, run_dir.root, events, fresh)
+        results, datasets = run_matrix(config, registry, run_dir.root, events, fresh, plan)
     except BenchError:
         # a user mistake found before any cell was written: leave nothing behind
         run_dir.release_lock()
@@ -97,3 +144,21 @@ def run_benchmark(
         return RunOutcome(report, run_dir, sinks.run_finished(report))
     finally:
         run_dir.release_lock()
+
+
+def _planned(plan: Callable[[], Plan]) -> Plan:
+    """``plan()``, with a plugin's ``sys.exit`` while planning (a dataset's ``open``) as
+    one line instead of a silent end of the run."""
+    try:
+        return plan()
+    except SystemExit as exc:
+        raise BenchError(
+            f"a plugin called sys.exit({exc.code!r}) while the run was planned (opening a "
+            "dataset or building a model); a plugin must raise, not exit"
+        ) from None
+
+
+def _earlier(config: Config, run_dir: RunDir) -> list[Path]:
+    """Earlier default run folders of this benchmark, whose finished cells this run reuses."""
+    output = Path(config.benchmark.output).resolve()
+    return earlier_runs(output, config.benchmark.name, run_dir.root)

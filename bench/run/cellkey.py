@@ -6,7 +6,9 @@ the protocol fields that matter (train fraction, seed, max_spectra, batch size, 
 cell's epoch count and every epoch count up to it, because one training run continues
 through them), a fingerprint of the data, and the version of every plugin involved and
 of bench itself and of the numerical libraries (keras, jax, jaxlib, numpy, scikit-learn),
-so an upgrade reruns every cell. The key is stored as ``cache_key`` in the cell's ``metrics.json`` and
+so an upgrade reruns every cell, and a hash of each plugin's source code
+(:func:`code_hash`, as benchopt hashes its solvers' files), so an edited plugin reruns its
+cells without a version bump. The key is stored as ``cache_key`` in the cell's ``metrics.json`` and
 ``cell.json``; only cells with status ``ok`` are ever written there, so failed cells
 always run again.
 """
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,9 +76,75 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
+def source_files(cls: type) -> list[Path]:
+    """The files whose code makes ``cls``: for each class of its MRO outside the core and
+    the standard library, its module's file and the ``.py`` files beside it in its
+    package's folder (a plugin's helpers live there)."""
+    files: set[Path] = set()
+    for klass in cls.__mro__:
+        top = klass.__module__.split(".")[0]
+        if top in ("bench", "builtins") or top in sys.stdlib_module_names:
+            continue
+        module = sys.modules.get(klass.__module__)
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        path = Path(path).resolve()
+        files.add(path)
+        if getattr(module, "__package__", None) and (path.parent / "__init__.py").exists():
+            files.update(p.resolve() for p in path.parent.glob("*.py"))
+    return sorted(files)
+
+
+_CODE_HASHES: dict[str, str] = {}  # by class, once per process
+
+
+def code_hash(cls: type) -> str:
+    """SHA-256 of the source of ``cls`` (:func:`source_files`), by file name and bytes
+    relative to each file's folder: the same code gives the same hash in any checkout."""
+    name = f"{cls.__module__}.{cls.__qualname__}:{id(cls)}"
+    if name not in _CODE_HASHES:
+        _CODE_HASHES[name] = _hash_files(source_files(cls))
+    return _CODE_HASHES[name]
+
+
+def _hash_files(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            content = b"<unreadable>"
+        digest.update(f"{path.parent.name}/{path.name}\x1f".encode())
+        digest.update(hashlib.sha256(content).digest())
+    return digest.hexdigest()[:16]
+
+
 def _plugin(registry: Registry, kind: str, spec: PluginSpec) -> dict[str, Any]:
-    version = getattr(registry.get(kind, spec.name), "version", None)
-    return {"name": spec.name, "params": spec.params, "version": str(version)}
+    cls = registry.get(kind, spec.name)
+    version = getattr(cls, "version", None)
+    return {
+        "name": spec.name,
+        "params": spec.params,
+        "version": str(version),
+        "code": code_hash(cls),
+    }
+
+
+def plugin_code(
+    config: Config, registry: Registry, dataset: PluginSpec, model: PluginSpec, render: PluginSpec
+) -> dict[str, str]:
+    """The code hash of each plugin of one training run, by role (``model``,
+    ``preprocess 1``...): stored in ``cell.json`` to say which plugin's code changed."""
+    roles = [("dataset", "dataset", dataset), ("renderer", "renderer", render)]
+    roles.append(("model", "model", model))
+    if config.test_dataset is not None:
+        roles.append(("test_dataset", "dataset", config.test_dataset))
+    roles += [(f"preprocess {i}", "preprocessor", p) for i, p in enumerate(config.preprocess, 1)]
+    return {
+        f"{role} {spec.name}": code_hash(registry.get(kind, spec.name))
+        for role, kind, spec in roles
+    }
 
 
 def cell_keys(

@@ -15,7 +15,8 @@ from bench.executors import Executor
 from bench.plugins.manager import Registry, registry_like
 from bench.run.cellkey import data_fingerprint
 from bench.run.events import Events, SilentEvents
-from bench.run.plan import Cell, PluginOrigin, Sources, TrainTask, plan_matrix
+from bench.run.guard import Guard
+from bench.run.plan import Cell, Plan, PluginOrigin, Sources, TrainTask, plan_matrix
 from bench.run.train import cached_results, failed_result, train_run
 from bench.store.rundir import RunDir
 
@@ -23,15 +24,20 @@ Results = dict[int, list[dict[str, Any]]]
 
 
 def run_matrix(
-    config: Config, registry: Registry, out_dir: Path, events: Events, fresh: bool = False
+    config: Config,
+    registry: Registry,
+    out_dir: Path,
+    events: Events,
+    fresh: bool = False,
+    plan: Plan | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every cell on the configured executor; return the per-cell results (in matrix
     order) and a summary of each dataset. Cells already finished in ``out_dir`` with a
-    matching cache key are reused, unless ``fresh``."""
+    matching cache key are reused, unless ``fresh``; ``plan`` when already made."""
     events.run_started(config.n_cells)
     spec = config.executor
     executor: Executor = registry.create("executor", spec.name, spec.params, "[executor]")
-    plan = plan_matrix(config, registry, out_dir, fresh)
+    plan = plan or plan_matrix(config, registry, out_dir, fresh)
     with executor:
         if executor.in_process:
             fn = partial(run_task, events=events, registry=registry, opened=plan.sources)
@@ -41,7 +47,7 @@ def run_matrix(
     results = [r for i in range(len(plan.tasks)) for r in by_task[i]]
     n_reused = sum(bool(r.get("reused")) for r in results)
     if n_reused:
-        events.message(f"reused {n_reused} finished cells from {out_dir}")
+        events.message(f"reused {n_reused} finished cells (in {out_dir} or earlier runs)")
     return results, plan.summaries
 
 
@@ -51,7 +57,7 @@ def _run_remote(executor: Executor, tasks: list[TrainTask], events: Events) -> R
     done: Results = {}
     remote = []
     for task in tasks:
-        cached = {} if task.fresh else cached_results(task, RunDir(task.run_dir))
+        cached = {} if task.fresh else cached_results(task, RunDir(task.run_dir), events)
         if len(cached) < len(task.cells()):
             remote.append(task)
             continue
@@ -87,13 +93,16 @@ def run_task(
     raises: a failure to rebuild the plugins or reopen the data fails the run's cells."""
     events = events or SilentEvents()
     try:
-        if registry is None:
-            registry = registry_like(task.plugins.extra_modules, task.plugins.third_party)
-        if opened is not None and task.dataset.label in opened:
-            source, test_source = opened[task.dataset.label]
-        else:
-            source, test_source = _reopen(task)
-    except Exception as exc:  # noqa: BLE001 - fails this run's cells, not the matrix
+        with Guard() as guard:
+            if registry is None:
+                registry = registry_like(task.plugins.extra_modules, task.plugins.third_party)
+            if opened is not None and task.dataset.label in opened:
+                source, test_source = opened[task.dataset.label]
+            else:
+                source, test_source = _reopen(task)
+    except BaseException as exc:  # a plugin's sys.exit too: fails this run's cells only
+        if not guard.is_failure(exc):
+            raise
         run_dir = RunDir(task.run_dir)
         return task.index, [failed_result(c, exc, run_dir, events) for c in task.cells()]
     test_from = test_source if task.split.separate_test and test_source is not None else source

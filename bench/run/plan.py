@@ -8,7 +8,7 @@ and computes each cell's cache key; nothing trains here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,7 +19,7 @@ from bench.data.split import known_label_index, stratified_sample, stratified_sp
 from bench.errors import BenchError
 from bench.interfaces import Model
 from bench.plugins.manager import Registry
-from bench.run.cellkey import cell_keys, data_fingerprint
+from bench.run.cellkey import cell_keys, data_fingerprint, plugin_code
 from bench.run.pipeline import renderer_for
 from bench.spectra import SpectrumSource
 
@@ -85,6 +85,8 @@ class TrainTask:
     run_dir: Path
     fresh: bool = False
     plugins: PluginOrigin = field(default_factory=PluginOrigin)
+    code: dict[str, str] = field(default_factory=dict)  # plugin code hash, by role
+    earlier: tuple[Path, ...] = ()  # earlier run folders whose finished cells it may reuse
 
     def cells(self) -> list[Cell]:
         spec, test = self.model, self.config.test_dataset
@@ -130,6 +132,7 @@ def plan_matrix(config: Config, registry: Registry, run_dir: Path, fresh: bool =
         where = f"dataset {spec.label!r}"
         usable = usable_index(source, classes, protocol.max_spectra, protocol.sample_seed, where)
         plan.summaries[spec.label] = summarize(source, usable, classes)
+        check_models(config, registry, len(source.loglam))
         for seed in protocol.seeds:
             for fraction in protocol.train_fractions:
                 split = split_index(source, usable, test_source, test_usable, fraction, seed, where)
@@ -160,6 +163,7 @@ def plan_matrix(config: Config, registry: Registry, run_dir: Path, fresh: bool =
                             run_dir=run_dir.resolve(),
                             fresh=fresh,
                             plugins=origin,
+                            code=plugin_code(config, registry, spec, model_spec, render),
                         )
                     )
     return plan
@@ -183,9 +187,39 @@ def usable_index(
             f"{where}: no spectrum of class {absent[0]!r}; remove it from [benchmark].classes "
             f"(classes found: {sorted(present)})"
         )
+    refuse_duplicates(source, index, where)
     if max_spectra is not None:
         index = stratified_sample(source.labels, index, max_spectra, seed)
     return index
+
+
+def refuse_duplicates(source: SpectrumSource, index: np.ndarray, where: str) -> None:
+    """Two spectra of one object (one id: the same plate/mjd/fiber under two file names)
+    would be counted twice, or sit on both sides of a split: BenchError naming both."""
+    ids = source.ids[index].astype(str)
+    unique, counts = np.unique(ids, return_counts=True)
+    if len(unique) == len(ids):
+        return
+    twice = unique[counts > 1][0]
+    a, b = index[np.flatnonzero(ids == twice)[:2]]
+    table = getattr(source, "table", None)
+    paths = table.get("path") if isinstance(table, dict) else None
+    if paths is not None and len(paths) == len(source.ids):
+        both = f"{paths[a]} and {paths[b]}"
+    else:
+        both = f"spectra {a} and {b}"
+    raise BenchError(
+        f"{where}: object {twice!r} appears twice ({both}); keep one of them, or the "
+        "metrics count it twice"
+    )
+
+
+def check_models(config: Config, registry: Registry, n_pixels: int) -> None:
+    """Each model built with its options and asked its input shape for ``n_pixels``
+    (``image_size = [0, 0]`` refused here, before any run folder exists)."""
+    for spec in config.models:
+        model = registry.create("model", spec.name, spec.params, f"model {spec.label}")
+        model.input_shape(n_pixels)
 
 
 def _why_empty(source: SpectrumSource) -> str:
@@ -282,10 +316,8 @@ def check_plan(config: Config, registry: Registry) -> list[str]:
             continue
         for model_spec in config.models:
             try:
-                model = registry.create(
-                    "model", model_spec.name, model_spec.params, f"model {model_spec.label}"
-                )
-                model.input_shape(len(source.loglam))
+                one = replace(config, models=[model_spec])
+                check_models(one, registry, len(source.loglam))
             except BenchError as exc:
                 problems.append(str(exc))
     return list(dict.fromkeys(problems))

@@ -17,12 +17,13 @@ from bench.plugins.manager import Registry
 from bench.results.metrics import compute_metrics
 from bench.results.objects import fact_text, model_facts, object_facts, top_mistakes
 from bench.run.events import Events, epoch_text
+from bench.run.guard import CellTimeout, Guard, one_line
 from bench.run.inputrange import training_range
 from bench.run.output_checks import check_plugin_output
 from bench.run.pipeline import build_pipeline, renderer_for
 from bench.run.plan import Cell, TrainTask
 from bench.spectra import SpectrumSource
-from bench.store.rundir import CellFiles, RunDir, cell_path
+from bench.store.rundir import CellFiles, RunDir, StoredCell, cell_path
 
 
 @dataclass
@@ -50,39 +51,107 @@ def train_run(
     events: Events,
 ) -> list[dict[str, Any]]:
     """Train ``task``'s model on its split, snapshotting a cell at each epoch count;
-    cells already finished with a matching key are kept as they are."""
+    whole cells already finished with a matching key are kept as they are. Whatever the
+    plugin raises or calls (``sys.exit`` included) fails its cells; only the user's own
+    Ctrl-C stops the run (:mod:`bench.run.guard`)."""
     run_dir = RunDir(task.run_dir)
     cells = task.cells()
-    cached = {} if task.fresh else cached_results(task, run_dir)
+    cached = {} if task.fresh else cached_results(task, run_dir, events)
     if len(cached) == len(cells):  # every cell finished before: no model is built
         for cell in cells:
             events.cell_finished(cell, cached[cell.id])
         return [cached[cell.id] for cell in cells]
-    events.stage(cells[0], "loading")
-    try:
-        trainee = _build(task, registry, source, test_source)
-    except Exception as exc:  # noqa: BLE001 - a failing plugin fails its cells, not the run
-        return [cached.get(c.id) or failed_result(c, exc, run_dir, events) for c in cells]
-    results = []
+    with Guard(getattr(task.config.protocol, "cell_timeout_s", None)) as guard:
+        return _train_cells(task, registry, (source, test_source), events, cached, guard)
+
+
+def _train_cells(
+    task: TrainTask,
+    registry: Registry,
+    sources: tuple[SpectrumSource, SpectrumSource],
+    events: Events,
+    cached: dict[str, dict[str, Any]],
+    guard: Guard,
+) -> list[dict[str, Any]]:
+    run_dir, cells = RunDir(task.run_dir), task.cells()
+    results: list[dict[str, Any]] = []
+    trainee: Trainee | None = None
+    stopped: BaseException | None = None  # a time limit: the model is mid-fit, unusable
     for cell in cells:
+        if stopped is not None:
+            results.append(cached.get(cell.id) or failed_result(cell, stopped, run_dir, events))
+            continue
         try:
-            result = cached.get(cell.id)
-            _train_to(trainee, cell, events)
-            if result is None:  # else: trained through it to reach later cells; kept as it was
-                events.stage(cell, "evaluating")
-                result = _evaluate_and_write(trainee, task, cell, run_dir)
-        except Exception as exc:  # noqa: BLE001
-            results.append(failed_result(cell, exc, run_dir, events))
+            with guard.limit():
+                if trainee is None:
+                    events.stage(cell, "loading")
+                    trainee = _build(task, registry, *sources)
+                result = cached.get(cell.id)
+                _train_to(trainee, cell, events)
+                if result is None:  # else: trained through it to reach later cells; kept
+                    events.stage(cell, "evaluating")
+                    result = _evaluate_and_write(trainee, task, cell, run_dir)
+        except BaseException as exc:
+            if not guard.is_failure(exc):
+                raise
+            if trainee is None or isinstance(exc, CellTimeout):
+                stopped = exc  # no model, or one stopped mid-fit: the later cells fail too
+            results.append(cached.get(cell.id) or failed_result(cell, exc, run_dir, events))
             continue
         events.cell_finished(cell, result)
         results.append(result)
     return results
 
 
-def cached_results(task: TrainTask, run_dir: RunDir) -> dict[str, dict[str, Any]]:
-    """The finished cells of ``task`` whose cache key matches, by cell id."""
-    found = {c.id: run_dir.load_result(c.id, task.keys[c.epochs]) for c in task.cells()}
-    return {cell_id: result for cell_id, result in found.items() if result is not None}
+def cached_results(
+    task: TrainTask, run_dir: RunDir, events: Events | None = None
+) -> dict[str, dict[str, Any]]:
+    """The whole finished cells of ``task`` whose cache key matches, by cell id: from this
+    run folder, else from the earlier runs of the benchmark (``task.earlier``, linked in).
+    A cell found but not reusable is retrained; ``events`` is told why."""
+    found = {}
+    for cell in task.cells():
+        key, n_rows = task.keys[cell.epochs], len(task.split.test)
+        stored = run_dir.inspect_cell(cell.id, key, n_rows)
+        if stored.result is None:
+            stored = _from_earlier(task, run_dir, cell, stored, events)
+        if stored.result is not None:
+            found[cell.id] = stored.result
+        elif stored.reason and events is not None:
+            why = _code_change(task, stored.config) or stored.reason
+            events.message(f"{cell.id}: retrained: {why}")
+    return found
+
+
+def _from_earlier(
+    task: TrainTask, run_dir: RunDir, cell: Cell, stored: StoredCell, events: Events | None
+) -> StoredCell:
+    """The cell from the newest earlier run that has it whole with this key, linked into
+    ``run_dir``; ``stored`` (what this folder holds) when none has it."""
+    key, n_rows = task.keys[cell.epochs], len(task.split.test)
+    for earlier in task.earlier:
+        found = RunDir(earlier).inspect_cell(cell.id, key, n_rows)
+        if found.result is None:
+            continue
+        try:
+            run_dir.adopt_cell(cell.id, RunDir(earlier).cell(cell.id))
+        except OSError:  # replaced or removed by its own run meanwhile: try the next
+            continue
+        mine = run_dir.inspect_cell(cell.id, key, n_rows)
+        if mine.result is not None:
+            if events is not None:
+                events.message(f"{cell.id}: reused from {earlier}")
+            return mine
+    return stored
+
+
+def _code_change(task: TrainTask, stored: dict[str, Any] | None) -> str:
+    """``the code of model centroid changed`` when a stored cell's plugin code differs."""
+    before = stored.get("code") if stored else None
+    if not isinstance(before, dict):
+        return ""
+    changed = [role for role, digest in task.code.items() if before.get(role, digest) != digest]
+    return f"the code of {', '.join(changed)} changed" if changed else ""
 
 
 def _build(
@@ -166,7 +235,7 @@ def _evaluate_and_write(
         "cache_key": key,
         "reused": False,
     }
-    config = _cell_config(trainee, cell, classes, key)
+    config = _cell_config(trainee, cell, classes, key, task.code)
     if trainee.input_range is None:
         trainee.input_range = training_range(trainee.train.source, task.split.train, cell.seed)
     config["input_range"] = trainee.input_range
@@ -243,12 +312,15 @@ def _compact(inputs: np.ndarray, input_kind: str) -> np.ndarray:
     return inputs.astype(np.float16)
 
 
-def _cell_config(trainee: Trainee, cell: Cell, classes: list[str], key: str) -> dict[str, Any]:
+def _cell_config(
+    trainee: Trainee, cell: Cell, classes: list[str], key: str, task_code: dict[str, str]
+) -> dict[str, Any]:
     """``cell.json``: all that `bench predict` needs to apply the trained model."""
     model, loglam = trainee.model, trainee.test_source.loglam
     return {
         "cell": asdict(cell),
         "cache_key": key,
+        "code": task_code,
         "classes": classes,
         "model": {"name": model.name, "params": model.params, "input_kind": model.input_kind},
         "pipeline": trainee.pipeline.to_config(),
@@ -273,7 +345,7 @@ def failed_result(
         "status": "failed",
         "error": {
             "type": type(exc).__name__,
-            "message": str(exc).splitlines()[0] if str(exc) else "",
+            "message": one_line(exc),
             "log": log,
         },
     }

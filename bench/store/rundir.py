@@ -12,12 +12,15 @@ that knows these paths::
 
 from __future__ import annotations
 
+import csv
 import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +79,42 @@ def read_cell_config(cell_dir: Path) -> dict[str, Any]:
         raise BenchError(f"{path}: unreadable cell description: {exc}") from None
 
 
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _csv_rows(path: Path) -> int | None:
+    """Data rows of a CSV whose every row has the header's width, else None."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = csv.reader(handle)
+            header = next(rows, None)
+            if not header:
+                return None
+            n = 0
+            for row in rows:
+                if len(row) != len(header):
+                    return None
+                n += 1
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return n
+
+
+@dataclass(frozen=True)
+class StoredCell:
+    """What :meth:`RunDir.inspect_cell` found: the result of a whole cell with the
+    expected key, or why the cell cannot be reused ("" when there is no cell at all)."""
+
+    result: dict[str, Any] | None
+    reason: str = ""
+    config: dict[str, Any] | None = None  # cell.json, when it parses
+
+
 @dataclass(frozen=True)
 class CellFiles:
     """What a finished cell stores besides its model."""
@@ -121,17 +160,55 @@ class RunDir:
         return sorted(p.name for p in cells.iterdir() if (p / METRICS).is_file())
 
     def load_result(self, cell_id: str, key: str) -> dict[str, Any] | None:
-        """The stored result of a finished cell whose key matches, marked ``reused``."""
+        """The stored result of a whole finished cell whose key matches, marked ``reused``."""
+        return self.inspect_cell(cell_id, key).result
+
+    def inspect_cell(self, cell_id: str, key: str, n_rows: int | None = None) -> StoredCell:
+        """A finished cell is reusable when every file it should have is there and parses:
+        ``metrics.json`` (status ok, this ``key``), ``cell.json`` (the same key),
+        ``predictions.csv`` (``n_rows`` rows, or the result's ``n_test``), ``mistakes.npz``
+        and a non-empty ``model/``. Otherwise the reason, for the console."""
         cell_dir = self.cell(cell_id)
+        if not cell_dir.is_dir():
+            return StoredCell(None)
+        result = _read_json(cell_dir / METRICS)
+        config = _read_json(cell_dir / CELL_JSON)
+        if result is None:
+            return StoredCell(None, f"{METRICS} is missing or unreadable", config)
+        if result.get("status") != "ok":
+            return StoredCell(None)  # a failed cell always runs again
+        if result.get("cache_key") != key:
+            return StoredCell(None, "its key changed", config)
+        if config is None or config.get("cache_key") != key:
+            return StoredCell(None, f"{CELL_JSON} is missing, unreadable or of another key")
+        expected = n_rows if n_rows is not None else result.get("n_test")
+        found = _csv_rows(cell_dir / PREDICTIONS)
+        if found is None or (isinstance(expected, int) and found != expected):
+            what = "is missing or unreadable" if found is None else f"has {found} rows"
+            return StoredCell(None, f"{PREDICTIONS} {what}, expected {expected}", config)
+        if not zipfile.is_zipfile(cell_dir / MISTAKES):
+            return StoredCell(None, f"{MISTAKES} is missing or unreadable", config)
+        model = model_dir(cell_dir)
+        if not model.is_dir() or not any(p.is_file() for p in model.rglob("*")):
+            return StoredCell(None, f"{MODEL}/ is missing or empty", config)
+        return StoredCell({**result, "reused": True}, config=config)
+
+    def adopt_cell(self, cell_id: str, source: Path) -> None:
+        """Put the finished cell folder ``source`` (of another run) here as ``cell_id``:
+        its files hard-linked (a cell's files are never rewritten in place), copied where
+        links are impossible; written under a temporary name and renamed into place."""
+        final = self.cell(cell_id)
+        tmp = final.parent / f".tmp-{cell_id}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            result = json.loads((cell_dir / METRICS).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(result, dict) or result.get("status") != "ok":
-            return None
-        if result.get("cache_key") != key or not model_dir(cell_dir).exists():
-            return None
-        return {**result, "reused": True}
+            shutil.copytree(source, tmp, copy_function=_link_or_copy)
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
     def write_cell(
         self, cell_id: str, save_model: Callable[[Path], None], files: CellFiles
@@ -229,6 +306,29 @@ class RunDir:
         self.lock.unlink(missing_ok=True)  # removed while still held: no one takes it between
         os.close(fd)
         self._lock_fd = None
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def default_run_name(name: str, stamp: str, n: int) -> str:
+    """``<name>-<stamp>``, then ``-2``, ``-3``... when runs start in the same second."""
+    return f"{name}-{stamp}" if n == 1 else f"{name}-{stamp}-{n}"
+
+
+def earlier_runs(output: Path, name: str, exclude: Path) -> list[Path]:
+    """The default run folders of benchmark ``name`` under ``output``, newest first."""
+    pattern = re.compile(rf"{re.escape(name)}-\d{{8}}-\d{{6}}(-\d+)?")
+    try:
+        found = [p for p in output.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
+    except OSError:
+        return []
+    runs = [p.resolve() for p in found if p.resolve() != exclude.resolve()]
+    return sorted(runs, key=lambda p: (p.name[: len(name) + 16], p.stat().st_mtime), reverse=True)
 
 
 def _parse_owner(text: str) -> tuple[int | None, str | None]:
