@@ -28,12 +28,14 @@ def test_check_paths_reads_all_shared_files_and_agrees_with_labels(shared_data: 
     assert result.ok and result.failures == []
     assert result.n_read == len(labels)
     pipeline_classes: dict[str, str] = {}
+    assert result.labels == [root / "labels.csv"]
     for checked in result.files:
         row = labels[checked.path.relative_to(root).as_posix()]
+        assert checked.label == row["class"], checked.path  # labels.csv gives the class
         if row["format"].startswith("spec-lite (DR18"):
-            pipeline_classes[checked.path.name] = checked.label  # true class, not the pipeline's
+            pipeline_classes[checked.path.name] = checked.file_label  # the pipeline's class
             continue
-        assert checked.label == row["class"], checked.path
+        assert checked.file_label == row["class"], checked.path
         assert checked.redshift == pytest.approx(float(row["z"]), abs=1e-5), checked.path
     # README: DR18 labels.csv gives the true class; the pipeline calls NGC3073 a STAR
     assert pipeline_classes == {

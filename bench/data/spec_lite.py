@@ -34,6 +34,8 @@ def read_spec_lite(
         meta={"format": "spec-lite", "path": str(path)},
     )
     spall = find_table(tables, ("CLASS", "Z"), prefer=("SPALL", "SPECOBJ"))
+    if problem := missing_hdus(hdul, spall is not None):
+        spec.meta["incomplete"] = problem
     if spall is not None and spall.nrows >= 1:
         spec.label = str(spall.column("CLASS")[0]).strip().upper()
         spec.redshift = float(spall.column("Z")[0])
@@ -53,3 +55,20 @@ def read_spec_lite(
             spec.meta["format"] = "spec-lite+exposures"
     ids_from(spec, hdul[0].header, _SPEC_NAME.search(path.name), (1, 2, 3))
     return spec
+
+
+def missing_hdus(hdul: Any, has_class_table: bool) -> str:
+    """Which HDUs of a spec-lite file are missing ('' when none): the class table
+    (SPALL/SPECOBJ, found by its columns) always; in a file the SDSS pipeline wrote
+    (primary header card VERS2D), any of its four HDUs (PRIMARY, COADD, SPALL, SPZLINE;
+    some files leave them unnamed). A file cut at an HDU boundary lacks them."""
+    names = [str(h.name).strip().upper() or "(unnamed)" for h in hdul]
+    lacking = [] if has_class_table else ["SPALL or SPECOBJ"]
+    if "VERS2D" in hdul[0].header and len(names) < len(PIPELINE_HDUS):
+        lacking += PIPELINE_HDUS[len(names) :]
+    if not lacking:
+        return ""
+    return f"{len(names)} HDUs ({', '.join(names)}); no {', '.join(dict.fromkeys(lacking))} HDU"
+
+
+PIPELINE_HDUS = ["PRIMARY", "COADD", "SPALL or SPECOBJ", "SPZLINE"]
