@@ -152,3 +152,65 @@ def test_a_fingerprint_reads_only_a_sample():
     data_fingerprint(source)
     assert seen and sum(seen) <= 64
     assert np.all(np.isfinite(source.batch.flux))
+
+
+# -- a full disk during `bench data ingest` ---------------------------------------------
+
+
+def _die_as_on_a_full_disk(*args: object) -> None:
+    """Stands in for ingest_chunk in a worker: dies as a write to an unbacked map does."""
+    os.kill(os.getpid(), signal.SIGBUS)
+
+
+def _no_space(*args: object, **kwargs: object) -> None:
+    raise OSError(28, os.strerror(28))  # ENOSPC, as posix_fallocate or a write says it
+
+
+def _ingest_cli(data: Path, cache: Path, workers: int) -> int:
+    return main(["data", "ingest", str(data), "--cache", str(cache), "--workers", str(workers)])
+
+
+def _cache_state(cache: Path) -> tuple[list[str], str]:
+    return sorted(p.name for p in cache.iterdir()), (cache / "index.json").read_text()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("where", ["reserve", "index"])
+def test_a_full_disk_during_ingest_is_one_line_and_leaves_the_cache_as_it_was(
+    tmp_path, monkeypatch, capsys, workers, where
+):
+    """Without root, a full disk is an ENOSPC from the call that reserves the shard's
+    space (os.posix_fallocate) or from writing the index (np.savez)."""
+    import bench_plugins.sdss.cache as cache_module
+
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    _write(data, 3, seed=0)
+    assert _ingest_cli(data, cache, 1) == 0
+    before = _cache_state(cache)
+    write_spec_lite(data / "new.fits", label="QSO", fiber=50, seed=50)
+    capsys.readouterr()
+    if where == "reserve":
+        monkeypatch.setattr(os, "posix_fallocate", _no_space)
+    else:
+        monkeypatch.setattr(cache_module.np, "savez", _no_space)
+    assert _ingest_cli(data, cache, workers) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{cache}: cannot write the spectrum cache (No space left on device)" in err
+    assert _cache_state(cache) == before  # no .tmp shard, no new shard, the same index
+    monkeypatch.undo()
+    assert _ingest_cli(data, cache, workers) == 0  # once there is room, it just works
+    assert "1 files ingested, 3 unchanged" in capsys.readouterr().err
+
+
+def test_a_worker_killed_by_sigbus_is_one_line_not_a_broken_pool(tmp_path, monkeypatch, capsys):
+    import bench_plugins.sdss.cache as cache_module
+
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    _write(data, 4, seed=0)
+    monkeypatch.setattr(cache_module, "ingest_chunk", _die_as_on_a_full_disk)
+    assert _ingest_cli(data, cache, 2) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "BrokenProcessPool" not in err
+    assert f"{cache}: cannot write the spectrum cache (a worker process died" in err
+    assert not [p for p in cache.iterdir() if p.name.startswith("shard-")]

@@ -13,7 +13,9 @@ Layout of a cache folder::
 Each :meth:`SpectrumCache.ingest` writes the new or changed files (by path, size and
 mtime) into one new shard, in parallel processes that write straight into the
 memory-mapped arrays. Shards and the index are written under temporary names, then
-renamed, so an interrupted ingest never leaves a half-written cache behind.
+renamed, so an interrupted ingest never leaves a half-written cache behind. A shard's
+disk space is reserved before any process maps it (``posix_fallocate``), so a full disk
+is one error naming the cache folder, with the new shard removed, never a SIGBUS.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import json
 import os
 import shutil
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import as_completed
-from contextlib import nullcontext
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ from bench_plugins.sdss.shard import (
     FIELDS,
     STR_FIELDS,
     Table,
+    allocate,
     columns,
     encode,
     ingest_chunk,
@@ -167,14 +171,44 @@ class SpectrumCache:
         todo = [(keys[i], int(size[i]), int(mtime[i])) for i in np.flatnonzero(~same)]
         if not todo:
             return report
-        tmp_dir = self.directory / f"shard-{len(self.shards):04d}.tmp"
-        try:
+        with self._undo_on_failure():
             self._ingest_new(todo, workers, progress, chunk, report)
-        except OSError as exc:  # a read-only or full disk: no half-written shard is left
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-            where = exc.filename or self.directory
-            raise BenchError(f"{where}: cannot write the cache ({exc.strerror or exc})") from None
         return report
+
+    @contextmanager
+    def _undo_on_failure(self) -> Iterator[None]:
+        """A read-only or full disk, or a worker that died: one line naming the cache
+        folder. Whatever fails, a shard the index on disk does not list is removed with
+        the temporary index files, and this object goes back to the index on disk."""
+        first = len(self.shards)
+        try:
+            yield
+        except BaseException as exc:
+            self._roll_back(first)
+            if not isinstance(exc, (OSError, BrokenProcessPool)):
+                raise
+            reason = (
+                "a worker process died; is the disk full?"
+                if isinstance(exc, BrokenProcessPool)
+                else exc.strerror or " ".join(str(exc).split())
+            )
+            raise BenchError(
+                f"{self.directory}: cannot write the spectrum cache ({reason}); nothing was "
+                "added to it"
+            ) from None
+
+    def _roll_back(self, first: int) -> None:
+        """Remove shard ``first`` unless the index on disk lists it; reload that index."""
+        index = self.directory / "index.json"
+        self.shards, self.table = [], columns([])
+        if index.is_file():
+            self._load(index)
+        shard = self.directory / f"shard-{first:04d}"
+        shutil.rmtree(shard.with_name(shard.name + ".tmp"), ignore_errors=True)
+        if shard.name not in self.shards:
+            shutil.rmtree(shard, ignore_errors=True)
+        for tmp in (*self.directory.glob("index-*.tmp.npz"), self.directory / "index.json.tmp"):
+            tmp.unlink(missing_ok=True)
 
     def _ingest_new(
         self,
@@ -189,10 +223,8 @@ class SpectrumCache:
         shard = f"shard-{len(self.shards):04d}"
         tmp_dir = self.directory / f"{shard}.tmp"
         tmp_dir.mkdir(exist_ok=True)
-        for name, dtype in ARRAYS:  # created at full size; the workers fill their rows
-            np.lib.format.open_memmap(
-                tmp_dir / f"{name}.npy", "w+", dtype, (len(todo), len(self.grid))
-            )
+        for name, dtype in ARRAYS:  # created at full size, on disk; the workers fill rows
+            allocate(tmp_dir / f"{name}.npy", dtype, (len(todo), len(self.grid)))
         jobs = [(str(tmp_dir), start, [t[0] for t in todo[start : start + chunk]], self.grid)
                 for start in range(0, len(todo), chunk)]  # fmt: skip
         shard_no, parts = len(self.shards), []
@@ -230,16 +262,17 @@ class SpectrumCache:
 
         Entries are keyed ``KEY:ROW`` instead of a file path; returns the rows written.
         """
+        with self._undo_on_failure():
+            return self._add_batches(batches, n, key)
+
+    def _add_batches(self, batches: Iterable[SpectrumBatch], n: int, key: str) -> int:
         self.directory.mkdir(parents=True, exist_ok=True)
         shard = f"shard-{len(self.shards):04d}"
         tmp_dir = self.directory / f"{shard}.tmp"
         tmp_dir.mkdir(exist_ok=True)
-        out = {
-            name: np.lib.format.open_memmap(
-                tmp_dir / f"{name}.npy", "w+", dtype, (n, len(self.grid))
-            )
-            for name, dtype in ARRAYS
-        }
+        for name, dtype in ARRAYS:
+            allocate(tmp_dir / f"{name}.npy", dtype, (n, len(self.grid)))
+        out = {name: np.load(tmp_dir / f"{name}.npy", mmap_mode="r+") for name, _ in ARRAYS}
         row, rows = 0, []
         for batch in batches:
             if not np.allclose(batch.loglam, self.grid):

@@ -210,7 +210,9 @@ def downloaded_problem(path: Path, name: str | None = None) -> str | None:
         cut = fits_incomplete(path) or missing_hdus(path)
         if cut:
             return f"incomplete FITS ({cut})"
-        read_spectrum(path)  # the FITS opens and holds a spectrum
+        spec = read_spectrum(path)  # the FITS opens and holds a spectrum
+        if spec.meta.get("incomplete"):
+            return f"incomplete FITS ({spec.meta['incomplete']})"
         return identity_problem(path, name or path.name)
     except BenchError as exc:
         return str(exc).split(": ", 1)[-1]
@@ -219,12 +221,13 @@ def downloaded_problem(path: Path, name: str | None = None) -> str | None:
 
 
 def missing_hdus(path: Path) -> str | None:
-    """Which HDUs of a spec-lite file (:data:`SPEC_LITE_HDUS`) ``path`` lacks, if any: a
-    file cut exactly at an HDU boundary is a whole FITS file, but not a whole spec-lite."""
+    """Which HDUs of a spec-lite file (:data:`SPEC_LITE_HDUS`, in that order; named or
+    not) ``path`` lacks, if any: a file cut exactly at an HDU boundary is a whole FITS
+    file, but not a whole spec-lite file."""
     names = hdu_names(path)
-    lacking = [" or ".join(want) for want in SPEC_LITE_HDUS if not set(want) & set(names)]
-    if not lacking:
+    if len(names) >= len(SPEC_LITE_HDUS):
         return None
+    lacking = [" or ".join(want) for want in SPEC_LITE_HDUS[len(names) :]]
     return f"{len(names)} HDUs ({', '.join(names)}); no {', '.join(lacking)} HDU"
 
 

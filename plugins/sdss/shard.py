@@ -4,6 +4,7 @@ columns of the cache's index table and the arrays of a shard."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,31 @@ def columns(rows: Sequence[dict[str, Any]]) -> Table:
     table |= {f: np.array([r[f] for r in rows], dtype=np.int64) for f in INT_FIELDS}
     table |= {f: np.array([r[f] for r in rows], dtype=np.float64) for f in FLOAT_FIELDS}
     return table
+
+
+def allocate(path: Path, dtype: type, shape: tuple[int, int]) -> None:
+    """Create the ``.npy`` file ``path`` at full size with its disk blocks reserved, so
+    that a full disk fails here (OSError ENOSPC), never later as a SIGBUS when a process
+    writes into the memory-mapped file."""
+    array = np.lib.format.open_memmap(path, "w+", dtype, shape)  # header + a sparse file
+    offset = int(array.offset)
+    del array
+    with open(path, "r+b") as fh:
+        reserve(fh, offset, os.fstat(fh.fileno()).st_size)
+
+
+def reserve(fh: Any, start: int, end: int) -> None:
+    """Reserve bytes ``start..end`` of the open file ``fh`` on disk (posix_fallocate;
+    where there is none, by writing the zeros out)."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fh.fileno(), start, end - start)
+        return
+    block = bytes(1 << 20)
+    fh.seek(start)
+    for at in range(start, end, len(block)):
+        fh.write(block[: min(len(block), end - at)])
+    fh.flush()
+    os.fsync(fh.fileno())
 
 
 def ingest_chunk(
