@@ -21,7 +21,6 @@ from bench.interfaces import Dataset
 from bench.options import Option
 from bench.plugins import manager
 from bench.results.report import load_report
-from bench.run.cellkey import code_hash
 from bench.spectra import ArraySource
 from tests.plugins import toy
 
@@ -255,7 +254,7 @@ def _plugin_module(folder: Path, shift: float):  # type: ignore[no-untyped-def]
 
 
 def test_an_edited_plugin_reruns_its_cells_and_says_why(tmp_path, capsys):
-    config, out = _config(tmp_path, "edited"), tmp_path / "run"
+    config, out = _config(tmp_path, "edited", model_options=""), tmp_path / "run"
     results = []
     for shift in (0.0, 0.0, 0.5):
         module = _plugin_module(tmp_path / "plugin", shift)
@@ -265,6 +264,7 @@ def test_an_edited_plugin_reruns_its_cells_and_says_why(tmp_path, capsys):
         results.append({r["cell"]["id"]: r for r in load_report(out / "report.json")["results"]})
     printed = _printed(capsys)
     edited = [i for i in results[0] if "__edited__" in i]
+    assert len(edited) == 2
     assert all(results[1][i]["reused"] for i in results[1])  # same code: same keys
     assert [results[1][i]["cache_key"] for i in edited] == [
         results[0][i]["cache_key"] for i in edited
@@ -277,6 +277,8 @@ def test_an_edited_plugin_reruns_its_cells_and_says_why(tmp_path, capsys):
 
 
 def test_the_code_hash_is_the_same_in_any_folder(tmp_path):
+    from bench.run.cellkey import code_hash
+
     first = code_hash(_plugin_module(tmp_path / "a" / "plugin", 0.25).Edited)
     second = code_hash(_plugin_module(tmp_path / "b" / "plugin", 0.25).Edited)
     third = code_hash(_plugin_module(tmp_path / "c" / "plugin", 0.5).Edited)
