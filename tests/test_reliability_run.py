@@ -173,6 +173,14 @@ def test_check_plugin_counts_a_sys_exit_as_a_failed_check(capsys):
     assert "sys.exit(0)" in capsys.readouterr().out
 
 
+def test_check_plugin_fails_a_check_that_runs_past_its_timeout(capsys):
+    t0 = time.monotonic()
+    code = main(["check-plugin", "model", "exiting", "--option", "how=hang", "--timeout", "1"])
+    assert code == 1 and time.monotonic() - t0 < 50  # not the 60 s sleep
+    assert "--timeout = 1 s" in capsys.readouterr().out
+    assert main(["check-plugin", "model", "exiting", "--timeout", "0"]) == 2
+
+
 # --- 2. a cell is reused only when whole ------------------------------------------------
 
 CELL = "toy__centroid__f0.7__e1__s0"

@@ -25,7 +25,12 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return options
 
 
-def check_plugin(words: Sequence[str], option_pairs: Sequence[str], registry: Registry) -> int:
+def check_plugin(
+    words: Sequence[str],
+    option_pairs: Sequence[str],
+    registry: Registry,
+    timeout_s: float | None = None,
+) -> int:
     """Run the suite on ``[KIND] NAME``, print a table; 0 when every check passed, else 1."""
     from bench.cli import console
     from bench.conformance import check, resolve_kind
@@ -42,6 +47,8 @@ def check_plugin(words: Sequence[str], option_pairs: Sequence[str], registry: Re
             f"check-plugin: kind {kind!r} is not valid; expected one of {list(SPECTRUM_KINDS)}"
         )
     options = parse_options(option_pairs)
-    results = check(kind, name, options, registry)
+    if timeout_s is not None and not timeout_s > 0:
+        raise BenchError(f"--timeout {timeout_s:g}: expected a number of seconds > 0")
+    results = check(kind, name, options, registry, timeout_s)
     console.conformance_table(results)
     return 0 if all(r.ok for r in results) else 1

@@ -59,12 +59,19 @@ def _check_plugin_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="a plugin option"
     )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="fail a check that runs longer (default: no limit)",
+    )
 
 
 def check_plugin(args: argparse.Namespace, context: CommandContext) -> int:
     from bench.cli.check_plugin import check_plugin
 
-    return check_plugin(args.words, args.option, _registry(context))
+    return check_plugin(args.words, args.option, _registry(context), args.timeout)
 
 
 def _predict_arguments(parser: argparse.ArgumentParser) -> None:

@@ -58,8 +58,10 @@ def check(
     name: str,
     options: Mapping[str, Any] | None = None,
     registry: Registry | None = None,
+    timeout_s: float | None = None,
 ) -> list[CheckResult]:
-    """Run the conformance checks of plugin ``name`` of ``kind`` built with ``options``."""
+    """Run the conformance checks of plugin ``name`` of ``kind`` built with ``options``;
+    a check running past ``timeout_s`` fails (a ``sys.exit`` too), the others still run."""
     if kind not in SPECTRUM_KINDS:
         raise BenchError(f"kind {kind!r} is not valid; expected one of {list(SPECTRUM_KINDS)}")
     registry = registry or get_registry()
@@ -68,7 +70,7 @@ def check(
 
     def run(label: str, step: Callable[[], Any]) -> Any:
         try:
-            with Guard() as guard:
+            with Guard(timeout_s, "--timeout") as guard, guard.limit():
                 value = step()
         except Failed as exc:
             results.append(CheckResult(kind, name, label, False, str(exc)))

@@ -33,8 +33,11 @@ def _main_thread() -> bool:
 class Guard:
     """Watches SIGINT while plugin code runs; :meth:`limit` bounds one cell's time."""
 
-    def __init__(self, timeout_s: float | None = None) -> None:
+    def __init__(
+        self, timeout_s: float | None = None, setting: str = "[protocol] cell_timeout_s"
+    ) -> None:
         self.timeout_s = timeout_s
+        self.setting = setting  # what the time-limit message names
         self.user_interrupted = False
         self._previous: Any = None
         self._watching = False
@@ -70,10 +73,10 @@ class Guard:
         if self.timeout_s is None or not _main_thread():
             yield
             return
-        seconds = self.timeout_s
+        seconds, setting = self.timeout_s, self.setting
 
         def expire(signum: int, frame: FrameType | None) -> None:
-            raise CellTimeout(f"ran past [protocol] cell_timeout_s = {seconds:g} s")
+            raise CellTimeout(f"ran past {setting} = {seconds:g} s")
 
         previous = signal.signal(signal.SIGALRM, expire)
         signal.setitimer(signal.ITIMER_REAL, seconds)
