@@ -193,3 +193,43 @@ def test_check_paths_lists_failures_and_is_not_ok(tmp_path: Path) -> None:
     result = check_paths([tmp_path])
     assert not result.ok and result.n_read == 1 and result.class_counts == {"GALAXY": 1}
     assert [p.name for p, _ in result.failures] == ["broken.fits"]
+
+
+def test_a_gzip_that_inflates_beyond_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    """300 MiB of zeros in 0.3 MB of gzip: refused once 256 MiB are inflated, in one line."""
+    import gzip
+
+    from bench.data.readers import MAX_FILE_BYTES
+    from bench.errors import BenchError
+
+    bomb = tmp_path / "spec-1000-55000-0001.fits.gz"
+    block = bytes(1 << 20)
+    with gzip.open(bomb, "wb", compresslevel=1) as fh:
+        for _ in range((MAX_FILE_BYTES >> 20) + 44):
+            fh.write(block)
+    assert bomb.stat().st_size < 2 << 20
+    with pytest.raises(BenchError) as err:
+        read_spectrum(bomb)
+    assert str(err.value) == (
+        f"{bomb}: inflates to more than 256 MiB, more than any spectrum file; refused "
+        "(a damaged file or a decompression bomb?)"
+    )
+
+
+def test_gzip_files_under_the_limit_read_and_plain_files_over_it_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    from bench.data import readers
+    from bench.errors import BenchError
+    from tests.fixtures.sdss_files import write_spec_lite
+
+    plain = write_spec_lite(tmp_path / "spec-1000-55000-0001.fits", label="STAR")
+    packed = tmp_path / "spec-1000-55000-0002.fits.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert read_spectrum(packed).label == read_spectrum(plain).label == "STAR"
+    monkeypatch.setattr(readers, "MAX_FILE_BYTES", plain.stat().st_size - 1)
+    for path, says in ((plain, "is more than"), (packed, "inflates to more than")):
+        with pytest.raises(BenchError, match=says):
+            read_spectrum(path)

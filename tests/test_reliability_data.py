@@ -214,3 +214,60 @@ def test_a_worker_killed_by_sigbus_is_one_line_not_a_broken_pool(tmp_path, monke
     assert err.count("\n") == 1 and "Traceback" not in err and "BrokenProcessPool" not in err
     assert f"{cache}: cannot write the spectrum cache (a worker process died" in err
     assert not [p for p in cache.iterdir() if p.name.startswith("shard-")]
+
+
+# -- sizes bounded by memory ---------------------------------------------------------------
+
+
+BIG_SYNTHETIC = """
+[benchmark]
+name = "big"
+
+[dataset]
+name = "synthetic"
+n = 2000000
+
+[[models]]
+name = "logreg"
+
+[protocol]
+train_fractions = [0.6]
+epochs = [1]
+seeds = [0]
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS as on Linux")
+def test_a_synthetic_dataset_too_large_for_memory_is_refused_before_the_run(tmp_path):
+    """2,000,000 spectra under a 3 GB memory limit (``ulimit -v``): one line with the
+    estimate, exit 2, no run folder, in seconds rather than minutes of creeping memory."""
+    import resource
+
+    config = tmp_path / "big.toml"
+    config.write_text(BIG_SYNTHETIC)
+    limit = 3 * 10**9
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "run", str(config), "--out", str(tmp_path / "out")],
+        env={**os.environ, "BENCH_LOAD_PLUGINS": ""}, preexec_fn=limit_memory,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert "synthetic.n: 2,000,000 spectra need about 104.2 GiB of memory" in line
+    assert "GiB available; use n <= " in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_synthetic_memory_bound_follows_what_is_available():
+    from bench.errors import BenchError
+    from bench_plugins.synthetic.dataset import SPECTRUM_BYTES, check_memory
+
+    check_memory(3000, 1 << 30)  # the default size fits in 1 GiB
+    check_memory(2_000_000, None)  # nothing known: no bound
+    with pytest.raises(BenchError, match=r"use n <= 19,\d\d\d"):
+        check_memory(20_000, 1 << 30)
+    assert SPECTRUM_BYTES == 4649 * 12

@@ -35,6 +35,10 @@ __all__ = [
 ]
 
 SPECTRUM_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz")
+# The most bytes a spectrum file may hold (inflated, for .gz): the largest real ones are
+# spec files with every exposure, ~1-10 MB (spec-lite 0.3-0.8 MB); 256 MiB is far above
+# any spectrum and far below a decompression bomb (8 MB of gzip can inflate to 8 GiB).
+MAX_FILE_BYTES = 256 << 20
 
 
 def find_spectra(paths: Iterable[Path | str]) -> list[Path]:
@@ -66,7 +70,7 @@ def read_spectrum(path: Path | str) -> RawSpectrum:
     if not path.is_file():
         raise BenchError(f"{path}: no such file")
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+        raw = file_bytes(path)
         with warnings.catch_warnings(), fits.open(io.BytesIO(raw)) as hdul:
             warnings.simplefilter("ignore", AstropyUserWarning)  # problems become BenchError
             tables = [FitsTable(hdul, i, raw) for i in range(1, len(hdul)) if is_table(hdul[i])]
@@ -86,6 +90,22 @@ def read_spectrum(path: Path | str) -> RawSpectrum:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise BenchError(f"{path}: unreadable FITS file ({detail})") from None
     return _validated(spec, path)
+
+
+def file_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path``, inflated a block at a time when it ends in ``.gz``; a file
+    (or what it inflates to) over ``limit`` (:data:`MAX_FILE_BYTES`) is refused before
+    more than ``limit`` bytes are in memory."""
+    limit = MAX_FILE_BYTES if limit is None else limit
+    with gzip.open(path) if path.name.endswith(".gz") else path.open("rb") as fh:
+        raw = fh.read(limit + 1)
+    if len(raw) > limit:
+        inflates = "inflates to" if path.name.endswith(".gz") else "is"
+        raise BenchError(
+            f"{path}: {inflates} more than {limit / 2**20:g} MiB, more than any spectrum file; "
+            "refused (a damaged file or a decompression bomb?)"
+        )
+    return raw
 
 
 def _validated(spec: RawSpectrum, path: Path) -> RawSpectrum:
