@@ -368,3 +368,48 @@ def test_a_hanging_cell_fails_after_its_time_limit_and_the_others_run(tmp_path):
     assert _by_status(report) == {"ok": ["centroid"] * 2, "failed": ["exiting"] * 2}
     failed = [r for r in report["results"] if r["status"] == "failed"]
     assert all("cell_timeout_s = 1" in r["error"]["message"] for r in failed)
+
+
+# --- 8. training that outlives its run writes nothing, and ends ------------------------
+
+
+def test_a_training_whose_run_is_gone_writes_no_cell(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+
+    from bench.config import load_config
+    from bench.run import train
+    from bench.run.execute import run_task
+    from bench.run.plan import plan_matrix
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    monkeypatch.setattr(train, "orphan_watch", lambda owner: None)  # tested below
+    config = load_config(_config(tmp_path), manager.get_registry())
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text(f"{gone.pid} {socket.gethostname()}\n")  # left by a kill -9
+    task = plan_matrix(config, manager.get_registry(), out).tasks[0]
+    task.owner = f"{gone.pid} {socket.gethostname()}"
+    _, results = run_task(task)
+    assert [r["status"] for r in results] == ["failed", "failed"]
+    assert "no longer holds the folder's lock" in results[0]["error"]["message"]
+    assert not (out / "cells").exists() or not any((out / "cells").iterdir())
+
+
+def test_an_isolated_training_process_ends_when_its_run_is_killed():
+    import socket
+    import subprocess
+
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    owner = f"{run.pid} {socket.gethostname()}"
+    code = (
+        "import time; from bench.run.guard import orphan_watch; "
+        f"orphan_watch({owner!r}, 0.1); time.sleep(60)"
+    )
+    trainer = subprocess.Popen([sys.executable, "-c", code])
+    time.sleep(1.0)
+    assert trainer.poll() is None  # its run is alive: it trains on
+    run.kill()
+    run.wait()
+    assert trainer.wait(timeout=30) == 3

@@ -113,7 +113,7 @@ def run_benchmark(
         created = run_dir.make()
         earlier = tuple(_earlier(config, run_dir)) if run_dir.default and not fresh else ()
         for task in plan.tasks:
-            task.run_dir, task.earlier = run_dir.root, earlier
+            task.run_dir, task.earlier, task.owner = run_dir.root, earlier, run_dir.owner()
     try:
         events = sinks = SinkEvents(events, result_sinks(registry), run_dir.root)
         results, datasets = run_matrix(config, registry, run_dir.root, events, fresh, plan)

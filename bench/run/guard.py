@@ -13,8 +13,11 @@ failure too. The time limit is a ``SIGALRM`` timer: it stops Python code (a loop
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType, TracebackType
@@ -96,3 +99,28 @@ def one_line(exc: BaseException) -> str:
         return "the plugin raised KeyboardInterrupt itself (no Ctrl-C was pressed)"
     text = str(exc)
     return text.splitlines()[0] if text else ""
+
+
+def orphan_watch(owner: str, every_s: float = 1.0) -> None:
+    """In a process of its own that trains for the run ``owner`` ("PID HOST", a fresh
+    process of an isolated task): end this process once that run is gone from this host,
+    so a killed ``bench run`` leaves no training behind. Nothing in the run's own process,
+    in a worker's thread (a shared dask worker), or for a run on another host."""
+    fields = owner.split()
+    if len(fields) != 2 or not fields[0].isdigit() or not _main_thread():
+        return
+    pid, host = int(fields[0]), fields[1]
+    if pid == os.getpid() or host != socket.gethostname():
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(3)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="bench-orphan-watch", daemon=True).start()

@@ -87,6 +87,7 @@ class TrainTask:
     plugins: PluginOrigin = field(default_factory=PluginOrigin)
     code: dict[str, str] = field(default_factory=dict)  # plugin code hash, by role
     earlier: tuple[Path, ...] = ()  # earlier run folders whose finished cells it may reuse
+    owner: str = ""  # "PID HOST" of the run holding the folder's lock: checked before writes
 
     def cells(self) -> list[Cell]:
         spec, test = self.model, self.config.test_dataset

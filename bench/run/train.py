@@ -17,7 +17,7 @@ from bench.plugins.manager import Registry
 from bench.results.metrics import compute_metrics
 from bench.results.objects import fact_text, model_facts, object_facts, top_mistakes
 from bench.run.events import Events, epoch_text
-from bench.run.guard import CellTimeout, Guard, one_line
+from bench.run.guard import CellTimeout, Guard, one_line, orphan_watch
 from bench.run.inputrange import training_range
 from bench.run.output_checks import check_plugin_output
 from bench.run.pipeline import build_pipeline, renderer_for
@@ -62,6 +62,8 @@ def train_run(
             events.cell_finished(cell, cached[cell.id])
         return [cached[cell.id] for cell in cells]
     with Guard(getattr(task.config.protocol, "cell_timeout_s", None)) as guard:
+        if task.owner:
+            orphan_watch(task.owner)
         return _train_cells(task, registry, (source, test_source), events, cached, guard)
 
 
@@ -133,6 +135,8 @@ def _from_earlier(
         found = RunDir(earlier).inspect_cell(cell.id, key, n_rows)
         if found.result is None:
             continue
+        if task.owner:
+            run_dir.check_owner(task.owner)
         try:
             run_dir.adopt_cell(cell.id, RunDir(earlier).cell(cell.id))
         except OSError:  # replaced or removed by its own run meanwhile: try the next
@@ -248,6 +252,8 @@ def _evaluate_and_write(
     )
     for row, *values in zip(files.rows, *facts.values(), strict=True):
         row += [fact_text(v) for v in values]
+    if task.owner:
+        run_dir.check_owner(task.owner)
     run_dir.write_cell(cell.id, trainee.model.save, files)
     return result
 

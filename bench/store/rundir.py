@@ -299,6 +299,23 @@ class RunDir:
             return
         raise BenchError(f"{self.root}: another run took the lock first")
 
+    def owner(self) -> str:
+        """ "PID HOST" of this process, as :meth:`take_lock` writes it."""
+        return f"{os.getpid()} {socket.gethostname()}"
+
+    def check_owner(self, owner: str) -> None:
+        """Raise unless the run ``owner`` ("PID HOST") still holds this folder's lock: a
+        training process that outlived its run (a killed ``bench run``) writes nothing."""
+        try:
+            text = self.lock.read_text(encoding="utf-8").strip()
+        except OSError:
+            text = ""
+        if text != owner.strip() or _owner_is_stale(owner):
+            raise BenchError(
+                f"{self.root}: the run that started this training (pid {owner.split()[0]}) "
+                "no longer holds the folder's lock; nothing written"
+            )
+
     def release_lock(self) -> None:
         fd = getattr(self, "_lock_fd", None)
         if fd is None:
