@@ -232,3 +232,70 @@ def test_the_ci_gate_on_the_committed_baseline_catches_a_three_point_fall(tmp_pa
         row = next(x for x in result.rows if x["cell"] == cell and x["metric"] == "accuracy")
         assert row["delta"] <= -0.03 + 1e-9 and row["test"].startswith("paired")
         assert row["regression"] and result.exit_code == 1, result.markdown()
+
+
+# -- issue 27.3: a comparison that explains a mismatch before it judges ---------------
+
+
+def test_quick_against_full_and_other_test_sizes_are_said_before_the_verdict(tmp_path):
+    base = write_run(tmp_path / "base", Y, {"m": Y.copy(), "gone": Y.copy()}, quick=True)
+    y = np.tile(np.arange(3), 100)
+    now = write_run(tmp_path / "now", y, {"m": y.copy(), "new": y.copy()}, quick=False)
+    result = compare(base, now)
+    text = result.markdown()
+    verdict_at = text.index("REGRESSION")
+    for said in (
+        "the baseline is a quick run and the current one a full run",
+        "tested on 900 spectra in the baseline and 300 now",
+        "Baseline cells missing now: toy__gone__f0.8__e3__s0",
+        "Cells only in the current run (not gated): toy__new__f0.8__e3__s0",
+        "(quick run, 2 cells, 2 ok)",
+        "(full run, 2 cells, 2 ok)",
+    ):
+        assert 0 <= text.index(said) < verdict_at, said
+    assert text.index("Baseline cells missing") < text.index("| cell | metric |")
+
+
+def test_different_dataset_options_and_objects_are_explained(tmp_path):
+    def options(n):  # type: ignore[no-untyped-def]
+        return lambda r: r["config"].update(
+            datasets=[{"name": "toy", "label": "toy", "params": {"n": n}}]
+        )
+
+    base = _edit(write_run(tmp_path / "base", Y, {"m": Y.copy()}), options(900))
+    ids = [f"other-{i}" for i in range(len(Y))]
+    now = _edit(write_run(tmp_path / "now", Y, {"m": Y.copy()}, ids=ids), options(1800))
+    result = compare(base, now)
+    assert "dataset 'toy' has other options: n 900 -> 1800" in result.notes
+    assert any("tested different objects (0 shared" in n for n in result.notes)
+    assert next(r for r in result.rows if r["metric"] == "accuracy")["test"] == "intervals"
+
+
+def test_run_folders_json_and_only_changed(tmp_path, capsys):
+    from bench.cli import main
+
+    base = write_run(tmp_path / "base", Y, {"m": with_errors(Y, np.arange(90)), "same": Y.copy()})
+    now = write_run(tmp_path / "now", Y, {"m": with_errors(Y, np.arange(95)), "same": Y.copy()})
+    assert main(["compare", str(base.parent), str(now.parent), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["exit_code"] == 0 and len(data["rows"]) == 20
+    assert data["verdict"].startswith("no regression in 2 compared cells")
+    assert main(["compare", str(base.parent), str(now.parent), "--json", "--only-changed"]) == 0
+    changed = json.loads(capsys.readouterr().out)
+    assert {r["cell"] for r in changed["rows"]} == {"toy__m__f0.8__e3__s0"}
+    assert changed["unchanged_rows_hidden"] == 20 - len(changed["rows"]) > 0
+    assert main(["compare", str(base.parent), str(now.parent), "--only-changed"]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "| toy__same__" not in text and "| toy__m__" in text and "unchanged rows not shown" in text
+    )
+    assert main(["compare", str(tmp_path), str(now)]) == 2  # a folder with no report.json
+    assert "a folder with no report.json" in capsys.readouterr().err
+
+
+def test_the_committed_baseline_says_it_is_a_quick_run(tmp_path):
+    report = json.loads(BASELINE.read_text())
+    assert report["config"]["quick"] is True
+    result = compare(BASELINE.parent, BASELINE)
+    assert result.runs["baseline"].endswith("(quick run, 4 cells, 4 ok)")
+    assert result.markdown().startswith(f"baseline: {BASELINE} (quick run")

@@ -35,9 +35,13 @@ def write_run(
     redshift: np.ndarray | None = None,
     failed: dict[str, str] | None = None,
     probas: dict[str, np.ndarray] | None = None,
+    quick: bool | None = None,
+    cache_keys: bool = False,
 ) -> Path:
     """A run folder with one cell per model in ``predicted`` (``"m#s1"``: model m, seed 1),
-    with probabilities from ``probas`` or 0.8 on the predicted class; returns report.json."""
+    with probabilities from ``probas`` or 0.8 on the predicted class; ``quick`` recorded
+    in the config when given, a cache key per cell id with ``cache_keys``; returns
+    report.json."""
     ids = ids or [f"obj-{i}" for i in range(len(y_true))]
     results = []
     for k, (name, y_pred) in enumerate(predicted.items()):
@@ -71,6 +75,7 @@ def write_run(
                 "n_test": len(y_true),
                 "path": f"cells/{cell['id']}",
             }
+            | ({"cache_key": f"key-{cell['id']}"} if cache_keys else {})
         )
         rows = [
             [i, CLASSES[t], CLASSES[p], *(f"{x:.3g}" for x in pr)]
@@ -103,7 +108,7 @@ def write_run(
         "datasets": [],
         "models": [],
         "protocol": {},
-    }
+    } | ({"quick": quick} if quick is not None else {})
     report = build_report(config, results, {}, now(), [0])
     out.mkdir(parents=True, exist_ok=True)
     return write_report(report, out)
@@ -249,3 +254,35 @@ def test_several_seeds_give_mean_spread_and_interval(tmp_path):
     assert summary["std"] == pytest.approx(0.05)
     assert summary["low"] < 0.85 < summary["high"]
     assert "(3 seeds)" in format_leaderboard(rows, "table")[0]["across seeds"]
+
+
+# -- issue 27.6: one ranking per test set, reruns once ---------------------------------
+
+
+def test_quick_and_full_runs_are_ranked_apart_with_a_test_set_column(tmp_path):
+    write_run(tmp_path / "full", Y, {"full_m": with_errors(Y, np.arange(60))}, quick=False)
+    write_run(tmp_path / "quick", Y, {"quick_m": Y.copy()}, quick=True)
+    write_run(tmp_path / "f0.6", Y, {"other_split": Y.copy()}, quick=False, fraction=0.6)
+    rows = leaderboard([tmp_path], "accuracy")
+    by_model = {r["model"]: r for r in rows}
+    assert by_model["full_m"]["test_set"] == "toy, 20% test (600 spectra), full"
+    assert by_model["quick_m"]["test_set"] == "toy, 20% test (600 spectra), quick"
+    assert by_model["other_split"]["test_set"] == "toy, 40% test (600 spectra), full"
+    assert [r["rank"] for r in rows] == [1, 1, 1]  # each first on its own test set
+    assert all(r["vs_above"] is None and r["vs_leader"] is None for r in rows)
+    shown = format_leaderboard(rows, "table")
+    assert list(shown[0])[0] == "test set"  # type: ignore[arg-type]
+
+
+def test_a_cell_reused_by_a_rerun_is_shown_once(tmp_path):
+    cells = {"m": with_errors(Y, np.arange(60)), "n": Y.copy()}
+    first = write_run(tmp_path / "first", Y, cells, cache_keys=True)
+    second = write_run(tmp_path / "second", Y, cells, cache_keys=True)
+    rows = leaderboard([tmp_path], "accuracy")
+    assert [r["model"] for r in rows] == ["n", "m"]
+    assert all(sorted(r["runs"]) == sorted([str(first), str(second)]) for r in rows)
+    assert "(2 runs)" in format_leaderboard(rows, "table")[0]["cell"]  # type: ignore[index]
+    without_keys = tmp_path / "plain"
+    write_run(without_keys / "a", Y, cells)
+    write_run(without_keys / "b", Y, cells)
+    assert len(leaderboard([without_keys], "accuracy")) == 4  # no key: nothing to fold

@@ -106,3 +106,87 @@ def test_predict_parquet_without_pyarrow_is_one_line(trained_cell, tmp_path, cap
     assert main(["predict", str(trained_cell), str(files), "--format", "parquet"]) == 2
     err = capsys.readouterr().err
     assert "--format parquet needs pyarrow" in err and "Traceback" not in err
+
+
+# -- issues 27.7 and 28: labels files, inputs never overwritten, nothing half-written --
+
+
+def _rows(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_predict_refuses_an_out_that_is_one_of_its_inputs(trained_cell, tmp_path, capsys):
+    files = _files(tmp_path / "f")
+    spectrum = files / "spec-1000-55000-0001.fits"
+    before = spectrum.read_bytes()
+    labels = files / "labels.csv"
+    labels.write_text("file,class\nspec-1000-55000-0001.fits,QSO\n")
+    own = trained_cell / "predictions.csv"
+    own_before = own.read_bytes()
+    for out in (spectrum, labels, own):
+        assert main(["predict", str(trained_cell), str(files), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {out}" in err and "give another file name" in err, err
+        assert "Traceback" not in err
+    assert spectrum.read_bytes() == before and own.read_bytes() == own_before
+    assert labels.read_text().startswith("file,class")
+
+
+def test_a_cell_trained_on_other_classes_is_one_line(trained_cell, tmp_path, capsys):
+    import json
+
+    config = trained_cell / "cell.json"
+    cell = json.loads(config.read_text())
+    config.write_text(json.dumps(cell | {"classes": ["STAR", "GALAXY"]}))
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(trained_cell), str(_files(tmp_path / "f")), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "the model gives 3 class probabilities per spectrum, but the cell names 2" in err
+    assert "Traceback" not in err and "IndexError" not in err
+    assert not out.exists()
+
+
+def test_a_labels_csv_beside_the_files_gives_the_true_classes(trained_cell, tmp_path, capsys):
+    files = _files(tmp_path / "f")
+    (files / "labels.csv").write_text(
+        "file,class\nspec-1000-55000-0001.fits,qso\nspec-1000-55000-0002.fits,GALAXY\n"
+    )
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(trained_cell), str(files), "--out", str(out)]) == 0
+    assert [r["true"] for r in _rows(out)] == ["QSO", "GALAXY", "QSO"]  # the third: its own
+    err = capsys.readouterr().err
+    assert f"true classes from {(files / 'labels.csv').resolve()} for 2 of 3 spectra" in err
+    assert "agreement with the files' classes: 0.667 (2 of 3 labelled spectra)" in err
+
+
+def test_predict_labels_file_by_plate_mjd_fiber(trained_cell, tmp_path, capsys):
+    files = _files(tmp_path / "f")
+    elsewhere = tmp_path / "catalog.csv"
+    elsewhere.write_text("plate,mjd,fiberid,CLASS\n1000,55000,1,GALAXY\n1000,55000,3,ELF\n")
+    out = tmp_path / "p.csv"
+    code = main(["predict", str(trained_cell), str(files), "--out", str(out),
+                 "--labels", str(elsewhere)])  # fmt: skip
+    assert code == 0
+    assert [r["true"] for r in _rows(out)] == ["GALAXY", "GALAXY", "ELF"]
+    err = capsys.readouterr().err
+    assert "1 spectra have classes the cell was not trained on (ELF 1)" in err
+    assert "(1 of 2 labelled spectra)" in err
+    missing = tmp_path / "nope.csv"
+    assert main(["predict", str(trained_cell), str(files), "--labels", str(missing)]) == 2
+    assert f"--labels {missing}: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::astropy.io.fits.verify.VerifyWarning")
+def test_no_output_file_when_nothing_could_be_predicted(trained_cell, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "spec-1-2-3.fits").write_bytes(b"SIMPLE  =  T broken")
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(trained_cell), str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "none of the 1 spectrum files could be read" in err and "not written" in err
+    assert not out.exists() and not list(tmp_path.glob(".p.csv*"))  # no temporary either
+    out.write_text("kept\n")  # an earlier file stays as it was
+    assert main(["predict", str(trained_cell), str(bad), "--out", str(out)]) == 2
+    assert out.read_text() == "kept\n"

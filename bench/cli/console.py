@@ -113,8 +113,33 @@ def predict_summary(summary: Any) -> None:
             f"agreement with the files' classes: {summary.agreement:.3f} "
             f"({summary.n_agree} of {summary.n_labelled} labelled spectra)"
         )
+    if summary.labels_from:
+        used = ", ".join(map(str, summary.labels_from))
+        info(f"true classes from {used} for {summary.n_from_labels} of {summary.n} spectra")
+    if summary.other_classes:
+        other = ", ".join(f"{c} {n}" for c, n in sorted(summary.other_classes.items()))
+        warning(
+            f"{sum(summary.other_classes.values())} spectra have classes the cell was not "
+            f"trained on ({other}); left out of the agreement"
+        )
     if summary.outside_warning:
-        err.print(f"[bold yellow]warning:[/] {escape(summary.outside_warning)}", soft_wrap=True)
+        warning(summary.outside_warning)
+
+
+def warning(message: str) -> None:
+    """One warning line on stderr."""
+    err.print(f"[bold yellow]warning:[/] {escape(message)}", soft_wrap=True)
+
+
+def compare_result(result: Any, baseline: object, as_json: bool, only_changed: bool) -> None:
+    """`bench compare`: what differs, the table and the verdict (or all of it as JSON)."""
+    if as_json:
+        out.print(result.to_json(only_changed), markup=False, highlight=False, soft_wrap=True)
+    else:
+        text = result.markdown(only_changed)
+        out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+    if result.exit_code:
+        error(f"regression against {baseline}")
 
 
 def summary_table(report: dict[str, Any]) -> None:
@@ -189,7 +214,7 @@ def data_check_table(result: Any) -> None:
 def leaderboard_table(rows: list[dict[str, str]], metric: str) -> None:
     """The leaderboard: '=' after a rank marks a tie with the row above."""
     table = Table(title=f"leaderboard by {escape(metric)}")
-    for key in rows[0] if rows else ["rank", "model", "cell", "value"]:
+    for key in rows[0] if rows else ["test set", "rank", "model", "cell", "value"]:
         table.add_column(escape(key), overflow="fold")
     for row in rows:
         table.add_row(*(escape(v) for v in row.values()))

@@ -83,13 +83,26 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", dest="fmt", default="csv", choices=("csv", "parquet"), help="output format"
     )
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a labels CSV (class and file, or plate/mjd/fiber columns) giving the true "
+        "classes; default: a labels.csv beside the inputs, else the files' own classes",
+    )
 
 
 def predict(args: argparse.Namespace, context: CommandContext) -> int:
-    from bench.cli import commands
+    from bench.cli import console
+    from bench.run.predict import predict_files
 
     out = args.out or Path(f"predictions.{args.fmt}")
-    return commands.predict(args.cell_dir, args.paths, out, args.fmt)
+    summary = predict_files(args.cell_dir, args.paths, out, args.fmt, args.labels)
+    for path, reason in summary.failures:
+        console.file_error(path, reason)
+    console.predict_summary(summary)
+    return 1 if summary.failures else 0
 
 
 def data_check(args: argparse.Namespace, context: CommandContext) -> int:
@@ -135,15 +148,24 @@ def leaderboard(args: argparse.Namespace, context: CommandContext) -> int:
 
 
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("baseline", type=Path)
-    parser.add_argument("current", type=Path)
+    parser.add_argument("baseline", type=Path, help="a report.json or a run folder")
+    parser.add_argument("current", type=Path, help="a report.json or a run folder")
     parser.add_argument("--tolerance", type=float, default=0.02, help="default: 0.02")
+    parser.add_argument("--json", action="store_true", help="the result as JSON on stdout")
+    parser.add_argument(
+        "--only-changed",
+        action="store_true",
+        help="show only the rows whose value changed or whose verdict is not ok",
+    )
 
 
 def compare(args: argparse.Namespace, context: CommandContext) -> int:
-    from bench.cli import commands
+    from bench.cli import console
+    from bench.results.compare import compare as compare_reports
 
-    return commands.compare(args.baseline, args.current, args.tolerance)
+    result = compare_reports(args.baseline, args.current, args.tolerance)
+    console.compare_result(result, args.baseline, args.json, args.only_changed)
+    return result.exit_code
 
 
 def _config(parser: argparse.ArgumentParser) -> None:

@@ -7,11 +7,17 @@ resample the joint predictions, ROC-AUC resamples objects and recomputes both AU
 the probabilities. A pair is a tie when the 95 % interval of the difference contains
 zero. Cells whose run folder has no ``predictions.csv`` (a committed baseline keeps only
 its reports) are ranked by value and interval alone, with no significance test.
+
+Cells are ranked within their test set (``testsets.py``: dataset, split, quick or full
+run), never across; a cell found in several runs under one cache key (a rerun that reused
+it, a copied folder) is shown once. A NaN or infinite metric ranks last in its test set,
+marked, and is null in JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -21,9 +27,10 @@ import numpy as np
 from bench.errors import BenchError
 from bench.results.metrics import AVERAGED, metric_names, metric_value
 from bench.results.paired import Predictions, difference_draws, read_predictions, shared
-from bench.results.report import load_report
+from bench.results.report import finite_json, load_report
 from bench.results.report_md import md_escape
 from bench.results.seeds import group_key, summarize
+from bench.results.testsets import test_set
 from bench.store.rundir import REPORT_JSON, predictions_of
 
 ALPHA = 0.05
@@ -81,6 +88,7 @@ def _cells(paths: list[Path], metric: str) -> list[dict[str, Any]]:
             value, interval = metric_value(r["metrics"], metric)
             if value is None:
                 continue
+            tested_on = test_set(report, r)
             entries.append(
                 {
                     "report": str(path),
@@ -89,6 +97,11 @@ def _cells(paths: list[Path], metric: str) -> list[dict[str, Any]]:
                         for k in ("id", "dataset", "model", "train_fraction", "epochs", "seed")
                     },
                     "test_dataset": r["cell"].get("test_dataset") or "",
+                    "test_set": tested_on.label,
+                    "cache_key": r.get("cache_key"),
+                    "runs": [str(path)],
+                    "_test_key": tested_on.key,
+                    "_finished": str(report["provenance"].get("finished") or ""),
                     "_group": group_key(r["cell"]),
                     "value": value,
                     "low": interval[0] if interval else None,
@@ -102,27 +115,76 @@ def _cells(paths: list[Path], metric: str) -> list[dict[str, Any]]:
     return entries
 
 
-def leaderboard(paths: list[Path], metric: str = "macro_f1") -> list[dict[str, Any]]:
-    """Ok cells of every report under ``paths`` ranked by ``metric`` (highest first).
+def _once(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per cache key (the newest run's), listing every run that holds it."""
+    kept: dict[Any, tuple[int, dict[str, Any]]] = {}
+    order = sorted(enumerate(entries), key=lambda ie: ie[1]["_finished"], reverse=True)
+    for i, e in order:
+        key = (e["cache_key"], e["_test_key"]) if e["cache_key"] else i
+        if key in kept:
+            kept[key][1]["runs"].append(e["report"])
+        else:
+            kept[key] = (i, e)
+    return [e for _, e in sorted(kept.values(), key=lambda ie: ie[0])]
 
-    Each row carries ``rank``, ``value`` with ``low``/``high`` (95 % bootstrap interval when
-    the report has one), and ``vs_above``/``vs_leader``: the paired test against the row
-    above and the leader (None when they were not tested on the same objects).
+
+def leaderboard(paths: list[Path], metric: str = "macro_f1") -> list[dict[str, Any]]:
+    """Ok cells of every report under ``paths`` ranked by ``metric`` (highest first)
+    within each test set (``test_set`` column; the sets in order of their labels).
+
+    Each row carries ``rank`` (within its test set), ``value`` with ``low``/``high`` (95 %
+    bootstrap interval when the report has one), and ``vs_above``/``vs_leader``: the
+    paired test against the row above and the leader (None when they were not tested on
+    the same objects). A NaN or infinite value ranks last, with ``non_finite`` saying
+    what it was and ``value`` None; ``runs`` lists the reports holding the same cell.
     """
     if metric not in AVERAGED and ":" not in metric:
         raise BenchError(
             f"--metric: unknown metric {metric!r}; valid: {', '.join(AVERAGED)} or e.g. recall:QSO"
         )
-    rows = sorted(_cells(paths, metric), key=lambda e: -e["value"])
+    entries = _once(_cells(paths, metric))
+    _distinct_labels(entries)
+    by_set: dict[str, list[dict[str, Any]]] = {}
+    for e in sorted(entries, key=lambda e: e["test_set"]):
+        by_set.setdefault(e["test_set"], []).append(e)
+    rows: list[dict[str, Any]] = []
     cache: dict[Path, Predictions] = {}
-    for i, row in enumerate(rows):
-        row["rank"] = i + 1
-        row["vs_above"] = _versus(rows[i - 1], row, metric, cache) if i else None
-        row["vs_leader"] = _versus(rows[0], row, metric, cache) if i else None
+    for members in by_set.values():
+        ranked = sorted(members, key=lambda e: (not math.isfinite(e["value"]), -e["value"]))
+        for i, row in enumerate(ranked):
+            row["rank"] = i + 1
+            comparable = i and math.isfinite(row["value"])
+            row["vs_above"] = _versus(ranked[i - 1], row, metric, cache) if comparable else None
+            row["vs_leader"] = _versus(ranked[0], row, metric, cache) if comparable else None
+        rows += ranked
     _add_seed_summaries(rows, metric)
     for row in rows:
         row.pop("_predictions"), row.pop("_classes"), row.pop("_group")
+        row.pop("_test_key"), row.pop("_finished")
+        _mark_non_finite(row)
     return rows
+
+
+def _distinct_labels(entries: list[dict[str, Any]]) -> None:
+    """Two test sets that read alike get their key after the label."""
+    keys: dict[str, set[str]] = {}
+    for e in entries:
+        keys.setdefault(e["test_set"], set()).add(e["_test_key"])
+    for e in entries:
+        if len(keys[e["test_set"]]) > 1:
+            e["test_set"] += f" #{e['_test_key'][:6]}"
+
+
+def _mark_non_finite(row: dict[str, Any]) -> None:
+    value = row["value"]
+    if not math.isfinite(value):
+        row["non_finite"] = (
+            "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        )
+        row["value"] = None
+    for end in ("low", "high"):
+        if row[end] is not None and not math.isfinite(row[end]):
+            row[end] = None
 
 
 def _add_seed_summaries(rows: list[dict[str, Any]], metric: str) -> None:
@@ -169,9 +231,13 @@ def significance_note(rows: list[dict[str, Any]]) -> str | None:
 def _seeds_text(summary: dict[str, Any] | None) -> str:
     if summary is None:
         return "–"
+    n, bad = summary["n_seeds"], summary.get("n_non_finite", 0)
+    if n < 2:
+        return f"NaN or infinite in {bad} of {n + bad} seeds: no spread"
+    left_out = f", {bad} NaN or infinite left out" if bad else ""
     return (
         f"{summary['mean']:.3f} ± {summary['std']:.3f} [{summary['low']:.3f}, "
-        f"{summary['high']:.3f}] ({summary['n_seeds']} seeds)"
+        f"{summary['high']:.3f}] ({n} seeds{left_out})"
     )
 
 
@@ -188,12 +254,15 @@ def display_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     for row in rows:
         ci = f" [{row['low']:.3f}, {row['high']:.3f}]" if row["low"] is not None else ""
         above, leader = row["vs_above"], row["vs_leader"]
+        value = f"{row['value']:.3f}" if row["value"] is not None else None
+        runs = f" ({len(row['runs'])} runs)" if len(row["runs"]) > 1 else ""
         out.append(
             {
+                "test set": str(row["test_set"]),
                 "rank": f"{row['rank']}{'=' if above and above['tied'] else ''}",
                 "model": str(row["model"]),
-                "cell": str(row["id"]),
-                "value": f"{row['value']:.3f}{ci}",
+                "cell": str(row["id"]) + runs,
+                "value": f"{value}{ci}" if value else f"{row['non_finite']} (ranked last)",
                 "across seeds": _seeds_text(row.get("across_seeds")),
                 "vs above": _test_text(above),
                 "vs leader": _test_text(leader),
@@ -210,11 +279,11 @@ def format_leaderboard(
     if fmt not in FORMATS:
         raise BenchError(f"--format: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     if fmt == "json":
-        return json.dumps(rows, indent=2)
+        return json.dumps(finite_json(rows)[0], indent=2, allow_nan=False)
     shown = display_rows(rows)
     if fmt == "table":
         return shown
-    keys = list(shown[0]) if shown else ["rank", "model", "cell", "value"]
+    keys = list(shown[0]) if shown else ["test set", "rank", "model", "cell", "value"]
     if fmt == "md":
         lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
         lines += ["| " + " | ".join(md_escape(r[k]) for k in keys) + " |" for r in shown]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -130,3 +131,50 @@ def difference_draws(
             joint.sum(axis=3), metric, classes
         )
     return diff[np.isfinite(diff)]
+
+
+AGREE = 1e-6  # count metrics recomputed from predictions.csv match to rounding
+
+
+def check_agreement(where: str, result: dict[str, Any], p: Predictions, classes: list[str]) -> None:
+    """BenchError naming the cell when ``result``'s metrics are not what its predictions
+    give: the test size, the confusion matrix, and accuracy, macro F1 and per-class recall
+    and precision recomputed from the predicted classes (a report or a predictions.csv
+    edited or mixed up after the run)."""
+    cell, metrics = result["cell"]["id"], result["metrics"]
+    stated = result.get("n_test")
+    if isinstance(stated, int) and stated != len(p.ids):
+        raise BenchError(
+            f"{where}: cell {cell}: the report counts {stated} test spectra, its "
+            f"predictions.csv has {len(p.ids)}; the run folder was changed after the run"
+        )
+    k = len(classes)
+    counts = np.bincount(p.true * k + p.pred, minlength=k * k).reshape(k, k)
+    matrix = metrics.get("confusion_matrix") or {}
+    order = [classes.index(c) for c in matrix.get("labels", classes) if c in classes]
+    stated_counts = np.asarray(matrix.get("counts"))
+    if (
+        len(order) == k
+        and stated_counts.shape == (k, k)
+        and not np.array_equal(counts[np.ix_(order, order)], stated_counts)
+    ):
+        raise BenchError(
+            f"{where}: cell {cell}: the report's confusion matrix is not the one its "
+            "predictions.csv gives; the run folder was changed after the run"
+        )
+    names = ["accuracy", "macro_f1"] + [
+        f"{m}:{c}" for m in ("recall", "precision") for c in classes
+    ]
+    for name in names:
+        kind, _, cls = name.partition(":")
+        value = (
+            (metrics.get("per_class") or {}).get(cls, {}).get(kind) if cls else metrics.get(name)
+        )
+        if value is None or not np.isfinite(value):
+            continue  # missing or NaN: the gate's own verdict on it
+        recomputed = float(metric_from_counts(counts, name, classes))
+        if not abs(float(value) - recomputed) <= AGREE:
+            raise BenchError(
+                f"{where}: cell {cell}: the report's {name} {float(value):.4f} disagrees with "
+                f"its predictions.csv ({recomputed:.4f}); the run folder was changed after the run"
+            )

@@ -1,23 +1,29 @@
 """The versioned run report: provenance, resolved config, one result per cell.
 
 ``report.json`` follows ``bench/schema/report-1.json`` and is validated before it is
-written; ``report.md`` (``report_md.py``) is the same in human-readable tables.
+written; ``report.md`` (``report_md.py``) is the same in human-readable tables. It is
+strict JSON: a NaN or infinite number (a plugin's loss, a ``describe()`` value) is written
+as null, and ``non_finite`` maps its place (``results/0/history/loss/2``) to what it was.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench import __version__
 from bench.errors import BenchError
@@ -115,20 +121,40 @@ def build_report(
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:
-    """Validate, then write report.json and report.md atomically; return the json path."""
-    validate_report(report)
+    """Validate, then write report.json (strict JSON: non-finite numbers as null, listed
+    in ``non_finite``) and report.md atomically; return the json path."""
+    strict, bad = finite_json(report)
+    if bad:
+        strict["non_finite"] = bad
+    validate_report(strict)
     run_dir = RunDir(out_dir)
     from bench.results.report_md import markdown
 
     atomic_write_text(run_dir.report_md, markdown(report))
-    atomic_write_text(run_dir.report_json, json.dumps(report, indent=2, default=_json_default))
+    atomic_write_text(run_dir.report_json, json.dumps(strict, indent=2, allow_nan=False))
     return run_dir.report_json
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def finite_json(value: Any, where: str = "") -> tuple[Any, dict[str, str]]:
+    """``value`` as plain JSON data with every NaN or infinite number replaced by None,
+    and where each was (``a/0/b``) with what it was (``NaN``, ``Infinity``, ``-Infinity``)."""
+    bad: dict[str, str] = {}
+
+    def clean(v: Any, at: str) -> Any:
+        if isinstance(v, Mapping):
+            return {str(k): clean(x, f"{at}/{k}" if at else str(k)) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x, f"{at}/{i}" if at else str(i)) for i, x in enumerate(v)]
+        if isinstance(v, np.ndarray | np.generic):
+            return clean(v.tolist(), at)
+        if isinstance(v, float) and not math.isfinite(v):
+            bad[at] = "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+            return None
+        if v is None or isinstance(v, str | int | float | bool):
+            return v
+        raise BenchError(f"report: {at}: not JSON serialisable ({type(v).__name__})")
+
+    return clean(value, where), bad
 
 
 def load_report(path: Path) -> dict[str, Any]:
@@ -139,8 +165,13 @@ def load_report(path: Path) -> dict[str, Any]:
         raise BenchError(f"{path}: report not found") from None
     except (OSError, ValueError) as exc:
         raise BenchError(f"{path}: not a readable JSON report: {exc}") from None
+    except RecursionError:
+        raise BenchError(f"{path}: not a readable JSON report: nested too deeply") from None
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
         found = report.get("schema") if isinstance(report, dict) else type(report).__name__
         raise BenchError(f"{path}: schema is {found!r}, expected {SCHEMA!r}")
-    validate_report(report, str(path))
+    try:
+        validate_report(report, str(path))
+    except RecursionError:
+        raise BenchError(f"{path}: not a report: nested too deeply to check") from None
     return report

@@ -26,27 +26,31 @@ def group_key(cell: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def summarize(values: Sequence[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation and 95 % t interval of the mean of ``values``."""
+    """Mean, sample standard deviation and 95 % t interval of the mean of the finite
+    ``values``; ``n_non_finite`` counts the NaN or infinite ones left out (``values``
+    keeps them all, in order)."""
     from scipy.stats import t
 
-    x = np.asarray(values, dtype=np.float64)
+    everything = np.asarray(values, dtype=np.float64)
+    x = everything[np.isfinite(everything)]
     n = len(x)
     mean = float(x.mean()) if n else math.nan
     std = float(x.std(ddof=1)) if n > 1 else 0.0
     half = float(t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else math.nan
     return {
         "n_seeds": n,
+        "n_non_finite": len(everything) - n,
         "mean": mean,
         "std": std,
         "low": mean - half if n > 1 else None,
         "high": mean + half if n > 1 else None,
-        "values": [float(v) for v in x],
+        "values": [float(v) for v in everything],
     }
 
 
 def across_seeds(results: Sequence[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    """One row per group of ok cells with two or more seeds: the group's cell fields
-    (minus the seed), its seeds, and :func:`summarize` of ``metric``."""
+    """One row per group of ok cells with two or more seeds of finite ``metric``: the
+    group's cell fields (minus the seed), its seeds, and :func:`summarize` of ``metric``."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         if r["status"] == "ok":
@@ -57,8 +61,8 @@ def across_seeds(results: Sequence[dict[str, Any]], metric: str) -> list[dict[st
         pairs = [
             (r["cell"]["seed"], v) for r, v in zip(cells, values, strict=True) if v is not None
         ]
-        if len(pairs) < 2:
-            continue
+        if sum(math.isfinite(v) for _, v in pairs) < 2:
+            continue  # a spread needs two finite values
         dataset, test, model, fraction, epochs = key
         rows.append(
             {

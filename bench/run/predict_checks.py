@@ -71,6 +71,19 @@ def _name(kind: type | tuple[type, ...]) -> str:
     )
 
 
+def check_not_input(out: Path, what: str, inputs: list[Path], cell_dir: Path) -> None:
+    """Refuse an output that would replace one of the inputs (a spectrum file, a labels
+    file, or an existing file of the cell)."""
+    if not out.exists():
+        return
+    target = out.resolve()
+    for path in inputs:
+        if path.resolve() == target or (path.exists() and os.path.samefile(path, out)):
+            raise BenchError(f"{what} {out}: is one of the inputs ({path}); give another file name")
+    if target.is_relative_to(Path(cell_dir).resolve()):
+        raise BenchError(f"{what} {out}: is a file of the cell {cell_dir}; give another file name")
+
+
 def check_writable(path: Path, what: str) -> None:
     """Fail before any work when ``path`` cannot be written as a file."""
     if path.is_dir():
