@@ -111,7 +111,11 @@ def test_every_string_from_the_run_is_escaped(tmp_path):
     assert "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "onerror=&quot;alert(2)&quot;" in html
-    assert "<script" not in (path.parent / "report.md").read_text()
+    md = (path.parent / "report.md").read_text()
+    from markdown_it import MarkdownIt
+
+    assert "\\<script>" in md and "&lt;" not in md  # plain text in a terminal
+    assert "<script" not in MarkdownIt("commonmark").enable("table").render(md)
 
 
 def test_html_from_a_real_run(toy_registry, tmp_path):
@@ -135,12 +139,13 @@ def test_html_from_a_real_run(toy_registry, tmp_path):
     main(["run", str(config), "--out", str(tmp_path / "run")])
     report = load_report(tmp_path / "run" / "report.json")
     html = write_html(report, tmp_path / "run").read_text()
-    # one split: grid, curves, then from predictions.csv: ROC/PR and completeness/purity
+    # one split: grid, curves, then from predictions.csv: ROC/PR, coverage, completeness/purity
     # versus redshift and S/N (the toy dataset knows no magnitude; the model makes no mistake)
     assert figure_kinds(html) == [
         "confusion matrices",
         "loss and accuracy curves",
         "ROC and precision-recall",
+        "accuracy against coverage",
         "completeness and purity versus redshift",
         "completeness and purity versus median S/N per pixel",
     ]
@@ -200,6 +205,7 @@ EVERY_FIGURE = [
     "confusion matrices",
     "loss and accuracy curves",
     "ROC and precision-recall",
+    "accuracy against coverage",
     "completeness and purity versus redshift",
     "completeness and purity versus median S/N per pixel",
     "completeness and purity versus magnitude",
@@ -244,3 +250,50 @@ def test_every_figure_is_visible_in_headless_chromium(full_html, tmp_path):
     inked_rows = (pixels < 200).any(axis=1)
     # figures all the way down the page: ink in every 1000-pixel band of the first 8000
     assert all(inked_rows[k : k + 1000].any() for k in range(0, 8000, 1000))
+
+
+def test_figures_use_the_tables_bins_and_intervals_and_a_colour_blind_safe_palette():
+    """Completeness in the figure comes from the same bins and Wilson intervals as the
+    table; a bin of one or two objects still has a bar; Okabe-Ito colours with markers;
+    no ``z=-0.000``; padded pixels are not drawn as zeros."""
+    from bench.results import figures, plots
+    from bench.results.bins import binned, wilson
+
+    classes = ["STAR", "GALAXY", "QSO"]
+    true = np.array(["QSO"] * 21 + ["STAR", "GALAXY"])
+    predicted = np.array(["QSO"] * 20 + ["STAR", "STAR", "GALAXY"])
+    z = np.array([2.5] * 21 + [0.0, 0.05])
+    p = {"true": true, "predicted": predicted, "redshift": z}
+    rows = figures.bins_of(p, classes, "redshift")
+    y_true = np.array([classes.index(t) for t in true])
+    y_pred = np.array([classes.index(t) for t in predicted])
+    assert rows == binned(y_true, y_pred, classes, z, "redshift")  # the table's rows
+    y, err = plots.wilson_bars(
+        [b["recall"]["GALAXY"] for b in rows], [b["recall_interval"]["GALAXY"] for b in rows]
+    )
+    few = [i for i, b in enumerate(rows) if b["support"]["GALAXY"] == 1]
+    assert few and all(err[:, i].sum() > 0.5 for i in few)  # one object: a wide bar
+    assert rows[few[0]]["recall_interval"]["GALAXY"] == wilson(1, 1)
+    assert plots.PALETTE[:3] == ("#0072B2", "#E69F00", "#009E73")  # Okabe-Ito
+    assert len({plots.style(k)["marker"] for k in range(len(plots.PALETTE))}) == len(plots.PALETTE)
+    assert figures.z_text(-0.00001) == "z=0.000" and figures.z_text(float("nan")) == "z unknown"
+    flux = np.array([0, 0, 1.5, 0.0, 2.0, 0, 0], dtype=np.float16)
+    drawn = figures.drawn_flux(flux)
+    assert np.isnan(drawn[[0, 1, 5, 6]]).all() and drawn[3] == 0.0  # interior zero is data
+    ivar = np.array([1, 1, 1, 0, 1, 1, 1])
+    assert np.isnan(figures.drawn_flux(flux, ivar)[3])
+
+
+def test_figures_are_150_dpi(tmp_path):
+    from PIL import Image
+
+    from bench.results import figures
+
+    rng = np.random.default_rng(0)
+    true = rng.choice(["STAR", "GALAXY", "QSO"], 60)
+    proba = rng.dirichlet([1, 1, 1], 60)
+    p = {"true": true, **{f"p_{c}": proba[:, k] for k, c in enumerate(["STAR", "GALAXY", "QSO"])}}
+    png = figures.risk_coverage([({"cell": {"model": "m"}}, p)], ["STAR", "GALAXY", "QSO"], "t")
+    assert png is not None
+    image = Image.open(io.BytesIO(png))
+    assert round(image.info["dpi"][0]) == 150 and image.size[0] >= 6 * 150

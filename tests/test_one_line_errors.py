@@ -165,6 +165,12 @@ def test_config_mistakes_are_one_line_before_anything_is_written(
     assert not list(tmp_path.glob("deep/**/*.json")) and not (tmp_path / "x").exists()
 
 
+def _rendered(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").render(markdown)
+
+
 def test_names_and_labels_are_escaped_in_markdown_and_on_the_console(
     toy_registry, tmp_path, capsys
 ):
@@ -178,17 +184,18 @@ def test_names_and_labels_are_escaped_in_markdown_and_on_the_console(
     assert main(["run", str(_config(tmp_path, text)), "--out", str(out)]) == 0
     assert "[red]loud[bold]" in capsys.readouterr().out  # shown as written, not styled
     md = (out / "report.md").read_text()
-    assert "<img" not in md and "<b>" not in md and "&lt;img" in md
+    assert "\\<img" in md and "\\<b>" in md and "&lt;" not in md  # plain text in a terminal
+    assert "<img" not in _rendered(md) and "<b>" not in _rendered(md)  # no tag once rendered
     assert main(["leaderboard", str(out), "--format", "md"]) == 0
     board = capsys.readouterr().out
-    assert "<img" not in board and "&lt;img" in board and "\\|c" in board
+    assert "<img" not in _rendered(board) and "\\<img" in board and "\\|c" in board
     current = json.loads((out / "report.json").read_text())
     for r in current["results"]:
         r["metrics"]["accuracy"] -= 0.5
     (tmp_path / "current.json").write_text(json.dumps(current))
     assert main(["compare", str(out / "report.json"), str(tmp_path / "current.json")]) == 1
     table = capsys.readouterr().out
-    assert "&lt;img" in table and "<img" not in table
+    assert "\\<img" in table and "<img" not in _rendered(table)
 
 
 def test_a_really_full_disk_loses_no_finished_cell(toy_registry, tmp_path, small_disk, capsys):
@@ -211,3 +218,21 @@ def test_a_really_full_disk_loses_no_finished_cell(toy_registry, tmp_path, small
     report = load_report(out / "report.json")
     assert report["summary"]["ok"] == 4
     assert {r["cell"]["id"] for r in report["results"] if r["reused"]} == finished
+
+
+@pytest.mark.parametrize("where", ["benchmark", "model label", "dataset label"])
+def test_names_of_only_spaces_are_refused_at_config_load(toy_registry, tmp_path, capsys, where):
+    text = {
+        "benchmark": TOY_CONFIG.replace('name = "toy"\n\n[dataset]', 'name = "   "\n\n[dataset]'),
+        "model label": TOY_CONFIG.replace('name = "centroid"', 'name = "centroid"\nlabel = " "'),
+        "dataset label": TOY_CONFIG.replace(
+            '[dataset]\nname = "toy"', '[dataset]\nname = "toy"\nlabel = "  "'
+        ),
+    }[where]
+    assert text != TOY_CONFIG
+    config = _config(tmp_path, text)
+    assert main(["validate", str(config)]) == 2
+    _one_error_line(capsys, "not only spaces")
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 2
+    _one_error_line(capsys, "not only spaces")
+    assert not (tmp_path / "run").exists()

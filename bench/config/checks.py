@@ -58,10 +58,10 @@ MAX_NAME = 100
 
 def check_name(value: object, where: str) -> str:
     """A name that becomes part of a path and is printed: non-empty, at most 100
-    characters, printable, no '/' or '\\', not starting with '.'."""
+    characters, printable, not only spaces, no '/' or '\\', not starting with '.'."""
     if (
         not isinstance(value, str)
-        or not value
+        or not value.strip()
         or len(value) > MAX_NAME
         or not value.isprintable()
         or "/" in value
@@ -72,6 +72,6 @@ def check_name(value: object, where: str) -> str:
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         raise BenchError(
             f"{where}: expected a name of 1 to {MAX_NAME} printable characters, without "
-            f"'/' or '\\', not starting with '.'; got {shown}"
+            f"'/' or '\\', not only spaces, not starting with '.'; got {shown}"
         )
     return value

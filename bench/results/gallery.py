@@ -50,5 +50,5 @@ def write_gallery(
                 ax.set_title(f"{cls or '?'} {batch.ids[pick[col]]}", fontsize=8)
     fig.suptitle(f"renderer {renderer.name!r} {'x'.join(map(str, shape))}", fontsize=9)
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png)
+    fig.savefig(out_png, dpi=150)
     return out_png

@@ -16,6 +16,7 @@ import numpy as np
 
 from bench.results import figures as figures_
 from bench.results import paper, plots
+from bench.results.bins import EDGES
 from bench.results.objects import read_predictions
 from bench.results.report_md import split_heading, validation_fraction
 from bench.store.files import atomic_write_text
@@ -80,7 +81,8 @@ def results_table(report: dict[str, Any]) -> str:
 
 def figures(report: dict[str, Any], root: Path | None = None) -> str:
     """Per (dataset, train fraction, seed): confusion grid, loss and accuracy curves, and,
-    from each cell's files under ``root``: ROC and precision-recall, completeness and
+    from each cell's files under ``root``: ROC and precision-recall, accuracy against
+    coverage, completeness and
     purity versus redshift, S/N and magnitude, the mistakes gallery (recall versus bins
     from report.json when the cells' files are absent)."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
@@ -117,9 +119,11 @@ def _object_figures(
                 parts.append(_img(png, f"recall versus {name}: {title}"))
         return parts
     pngs = [(figures_.roc_pr(with_preds, classes, title), f"ROC and precision-recall: {title}")]
-    for kind in figures_.EDGES:
+    png = figures_.risk_coverage(with_preds, classes, title)
+    pngs.append((png, f"accuracy against coverage: {title}"))
+    for kind in EDGES:
         png = figures_.completeness_purity(with_preds, classes, kind, title)
-        pngs.append((png, f"completeness and purity versus {figures_.AXIS[kind]}: {title}"))
+        pngs.append((png, f"completeness and purity versus {plots.KIND_NAMES[kind]}: {title}"))
     for r in cells:
         path = mistakes_of(report_path, r)
         if path.exists():

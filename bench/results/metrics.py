@@ -19,6 +19,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.results.bins import binned
+from bench.results.coverage import accuracy_at_coverage
 from bench.results.rates import clip_unit, object_log_loss, rates, wilson
 
 N_BOOTSTRAP = 1000
@@ -40,7 +41,9 @@ def compute_metrics(
     magnitude: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Overall and per-class metrics for integer labels and probabilities; per-class
-    ``accuracy`` is one-vs-rest as in the paper; undefined values are ``None``."""
+    ``accuracy`` is one-vs-rest as in the paper; ``coverage``: accuracy on the objects
+    the model is most sure of (:mod:`bench.results.coverage`); undefined values are
+    ``None``."""
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
     y_true = np.asarray(y_true, dtype=np.int64)
@@ -80,6 +83,7 @@ def compute_metrics(
         "per_class": per_class,
         "confusion_matrix": {"labels": list(classes), **cm},
         "intervals": bootstrap_intervals(y_true, y_pred, classes, seed=seed),
+        "coverage": accuracy_at_coverage(y_true, proba),
     }
     if metrics["roc_auc"] is not None:
         metrics["intervals"]["roc_auc"] = auc_interval(y_true, proba, classes, seed)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.results import seeds
+from bench.results import coverage, seeds
 from bench.results.plots import final_cells
+from bench.results.rates import clip_unit
 
 
 def split_heading(cell: dict[str, Any], validation_fraction: float) -> str:
@@ -38,15 +39,34 @@ def _ci(value: float | None, interval: list[float] | None) -> str:
 
 
 MD_ESCAPES = {
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "[": "\\[", "]": "\\]",
-    "`": "\\`", "\\": "\\\\", "\n": " ", "\r": " ", "\0": "",
+    "|": "\\|", "`": "\\`", "\\": "\\\\",
+    "\n": " ", "\r": " ", "\0": "",
 }  # fmt: skip
+STARTS_TAG = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/!?")
 
 
 def md_escape(text: object) -> str:
-    """Text for Markdown (a table cell, a heading): no raw HTML, no links or code spans,
-    no pipes or line breaks (Markdown viewers would render or split them)."""
-    return "".join(MD_ESCAPES.get(ch, ch) for ch in str(text))
+    """Text for Markdown (a table cell, a heading, a list item) that reads as plain text in
+    a terminal: backslash escapes, no HTML entities. No raw HTML (a ``<`` that could open a
+    tag or an autolink becomes ``\\<``), no entity (``&`` before a name becomes ``\\&``),
+    no link (a ``]`` before ``(``, ``[`` or ``:`` becomes ``\\]``), no code span, no
+    pipe or line break, no leading ``#`` or ``>``; ``z < 2.1`` and ``[0.5, 1.0]`` stay
+    as written."""
+    chars = str(text)
+    out = []
+    for i, ch in enumerate(chars):
+        after = chars[i + 1] if i + 1 < len(chars) else ""
+        if ch == "<" and after in STARTS_TAG and after:
+            out.append("\\<")
+        elif ch == "&" and after and (after.isalnum() or after == "#"):
+            out.append("\\&")
+        elif ch == "]" and after in ("(", "[", ":"):  # no link, image or link definition
+            out.append("\\]")
+        elif ch in "#>" and not "".join(out).strip():
+            out.append("\\" + ch)
+        else:
+            out.append(MD_ESCAPES.get(ch, ch))
+    return "".join(out)
 
 
 _md_cell = md_escape
@@ -63,8 +83,8 @@ def data_lines(report: dict[str, Any]) -> list[str]:
         if r["status"] == "ok":
             seen.setdefault(split_heading(r["cell"], validation_fraction(report)), r)
     return [
-        f"- {text}: {r.get('n_train', '?')} train, {r.get('n_validation', 0)} validation, "
-        f"{r.get('n_test', '?')} test spectra"
+        f"- {md_escape(text)}: {r.get('n_train', '?')} train, {r.get('n_validation', 0)} "
+        f"validation, {r.get('n_test', '?')} test spectra"
         for text, r in seen.items()
     ]
 
@@ -137,11 +157,45 @@ def seeds_table(report: dict[str, Any]) -> list[str]:
                     ]
                     + [
                         f"{g['mean']:.3f} ± {g['std']:.3f}",
-                        f"[{g['low']:.3f}, {g['high']:.3f}]",
+                        _seed_interval(g),
                         per_seed,
                     ]
                 )
             )
+    return lines
+
+
+def _seed_interval(group: dict[str, Any]) -> str:
+    """The across-seeds interval of a [0, 1] metric, clipped to [0, 1]."""
+    if group.get("low") is None or group.get("high") is None:
+        return "–"
+    low, high = clip_unit(float(group["low"]), float(group["high"]))
+    return f"[{low:.3f}, {high:.3f}]"
+
+
+def coverage_table(report: dict[str, Any]) -> list[str]:
+    """Accuracy on the share of test objects each model is most sure of (its top class
+    probability), for the last epoch count of each training run."""
+    cells = [r for r in final_cells(report["results"]) if r["metrics"].get("coverage")]
+    if not cells:
+        return []
+    shares = [row["coverage"] for row in cells[0]["metrics"]["coverage"]]
+    head = ["cell"] + [f"{100 * c:.0f} % [95 % CI] (n)" for c in shares] + ["in words"]
+    lines = [
+        "",
+        "## Accuracy on the objects each model is most sure of",
+        "",
+        "Objects ranked by the model's confidence (its top class probability, as in "
+        "predictions.csv); each column keeps that share of the test set, most confident "
+        "first. Accuracy that rises to the right means the confidence can be trusted.",
+        "",
+        _row(head),
+        "|" + "---|" * len(head),
+    ]
+    for r in cells:
+        rows = r["metrics"]["coverage"]
+        values = [f"{_ci(t['accuracy'], t['interval'])} ({t['n']})" for t in rows]
+        lines.append(_row([r["cell"]["id"], *values, coverage.sentence(rows) or "–"]))
     return lines
 
 
@@ -197,13 +251,34 @@ def paper_lines(report: dict[str, Any]) -> list[str]:
         "",
         f"## Published figures ({paper.PAPER}) beside ours",
         "",
-        "Only figures the paper's text states in numbers; where it names no metric, ours "
-        "shows one-vs-rest accuracy, precision and recall.",
+        f"{paper_data_note(report)} Only figures the paper's text states in numbers; where "
+        "it names no metric, ours shows one-vs-rest accuracy, precision and recall.",
         "",
         _row(keys),
         "|" + "---|" * len(keys),
     ]
-    return lines + [_row([row[k] for k in keys]) for row in paper.comparison(report)]
+    rows = [paper_row(row) for row in paper.comparison(report)]
+    return lines + [_row([row[k] for k in keys]) for row in rows]
+
+
+def paper_data_note(report: dict[str, Any]) -> str:
+    """What the two columns were measured on: the paper on real SDSS spectra, ours on this
+    run's test sets (named)."""
+    tested = sorted(
+        {r["cell"].get("test_dataset") or r["cell"]["dataset"] for r in report["results"]}
+    )
+    return (
+        "The paper's figures are on real SDSS spectra; ours on this run's test set"
+        f"{'s' if len(tested) > 1 else ''} ({', '.join(map(str, tested))}), which may be "
+        "synthetic: read them side by side, not as a replication."
+    )
+
+
+def paper_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A comparison row for display: a train fraction the paper does not give reads
+    ``not stated``, never ``None``."""
+    fraction = row.get("train_fraction")
+    return {**row, "train_fraction": "not stated" if fraction is None else f"{fraction:g}"}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -222,6 +297,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         *results_table(report),
         *seeds_table(report),
+        *coverage_table(report),
         *bins_tables(report),
         *paper_lines(report),
     ]
