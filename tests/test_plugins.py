@@ -156,3 +156,90 @@ def test_disabled_third_party_plugin_is_not_loaded(installed_ext, monkeypatch):
     monkeypatch.delenv("BENCH_LOAD_PLUGINS", raising=False)
     monkeypatch.setenv("BENCH_DISABLE_PLUGINS", "ext")
     assert "ones" not in manager.get_registry().classes["renderer"]
+
+
+BROKEN_MODULES = {
+    "import_error": "import not_a_module_anyone_has\n",
+    "hook_raises": textwrap.dedent(
+        """
+        from bench import hookimpl
+
+
+        @hookimpl
+        def register_models(register):
+            raise RuntimeError("model registry exploded\\nsecond line")
+        """
+    ),
+    "twice": EXT_MODULE.replace('name = "ones"', 'name = "line"'),  # a built-in's name
+}
+
+
+@pytest.fixture
+def installed_broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Three installed distributions with a broken plugin each, beside the good bench-ext."""
+    for name, code in BROKEN_MODULES.items():
+        (tmp_path / f"broken_{name}.py").write_text(code)
+        info = tmp_path / f"bench_{name}-0.1.dist-info"
+        info.mkdir()
+        dist = f"bench-{name.replace('_', '-')}"
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[bench]\n{name} = broken_{name}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("BENCH_LOAD_PLUGINS", raising=False)
+    manager.clear_registry_cache()
+    yield tmp_path
+    manager.clear_registry_cache()
+
+
+def test_broken_plugins_are_left_out_in_one_line_each_and_help_still_works(
+    installed_ext, installed_broken, capsys
+):
+    registry = manager.get_registry()
+    assert set(registry.broken) == set(BROKEN_MODULES)
+    assert "ones" in registry.classes["renderer"]  # the good plugin still loads
+    assert registry.sources[("renderer", "line")] == "built-in"  # not replaced
+    for name, line in registry.broken.items():
+        assert "\n" not in line and f"BENCH_DISABLE_PLUGINS={name}" in line
+    assert "failed to import" in registry.broken["import_error"]
+    assert (
+        "register_models raised RuntimeError: model registry exploded"
+        in (registry.broken["hook_raises"])
+    )
+    assert "already registered" in registry.broken["twice"]
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    captured = capsys.readouterr()
+    assert "COMMAND" in captured.out and "Traceback" not in captured.err
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 3 and all("BENCH_DISABLE_PLUGINS=" in w for w in warnings)
+
+
+def test_a_broken_plugin_fails_a_run_only_when_the_config_needs_it(
+    installed_broken, tmp_path, capsys
+):
+    good = tmp_path / "good.toml"
+    good.write_text('[dataset]\nname = "synthetic"\nn = 60\n[[models]]\nname = "logreg"\n')
+    assert main(["validate", str(good)]) == 0
+    needs = tmp_path / "needs.toml"
+    needs.write_text('[dataset]\nname = "synthetic"\nn = 60\n[[models]]\nname = "exploded"\n')
+    assert main(["run", str(needs), "--out", str(tmp_path / "run")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "unknown model 'exploded'" in errors[0]
+    assert "'hook_raises'" in errors[0] and "model registry exploded" in errors[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_disabling_a_broken_plugin_silences_it_and_unknown_names_are_warned(
+    installed_broken, monkeypatch, capsys
+):
+    monkeypatch.setenv("BENCH_DISABLE_PLUGINS", "import_error,hook_raises,twice,no_such")
+    monkeypatch.setenv("BENCH_LOAD_PLUGINS", "bench-import-error,bench-hook-raises,nopkg")
+    registry = manager.get_registry()
+    assert registry.broken == {}
+    assert len(registry.warnings) == 2
+    assert "BENCH_DISABLE_PLUGINS names 'no_such'" in registry.warnings[0]
+    assert "BENCH_LOAD_PLUGINS names 'nopkg'" in registry.warnings[1]
+    assert main(["plugins", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 2 and "no_such" in err and "nopkg" in err

@@ -80,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:  # a broken plugin: say so in one line
         console.error(str(exc))
         return USER_ERROR_EXIT
+    for line in [*registry.broken.values(), *registry.warnings]:  # one line each, then on
+        console.warning(line)
     args = parser.parse_args(argv)
     try:
         return _run(args.bench_command, args, CliContext(registry))

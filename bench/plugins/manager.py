@@ -6,6 +6,13 @@ limits third-party plugins: unset loads all installed ones; a comma-separated li
 only those distributions; an empty string loads none. ``BENCH_DISABLE_PLUGINS`` leaves
 plugins out by entry-point name, built-ins included (like pytest's ``-p no:name``), e.g.
 ``BENCH_DISABLE_PLUGINS=sdss,executors``.
+
+An installed plugin that is broken (it fails to import, its hooks do not validate, or a
+``register_*`` hook raises, e.g. registering a name another plugin has) is left out
+whole, with one line in ``Registry.broken`` naming the variable that silences it; every
+command still works, and a config that needs it fails on the unknown name with the
+reason. Plugin objects handed in as ``extra`` (tests, embedding) still raise. Names in
+the two variables that match no installed plugin are listed in ``Registry.warnings``.
 """
 
 from __future__ import annotations
@@ -65,6 +72,10 @@ class Registry:
     # how to rebuild this registry in another process (a dask worker)
     extra_modules: tuple[str, ...] = ()
     third_party: bool = True
+    # installed plugins left out, by entry-point name: one line each saying why
+    broken: dict[str, str] = field(default_factory=dict)
+    # other one-line warnings (unknown names in BENCH_DISABLE_PLUGINS, BENCH_LOAD_PLUGINS)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, kind: str, cls: type[Any], source: str) -> None:
         if not (isinstance(cls, type) and issubclass(cls, KINDS[kind])):
@@ -102,7 +113,11 @@ class Registry:
         names = self.classes[kind]
         if name not in names:
             valid = ", ".join(sorted(names)) or "none"
-            raise BenchError(f"unknown {kind} {name!r}{closest(name, names)}; valid: {valid}")
+            left_out = "; ".join(self.broken.values())
+            left_out = f"; left out: {left_out}" if left_out else ""
+            raise BenchError(
+                f"unknown {kind} {name!r}{closest(name, names)}; valid: {valid}{left_out}"
+            )
         return names[name]
 
     def create(self, kind: str, name: str, params: Mapping[str, Any], where: str) -> Any:
@@ -163,11 +178,36 @@ def _names_in(variable: str) -> set[str] | None:
 
 
 class BenchPluginManager(pluggy.PluginManager):
-    """A pluggy manager that remembers which distribution provided each plugin."""
+    """A pluggy manager that remembers which distribution provided each plugin, and the
+    installed plugins it left out as broken."""
 
     def __init__(self) -> None:
         super().__init__("bench")
         self.dist_source: dict[str, str] = {}
+        self.broken: dict[str, str] = {}
+        self.warnings: list[str] = []
+
+    def leave_out(self, name: str, source: str, why: str) -> None:
+        """Record installed plugin ``name`` as broken (one line) and unregister it."""
+        if self.has_plugin(name):
+            self.unregister(name=name)
+        self.broken[name] = (
+            f"plugin {name!r} ({source}) left out: {why} "
+            f"(set BENCH_DISABLE_PLUGINS={name} to leave it out silently)"
+        )
+
+
+class _BrokenHook(Exception):
+    """An installed plugin's register hook raised (``build_registry`` leaves it out)."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(why)
+        self.name, self.why = name, why
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def _entry_points() -> Iterator[tuple[bool, metadata.EntryPoint]]:
@@ -183,14 +223,48 @@ def _entry_points() -> Iterator[tuple[bool, metadata.EntryPoint]]:
 
 
 def _load(pm: BenchPluginManager, ep: metadata.EntryPoint, own: bool) -> None:
+    """Import and register one entry point; a plugin that fails is left out, in one line."""
     dist_name = ep.dist.metadata["Name"] if ep.dist else "?"
+    version = ep.dist.version if ep.dist else ""
+    source = BUILT_IN if own else f"{dist_name} {version}"
     try:
         plugin = ep.load()
-    except Exception as exc:  # a broken third-party plugin must not hide the others
-        raise BenchError(f"plugin {ep.name!r} from {dist_name} failed to import: {exc}") from None
-    pm.register(plugin, name=ep.name)
-    version = ep.dist.version if ep.dist else ""
-    pm.dist_source[ep.name] = BUILT_IN if own else f"{dist_name} {version}"
+        pm.register(plugin, name=ep.name)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
+        pm.leave_out(ep.name, source, f"failed to import: {_first_line(exc)}")
+        return
+    pm.dist_source[ep.name] = source
+
+
+def _check_pending(pm: BenchPluginManager) -> None:
+    """pluggy's check for misspelled hooks: an installed plugin with one is left out; a
+    plugin object handed in (``extra``) raises."""
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin)
+            if name is None or name not in pm.dist_source:
+                raise
+            pm.leave_out(name, pm.dist_source.pop(name), f"invalid hook: {_first_line(exc)}")
+
+
+def _unknown_names(pm: BenchPluginManager, disabled: set[str], allowed: set[str] | None) -> None:
+    """One warning per name in the two variables that matches no installed plugin."""
+    points = [ep for _, ep in _entry_points()]
+    names = {ep.name.lower() for ep in points}
+    dists = {(ep.dist.metadata["Name"] or "").lower() for ep in points if ep.dist}
+    for name in sorted(disabled - names):
+        pm.warnings.append(
+            f"BENCH_DISABLE_PLUGINS names {name!r}, which no installed plugin is "
+            f"(plugins: {', '.join(sorted(names)) or 'none'})"
+        )
+    for name in sorted((allowed or set()) - dists):
+        pm.warnings.append(
+            f"BENCH_LOAD_PLUGINS names {name!r}, which no installed distribution with "
+            f"bench plugins is (distributions: {', '.join(sorted(dists)) or 'none'})"
+        )
 
 
 def plugin_manager(extra: Iterable[object] = (), third_party: bool = True) -> BenchPluginManager:
@@ -212,30 +286,65 @@ def plugin_manager(extra: Iterable[object] = (), third_party: bool = True) -> Be
         dist_name = ((ep.dist.metadata["Name"] if ep.dist else "") or "").lower()
         if allowed is None or dist_name in allowed:
             _load(pm, ep, own=False)
-    pm.check_pending()
+    _check_pending(pm)
+    _unknown_names(pm, disabled, allowed)
     return pm
 
 
 def build_registry(pm: BenchPluginManager) -> Registry:
-    """Call every ``register_*`` hook implementation, recording each plugin's source."""
+    """Call every ``register_*`` hook implementation, recording each plugin's source; an
+    installed plugin whose hook raises is left out whole (the registry is built again
+    without it), one line in ``broken``."""
+    while True:
+        try:
+            registry = _registry_of(pm)
+        except _BrokenHook as exc:
+            pm.leave_out(exc.name, pm.dist_source.pop(exc.name), exc.why)
+            continue
+        registry.broken, registry.warnings = dict(pm.broken), list(pm.warnings)
+        return registry
+
+
+def _call(pm: BenchPluginManager, impl: Any, hook: str, register: Any) -> None:
+    """One hook implementation; an installed plugin's failure becomes :class:`_BrokenHook`."""
+    name = pm.get_name(impl.plugin) or repr(impl.plugin)
+    try:
+        impl.function(register=register)
+    except Exception as exc:
+        if name not in pm.dist_source or pm.dist_source[name] == CORE:
+            raise  # a plugin object handed in (tests, embedding), or the core's own
+        why = f"{hook} raised {_first_line(exc)}"
+    else:
+        return
+    raise _BrokenHook(name, why)
+
+
+def _built_ins_first(pm: BenchPluginManager, impls: list[Any]) -> list[Any]:
+    """``impls`` with the built-ins' first (otherwise in order), so that a plugin taking
+    a built-in's name is the one left out."""
+    return sorted(impls, key=lambda impl: pm.dist_source.get(pm.get_name(impl.plugin)) != BUILT_IN)
+
+
+def _registry_of(pm: BenchPluginManager) -> Registry:
     registry = Registry()
     for kind, hook_name in HOOKS.items():
-        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        impls = reversed(getattr(pm.hook, hook_name).get_hookimpls())
+        for impl in _built_ins_first(pm, list(impls)):
             name = pm.get_name(impl.plugin) or repr(impl.plugin)
             source = pm.dist_source.get(name, name)
 
             def register(cls: type[Any], kind: str = kind, source: str = source) -> None:
                 registry.add(kind, cls, source)
 
-            impl.function(register=register)
-    for impl in reversed(pm.hook.register_commands.get_hookimpls()):
+            _call(pm, impl, hook_name, register)
+    for impl in _built_ins_first(pm, list(reversed(pm.hook.register_commands.get_hookimpls()))):
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
         source = pm.dist_source.get(name, name)
 
         def add(command: Command, source: str = source) -> None:
             registry.add_command(command, source)
 
-        impl.function(register=add)
+        _call(pm, impl, "register_commands", add)
     for impl in pm.hook.register_result_sinks.get_hookimpls():  # in registration order
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
         source = pm.dist_source.get(name, name)
@@ -243,7 +352,7 @@ def build_registry(pm: BenchPluginManager) -> Registry:
         def add_sink(cls: type[ResultSink], source: str = source) -> None:
             registry.add_sink(cls, source)
 
-        impl.function(register=add_sink)
+        _call(pm, impl, "register_result_sinks", add_sink)
     return registry
 
 
@@ -261,6 +370,7 @@ def with_internal_plugins(registry: Registry, plugins: Iterable[object]) -> Regi
     pm.check_pending()
     merged = build_registry(pm)
     merged.extra_modules, merged.third_party = registry.extra_modules, registry.third_party
+    merged.broken, merged.warnings = dict(registry.broken), list(registry.warnings)
     for kind, names in registry.classes.items():
         for name, cls in names.items():
             merged.add(kind, cls, registry.sources[(kind, name)])
