@@ -322,7 +322,9 @@ def _call(pm: BenchPluginManager, impl: Any, hook: str, register: Any) -> None:
 def _built_ins_first(pm: BenchPluginManager, impls: list[Any]) -> list[Any]:
     """``impls`` with the built-ins' first (otherwise in order), so that a plugin taking
     a built-in's name is the one left out."""
-    return sorted(impls, key=lambda impl: pm.dist_source.get(pm.get_name(impl.plugin)) != BUILT_IN)
+    return sorted(
+        impls, key=lambda impl: pm.dist_source.get(pm.get_name(impl.plugin) or "") != BUILT_IN
+    )
 
 
 def _registry_of(pm: BenchPluginManager) -> Registry:
