@@ -20,7 +20,8 @@ import numpy as np
 
 from bench.data.labels import Labels, labels_beside
 from bench.errors import BenchError
-from bench.feed import Feed
+from bench.feed import Feed, Pipeline
+from bench.interfaces import Model
 from bench.run.inputrange import outside
 from bench.run.predict_checks import check_cell, check_not_input, check_writable, rebuild
 from bench.spectra import ArraySource
@@ -76,6 +77,9 @@ def predict_files(
         raise BenchError("--format parquet needs pyarrow (pip install pyarrow); or --format csv")
     cell = read_cell_config(cell_dir)
     check_cell(cell, cell_dir / CELL_JSON)
+    check_writable(out, "--out")
+    ensure_jax_backend()
+    rebuilt = rebuild(cell, cell_dir)
     files = find_spectra(paths)
     if not files:
         raise BenchError(
@@ -83,11 +87,9 @@ def predict_files(
         )
     truth = _labels(labels, paths, files)
     check_not_input(out, "--out", [*files, *truth.files], cell_dir)
-    check_writable(out, "--out")
-    ensure_jax_backend()
     summary = PredictSummary(out, n_outside=0 if cell.get("input_range") else None)
     summary.labels_from = list(truth.files)
-    columns = _predict(cell, cell_dir, files, truth, summary)
+    columns = _predict(cell, cell_dir, rebuilt, files, truth, summary)
     if not summary.n:
         first = summary.failures[0] if summary.failures else ("", "no spectra")
         raise BenchError(
@@ -116,14 +118,18 @@ def _labels(labels: Path | None, paths: list[Path], files: list[Path]) -> Labels
 
 
 def _predict(
-    cell: dict[str, Any], cell_dir: Path, files: list[Path], truth: Labels, summary: PredictSummary
+    cell: dict[str, Any],
+    cell_dir: Path,
+    rebuilt: tuple[Pipeline, Model],
+    files: list[Path],
+    truth: Labels,
+    summary: PredictSummary,
 ) -> dict[str, list[Any]]:
     """The rebuilt cell applied to ``files`` chunk by chunk: the output's columns."""
     from bench.data.readers import read_batch
     from bench.results.objects import model_facts
 
-    classes = cell["classes"]
-    pipeline, model = rebuild(cell, cell_dir)
+    classes, (pipeline, model) = cell["classes"], rebuilt
     g = cell["grid"]
     grid = g["loglam0"] + g["dloglam"] * np.arange(g["n_pixels"])
     columns: dict[str, list[Any]] = {"path": [], "id": [], "true": [], "predicted": []}
@@ -135,7 +141,8 @@ def _predict(
             continue
         summary.n_from_labels += _relabel(batch, truth)
         feed = Feed(ArraySource(batch), np.arange(len(batch)), pipeline, classes, batch_size=64)
-        proba = _checked(np.asarray(model.predict_proba(feed)), len(batch), classes, cell_dir)
+        proba = np.asarray(model.predict_proba(feed))
+        _check_width(proba, len(batch), classes, cell_dir / CELL_JSON)
         if summary.n_outside is not None:
             summary.n_outside += int(outside(batch, cell["input_range"]).sum())
         _add_rows(columns, batch, proba, classes)
@@ -157,16 +164,15 @@ def _relabel(batch: Any, truth: Labels) -> int:
     return n
 
 
-def _checked(proba: np.ndarray, n: int, classes: list[str], cell_dir: Path) -> np.ndarray:
+def _check_width(proba: np.ndarray, n: int, classes: list[str], where: Path) -> None:
     """The model's probabilities, one column per class of the cell (BenchError if not)."""
     if proba.ndim != 2 or proba.shape != (n, len(classes)):
         width = proba.shape[1] if proba.ndim == 2 else "no"
         raise BenchError(
-            f"{cell_dir}: the model gives {width} class probabilities per spectrum, but the "
+            f"{where}: the model gives {width} class probabilities per spectrum, but the "
             f"cell names {len(classes)} classes ({', '.join(classes)}); it was trained on "
             "other classes than its cell.json says"
         )
-    return proba
 
 
 def _add_rows(
