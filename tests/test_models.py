@@ -268,3 +268,72 @@ def test_plugin_modules_do_not_import_keras() -> None:
     code = "import sys, bench_plugins.models; print(sorted({'keras','jax','sklearn'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+FROZEN = {"image_size": [32, 32], "channels": 1, "weights": "none", "batch_size": 16}
+
+
+@pytest.mark.slow
+def test_a_frozen_backbone_is_saved_by_reference_and_rebuilt(tmp_path: Path) -> None:
+    import json
+
+    from bench_plugins.models.keras.applications import ResNet50
+    from bench_plugins.models.keras.base import KerasModel
+
+    model, train, test = built(ResNet50, seed=4, **FROZEN)
+    model.fit(train, test, epochs=1)
+    unseen = feed(model.input_shape(0), N_TEST, seed=9)  # not cached: the full network
+    before, before_cached = model.predict_proba(unseen), model.predict_proba(test)
+    model.save(tmp_path / "ref")
+    assert sorted(p.name for p in (tmp_path / "ref").iterdir()) == ["head.npz", "model.json"]
+    reference = json.loads((tmp_path / "ref" / "model.json").read_text())["backbone"]
+    assert reference["constructor"] == "ResNet50" and reference["weights"] == "none"
+    assert reference["seed"] == 4 and len(reference["sha256"]) == 64
+    KerasModel.save(model, tmp_path / "whole")  # as cells were saved before
+    assert _folder_bytes(tmp_path / "ref") * 100 < _folder_bytes(tmp_path / "whole")
+    for folder in ("ref", "whole"):  # the new layout, and an old cell's whole model.keras
+        again = ResNet50(**FROZEN)
+        again.load(tmp_path / folder)
+        np.testing.assert_array_equal(again.predict_proba(unseen), before)
+        np.testing.assert_allclose(again.predict_proba(test), before_cached, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_rebuilt_backbone_of_other_weights_is_refused(tmp_path: Path) -> None:
+    import json
+
+    from bench_plugins.models.keras.applications import ResNet50
+
+    model, train, test = built(ResNet50, seed=4, **FROZEN)
+    model.fit(train, test, epochs=1)
+    model.save(tmp_path)
+    meta_path = tmp_path / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["backbone"]["seed"] = 5  # the head was trained on seed 4's random backbone
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(BenchError, match="is not the one this head was trained on"):
+        ResNet50(**FROZEN).load(tmp_path)
+    with pytest.raises(BenchError, match="saved with backbone weights 'none'"):
+        ResNet50(**{**FROZEN, "weights": "imagenet"}).load(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_backbone_changed_after_build_is_saved_whole(tmp_path: Path) -> None:
+    from bench_plugins.models.keras.applications import ResNet50
+
+    model, train, test = built(ResNet50, seed=4, **FROZEN)
+    backbone = model.network.get_layer("backbone")
+    weights = backbone.get_weights()
+    backbone.set_weights([w + 0.01 for w in weights])  # no longer what seed 4 rebuilds
+    model.fit(train, test, epochs=1)
+    unseen = feed(model.input_shape(0), N_TEST, seed=9)
+    before = model.predict_proba(unseen)
+    model.save(tmp_path)
+    assert (tmp_path / "model.keras").is_file() and not (tmp_path / "head.npz").exists()
+    again = ResNet50(**FROZEN)
+    again.load(tmp_path)
+    np.testing.assert_array_equal(again.predict_proba(unseen), before)

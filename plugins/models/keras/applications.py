@@ -3,7 +3,9 @@
 The paper (Lara-Cruz & Garcia 2024, Table 1 and section 3) used ImageNet weights at
 224x224x3 and kept them fixed while training for spectra: ``mode = "frozen"``. In frozen
 mode the backbone's pooled features are computed once per split and only the head
-(dropout + dense softmax) is trained on them; the saved model is the full backbone + head.
+(dropout + dense softmax) is trained on them; the saved model is the head and a
+reference to the untouched backbone (its weights argument, seed and weights hash,
+rebuilt on load: :mod:`~bench_plugins.models.keras.frozen`).
 With ``feature_dir`` set, the features are extracted in streaming batches (rendered on
 the device when ``device_render`` is on) into memory-mapped ``.npy`` files there instead
 of RAM (300k x 2048 float32 features are 2.4 GB).
@@ -22,7 +24,10 @@ import numpy as np
 from bench.errors import BenchError
 from bench.interfaces import ModelInput
 from bench.options import Option
+from bench_plugins.models.common import read_meta
+from bench_plugins.models.keras import frozen
 from bench_plugins.models.keras.base import KerasModel, import_keras
+from bench_plugins.models.keras.ensemble import check_member_count
 from bench_plugins.models.keras.features import FeatureCache
 from bench_plugins.models.keras.options import TRAINING_OPTIONS
 
@@ -95,17 +100,53 @@ class KerasApplication(KerasModel):
         super().__init__(**params)
         self._head: keras.Model | None = None
         self._extractor: keras.Model | None = None
+        self._reference: dict[str, Any] | None = None  # of a frozen backbone, from build
         self.feature_cache = FeatureCache(self.name, self.params["feature_dir"])
 
     def build(self, input_shape: tuple[int, ...], classes: Any, seed: int) -> None:
         self._head, self._extractor = None, None
         self.feature_cache.clear()
         super().build(input_shape, classes, seed)
+        self._reference = None
+        if self.params["mode"] == "frozen":  # what save() may point to instead of copying
+            backbone = self._network().get_layer(frozen.BACKBONE)
+            self._reference = {
+                "constructor": self.constructor,
+                "weights": self.params["weights"],
+                "seed": int(seed),
+                "sha256": frozen.weights_hash(backbone),
+            }
+
+    def save(self, directory: Path) -> None:
+        """Frozen mode: the head and the backbone's reference; else the whole model."""
+        reference = self._reference
+        backbone = self._network().get_layer(frozen.BACKBONE)
+        if reference is None or frozen.weights_hash(backbone) != reference["sha256"]:
+            super().save(directory)  # trained, or touched: no reference can rebuild it
+            return
+        meta = {"model": self.name, "classes": self.classes, "input_shape": list(self.shape)}
+        frozen.save_head(self._network(), Path(directory), meta, reference)
 
     def load(self, directory: Path) -> None:
+        """A saved head on the rebuilt, hash-checked backbone; or a whole ``model.keras``."""
         self._head, self._extractor = None, None
         self.feature_cache.clear()
-        super().load(directory)
+        directory = Path(directory)
+        meta = read_meta(directory, self.name)
+        reference = meta.get(frozen.BACKBONE)
+        if reference is None:
+            super().load(directory)
+            return
+        check_member_count(directory, meta, self.name, 1)
+        for key, value in (("constructor", self.constructor), ("weights", self.params["weights"])):
+            if reference[key] != value:
+                raise BenchError(
+                    f"{directory / 'model.json'}: saved with backbone {key} "
+                    f"{reference[key]!r}; model {self.name} has {value!r}"
+                )
+        self.build(tuple(meta["input_shape"]), meta["classes"], int(reference["seed"]))
+        frozen.check_backbone(self._reference, reference, directory)
+        frozen.load_head(self._network(), directory)
 
     def input_shape(self, n_pixels: int) -> tuple[int, ...]:
         size = self.params["image_size"]
