@@ -32,7 +32,10 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick", action="store_true", help="smoke run: few spectra, 1 epoch, smallest inputs"
     )
     parser.add_argument(
-        "--fresh", action="store_true", help="rerun every cell, even those finished in --out"
+        "--fresh",
+        action="store_true",
+        help="train every cell; without it, finished cells with the same key are reused from "
+        "--out, or (without --out) from earlier runs of the benchmark",
     )
 
 
