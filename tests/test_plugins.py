@@ -243,3 +243,20 @@ def test_disabling_a_broken_plugin_silences_it_and_unknown_names_are_warned(
     assert main(["plugins", "--json"]) == 0
     err = capsys.readouterr().err
     assert err.count("warning:") == 2 and "no_such" in err and "nopkg" in err
+
+
+def test_bench_plugins_takes_a_kind_and_lists_sinks(capsys):
+    assert main(["plugins", "model", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {r["kind"] for r in rows} == {"model"}
+    assert "logreg" in {r["name"] for r in rows}
+    assert main(["plugins", "--json"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    sinks = {r["name"]: r for r in every if r["kind"] == "sink"}
+    assert {"objects_table", "report_html", "mlflow"} <= set(sinks)
+    assert sinks["report_html"]["source"] == "core" and sinks["mlflow"]["source"] == "built-in"
+    assert main(["plugins", "sink"]) == 0
+    listing = capsys.readouterr().out
+    assert "mlflow" in listing and "logreg" not in listing
+    assert main(["plugins", "modle"]) == 2
+    assert "did you mean 'model'" in capsys.readouterr().err

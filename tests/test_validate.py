@@ -97,3 +97,119 @@ def test_problems_in_several_datasets_are_all_listed(toy_registry, tmp_path, cap
     assert main(["validate", str(_write(tmp_path, text))]) == 2
     err = capsys.readouterr().err
     assert "dataset 'tiny'" in err and "dataset 'tiny2'" in err
+
+
+MANY_MISTAKES = """
+[dataset]
+name = "synthetic"
+n = 60
+nn = 3
+
+[[models]]
+name = "logreg"
+C = -1
+max_iter = 0
+
+[[models]]
+name = "logreg"
+label = "b"
+C = "x"
+
+[[models]]
+name = "nope"
+
+[protocol]
+epochs = [0]
+seeds = [-1]
+"""
+FIXED = {
+    "nn = 3\n": "",
+    "C = -1\n": "C = 1\n",
+    "max_iter = 0\n": "",
+    'C = "x"\n': "",
+    '[[models]]\nname = "nope"\n': "",
+    "epochs = [0]": "epochs = [1]",
+    "seeds = [-1]": "seeds = [0]",
+}
+
+
+def test_every_problem_is_listed_in_one_pass_and_a_second_pass_finds_no_new_one(tmp_path, capsys):
+    """Several bad options in one table, in several [[models]] tables and in two sections
+    are all listed at once (each its own line, bounds included: logreg C = -1 is refused
+    here, not in training); fixing exactly those leaves a valid config."""
+    config = _write(tmp_path, MANY_MISTAKES)
+    assert main(["validate", str(config)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    for key in (
+        "[datasets][0]: unknown option 'nn'",
+        "[[models]][0].C: -1.0 is not valid",
+        "[[models]][0].max_iter: 0 is not valid",
+        "[[models]][1].C: expected number",
+        "[[models]][2].name: unknown model 'nope'",
+        "[protocol].epochs[0]",
+        "[protocol].seeds[0]",
+    ):
+        assert sum(key in line for line in errors) == 1, (key, errors)
+    assert errors[-1].endswith("7 problem(s); `bench run` would stop")
+    text = textwrap.dedent(MANY_MISTAKES)
+    for wrong, right in FIXED.items():
+        assert wrong in text
+        text = text.replace(wrong, right)
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+    assert "[protocol].epochs[0]" in line and "[protocol].seeds[0]" in line  # one line
+    (tmp_path / "fixed").mkdir()
+    assert main(["validate", str(_write(tmp_path / "fixed", text))]) == 0
+    assert not (tmp_path / "run").exists()
+
+
+def test_scikit_learn_parameter_constraints_are_checked_at_config_load(monkeypatch):
+    """Beyond the declared bounds, scikit-learn's own constraints refuse a value when the
+    model is made (config load, so `bench validate`), not when it trains."""
+    from bench.errors import BenchError
+    from bench.options import Option
+    from bench_plugins.models.logreg import LogisticRegression
+
+    loose = tuple(
+        Option("C", float, 1.0, "no bounds") if o.name == "C" else o
+        for o in LogisticRegression.options
+    )
+    monkeypatch.setattr(LogisticRegression, "options", loose)
+    with pytest.raises(BenchError, match="scikit-learn refuses the options: .*'C'"):
+        LogisticRegression(C=-1.0)
+    assert LogisticRegression(C=0.5).params["C"] == 0.5
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    """A preset's `path` and `labels_catalog` name files beside the preset, from any
+    current folder; absolute paths and empty values stay as they are."""
+    from bench.config import load_config
+    from bench.plugins.manager import get_registry
+
+    sub = tmp_path / "presets"
+    sub.mkdir()
+    config = sub / "p.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            [dataset]
+            name = "synthetic"
+            n = 60
+            [test_dataset]
+            name = "sdss"
+            path = ["data", "{tmp_path / "abs"}"]
+            labels_catalog = "data/labels.csv"
+            [[models]]
+            name = "logreg"
+            """
+        )
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = load_config(Path("../presets/p.toml"), get_registry())
+    params = loaded.test_dataset.params
+    assert Path(params["path"][0]).resolve() == sub / "data"
+    assert params["path"][1] == str(tmp_path / "abs")
+    assert Path(params["labels_catalog"]).resolve() == sub / "data" / "labels.csv"
+    assert loaded.datasets[0].params["template_dir"] is None

@@ -32,16 +32,26 @@ def validate(config_path: Path, registry: Registry) -> int:
     return 0
 
 
-def plugins(as_json: bool, registry: Registry) -> int:
-    """Every registered plugin with its options, as a listing or as JSON."""
+def plugins(as_json: bool, registry: Registry, kind: str | None = None) -> int:
+    """Every registered plugin (or those of one ``kind``) with its options, and the result
+    sinks, as a listing or as JSON."""
+    from bench.errors import BenchError, closest
+
+    kinds = [*KINDS, "sink"]
+    if kind is not None and kind not in kinds:
+        raise BenchError(
+            f"unknown plugin kind {kind!r}{closest(kind, kinds)}; valid: {', '.join(kinds)}"
+        )
     rows = []
-    for kind in KINDS:
-        for name, cls in sorted(registry.classes[kind].items()):
+    for k in KINDS if kind in (None, *KINDS) else ():
+        if kind not in (None, k):
+            continue
+        for name, cls in sorted(registry.classes[k].items()):
             rows.append(
                 {
-                    "kind": kind,
+                    "kind": k,
                     "name": name,
-                    "source": registry.sources[(kind, name)],
+                    "source": registry.sources[(k, name)],
                     "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
                     "options": [
                         {
@@ -56,6 +66,14 @@ def plugins(as_json: bool, registry: Registry) -> int:
                     ],
                 }
             )
+    for sink in registry.sinks if kind in (None, "sink") else ():
+        description = sink.description or (sink.__doc__ or "").strip().split("\n")[0]
+        source = registry.sources.get(("sink", sink.name), "")
+        on = "" if sink.enabled() else " (off: not enabled here)"
+        rows.append(
+            {"kind": "sink", "name": sink.name, "source": source, "options": [],
+             "description": description + on, "enabled": sink.enabled()}
+        )  # fmt: skip
     if as_json:
         console.out.print_json(json.dumps(rows))
     else:

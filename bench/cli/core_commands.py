@@ -54,7 +54,15 @@ def validate(args: argparse.Namespace, context: CommandContext) -> int:
 def plugins(args: argparse.Namespace, context: CommandContext) -> int:
     from bench.cli import commands
 
-    return commands.plugins(args.json, _registry(context))
+    return commands.plugins(args.json, _registry(context), getattr(args, "kind", None))
+
+
+def _plugins_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "kind", nargs="?", default=None, metavar="KIND",
+        help="only this kind: dataset, preprocessor, renderer, model, executor or sink",
+    )  # fmt: skip
+    _json_flag(parser)
 
 
 def _check_plugin_arguments(parser: argparse.ArgumentParser) -> None:
@@ -187,7 +195,7 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 COMMANDS = (
     Command(("run",), "run every cell of a benchmark", run, _run_arguments),
     Command(("validate",), "check a config without running it", validate, _config),
-    Command(("plugins",), "list registered plugins and their options", plugins, _json_flag),
+    Command(("plugins",), "list registered plugins and their options", plugins, _plugins_arguments),
     Command(
         ("check-plugin",),
         "run the conformance suite on a plugin",

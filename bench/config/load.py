@@ -99,6 +99,31 @@ SECTIONS = (
 MODEL_RESERVED = ("name", "label", "render")
 
 
+class Problems(BenchError):
+    """Several problems of one section, each its own line for `bench validate` (and all
+    on one line, joined by "; ", when `bench run` stops at the first section)."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+def _collect(items: list[T], check: Callable[[int, T], Any]) -> list[Any]:
+    """``check(i, item)`` for every item, all of them even after a problem; Problems with
+    every message when any raised BenchError."""
+    done, problems = [], []
+    for i, item in enumerate(items):
+        try:
+            done.append(check(i, item))
+        except Problems as exc:
+            problems += exc.messages
+        except BenchError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise Problems(problems)
+    return done
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -148,7 +173,16 @@ def _plugin(
     except BenchError as exc:
         raise BenchError(f"{where}.name: {exc}") from None
     given = {k: v for k, v in entry.items() if k not in reserved}
-    return PluginSpec(name=name, params=resolve_options(cls.options, given, where))
+    return PluginSpec(name=name, params=options_of(cls.options, given, where))
+
+
+def options_of(declared: Any, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """:func:`resolve_options`, with every bad key reported (Problems), not the first."""
+    try:
+        return resolve_options(declared, given, where)
+    except BenchError:
+        _collect(list(given.items()), lambda _, kv: resolve_options(declared, dict([kv]), where))
+        raise
 
 
 def resolve_config(
@@ -171,7 +205,7 @@ def resolve_config(
         except BenchError as exc:
             if errors is None:
                 raise
-            found.append(str(exc))
+            found.extend(exc.messages if isinstance(exc, Problems) else [str(exc)])
             return None
 
     for key in raw:
@@ -184,10 +218,7 @@ def resolve_config(
     protocol = take(_protocol, raw, path)
     datasets = take(_datasets, raw, path, registry)
     test_dataset = take(_test_dataset, raw, path, registry)
-    preprocess = [
-        take(_plugin, e, "preprocessor", registry, f"{path}: [[preprocess]][{i}]")
-        for i, e in enumerate(take(_tables, raw, "preprocess", path) or [])
-    ]
+    preprocess = take(_preprocess, raw, path, registry) or []
     render = take(_render, raw, path, registry)
     models = take(_models, raw, path, registry)
     executor = take(_executor, raw, path, registry)
@@ -197,18 +228,53 @@ def resolve_config(
         path, benchmark, datasets, test_dataset, preprocess, render, models, protocol,  # type: ignore[arg-type]
         executor, quick, raw,  # type: ignore[arg-type]
     )  # fmt: skip
+    relative_to_config(config, Path(path).parent)
     if take(check_cell_ids, config) is None and len(found) > n_before:
         return None
     return shrink(config, registry) if quick else config
+
+
+def is_path_option(name: str) -> bool:
+    """Options that name files or folders: ``path``, ``*_path``, ``*_dir``, ``*_catalog``."""
+    return name == "path" or name.endswith(("_path", "_dir", "_catalog"))
+
+
+def _resolved(value: Any, base: Path) -> Any:
+    """A relative path (or list of them) joined to ``base``; others as they are."""
+    if isinstance(value, list):
+        return [_resolved(v, base) for v in value]
+    if not isinstance(value, str) or not value or "://" in value:
+        return value
+    path = Path(value).expanduser()
+    return value if path.is_absolute() else str(base / path)
+
+
+def relative_to_config(config: Config, base: Path) -> None:
+    """Relative paths in dataset and model options are relative to the config file's
+    folder (``base``), so a preset runs from any current folder; ``output`` stays
+    relative to the current folder (where the runs are written)."""
+    specs = [*config.datasets, *config.models, *config.preprocess]
+    specs += [config.test_dataset] if config.test_dataset is not None else []
+    for spec in specs:
+        spec.params = {
+            k: _resolved(v, base) if is_path_option(k) else v for k, v in spec.params.items()
+        }
 
 
 def _fail(message: str) -> None:
     raise BenchError(message)
 
 
+def _preprocess(raw: Mapping[str, Any], path: str, registry: Registry) -> list[PluginSpec]:
+    def one(i: int, entry: Mapping[str, Any]) -> PluginSpec:
+        return _plugin(entry, "preprocessor", registry, f"{path}: [[preprocess]][{i}]")
+
+    return _collect(_tables(raw, "preprocess", path), one)
+
+
 def _benchmark(raw: Mapping[str, Any], path: str) -> Benchmark:
     where = f"{path}: [benchmark]"
-    benchmark = Benchmark(**resolve_options(BENCHMARK_KEYS, _table(raw, "benchmark", path), where))
+    benchmark = Benchmark(**options_of(BENCHMARK_KEYS, _table(raw, "benchmark", path), where))
     check_classes(benchmark.classes, f"{where}.classes")
     check_name(benchmark.name, f"{where}.name")
     for i, name in enumerate(benchmark.classes):
@@ -218,7 +284,7 @@ def _benchmark(raw: Mapping[str, Any], path: str) -> Benchmark:
 
 def _protocol(raw: Mapping[str, Any], path: str) -> Protocol:
     where = f"{path}: [protocol]"
-    protocol = Protocol(**resolve_options(PROTOCOL_KEYS, _table(raw, "protocol", path), where))
+    protocol = Protocol(**options_of(PROTOCOL_KEYS, _table(raw, "protocol", path), where))
     check_protocol(protocol, where)
     return protocol
 
@@ -229,13 +295,15 @@ def _datasets(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plu
     entries = [_table(raw, "dataset", path)] if "dataset" in raw else _tables(raw, "datasets", path)
     if not entries:
         raise BenchError(f"{path}: no dataset: add a [dataset] table with a name")
-    datasets = []
-    for i, entry in enumerate(entries):
+
+    def one(i: int, entry: Mapping[str, Any]) -> PluginSpec:
         where = f"{path}: [datasets][{i}]"
         spec = _plugin(entry, "dataset", registry, where, ("name", "label"))
         spec.label = label_of(entry, spec.name, where)
         registry.create("dataset", spec.name, spec.params, where)  # its own checks (opens nothing)
-        datasets.append(spec)
+        return spec
+
+    datasets = _collect(entries, one)
     check_unique([d.label for d in datasets], f"{path}: dataset", "[[datasets]]")
     return datasets
 
@@ -250,8 +318,8 @@ def _test_dataset(raw: Mapping[str, Any], path: str, registry: Registry) -> Plug
 
 
 def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[PluginSpec]:
-    models = []
-    for i, entry in enumerate(_tables(raw, "models", path)):
+
+    def one(i: int, entry: Mapping[str, Any]) -> PluginSpec:
         where = f"{path}: [[models]][{i}]"
         spec = _plugin(entry, "model", registry, where, MODEL_RESERVED)
         spec.label = label_of(entry, spec.name, where)
@@ -259,7 +327,10 @@ def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[Plugi
             if not isinstance(entry["render"], dict):
                 raise BenchError(f'{where}.render: expected a table like {{ name = "..." }}')
             spec.render = _plugin(entry["render"], "renderer", registry, f"{where}.render")
-        models.append(spec)
+        registry.create("model", spec.name, spec.params, where)  # its own checks (builds nothing)
+        return spec
+
+    models = _collect(_tables(raw, "models", path), one)
     if not models:
         raise BenchError(f"{path}: no model: add at least one [[models]] table with a name")
     check_unique([m.label for m in models], f"{path}: model", "[[models]]")

@@ -108,6 +108,7 @@ class Registry:
             raise BenchError(f"plugin {source}: registered {cls!r}, expected a ResultSink class")
         if all(known.name != cls.name for known in self.sinks):
             self.sinks.append(cls)
+            self.sources[("sink", cls.name)] = source
 
     def get(self, kind: str, name: str) -> type[Any]:
         names = self.classes[kind]
@@ -379,7 +380,7 @@ def with_internal_plugins(registry: Registry, plugins: Iterable[object]) -> Regi
     for command, source in registry.commands.values():
         merged.add_command(command, source)
     for sink in registry.sinks:
-        merged.add_sink(sink, "")
+        merged.add_sink(sink, registry.sources.get(("sink", sink.name), ""))
     return merged
 
 

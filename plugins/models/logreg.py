@@ -31,20 +31,31 @@ def softmax_proba(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _sklearn_checked(validate: Any) -> None:
+    """Run scikit-learn's parameter validation; its refusal as a one-line BenchError."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    try:
+        validate()
+    except InvalidParameterError as exc:
+        raise BenchError(f"scikit-learn refuses the options: {exc}") from None
+
+
 class LogisticRegression(Model):
     name = "logreg"
     description = "scikit-learn multinomial logistic regression on the flux vector"
     input_kind = "flux"
     options = (
         *FLUX_OPTIONS,
-        Option("C", float, 1.0, "inverse L2 regularisation strength"),
-        Option("max_iter", int, 1000, "L-BFGS iterations"),
+        Option("C", float, 1.0, "inverse L2 regularisation strength", gt=0.0),
+        Option("max_iter", int, 1000, "L-BFGS iterations", ge=1),
         Option("class_weight", str, "none", "class weights", choices=("none", "balanced")),
     )
     quick_options: ClassVar[dict[str, Any]] = {"n_pixels": 128}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
+        _sklearn_checked(self._estimator(seed=0)._validate_params)  # sklearn's constraints
         self.classes: list[str] = []
         self.shape: tuple[int, ...] = ()
         self.coef: np.ndarray | None = None
@@ -78,9 +89,22 @@ class LogisticRegression(Model):
             history[prefix + "accuracy"] = [accuracy] * (epochs - initial_epoch)
         return history
 
-    def _fit_once(self, train: ModelInput) -> None:
+    def _estimator(self, seed: int) -> Any:
+        """scikit-learn's estimator for these options; a BenchError with scikit-learn's
+        own message when its parameter constraints refuse them (checked at config load,
+        so `bench validate` sees them, not training)."""
         from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
+        class_weight = None if self.params["class_weight"] == "none" else "balanced"
+        model = SkLogisticRegression(
+            C=self.params["C"],
+            max_iter=self.params["max_iter"],
+            class_weight=class_weight,
+            random_state=seed,
+        )
+        return model
+
+    def _fit_once(self, train: ModelInput) -> None:
         known = train.y >= 0
         x = train.inputs().reshape(train.n_samples, -1)[known]
         y = train.y[known]
@@ -89,13 +113,7 @@ class LogisticRegression(Model):
                 f"model {self.name}: the training split holds {len(np.unique(y))} class(es); "
                 "logistic regression needs at least 2"
             )
-        class_weight = None if self.params["class_weight"] == "none" else "balanced"
-        model = SkLogisticRegression(
-            C=self.params["C"],
-            max_iter=self.params["max_iter"],
-            class_weight=class_weight,
-            random_state=self.seed,
-        )
+        model = self._estimator(self.seed)
         model.fit(x, y)
         self.coef, self.intercept = model.coef_, model.intercept_
         self.fitted_classes = model.classes_.astype(np.int64)
