@@ -24,6 +24,22 @@ PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", DOCS, re.DOTALL)
 PLUGIN_BLOCKS = [block for block in PYTHON_BLOCKS if "@hookimpl" in block]
 
 
+def test_every_code_fence_is_closed():
+    """Fences come in pairs, and a block opened with a language is closed by a bare fence
+    (an unclosed one swallows the rest of the page)."""
+    for path in (
+        ROOT / "docs" / "plugins.md",
+        ROOT / "docs" / "architecture.md",
+        ROOT / "README.md",
+    ):
+        fences = [
+            line.strip() for line in path.read_text().splitlines() if line.strip().startswith("```")
+        ]
+        assert len(fences) % 2 == 0, f"{path.name}: {len(fences)} fences"
+        closers = fences[1::2]
+        assert all(f == "```" for f in closers), f"{path.name}: a fence opens where one closes"
+
+
 def signature(name: str) -> str:
     """``register_models(register: Callable[[type[Model]], None]) -> None`` as written."""
     sig = inspect.signature(getattr(hookspecs, name))
