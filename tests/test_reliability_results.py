@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench import hookimpl
 from bench.cli import main
 from bench.errors import BenchError
 from bench.results.compare import compare
 from bench.results.leaderboard import format_leaderboard, leaderboard
 from bench.results.report import build_report, load_report, now, write_report
+from tests.plugins import toy
 from tests.test_leaderboard import CLASSES, with_errors, write_run
 
 Y = np.tile(np.arange(3), 100)  # 300 objects
@@ -203,3 +205,65 @@ def test_a_deeply_nested_json_is_one_line_exit_2(tmp_path, capsys):
     assert main(["leaderboard", str(deep)]) == 2
     err = capsys.readouterr().err
     assert err.count("nested too deeply") == 2 and "Traceback" not in err
+
+
+class NanLossModel(toy.CentroidModel):
+    """The toy centroid model with a NaN last loss and an infinite describe() value."""
+
+    name = "nan_loss"
+
+    def fit(self, train, validation, epochs, initial_epoch=0):  # type: ignore[no-untyped-def]
+        history = super().fit(train, validation, epochs, initial_epoch)
+        history["loss"][-1] = float("nan")
+        return history
+
+    def describe(self):  # type: ignore[no-untyped-def]
+        return {"temperature": float("inf"), "centroids": len(self.classes)}
+
+
+class NanLossPlugin:
+    @hookimpl
+    def register_models(self, register):  # type: ignore[no-untyped-def]
+        register(NanLossModel)
+
+
+def test_a_plugin_nan_loss_and_infinite_describe_make_a_strict_report(tmp_path):
+    from bench.plugins import manager
+    from tests.test_core import write
+
+    config = write(
+        tmp_path,
+        """
+        [benchmark]
+        name = "nan"
+
+        [dataset]
+        name = "toy"
+        n = 60
+
+        [render]
+        name = "flat"
+
+        [[models]]
+        name = "nan_loss"
+        render = { name = "flat" }
+
+        [protocol]
+        train_fractions = [0.8]
+        epochs = [2]
+        seeds = [0]
+        batch_size = 16
+        """,
+    )
+    registry = manager.get_registry(extra=[toy, NanLossPlugin()], third_party=False)
+    with manager.using_registry(registry):
+        assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    written = strict_json((tmp_path / "run" / "report.json").read_text())
+    assert isinstance(written, dict)
+    result = written["results"][0]
+    assert result["status"] == "ok" and result["history"]["loss"] == [0.5, None]
+    assert result["model_info"]["temperature"] is None
+    assert written["non_finite"] == {
+        "results/0/history/loss/1": "NaN",
+        "results/0/model_info/temperature": "Infinity",
+    }

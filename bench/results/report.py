@@ -23,8 +23,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench import __version__
 from bench.errors import BenchError
 from bench.store.files import atomic_write_text
@@ -145,7 +143,7 @@ def finite_json(value: Any, where: str = "") -> tuple[Any, dict[str, str]]:
             return {str(k): clean(x, f"{at}/{k}" if at else str(k)) for k, x in v.items()}
         if isinstance(v, list | tuple):
             return [clean(x, f"{at}/{i}" if at else str(i)) for i, x in enumerate(v)]
-        if isinstance(v, np.ndarray | np.generic):
+        if hasattr(v, "tolist") and not isinstance(v, str | bytes):  # numpy, jax
             return clean(v.tolist(), at)
         if isinstance(v, float) and not math.isfinite(v):
             bad[at] = "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
