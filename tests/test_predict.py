@@ -190,3 +190,14 @@ def test_no_output_file_when_nothing_could_be_predicted(trained_cell, tmp_path, 
     out.write_text("kept\n")  # an earlier file stays as it was
     assert main(["predict", str(trained_cell), str(bad), "--out", str(out)]) == 2
     assert out.read_text() == "kept\n"
+
+
+def test_a_model_that_raises_on_the_files_is_one_line(trained_cell, tmp_path, capsys):
+    centroids = trained_cell / "model" / "centroids.npy"
+    np.save(centroids, np.load(centroids)[:, :7])  # a model for another grid or classes
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(trained_cell), str(_files(tmp_path / "f")), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "the model failed on these spectra (ValueError" in err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert not out.exists()

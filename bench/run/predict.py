@@ -127,7 +127,6 @@ def _predict(
 ) -> dict[str, list[Any]]:
     """The rebuilt cell applied to ``files`` chunk by chunk: the output's columns."""
     from bench.data.readers import read_batch
-    from bench.results.objects import model_facts
 
     classes, (pipeline, model) = cell["classes"], rebuilt
     g = cell["grid"]
@@ -141,12 +140,11 @@ def _predict(
             continue
         summary.n_from_labels += _relabel(batch, truth)
         feed = Feed(ArraySource(batch), np.arange(len(batch)), pipeline, classes, batch_size=64)
-        proba = np.asarray(model.predict_proba(feed))
-        _check_width(proba, len(batch), classes, cell_dir / CELL_JSON)
+        proba, facts = _apply(model, feed, classes, cell_dir / CELL_JSON)
         if summary.n_outside is not None:
             summary.n_outside += int(outside(batch, cell["input_range"]).sum())
         _add_rows(columns, batch, proba, classes)
-        _add_facts(columns, model_facts(model, feed, classes), len(batch))
+        _add_facts(columns, facts, len(batch))
     _summarise(summary, columns, classes)
     return columns
 
@@ -162,6 +160,27 @@ def _relabel(batch: Any, truth: Labels) -> int:
         if found is not None:
             batch.labels[i], n = found, n + 1
     return n
+
+
+def _apply(
+    model: Model, feed: Feed, classes: list[str], where: Path
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The model's probabilities and per-object facts; a plugin's exception (say, a model
+    trained on other classes than the cell names) is one line naming the cell."""
+    from bench.results.objects import model_facts
+
+    try:
+        proba = np.asarray(model.predict_proba(feed))
+        _check_width(proba, len(feed.index), classes, where)
+        return proba, model_facts(model, feed, classes)
+    except BenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the plugin raises, one line
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise BenchError(
+            f"{where}: the model failed on these spectra ({type(exc).__name__}: {first}); "
+            f"was it trained on other classes than {', '.join(classes)}?"
+        ) from None
 
 
 def _check_width(proba: np.ndarray, n: int, classes: list[str], where: Path) -> None:
