@@ -54,11 +54,13 @@ class SyntheticSource(SpectrumSource):
         return {"generator": "synthetic", **self.params, "counts": counts}
 
     def _draws(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Per-object uniforms, normals, observing draws, pixel noise and forest field."""
+        """Per-object uniforms, normals, observing draws, pixel noise, forest field and the
+        flat-field error field."""
         b, p = len(index), len(self.loglam)
         u, n = np.empty((b, N_PARAMS)), np.empty((b, N_PARAMS))
         uo, no = np.empty((b, 16)), np.empty((b, 16))
         noise, field = np.empty((b, p), np.float32), np.zeros((b, p), np.float32)
+        flat = np.empty((b, p), np.float32)
         for row, i in enumerate(index):
             rng = np.random.default_rng([self.seed, int(i)])
             u[row], n[row] = rng.random(N_PARAMS), rng.standard_normal(N_PARAMS)
@@ -66,7 +68,8 @@ class SyntheticSource(SpectrumSource):
             noise[row] = rng.standard_normal(p, dtype=np.float32)
             if self.labels[i] == "QSO":
                 field[row] = rng.standard_normal(p, dtype=np.float32)
-        return u, n, uo, no, noise, field
+            flat[row] = rng.standard_normal(p, dtype=np.float32)  # drawn last: the rest as before
+        return u, n, uo, no, noise, field, flat
 
     def _legacy_coverage(self, uo: np.ndarray) -> np.ndarray:
         """(B, P) False outside 3800-9200 A for the ``legacy_fraction`` of spectra taken
@@ -87,7 +90,7 @@ class SyntheticSource(SpectrumSource):
             raise IndexError(f"synthetic: index out of range 0..{len(self.ids) - 1}")
         b, p = len(index), len(self.loglam)
         labels, z = self.labels[index], self.redshift[index]
-        u, n, uo, no, noise, field = self._draws(index)
+        u, n, uo, no, white, field, flat = self._draws(index)
         model = np.zeros((b, p), np.float32)
         covered = np.ones((b, p), bool)
         subclass = np.full(b, "", dtype=object)
@@ -121,6 +124,9 @@ class SyntheticSource(SpectrumSource):
             covered &= self._legacy_coverage(uo)
         mask |= np.where(covered, 0, observe.NODATA).astype(np.int32)
         good = (mask & observe.NO_MEASUREMENT) == 0
+        noise = observe.coadd_noise(white) + observe.FLAT_ERROR * flat * observed / np.where(
+            good, sigma, np.inf
+        )  # the pixel-to-pixel flat-field error, which the reported ivar leaves out
         flux = observed if noiseless else observed + np.where(good, sigma, 0.0) * noise
         flux = np.where(mask & observe.NODATA, 0.0, flux)
         ivar = np.where(good, 1.0 / sigma**2, 0.0).astype(np.float32)
