@@ -96,6 +96,11 @@ def test_paper_section_places_published_figures_beside_ours(paper_html):
     md = (paper_html.parent / "f0.8" / "report.md").read_text()
     md_row = next(line for line in md.splitlines() if "RESNET 50 | 0.8 | STAR" in line)
     assert "| 83% |" in md_row and f"rec {recall:.2f}" in md_row
+    # the paper measured real SDSS spectra, this run synthetic ones: both pages say so
+    assert "real SDSS spectra" in md and "real SDSS spectra" in html
+    paper_rows = md.split("## Published figures")[1]
+    assert "| None |" not in paper_rows and "| not stated |" in paper_rows
+    assert ">None<" not in html
 
 
 def test_every_string_from_the_run_is_escaped(tmp_path):

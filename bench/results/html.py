@@ -18,7 +18,7 @@ from bench.results import figures as figures_
 from bench.results import paper, plots
 from bench.results.bins import EDGES
 from bench.results.objects import read_predictions
-from bench.results.report_md import split_heading, validation_fraction
+from bench.results.report_md import paper_data_note, paper_row, split_heading, validation_fraction
 from bench.store.files import atomic_write_text
 from bench.store.rundir import RunDir, mistakes_of, predictions_of
 
@@ -137,11 +137,11 @@ def paper_section(report: dict[str, Any]) -> str:
     if not paper.relevant(report):
         return ""
     keys = ["model", "train_fraction", "class", "metric", "paper", "ours", "where"]
-    rows = [[escape(str(row[k])) for k in keys] for row in paper.comparison(report)]
+    rows = [[escape(str(row[k])) for k in keys] for row in map(paper_row, paper.comparison(report))]
     return (
         f"<h2>Published figures ({escape(paper.PAPER)}) beside ours</h2>"
-        "<p>Only figures the paper's text states in numbers; where it names no metric we show "
-        "our one-vs-rest accuracy, precision and recall.</p>"
+        f"<p>{escape(paper_data_note(report))} Only figures the paper's text states in numbers; "
+        "where it names no metric we show our one-vs-rest accuracy, precision and recall.</p>"
         + _table([escape(k) for k in keys], rows, "text")
     )
 
