@@ -67,6 +67,8 @@ def test_seed_summary_is_a_t_interval_of_the_mean():
     half = 4.302653 * 0.02 / np.sqrt(3)  # t(0.975, 2 dof)
     assert s["low"] == pytest.approx(0.82 - half) and s["high"] == pytest.approx(0.82 + half)
     assert summarize([0.8])["low"] is None
+    two = summarize([0.80, 0.95])  # two seeds: the raw t interval reaches 1.35
+    assert two["high"] == 1.0 and 0.0 <= two["low"] < 0.80
 
 
 def test_across_seeds_groups_cells_that_differ_only_in_seed():

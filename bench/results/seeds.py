@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from bench.results.metrics import metric_value
+from bench.results.rates import clip_unit
 
 
 def group_key(cell: dict[str, Any]) -> tuple[Any, ...]:
@@ -42,8 +43,9 @@ def summarize(values: Sequence[float]) -> dict[str, Any]:
         "n_non_finite": len(everything) - n,
         "mean": mean,
         "std": std,
-        "low": mean - half if n > 1 else None,
-        "high": mean + half if n > 1 else None,
+        # every metric a group is summarised on lives in [0, 1]: so does its interval
+        "low": clip_unit(mean - half, mean + half)[0] if n > 1 else None,
+        "high": clip_unit(mean - half, mean + half)[1] if n > 1 else None,
         "values": [float(v) for v in everything],
     }
 
