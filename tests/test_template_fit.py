@@ -334,14 +334,18 @@ def test_host_dominated_quasars_need_the_quasar_plus_host_fit() -> None:
 def test_the_host_fit_leaves_galaxies_and_high_z_quasars_alone() -> None:
     labels, z = ["GALAXY", "GALAXY", "QSO", "STAR"], [0.05, 0.2, 2.3, 0.0]
     batch = template_spectra(labels, z, snr=20.0, seed=7)
+    default = TemplateFit(backend="numpy")  # with emission lines and the broad-line test
+    fit = fit_spectra(*prepare(batch), default.templates(), default.settings())
+    assert [FIT_CLASSES[i] for i in fit["chi2"].argmin(1)] == labels
+    lines_off = {"emission_lines": False, "broad_line_sigma": 0.0}  # the host fit alone
     out = {}
     for host_z in (0.0, 0.3):
-        model = TemplateFit(backend="numpy", qso_host_z=host_z)
+        model = TemplateFit(backend="numpy", qso_host_z=host_z, **lines_off)
         out[host_z] = fit_spectra(*prepare(batch), model.templates(), model.settings())
     assert [FIT_CLASSES[i] for i in out[0.3]["chi2"].argmin(1)] == labels
     np.testing.assert_array_equal(out[0.3]["chi2"][2:], out[0.0]["chi2"][2:])  # unchanged rows
     # the margin is what keeps them galaxies: without it the freer fit comes closer
-    model = TemplateFit(backend="numpy", host_margin=0.0)
+    model = TemplateFit(backend="numpy", host_margin=0.0, **lines_off)
     free = fit_spectra(*prepare(batch), model.templates(), model.settings())
     assert (free["chi2"][:2, 2] < out[0.3]["chi2"][:2, 2]).all()
 
@@ -411,3 +415,121 @@ def test_redshift_errors_match_the_scatter_of_the_fits() -> None:
     assert np.isfinite(err).all() and (err > 0).all()
     pull = np.abs(out["z"][:, 1] - np.array(z)) / err
     assert 0.4 < np.median(pull) < 1.1
+
+
+# -- emission lines and the warning flag (issue 25) -----------------------------------------
+
+
+def line_galaxy_spectra(
+    z: list[float], line_sigma_kms: float, snr: float = 30.0, seed: int = 9
+) -> SpectrumBatch:
+    """The mean BOSS galaxy plus strong emission lines of width ``line_sigma_kms``:
+    a star-forming galaxy's narrow lines (H-alpha EW ~ 80 A, log [O III]/H-beta 0.3,
+    log [N II]/H-alpha -0.5: the Kauffmann star-forming branch) at 100 km/s; a broad-line
+    AGN's Balmer lines at 2,500 km/s with the narrow ones on top."""
+    from bench_plugins.models.template_fit.emission import NARROW_LINES, line_basis
+
+    batch = template_spectra(["GALAXY"] * len(z), z, snr=1e6, seed=seed)
+    loglam = batch.loglam.astype(np.float64)
+    # peak heights relative to the continuum, in NARROW_LINES order
+    narrow = np.array([1.0, 1.3, 0.2, 0.3, 0.6, 1.5, 3.0, 0.15, 5.0, 1.6, 0.6, 0.45])
+    flux = batch.flux.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    for i, zi in enumerate(z):
+        cont = np.median(np.abs(flux[i]))
+        lines = narrow @ line_basis(loglam, zi, NARROW_LINES, (100.0,))
+        if line_sigma_kms > 200:
+            broad = (((6564.61,), (1.0,)), ((4862.68,), (1.0,)), ((4341.68,), (1.0,)))
+            lines += np.array([2.0, 0.7, 0.3]) @ line_basis(loglam, zi, broad, (line_sigma_kms,))
+        flux[i] += cont * lines
+    sigma = np.median(np.abs(flux), axis=1, keepdims=True) / snr
+    noisy = flux + sigma * rng.standard_normal(flux.shape)
+    return dataclasses.replace(
+        batch, flux=noisy.astype(np.float32),
+        ivar=np.broadcast_to(1.0 / sigma**2, flux.shape).astype(np.float32),
+    )  # fmt: skip
+
+
+def test_broad_line_gain_tells_a_seyfert_1_from_a_starburst() -> None:
+    from bench_plugins.models.template_fit.emission import line_fits
+
+    z = [0.05, 0.12]
+    model = TemplateFit(backend="numpy")
+    galaxy = model.templates()["GALAXY"]
+    for width, broad_expected in ((100.0, False), (2500.0, True)):
+        loglam0, step, flux, weight = prepare(line_galaxy_spectra(z, width))
+        loglam = loglam0 + step * np.arange(flux.shape[1])
+        poly = legendre(3, flux.shape[1])
+        for i, zi in enumerate(z):
+            narrow, broad = line_fits(
+                loglam, flux[i], weight[i], galaxy.on_step(step), poly, zi, True, True
+            )
+            assert broad <= narrow
+            reduced = max(1.0, narrow / (weight[i] > 0).sum())
+            assert ((narrow - broad) / reduced >= 100.0) == broad_expected, (width, zi)
+
+
+def test_emission_line_galaxies_fit_as_galaxies_and_broad_line_agn_as_quasars() -> None:
+    z = [0.03, 0.08, 0.15, 0.25]
+    starbursts = line_galaxy_spectra(z, 100.0)
+    seyferts = line_galaxy_spectra(z, 2500.0)
+    model = TemplateFit(backend="numpy")
+    for batch, label in ((starbursts, "GALAXY"), (seyferts, "QSO")):
+        out = fit_spectra(*prepare(batch), model.templates(), model.settings())
+        assert [FIT_CLASSES[i] for i in out["chi2"].argmin(1)] == [label] * len(z)
+        k = FIT_CLASSES.index(label)
+        assert np.abs(out["z"][:, k] - np.array(z)).max() < 2e-4
+    # the narrow lines are what makes the starbursts galaxies: without them (and without
+    # the broad-line test) the galaxy fit is worse than with them, on every spectrum
+    off = TemplateFit(backend="numpy", emission_lines=False, broad_line_sigma=0.0)
+    bare = fit_spectra(*prepare(starbursts), off.templates(), off.settings())
+    lines = fit_spectra(*prepare(starbursts), model.templates(), model.settings())
+    assert (lines["chi2"][:, 1] < bare["chi2"][:, 1]).all()
+    assert (bare["chi2"].argmin(1) == 2).any()  # issue 25: the quasar + host fit took them
+
+
+def test_zwarning_bits() -> None:
+    from bench_plugins.models.template_fit.zwarning import (
+        LITTLE_COVERAGE,
+        NODATA,
+        SMALL_DELTA_CHI2,
+        Z_FITLIMIT,
+        flag_names,
+        zwarning,
+    )
+
+    chi2 = np.array([[4600.0, 4700.0, 5000.0], [4600.0, 4630.0, 5000.0], [9.0, 9.0, 9.0],
+                     [700.0, 900.0, 800.0], [0.0, 0.0, 0.0]])  # fmt: skip
+    z_err = np.array([1e-4, 1e-4, np.nan, 1e-4, np.nan])
+    n_good = np.array([4600, 4600, 4600, 700, 0])
+    coverage = n_good * 1e-4
+    flags = zwarning(chi2, z_err, n_good, coverage)
+    assert flags[0] == 0  # a gap of 100 > 0.01 x 4600 = 46
+    assert flags[1] == SMALL_DELTA_CHI2  # 30 < 46
+    assert flags[2] == SMALL_DELTA_CHI2 | Z_FITLIMIT
+    assert flags[3] == LITTLE_COVERAGE  # 700 pixels span 0.07 < 0.18
+    assert flags[4] == NODATA
+    assert flag_names(int(flags[2])) == ["SMALL_DELTA_CHI2", "Z_FITLIMIT"]
+
+
+def test_an_ambiguous_spectrum_is_flagged_and_a_clean_one_is_not() -> None:
+    """The same K star at S/N 30 (clean) and at S/N 0.3 (noise hides what it is: every
+    class fits about as well), and an empty spectrum, through ``object_facts``."""
+    clean = template_spectra(["STAR", "GALAXY"], [0.0002, 0.3], snr=30.0, seed=6)
+    faint = template_spectra(["STAR", "GALAXY"], [0.0002, 0.3], snr=0.3, seed=6)
+    flux = np.concatenate([clean.flux, faint.flux, clean.flux[:1]])
+    ivar = np.concatenate([clean.ivar, faint.ivar, 0 * clean.ivar[:1]])
+    batch = SpectrumBatch(
+        ids=np.array([f"s{i}" for i in range(5)], dtype=object), loglam=clean.loglam,
+        flux=flux, ivar=ivar, mask=np.zeros(flux.shape, np.int32),
+        labels=np.array(["STAR", "GALAXY"] * 2 + ["STAR"], dtype=object),
+        redshift=np.array([0.0002, 0.3] * 2 + [0.0]), snr=np.ones(5, np.float32),
+    )  # fmt: skip
+    model = TemplateFit(backend="numpy")
+    model.build((len(batch.loglam), 1), CLASSES, 0)
+    facts = model.object_facts(feed_of(batch))
+    flags = facts["zwarning"]
+    assert list(flags[:2]) == [0, 0]
+    assert (flags[2:4] & 4).all()  # SMALL_DELTA_CHI2
+    assert (facts["delta_chi2"][2:4] < 0.01 * len(batch.loglam)).all()
+    assert flags[4] == 512  # NODATA

@@ -5,11 +5,14 @@ plugin (:class:`TemplateFit`). The modules, from the plugin down to the arithmet
   how it reads the spectra (``ModelInput.spectra``).
 - ``options``: its options, declared as data.
 - ``results``: the fits cached by spectrum and the per-object facts drawn from them
-  (``z_err``, ``subclass``, ``delta_chi2``).
+  (``z_err``, ``subclass``, ``delta_chi2``, ``zwarning``).
+- ``zwarning``: the SDSS pipeline's warning bits (SMALL_DELTA_CHI2, LITTLE_COVERAGE...).
 - ``calibration``: class probabilities from chi-squares, the temperature fitted to a
   labelled sample.
 - ``redshift``: the redshift search per class (ranges, polynomials, the best minimum
   refined to a sub-pixel redshift and its error, the quasar-plus-host fit).
+- ``emission``: emission lines at a fitted redshift: the galaxy's narrow lines and the
+  low-z quasar's broad-line test (bounded least squares).
 - ``prepare``: observed spectra on a uniform log10 grid with weights.
 - ``scan``: the chi-square of every template set at every trial redshift at once, one
   function for numpy and jax.numpy (``xp``).

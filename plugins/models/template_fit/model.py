@@ -11,7 +11,20 @@ Quasars below ``qso_host_z`` are also fitted as a quasar plus its host galaxy (s
 and spEigenGal together at one redshift): Seyferts and low-z quasars, whose starlight the
 quasar eigen-spectra alone cannot fit. That fit has more freedom than the galaxy one, so
 its chi-square counts ``1 + host_margin`` times (real BOSS galaxies gain < 4 % from it;
-broad-line AGN > 30 %). A class's score is its best chi-square; class probabilities are
+broad-line AGN > 30 %).
+
+Emission lines (:mod:`.emission`), at each class's fitted redshift below ``qso_host_z``:
+a quasar there must show broad lines, as in the pipeline's BROADLINE rule (lines wider
+than 200 km/s at > 10 sigma). Galaxy + narrow lines and galaxy + narrow + broad Gaussian
+lines (Mg II, Balmer; sigma 600-3500 km/s) are fitted with free non-negative line
+amplitudes; unless the broad lines gain ``broad_line_sigma``^2 in chi-square (rescaled by
+the reduced chi-square when above 1), the low-z quasar fit gives way to the best quasar
+fit above ``qso_host_z``, and the galaxy takes the galaxy + narrow-line fit
+(``emission_lines``: [O II], [Ne III], Balmer, [O III], [O I], [N II], [S II] at sigma
+100 and 200 km/s, like ppxf's gas templates) where it is better: starbursts and
+narrow-line AGN fit as galaxies. Where no broad line falls on good pixels nothing changes.
+
+A class's score is its best chi-square; class probabilities are
 ``softmax(-(chi2 - min chi2) / (2 T))``, the temperature ``T >= 1`` calibrated on (a sample
 of) the training split by minimising the log-loss. The fit itself needs no training data:
 the predicted class never depends on the training split.
@@ -24,8 +37,15 @@ raw by default, through the run's preprocessing steps with ``apply_preprocess = 
 Per-object results: :meth:`TemplateFit.redshifts` gives the best redshift of every class
 ``(N, n_classes)``, :meth:`TemplateFit.fit_results` also their errors, the chi-squares and
 the best stellar template, :meth:`TemplateFit.object_facts` the columns ``z_err``,
-``subclass`` and ``delta_chi2``; all reuse the fits ``predict_proba`` made (cached by
-spectrum).
+``subclass``, ``delta_chi2`` and ``zwarning``; all reuse the fits ``predict_proba`` made
+(cached by spectrum).
+
+``zwarning`` is the SDSS pipeline's ZWARNING (:mod:`.zwarning`), 0 for a clean fit, else
+the sum of: 2 LITTLE_COVERAGE (good pixels span < 0.18 in log10 wavelength), 4
+SMALL_DELTA_CHI2 (the runner-up class within 0.01 per good pixel in chi-square: ~46 on a
+BOSS spectrum, the class is a coin toss), 32 Z_FITLIMIT (the best minimum at an edge of
+its range, no redshift error), 512 NODATA (no good pixel). It lands in predictions.csv
+and in ``bench predict``'s output.
 """
 
 from __future__ import annotations
@@ -165,7 +185,8 @@ class TemplateFit(Model):
     def fit_results(self, inputs: ModelInput) -> dict[str, np.ndarray]:
         """Per spectrum of ``inputs`` (in position order): ``chi2``, ``z`` and ``z_err`` (1 sigma)
         (N, n_classes) in the order of ``classes`` (inf / NaN for a class without
-        templates), ``star_template`` (N,) name of the best stellar template. Cached: free
+        templates), ``star_template`` (N,) name of the best stellar template, ``n_good``
+        (N,) good pixels and ``coverage`` (N,) their span in log10 wavelength. Cached: free
         after ``predict_proba``."""
         fit = self._fit(inputs, np.arange(inputs.n_samples))
         self.last_results = {
@@ -173,6 +194,8 @@ class TemplateFit(Model):
             "z": self._by_class(fit["z"], np.nan),
             "z_err": self._by_class(fit["z_err"], np.nan),
             "star_template": np.array(self.templates()["STAR"].names, dtype=object)[fit["star"]],
+            "n_good": fit["n_good"],
+            "coverage": fit["coverage"],
         }
         return self.last_results
 
@@ -181,7 +204,8 @@ class TemplateFit(Model):
         return self.fit_results(inputs)["z"]
 
     def object_facts(self, inputs: ModelInput) -> Mapping[str, np.ndarray]:
-        """``z_err``, ``subclass`` and ``delta_chi2`` for predictions.csv (:func:`fit_facts`)."""
+        """``z_err``, ``subclass``, ``delta_chi2`` and ``zwarning`` for predictions.csv
+        (:func:`fit_facts`)."""
         return fit_facts(self.fit_results(inputs), self.classes)
 
     # -- internals ------------------------------------------------------------------------
@@ -210,7 +234,9 @@ class TemplateFit(Model):
             n_poly=p["n_poly"], star_n_poly=p["star_n_poly"], star_v_kms=p["star_v_kms"],
             galaxy_z=(p["galaxy_z"][0], p["galaxy_z"][1]), qso_z=(p["qso_z"][0], p["qso_z"][1]),
             qso_host_z=p["qso_host_z"], host_margin=p["host_margin"],
-            constrain=p["constrain"], backend=self.backend(), precision=p["precision"],
+            constrain=p["constrain"], emission_lines=p["emission_lines"],
+            broad_line_sigma=p["broad_line_sigma"], backend=self.backend(),
+            precision=p["precision"],
         )  # fmt: skip
 
     def _sample(self, inputs: ModelInput, size: int, stream: int) -> np.ndarray:

@@ -43,6 +43,20 @@ OPTIONS = (
     ),  # fmt: skip
     Option("constrain", bool, True, "refuse fits with a negative first-template coefficient"),
     Option(
+        "emission_lines",
+        bool,
+        True,
+        "galaxies: narrow emission lines with free non-negative amplitudes at the fitted z",
+    ),  # fmt: skip
+    Option(
+        "broad_line_sigma",
+        float,
+        10.0,
+        "a quasar fit below qso_host_z needs broad lines this significant (sigma; 0: no test)",
+        ge=0,
+        le=100,
+    ),  # fmt: skip
+    Option(
         "backend",
         str,
         "auto",

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
+from bench_plugins.models.template_fit.emission import BALMER, BROAD_WAVES, line_fits
 from bench_plugins.models.template_fit.scan import (
     DIRECT_MAX_SHIFTS,
     chi2_scan,
@@ -37,6 +38,8 @@ class FitSettings:
     qso_host_z: float = 0.3  # quasars below it are also fitted with host-galaxy templates
     host_margin: float = 0.2  # ... and that fit must beat the others' chi2 by this fraction
     constrain: bool = True
+    emission_lines: bool = True  # narrow lines with free non-negative amplitudes for galaxies
+    broad_line_sigma: float = 10.0  # a quasar below qso_host_z needs broad lines at this many sigma
     backend: str = "numpy"  # "numpy" or "jax"
     precision: str = "float64"  # of the jax path: "float64" or "float32"
 
@@ -69,7 +72,8 @@ def fit_spectra(
     ``loglam0 + step * arange(P)``, ``chunk`` spectra at a time.
 
     Returns ``chi2``, ``z`` and ``z_err`` (N, 3) in the order of ``FIT_CLASSES``, ``star``
-    (N,) index of the best stellar template and ``n_good`` (N,) pixels with weight.
+    (N,) index of the best stellar template, ``n_good`` (N,) pixels with weight and
+    ``coverage`` (N,) their span in log10 wavelength.
     """
     parts = []
     for start in range(0, max(len(flux), 1), chunk):
@@ -120,15 +124,18 @@ def _fit_classes(
     else:
         scan = partial(chi2_scan, np)
         cast = partial(np.asarray, dtype=np.float64)
+    high = None  # the best quasar fit above qso_host_z, for quasars without broad lines
     for c, label in enumerate(FIT_CLASSES):
         lo, hi = _z_range(label, settings)
         poly = polys[settings.star_n_poly if label == "STAR" else settings.n_poly]
-        scanned = _scan_class(
+        res, offset, s_lo = _scan_raw(
             scan, cast, templates[label], (lo, hi), loglam0, step, flux, weight, poly, settings
         )
-        chi2[:, c], zbest[:, c], g_best, zerr[:, c] = scanned
+        chi2[:, c], zbest[:, c], g_best, zerr[:, c] = _best(res, offset, step, s_lo)
         if label == "STAR":
             star = g_best.astype(np.int64)
+        if label == "QSO":
+            high = _best_above(res, offset, step, s_lo, settings.qso_host_z)
     host_hi = min(settings.qso_host_z, settings.qso_z[1])
     if host_hi > settings.qso_z[0]:
         # low-z quasars and Seyferts: quasar + host-galaxy eigen-spectra at one redshift.
@@ -148,9 +155,85 @@ def _fit_classes(
             chi2[rows[better], 2], zbest[rows[better], 2] = h_chi2[better], h_z[better]
             zerr[rows[better], 2] = h_err[better]
     n_good = (weight > 0).sum(axis=1)
+    if settings.emission_lines or settings.broad_line_sigma > 0:
+        from threadpoolctl import threadpool_limits
+
+        # many small products: one BLAS thread (threads spin on a busy machine)
+        with threadpool_limits(1, user_api="blas"):
+            _line_refits(loglam0, step, flux, weight, templates, polys[settings.n_poly],
+                         settings, (chi2, zbest, zerr), high, n_good)  # fmt: skip
     zbest[n_good == 0], zerr[n_good == 0] = np.nan, np.nan
     chi2[n_good == 0] = 0.0
-    return {"chi2": chi2, "z": zbest, "z_err": zerr, "star": star, "n_good": n_good}
+    return {"chi2": chi2, "z": zbest, "z_err": zerr, "star": star, "n_good": n_good,
+            "coverage": n_good * step}  # fmt: skip
+
+
+def _line_refits(
+    loglam0: float,
+    step: float,
+    flux: np.ndarray,
+    weight: np.ndarray,
+    templates: Mapping[str, ClassTemplates],
+    poly: np.ndarray,
+    settings: FitSettings,
+    fits: tuple[np.ndarray, np.ndarray, np.ndarray],
+    high: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    n_good: np.ndarray,
+) -> None:
+    """Emission lines at the galaxy's and the quasar's fitted redshifts below
+    ``qso_host_z`` (:mod:`.emission`), in place on ``fits`` (chi2, z, z_err; N, 3).
+
+    At each such redshift where a broad line (Mg II, H-gamma, H-beta, H-alpha) falls on
+    good pixels: galaxy + narrow lines (N) and with broad lines added (B). A broad
+    component significant at ``broad_line_sigma`` (N - B >= sigma^2, in chi-square
+    rescaled by N's reduced chi-square when above 1) leaves both fits as the scan made
+    them. Without one, a quasar fit at that redshift gives way to the best quasar fit
+    above ``qso_host_z`` (``high``: chi2, z, z_err), and N (where H-beta or H-alpha is on
+    good pixels) is a galaxy candidate. Each class keeps its best candidate."""
+    chi2, zbest, zerr = fits
+    loglam = loglam0 + step * np.arange(flux.shape[1])
+    galaxy = templates["GALAXY"].on_step(step)
+    need_gain = settings.broad_line_sigma**2
+    lo, hi = settings.galaxy_z
+    for i in np.flatnonzero(n_good > 0):
+        f, w = flux[i], weight[i]
+        galaxy_fits = [(chi2[i, 1], zbest[i, 1], zerr[i, 1])]
+        for c in (1, 2):
+            z = zbest[i, c]
+            if not (np.isfinite(z) and 0 <= z < settings.qso_host_z):
+                continue
+            if not _covers(loglam, w, z, BROAD_WAVES):
+                continue  # no broad line to look at: the scan's fits stand
+            narrow, broad = line_fits(
+                loglam, f, w, galaxy, poly, z, settings.constrain, need_gain > 0
+            )
+            if need_gain > 0 and narrow - broad >= need_gain * max(1.0, narrow / n_good[i]):
+                continue  # a broad-line object: the scan's fits stand
+            if c == 2 and need_gain > 0 and high is not None:
+                chi2[i, 2], zbest[i, 2], zerr[i, 2] = high[0][i], high[1][i], high[2][i]
+            if settings.emission_lines and lo <= z <= hi and _covers(loglam, w, z, BALMER):
+                galaxy_fits.append((narrow, z, zerr[i, c]))
+        chi2[i, 1], zbest[i, 1], zerr[i, 1] = min(galaxy_fits, key=lambda k: k[0])
+
+
+def _covers(loglam: np.ndarray, weight: np.ndarray, z: float, waves: tuple[float, ...]) -> bool:
+    """Whether any of the rest wavelengths ``waves`` falls on a pixel with weight at ``z``."""
+    pix = np.rint((np.log10(np.asarray(waves) * (1 + z)) - loglam[0]) / (loglam[1] - loglam[0]))
+    pix = pix[(pix >= 0) & (pix < len(loglam))].astype(int)
+    return bool((weight[pix] > 0).any())
+
+
+def _best_above(
+    res: np.ndarray, offset: float, step: float, s_lo: int, z_min: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chi2, z, z_err) of the best fit of a scan ``res`` at z >= ``z_min`` (inf, NaN where
+    the scan has no such redshift)."""
+    k0 = max(0, int(np.ceil((np.log10(1 + z_min) - offset) / step)) - s_lo)
+    n = res.shape[0]
+    if k0 >= res.shape[2]:
+        return np.full(n, np.inf), np.full(n, np.nan), np.full(n, np.nan)
+    chi2, z, _, z_err = _best(res[..., k0:], offset, step, s_lo + k0)
+    return chi2, z, z_err
 
 
 def _scan_class(
@@ -167,6 +250,26 @@ def _scan_class(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Best chi-square, redshift, template set and redshift error of each spectrum for one
     class's templates over ``z_range``."""
+    res, offset, s_lo = _scan_raw(
+        scan, cast, templates, z_range, loglam0, step, flux, weight, poly, settings
+    )
+    return _best(res, offset, step, s_lo)
+
+
+def _scan_raw(
+    scan: Any,
+    cast: Any,
+    templates: ClassTemplates,
+    z_range: tuple[float, float],
+    loglam0: float,
+    step: float,
+    flux: np.ndarray,
+    weight: np.ndarray,
+    poly: np.ndarray,
+    settings: FitSettings,
+) -> tuple[np.ndarray, float, int]:
+    """The scan (N, G, S) of one class's templates over ``z_range``, the log10(1+z) of
+    shift 0 (``offset``) and the first shift ``s_lo``."""
     p = flux.shape[1]
     t = templates.on_step(step)
     tlen = t.flux.shape[-1]
@@ -191,7 +294,7 @@ def _scan_class(
         first=s_lo + q0, count=count, method=method, nfft=nfft,
         constrain=settings.constrain,
     )  # fmt: skip
-    return _best(np.asarray(res, np.float64), offset, step, s_lo)
+    return np.asarray(res, np.float64), offset, s_lo
 
 
 def _best(

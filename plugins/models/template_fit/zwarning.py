@@ -1,0 +1,58 @@
+"""The per-object warning flag of ``template_fit``: the SDSS pipeline's ZWARNING bits
+(idlspec2d ``spreduce1d``; redrock's ZWARN uses the same bit numbers), set where a fit
+says less than its class suggests. 0: no warning.
+
+=====  ===================  ==========================================================
+bit    name                 set when
+=====  ===================  ==========================================================
+1      LITTLE_COVERAGE      the good pixels span < 0.18 in log10 wavelength (the
+                            pipeline's WCOVERAGE rule; a BOSS spectrum spans 0.42)
+2      SMALL_DELTA_CHI2     the runner-up class's chi-square is within 0.01 per degree
+                            of freedom of the best one (the pipeline's rule: ~46 on a
+                            BOSS spectrum); the class is a coin toss
+5      Z_FITLIMIT           the best class's chi-square minimum lies at an edge of its
+                            redshift range, or is no parabola (redrock's BAD_MINFIT):
+                            no redshift error
+9      NODATA               no pixel with an inverse variance (alone: the rest is moot)
+=====  ===================  ==========================================================
+
+The pipeline compares its best fit with the next best of any class at another redshift;
+here the runner-up is the best fit of another class, and the degrees of freedom are the
+good pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LITTLE_COVERAGE = 1 << 1
+SMALL_DELTA_CHI2 = 1 << 2
+Z_FITLIMIT = 1 << 5
+NODATA = 1 << 9
+MIN_COVERAGE = 0.18  # log10 wavelength
+MIN_DELTA_CHI2_PER_DOF = 0.01
+
+
+def zwarning(
+    chi2: np.ndarray, z_err: np.ndarray, n_good: np.ndarray, coverage: np.ndarray
+) -> np.ndarray:
+    """ZWARNING bits (N,) int64 from the class chi-squares ``chi2`` (N, C), the best
+    class's redshift error ``z_err`` (N,), the good pixels ``n_good`` (N,) and their span
+    in log10 wavelength ``coverage`` (N,)."""
+    n = len(chi2)
+    flags = np.zeros(n, np.int64)
+    if chi2.shape[1] > 1:
+        ranked = np.sort(chi2, axis=1)
+        gap = ranked[:, 1] - ranked[:, 0]
+        small = ~(gap >= MIN_DELTA_CHI2_PER_DOF * np.maximum(n_good, 1))
+        flags |= np.where(small, SMALL_DELTA_CHI2, 0)
+    flags |= np.where(coverage < MIN_COVERAGE, LITTLE_COVERAGE, 0)
+    flags |= np.where(~np.isfinite(z_err), Z_FITLIMIT, 0)
+    return np.where(n_good > 0, flags, NODATA)
+
+
+def flag_names(value: int) -> list[str]:
+    """The names of the bits set in one ZWARNING value."""
+    names = {LITTLE_COVERAGE: "LITTLE_COVERAGE", SMALL_DELTA_CHI2: "SMALL_DELTA_CHI2",
+             Z_FITLIMIT: "Z_FITLIMIT", NODATA: "NODATA"}  # fmt: skip
+    return [name for bit, name in names.items() if value & bit]
