@@ -280,3 +280,23 @@ def test_plot_examples(tmp_path: Path, shared_data: Path) -> None:
     image = matplotlib.image.imread(out)
     assert image.shape[1] > image.shape[0]  # two columns: synthetic beside real
     assert image[..., :3].std() > 0.05
+
+
+def test_starbursts_are_the_star_forming_galaxies_with_halpha_ew_over_50() -> None:
+    """The STARBURST subclass (the SDSS pipeline's rule: rest EW(H-alpha) > 50 A),
+    measured on the noiseless spectra: starbursts above, other star-forming galaxies
+    mostly below; the generator's draws are the same as before the subclass existed."""
+    source = make(n=160, seed=11, classes=["GALAXY"], galaxy_z=[0.05, 0.2])
+    idx = np.arange(160)
+    model, batch = source.model(idx), source.read(idx)
+    kinds = batch.meta["subclass"]
+    ew: dict[str, list[float]] = {"SF": [], "STARBURST": []}
+    for i in np.flatnonzero(np.isin(kinds, list(ew))):
+        lam = 10**batch.loglam / (1 + batch.redshift[i])
+        line = (lam > 6555) & (lam < 6575)
+        side = ((lam > 6460) & (lam < 6530)) | ((lam > 6610) & (lam < 6680))
+        cont = np.median(model[i, side])
+        ew[kinds[i]].append(float(np.sum((model[i, line] / cont - 1) * np.gradient(lam)[line])))
+    assert len(ew["STARBURST"]) >= 10 and len(ew["SF"]) >= 10
+    assert np.median(ew["STARBURST"]) > 50 > np.median(ew["SF"])
+    assert min(ew["STARBURST"]) > 0.7 * 50  # measured within the line's wings

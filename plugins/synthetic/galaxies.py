@@ -1,7 +1,14 @@
 """Galaxies: an old stellar population (4000 A break, Ca II H&K, G band, Mg b, Na D,
 broadened by the velocity dispersion) plus a young one (Balmer absorption), dust, and
 nebular emission ([O II], H-beta, [O III], H-alpha, [N II], [S II]) for star-forming
-and AGN-like galaxies. Types follow BOSS: mostly passive LRGs at z ~ 0.5. By default the
+and AGN-like galaxies. Types follow BOSS: mostly passive LRGs at z ~ 0.5. The subclass
+(``meta["subclass"]``) follows the SDSS pipeline's galaxy subclasses (Bolton et al. 2012,
+AJ 144, 144): ``SF`` star-forming, ``STARBURST`` the star-forming ones with a rest
+H-alpha equivalent width above 50 A (the pipeline's STARBURST rule; ~1/4 of SF at low z
+from the EW distribution below), ``AGN`` narrow-line AGN (Seyfert 2 / LINER-like: above
+the Kewley et al. 2001 BPT line, log [O III]/H-beta ~ 0.9, log [N II]/H-alpha ~ 0; the
+star-forming ones sit on the Kauffmann et al. 2003 branch), ``PSB`` post-starburst,
+``PASSIVE``. Their shares by redshift are in :func:`galaxy_type`. By default the
 old population is the BOSS pipeline's mean galaxy (spEigenGal, shipped in
 ``bench_plugins/templates``) with small random eigen-components: measured by the realism
 discriminator and ``template_fit``, it is far closer to real galaxies than the physical
@@ -21,6 +28,7 @@ from bench_plugins.synthetic.photometry import ab_flux, scale_to
 EMISSION = np.array([3727.09, 3729.88, 3869.86, 4102.89, 4341.68, 4862.68, 4960.30, 5008.24,
                      6302.05, 6549.86, 6564.61, 6585.27, 6718.29, 6732.67])  # fmt: skip
 HA = 10
+STARBURST_EW_HA = 50.0  # Angstrom, rest: the SDSS pipeline's STARBURST subclass
 # the SDSS templates shipped with the package (data folder, shared with template_fit)
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
 EIGEN_SCATTER = 0.06  # spread of the higher eigen-coefficients, relative to the mean galaxy
@@ -64,7 +72,9 @@ def eigen_population(loglam: np.ndarray, z: np.ndarray, n: np.ndarray) -> np.nda
 
 
 def galaxy_type(z: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """PASSIVE, SF (star-forming), AGN (narrow-line) or PSB (post-starburst), by redshift."""
+    """PASSIVE, SF (star-forming; starbursts among them), AGN (narrow-line) or PSB
+    (post-starburst), by redshift: SF 40 % at z < 0.25 (SDSS main sample), 12 % at
+    0.25-0.65 (BOSS LOWZ/CMASS, mostly passive), 55 % above (eBOSS ELGs); AGN 5 %, PSB 3 %."""
     p_sf = np.where(z < 0.25, 0.40, np.where(z < 0.65, 0.12, 0.55))
     return np.where(u < p_sf, "SF", np.where(u < p_sf + 0.05, "AGN",
                     np.where(u < p_sf + 0.08, "PSB", "PASSIVE")))  # fmt: skip
@@ -159,4 +169,5 @@ def galaxies(
                     19.3 + 1.2 * u[:, 1]], 18.5 + 1.6 * u[:, 1])  # fmt: skip
     band = np.select([z < 0.25, elg, far], [6200.0, 4700.0, 9000.0], 7500.0)
     flux = scale_to(flux, loglam, band, ab_flux(mag, band))
-    return flux, {"subclass": kind.astype(object), "velocity_dispersion": sigma_v}
+    subclass = np.where(sf & (ew_ha > STARBURST_EW_HA), "STARBURST", kind)
+    return flux, {"subclass": subclass.astype(object), "velocity_dispersion": sigma_v}
