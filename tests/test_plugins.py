@@ -260,3 +260,40 @@ def test_bench_plugins_takes_a_kind_and_lists_sinks(capsys):
     assert "mlflow" in listing and "logreg" not in listing
     assert main(["plugins", "modle"]) == 2
     assert "did you mean 'model'" in capsys.readouterr().err
+
+
+def test_an_installed_plugin_taking_a_core_command_is_left_out_and_help_works(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "clash_mod.py").write_text(
+        textwrap.dedent(
+            """
+            from bench import hookimpl
+            from bench.interfaces import Command
+
+
+            @hookimpl
+            def register_commands(register):
+                register(Command(("validate",), "mine", lambda args, context: 0))
+            """
+        )
+    )
+    info = tmp_path / "bench_clash-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bench-clash\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[bench]\nclash = clash_mod\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("BENCH_LOAD_PLUGINS", raising=False)
+    manager.clear_registry_cache()
+    try:
+        with pytest.raises(SystemExit) as done:
+            main(["--help"])
+        assert done.value.code == 0
+        err = capsys.readouterr().err
+        assert "command 'validate' is a core command" in err and "BENCH_DISABLE_PLUGINS" in err
+        config = tmp_path / "c.toml"
+        config.write_text('[dataset]\nname = "synthetic"\nn = 60\n[[models]]\nname = "logreg"\n')
+        assert main(["validate", str(config)]) == 0  # the core's validate, not the plugin's
+        assert "valid" in capsys.readouterr().out
+    finally:
+        manager.clear_registry_cache()

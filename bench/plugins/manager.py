@@ -378,7 +378,15 @@ def with_internal_plugins(registry: Registry, plugins: Iterable[object]) -> Regi
         for name, cls in names.items():
             merged.add(kind, cls, registry.sources[(kind, name)])
     for command, source in registry.commands.values():
-        merged.add_command(command, source)
+        try:
+            merged.add_command(command, source)
+        except BenchError as exc:  # an installed plugin's command on a core command's path
+            installed = source == BUILT_IN or source not in registry.extra_modules
+            if not installed or not registry.third_party and source != BUILT_IN:
+                raise  # a plugin object handed in (tests, embedding)
+            merged.broken[f"{source}: {' '.join(command.path)}"] = (
+                f"{exc}; left out (BENCH_DISABLE_PLUGINS=<its name> leaves the plugin out)"
+            )
     for sink in registry.sinks:
         merged.add_sink(sink, registry.sources.get(("sink", sink.name), ""))
     return merged
