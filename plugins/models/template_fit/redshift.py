@@ -115,15 +115,7 @@ def _fit_classes(
     zbest = np.full((n, len(FIT_CLASSES)), np.nan)
     zerr = np.full((n, len(FIT_CLASSES)), np.nan)
     star = np.zeros(n, np.int64)
-    if settings.backend == "jax":
-        import jax.numpy as jnp
-
-        scan = jax_chi2_scan()
-        dtype = jnp.float64 if settings.precision == "float64" else jnp.float32
-        cast = partial(jnp.asarray, dtype=dtype)
-    else:
-        scan = partial(chi2_scan, np)
-        cast = partial(np.asarray, dtype=np.float64)
+    scan, cast = _scanner(settings)
     high = None  # the best quasar fit above qso_host_z, for quasars without broad lines
     for c, label in enumerate(FIT_CLASSES):
         lo, hi = _z_range(label, settings)
@@ -166,6 +158,16 @@ def _fit_classes(
     chi2[n_good == 0] = 0.0
     return {"chi2": chi2, "z": zbest, "z_err": zerr, "star": star, "n_good": n_good,
             "coverage": n_good * step}  # fmt: skip
+
+
+def _scanner(settings: FitSettings) -> tuple[Any, Any]:
+    """The chi-square scan of the backend and the cast of its inputs."""
+    if settings.backend == "jax":
+        import jax.numpy as jnp
+
+        dtype = jnp.float64 if settings.precision == "float64" else jnp.float32
+        return jax_chi2_scan(), partial(jnp.asarray, dtype=dtype)
+    return partial(chi2_scan, np), partial(np.asarray, dtype=np.float64)
 
 
 def _line_refits(
