@@ -14,7 +14,9 @@ least-squares solve: the eigen-spectra and polynomials free (the first eigen-spe
 - Broad lines (:data:`BROAD_LINES`: Mg II, H-gamma, H-beta, H-alpha) at sigma 600, 1500
   and 3500 km/s (FWHM 1,400-8,000 km/s, narrow-line Seyfert 1s to broad-line quasars).
   The chi-square gain of adding them to the narrow fit measures a broad component: the
-  pipeline's BROADLINE rule asks for > 10 sigma, a gain of 100 in chi-square.
+  pipeline's BROADLINE rule asks for > 10 sigma, a gain of 100 in chi-square. The
+  narrow lines count for a galaxy at the same detection level (their gain over the
+  galaxy without lines): noise in a star or a faint spectrum buys no line freedom.
 """
 
 from __future__ import annotations
@@ -106,9 +108,9 @@ def line_fits(
     z: float,
     constrain: bool,
     broad: bool,
-) -> tuple[float, float]:
-    """(chi2 of galaxy + polynomials + narrow lines, chi2 with the broad lines added, NaN
-    unless ``broad``) of one spectrum at redshift ``z``."""
+) -> tuple[float, float, float]:
+    """Chi-squares of one spectrum at redshift ``z``: galaxy + polynomials alone, with the
+    narrow lines, and with the broad lines added too (NaN unless ``broad``)."""
     eigen = galaxy_basis(galaxy, loglam, z)
     parts = [eigen, poly, line_basis(loglam, z, NARROW_LINES, NARROW_SIGMA_KMS)]
     if broad:
@@ -121,8 +123,8 @@ def line_fits(
     wb = basis[:, good] * weight[good]
     mat, y = wb @ basis[:, good].T, wb @ flux[good]
     f2 = float(weight[good] @ flux[good] ** 2)
-    m = n_free + len(parts[2])
-    chi2_narrow = bounded_chi2(mat[:m, :m], y[:m], f2, lower[:m])
-    if not broad:
-        return chi2_narrow, float("nan")
-    return chi2_narrow, min(bounded_chi2(mat, y, f2, lower), chi2_narrow)
+    chi2 = []
+    for m in (n_free, n_free + len(parts[2]), len(basis) if broad else 0):
+        chi2.append(bounded_chi2(mat[:m, :m], y[:m], f2, lower[:m]) if m else float("nan"))
+    bare, narrow, wide = chi2
+    return bare, min(narrow, bare), min(wide, narrow, bare) if broad else wide

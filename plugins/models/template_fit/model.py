@@ -21,8 +21,10 @@ amplitudes; unless the broad lines gain ``broad_line_sigma``^2 in chi-square (re
 the reduced chi-square when above 1), the low-z quasar fit gives way to the best quasar
 fit above ``qso_host_z``, and the galaxy takes the galaxy + narrow-line fit
 (``emission_lines``: [O II], [Ne III], Balmer, [O III], [O I], [N II], [S II] at sigma
-100 and 200 km/s, like ppxf's gas templates) where it is better: starbursts and
-narrow-line AGN fit as galaxies. Where no broad line falls on good pixels nothing changes.
+100 and 200 km/s, like ppxf's gas templates) where the lines are detected at the same
+level and the fit is better: starbursts and narrow-line AGN fit as galaxies, while noise
+buys a faint star no line freedom. Where no broad line falls on good pixels nothing
+changes.
 
 A class's score is its best chi-square; class probabilities are
 ``softmax(-(chi2 - min chi2) / (2 T))``, the temperature ``T >= 1`` calibrated on (a sample

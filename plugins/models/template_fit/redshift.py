@@ -190,8 +190,9 @@ def _line_refits(
     component significant at ``broad_line_sigma`` (N - B >= sigma^2, in chi-square
     rescaled by N's reduced chi-square when above 1) leaves both fits as the scan made
     them. Without one, a quasar fit at that redshift gives way to the best quasar fit
-    above ``qso_host_z`` (``high``: chi2, z, z_err), and N (where H-beta or H-alpha is on
-    good pixels) is a galaxy candidate. Each class keeps its best candidate."""
+    above ``qso_host_z`` (``high``: chi2, z, z_err), and N is a galaxy candidate where
+    H-beta or H-alpha is on good pixels and the narrow lines are detected at the same
+    level (N's gain over the galaxy without lines). Each class keeps its best candidate."""
     chi2, zbest, zerr = fits
     loglam = loglam0 + step * np.arange(flux.shape[1])
     galaxy = templates["GALAXY"].on_step(step)
@@ -206,14 +207,21 @@ def _line_refits(
                 continue
             if not _covers(loglam, w, z, BROAD_WAVES):
                 continue  # no broad line to look at: the scan's fits stand
-            narrow, broad = line_fits(
+            bare, narrow, broad = line_fits(
                 loglam, f, w, galaxy, poly, z, settings.constrain, need_gain > 0
             )
-            if need_gain > 0 and narrow - broad >= need_gain * max(1.0, narrow / n_good[i]):
+            need = need_gain * max(1.0, narrow / n_good[i])  # in the fit's own chi-square
+            if need_gain > 0 and narrow - broad >= need:
                 continue  # a broad-line object: the scan's fits stand
             if c == 2 and need_gain > 0 and high is not None:
                 chi2[i, 2], zbest[i, 2], zerr[i, 2] = high[0][i], high[1][i], high[2][i]
-            if settings.emission_lines and lo <= z <= hi and _covers(loglam, w, z, BALMER):
+            lines = bare - narrow >= need  # narrow lines detected
+            if (
+                settings.emission_lines
+                and lo <= z <= hi
+                and lines
+                and _covers(loglam, w, z, BALMER)
+            ):
                 galaxy_fits.append((narrow, z, zerr[i, c]))
         chi2[i, 1], zbest[i, 1], zerr[i, 1] = min(galaxy_fits, key=lambda k: k[0])
 
