@@ -72,8 +72,9 @@ def test_bench_plugins_json_structure(installed_example, capsys):
     assert main(["plugins", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     for row in rows:
-        assert set(row) == {"kind", "name", "source", "description", "options"}
-        assert row["kind"] in manager.KINDS and row["name"] and row["source"]
+        sink = {"enabled"} if row["kind"] == "sink" else set()  # sinks: whether they take part
+        assert set(row) == {"kind", "name", "source", "description", "options"} | sink
+        assert (row["kind"] in manager.KINDS or sink) and row["name"] and row["source"]
         for option in row["options"]:
             assert set(option) - {"choices", "bounds"} == {"name", "type", "default", "help"}
             assert option["type"] in {"int", "float", "str", "bool", "list", "dict"}
