@@ -17,6 +17,7 @@ import pytest
 
 from bench import hookimpl
 from bench.cli import main
+from bench.executors import Executor, run_isolated, sweep_task_folders
 from bench.interfaces import Dataset
 from bench.options import Option
 from bench.plugins import manager
@@ -79,6 +80,23 @@ def register_models(register):  # type: ignore[no-untyped-def]
 @hookimpl
 def register_datasets(register):  # type: ignore[no-untyped-def]
     register(TwinDataset)
+
+
+class ExitingExecutor(Executor):
+    """An executor plugin that calls ``sys.exit`` while it is created."""
+
+    name = "exiting_executor"
+
+    def __init__(self, **params):  # type: ignore[no-untyped-def]
+        sys.exit(0)
+
+    def map(self, fn, tasks):  # type: ignore[no-untyped-def]
+        return iter(())
+
+
+@hookimpl
+def register_executors(register):  # type: ignore[no-untyped-def]
+    register(ExitingExecutor)
 
 
 @pytest.fixture(autouse=True)
@@ -413,3 +431,83 @@ def test_an_isolated_training_process_ends_when_its_run_is_killed():
     run.kill()
     run.wait()
     assert trainer.wait(timeout=30) == 3
+
+
+# --- the executor: created without ending the run, its task folders removed -----------
+
+
+def test_an_executor_that_exits_while_created_is_one_line_exit_2(tmp_path, capsys):
+    """Created (and so checked) when the config is resolved: before any folder exists."""
+    config = _config(tmp_path, protocol="\n[executor]\nname = 'exiting_executor'")
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 2
+    lines = [line for line in _printed(capsys).splitlines() if line.strip()]
+    assert lines == [
+        f"error: {config}: [executor]: executor 'exiting_executor' called sys.exit(0) "
+        "while being created"
+    ]
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_runner_turns_an_executor_interrupting_itself_into_one_error(tmp_path, monkeypatch):
+    from bench.config import load_config
+    from bench.errors import BenchError
+    from bench.run import execute
+
+    config = load_config(_config(tmp_path), manager.get_registry())
+
+    def interrupting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # raised by code: no SIGINT arrived
+
+    registry = manager.get_registry()
+    monkeypatch.setattr(registry, "create", interrupting)
+    with pytest.raises(BenchError, match="raised KeyboardInterrupt while being created"):
+        execute._create_executor(config, registry)
+
+
+def _task_folders(root: Path) -> list[Path]:
+    return sorted(root.glob("bench-task-*"))
+
+
+def test_run_isolated_returns_the_result_and_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    assert run_isolated(sorted, [3, 1, 2]) == [1, 2, 3]
+    with pytest.raises(RuntimeError, match="training process exited with 1"):
+        run_isolated(int, "not a number")
+    assert _task_folders(tmp_path) == []
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_killing_the_process_of_run_isolated_removes_its_task_folder(tmp_path, how):
+    import subprocess
+
+    code = "import time; from bench.executors import run_isolated; run_isolated(time.sleep, 60)"
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    worker = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.monotonic() + 60
+    while not _task_folders(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [folder] = _task_folders(tmp_path)
+    assert folder.name.startswith(f"bench-task-{worker.pid}-")
+    time.sleep(1.0)  # the isolated process is running
+    worker.send_signal(how)
+    worker.wait()
+    while _task_folders(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _task_folders(tmp_path) == []  # removed by the isolated process, which ended
+
+
+def test_a_task_folder_whose_process_is_gone_is_swept(tmp_path):
+    import subprocess
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"bench-task-{gone.pid}-abc"
+    live = tmp_path / f"bench-task-{os.getpid()}-def"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "task.pkl").write_bytes(b"x")
+    assert sweep_task_folders(tmp_path) == [stale]
+    assert _task_folders(tmp_path) == [live]

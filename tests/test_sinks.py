@@ -79,6 +79,67 @@ def test_sinks_see_every_cell_and_a_failing_sink_is_one_line(registry, tmp_path,
     assert (out / "report.html").exists()  # the other sinks still ran
 
 
+class Exiting(ResultSink):
+    name = "exiting"
+
+    def run_finished(self, *, run_dir, report):  # type: ignore[no-untyped-def]
+        raise SystemExit(0)
+
+
+class SelfInterrupting(ResultSink):
+    name = "self_interrupting"
+
+    def run_finished(self, *, run_dir, report):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # raised by code, not by a Ctrl-C
+
+
+class CtrlC(ResultSink):
+    name = "ctrl_c"
+
+    def run_finished(self, *, run_dir, report):  # type: ignore[no-untyped-def]
+        import os
+        import signal
+        import time
+
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the signal interrupts this
+
+
+def test_a_sink_that_exits_or_interrupts_itself_is_one_line_and_the_others_run(tmp_path):
+    from bench.results.sinks import SinkEvents
+    from bench.run.events import SilentEvents
+
+    Recording.seen = []
+    events = SinkEvents(SilentEvents(), [Exiting(), SelfInterrupting(), Recording()], tmp_path)
+    errors = events.run_finished({"summary": {"n_cells": 3}})
+    assert errors == [
+        "sink exiting: SystemExit: 0",
+        "sink self_interrupting: KeyboardInterrupt",
+    ]
+    assert Recording.seen == ["run 3"]
+
+
+def test_a_real_ctrl_c_during_a_sink_still_stops_the_run(tmp_path):
+    from bench.results.sinks import SinkEvents
+    from bench.run.events import SilentEvents
+
+    Recording.seen = []
+    events = SinkEvents(SilentEvents(), [CtrlC(), Recording()], tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        events.run_finished({"summary": {"n_cells": 1}})
+    assert Recording.seen == []
+
+
+def test_a_sink_calling_sys_exit_does_not_end_bench_run(registry, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(Recording, "run_finished", Exiting.run_finished)
+    out = tmp_path / "run"
+    assert main(["run", str(write(tmp_path, CONFIG)), "--out", str(out)]) == 1  # broken cells
+    err = capsys.readouterr().err
+    assert "sink recording: SystemExit: 0" in err
+    assert "sink broken: OSError: disk full" in err  # the sink after it still ran
+    assert (out / "report.json").exists() and (out / "report.html").exists()
+
+
 def test_mlflow_sink_logs_a_run_read_back_by_mlflows_client(toy_registry, tmp_path, monkeypatch):
     pytest.importorskip("mlflow")
     from mlflow import MlflowClient

@@ -134,6 +134,10 @@ class Registry:
             return instance
         except BenchError as exc:
             raise BenchError(f"{where}: {exc}") from None
+        except SystemExit as exc:  # a plugin never ends the process while it is created
+            raise BenchError(
+                f"{where}: {kind} {name!r} called sys.exit({exc.code!r}) while being created"
+            ) from None
 
     def model_class(self, name: str) -> type[Model]:
         """The registered model class ``name`` (a BenchError listing the valid ones)."""

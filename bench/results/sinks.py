@@ -6,13 +6,19 @@ writers of the core are ordinary sinks, registered through that hook by this mod
 internal plugin the CLI hands the registry first (``bench.cli.main.INTERNAL_PLUGINS``):
 ``objects_table`` (the tidy per-object table) and ``report_html`` (``report.html``). A
 sink that raises never fails the run: its error is reported in one line and the other
-sinks still run.
+sinks still run. That holds for any exception, ``SystemExit`` and a ``KeyboardInterrupt``
+the sink raises itself included; only a real Ctrl-C (a SIGINT delivered while the sink
+runs) stops the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from bench import hookimpl
@@ -84,8 +90,31 @@ class SinkEvents:
     def _guard(self, sink: ResultSink, method: str, **kwargs: Any) -> None:
         if sink.name in self.errors:
             return
-        try:
-            getattr(sink, method)(run_dir=self.run_dir, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - a sink never fails the run
-            message = str(exc).splitlines()[0] if str(exc) else ""
-            self.errors[sink.name] = f"sink {sink.name}: {type(exc).__name__}: {message}"
+        with _watch_sigint() as interrupted:
+            try:
+                getattr(sink, method)(run_dir=self.run_dir, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - a sink never ends the run
+                if isinstance(exc, KeyboardInterrupt) and interrupted():
+                    raise  # the user's own Ctrl-C
+                message = f": {str(exc).splitlines()[0]}" if str(exc).strip() else ""
+                self.errors[sink.name] = f"sink {sink.name}: {type(exc).__name__}{message}"
+
+
+@contextmanager
+def _watch_sigint() -> Iterator[Callable[[], bool]]:
+    """Yield a check "did a real SIGINT arrive?" (its handler raises ``KeyboardInterrupt``
+    as Python's does). Only the main thread receives signals; elsewhere the answer is no."""
+    seen: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        seen.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)

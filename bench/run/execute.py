@@ -35,8 +35,7 @@ def run_matrix(
     order) and a summary of each dataset. Cells already finished in ``out_dir`` with a
     matching cache key are reused, unless ``fresh``; ``plan`` when already made."""
     events.run_started(config.n_cells)
-    spec = config.executor
-    executor: Executor = registry.create("executor", spec.name, spec.params, "[executor]")
+    executor = _create_executor(config, registry)
     plan = plan or plan_matrix(config, registry, out_dir, fresh)
     with executor:
         if executor.in_process:
@@ -49,6 +48,26 @@ def run_matrix(
     if n_reused:
         events.message(f"reused {n_reused} finished cells (in {out_dir} or earlier runs)")
     return results, plan.summaries
+
+
+def _create_executor(config: Config, registry: Registry) -> Executor:
+    """The configured executor; a plugin that exits or raises while it is created is one
+    line (a BenchError), a real Ctrl-C stops the run."""
+    spec = config.executor
+    with Guard() as guard:
+        try:
+            executor: Executor = registry.create("executor", spec.name, spec.params, "[executor]")
+        except BenchError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - sys.exit in a plugin too
+            if not guard.is_failure(exc):
+                raise
+            message = f": {str(exc).splitlines()[0]}" if str(exc).strip() else ""
+            raise BenchError(
+                f"[executor]: executor {spec.name!r} raised {type(exc).__name__}{message} "
+                "while being created"
+            ) from None
+    return executor
 
 
 def _run_remote(executor: Executor, tasks: list[TrainTask], events: Events) -> Results:
