@@ -268,6 +268,12 @@ class Model(Plugin, ABC):
         """Facts for the report (backend, devices, parameter count)."""
         return {}
 
+    def reports_epochs(self) -> bool:
+        """Whether :meth:`fit` calls :attr:`progress` after each epoch (a network trained
+        epoch by epoch, whose first epoch also renders its inputs and compiles). False (the
+        default): the console says ``fitting`` until ``fit`` returns."""
+        return False
+
     def timing(self) -> Mapping[str, float]:
         """Optional: where the time of the last :meth:`fit` call went, in seconds, e.g.
         ``compile_s`` (first step: tracing and compiling), ``data_s`` (the training loop

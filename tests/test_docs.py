@@ -99,3 +99,18 @@ def test_plugin_examples_pass_the_conformance_suite(index):
     ((kind, name),) = registered
     results = check(kind, name, registry=registry)
     assert [f"{r.check}: {r.message}" for r in results if not r.ok] == []
+
+
+def _readme_config_block() -> str:
+    """The first TOML block under README's "The config: `benchmarks.toml`" heading."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The config: `benchmarks.toml`", 1)[1]
+    return re.search(r"```toml\n(.*?)```", section, re.DOTALL).group(1)
+
+
+def test_readme_example_config_is_benchmarks_toml():
+    import tomllib
+
+    shown, real = _readme_config_block(), (ROOT / "benchmarks.toml").read_text()
+    assert tomllib.loads(shown) == tomllib.loads(real)
+    assert shown == real  # comments too: the README explains the file users run

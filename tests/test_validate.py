@@ -213,3 +213,29 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
     assert params["path"][1] == str(tmp_path / "abs")
     assert Path(params["labels_catalog"]).resolve() == sub / "data" / "labels.csv"
     assert loaded.datasets[0].params["template_dir"] is None
+
+
+def test_data_and_cell_id_checks_run_beside_a_broken_section(toy_registry, tmp_path, capsys):
+    """A broken [render] and an unknown section do not hide the data problem or the
+    colliding cell ids: one pass lists all four."""
+    text = GOOD.replace('name = "flat"', 'name = "flatt"').replace("n = 60", "n = 6")
+    text = text.replace("epochs = [1]", "epochs = [1, 1]") + "\n[extra]\n"
+    assert main(["validate", str(_write(tmp_path, text))]) == 2
+    err = capsys.readouterr().err
+    for expected in ("unknown section [extra]", "flatt", "would share the id", "too few"):
+        assert expected in err, expected
+    assert "4 problem(s)" in err and "not checked" not in err
+
+
+def test_checks_that_need_a_broken_section_are_named_as_not_run(toy_registry, tmp_path, capsys):
+    text = GOOD.replace('name = "centroid"', 'name = "centroidd"').replace("n = 60", "n = 6")
+    assert main(["validate", str(_write(tmp_path, text))]) == 2
+    err = capsys.readouterr().err
+    assert "centroidd" in err and "too few" in err  # the data still checked
+    assert "not checked: colliding cell ids (they need [models], which broke)" in err
+    assert "not checked: the models' input shapes (they need [models], which broke)" in err
+    protocol_broken = GOOD.replace("epochs = [1]", "epochs = [0]")
+    assert main(["validate", str(_write(tmp_path, protocol_broken))]) == 2
+    err = capsys.readouterr().err
+    assert "not checked: the datasets, splits and models' input shapes" in err
+    assert "[protocol], which broke" in err

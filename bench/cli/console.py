@@ -12,11 +12,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -57,10 +59,34 @@ class _Bar:
         self.progress.__exit__(None, None, None)
 
 
+def eta_seconds(elapsed: float, trained: int, remaining: int) -> float | None:
+    """Seconds left: the mean time of the cells trained so far (reused cells cost none)
+    times the cells left; None before the first trained cell, when nothing tells."""
+    if trained <= 0 or remaining <= 0 or elapsed <= 0:
+        return None
+    return elapsed / trained * remaining
+
+
+class _EtaColumn(ProgressColumn):
+    """``eta 0:03:10`` from the finished cells' times; blank until a cell has trained
+    (rich's own estimate forgets samples after 30 s and shows ``-:--:--`` for long cells)."""
+
+    def render(self, task: Task) -> Text:
+        left = eta_seconds(
+            task.elapsed or 0.0, task.fields.get("trained", 0), int(task.remaining or 0)
+        )
+        if left is None:
+            return Text("")
+        minutes, seconds = divmod(int(round(left)), 60)
+        hours, minutes = divmod(minutes, 60)
+        return Text(f"eta {hours}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+
+
 class RunProgress(_Bar):
-    """Draws the runner's events: a bar over cells with elapsed time, ETA, the current cell
-    and its stage (loading, compiling, epoch k of n with its loss, evaluating), and one
-    line per finished cell. Without a terminal, each stage is printed as a line instead."""
+    """Draws the runner's events: a bar over cells with elapsed time, ETA (once a cell has
+    trained), the current cell and its stage (loading, first epoch, epoch k of n with its
+    loss, fitting, evaluating), and one line per finished cell. Without a terminal, each
+    stage is printed as a line instead."""
 
     def __init__(self, console: Console | None = None) -> None:
         super().__init__("cells")
@@ -71,16 +97,16 @@ class RunProgress(_Bar):
             BarColumn(bar_width=30),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
+            _EtaColumn(),
             TextColumn("{task.fields[stage]}", markup=False),
             console=console,
             transient=True,
             disable=not self.live,
         )
+        self.trained = 0
 
     def run_started(self, n_cells: int) -> None:
-        self.task = self.progress.add_task("", total=n_cells, stage="")
+        self.task = self.progress.add_task("", total=n_cells, stage="", trained=0)
 
     def stage(self, cell: Any, text: str) -> None:
         line = f"{cell.id}: {text}"
@@ -96,8 +122,10 @@ class RunProgress(_Bar):
             line = f"ok      {cell.id}  accuracy {acc:.3f}  {done}"
         else:
             line = f"FAILED  {cell.id}  {result['error']['type']}: {result['error']['message']}"
+        if not result.get("reused"):
+            self.trained += 1
         self.progress.console.print(line, markup=False, soft_wrap=True)
-        self.progress.advance(self.task)
+        self.progress.update(self.task, advance=1, trained=self.trained)
 
     def message(self, text: str) -> None:
         self.progress.console.print(text, markup=False, soft_wrap=True)

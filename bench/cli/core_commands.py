@@ -21,10 +21,23 @@ def _registry(context: CommandContext) -> Registry:
     return context.registry
 
 
+def _set_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key (repeatable; VALUE is TOML), e.g. protocol.epochs=[3], "
+        "models.mnist_cnn.batch_size=16 (a model by its label or name), dataset.n=500",
+    )
+
+
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "config", nargs="?", default="benchmarks.toml", type=Path, help="default: ./benchmarks.toml"
     )
+    _set_argument(parser)
     parser.add_argument(
         "--out", type=Path, help="output folder (default: <benchmark.output>/<name>-<time>)"
     )
@@ -42,13 +55,15 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, context: CommandContext) -> int:
     from bench.cli import commands
 
-    return commands.run(args.config, args.out, args.quick, _registry(context), args.fresh)
+    return commands.run(
+        args.config, args.out, args.quick, _registry(context), args.fresh, args.overrides
+    )
 
 
 def validate(args: argparse.Namespace, context: CommandContext) -> int:
     from bench.cli import commands
 
-    return commands.validate(args.config, _registry(context))
+    return commands.validate(args.config, _registry(context), args.overrides)
 
 
 def plugins(args: argparse.Namespace, context: CommandContext) -> int:
@@ -183,6 +198,11 @@ def _config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path)
 
 
+def _validate_arguments(parser: argparse.ArgumentParser) -> None:
+    _config(parser)
+    _set_argument(parser)
+
+
 def _paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path)
 
@@ -194,7 +214,7 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 # in the order `bench --help` lists them; `data` and `plot` are groups plugins share
 COMMANDS = (
     Command(("run",), "run every cell of a benchmark", run, _run_arguments),
-    Command(("validate",), "check a config without running it", validate, _config),
+    Command(("validate",), "check a config without running it", validate, _validate_arguments),
     Command(("plugins",), "list registered plugins and their options", plugins, _plugins_arguments),
     Command(
         ("check-plugin",),

@@ -5,11 +5,13 @@ from bench.config.load import (
     PROTOCOL_KEYS,
     QUICK_MAX_SPECTRA,
     SECTIONS,
+    check_config,
     load_config,
     read_toml,
     resolve_config,
     shrink,
 )
+from bench.config.overrides import apply_overrides
 from bench.config.sections import Benchmark, Config, PluginSpec, Protocol, cell_id
 
 __all__ = [
@@ -21,7 +23,9 @@ __all__ = [
     "Config",
     "PluginSpec",
     "Protocol",
+    "apply_overrides",
     "cell_id",
+    "check_config",
     "load_config",
     "read_toml",
     "resolve_config",

@@ -4,7 +4,7 @@ anything runs. Every error names the file and the key."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from bench.config.checks import (
     check_unique,
     label_of,
 )
+from bench.config.overrides import apply_overrides
 from bench.config.sections import Benchmark, Config, PluginSpec, Protocol
 from bench.errors import BenchError, closest
 from bench.options import Option, resolve_options
@@ -137,10 +138,15 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise BenchError(f"{path}: invalid TOML: {exc}") from None
 
 
-def load_config(path: Path, registry: Registry, quick: bool = False) -> Config:
-    """Read and resolve ``path``; ``quick`` shrinks it to a smoke run."""
-    config = resolve_config(read_toml(path), str(path), registry, quick)
+def load_config(
+    path: Path, registry: Registry, quick: bool = False, overrides: Sequence[str] = ()
+) -> Config:
+    """Read and resolve ``path`` with ``--set`` ``overrides`` applied; ``quick`` shrinks it
+    to a smoke run."""
+    raw = apply_overrides(read_toml(path), list(overrides))
+    config = resolve_config(raw, str(path), registry, quick)
     assert config is not None  # without an error list, problems raise
+    config.overrides = list(overrides)
     return config
 
 
@@ -198,40 +204,66 @@ def resolve_config(
     checked, each problem appended, and None returned when there was any."""
     found: list[str] = [] if errors is None else errors
     n_before = len(found)
+    config, _ = _resolve(raw, path, registry, found, raise_first=errors is None)
+    if len(found) > n_before or config is None:
+        return None
+    config.quick = quick
+    return shrink(config, registry) if quick else config
 
-    def take(fn: Callable[..., T], *args: Any) -> T | None:
+
+def check_config(
+    raw: dict[str, Any], path: str, registry: Registry
+) -> tuple[Config | None, list[str], set[str]]:
+    """`bench validate`'s one pass: (the config with the sections that resolved, every
+    problem found, the sections that broke). The config is None when the benchmark,
+    protocol or datasets broke; a broken section's field holds its empty value."""
+    problems: list[str] = []
+    config, broken = _resolve(raw, path, registry, problems, raise_first=False)
+    return config, problems, broken
+
+
+def _resolve(
+    raw: dict[str, Any], path: str, registry: Registry, found: list[str], raise_first: bool
+) -> tuple[Config | None, set[str]]:
+    """Every section resolved, problems appended to ``found`` (or the first raised); the
+    cell-id check run whenever the sections it reads resolved."""
+    broken: set[str] = set()
+
+    def take(section: str, fn: Callable[..., T], *args: Any) -> T | None:
         try:
             return fn(*args)
         except BenchError as exc:
-            if errors is None:
+            if raise_first:
                 raise
             found.extend(exc.messages if isinstance(exc, Problems) else [str(exc)])
+            broken.add(section)
             return None
 
     for key in raw:
         if key not in SECTIONS:
             take(
+                key,
                 _fail,
                 f"{path}: unknown section [{key}]{closest(key, SECTIONS)}; valid: {', '.join(SECTIONS)}",
             )
-    benchmark = take(_benchmark, raw, path)
-    protocol = take(_protocol, raw, path)
-    datasets = take(_datasets, raw, path, registry)
-    test_dataset = take(_test_dataset, raw, path, registry)
-    preprocess = take(_preprocess, raw, path, registry) or []
-    render = take(_render, raw, path, registry)
-    models = take(_models, raw, path, registry)
-    executor = take(_executor, raw, path, registry)
-    if len(found) > n_before:
-        return None
+    benchmark = take("benchmark", _benchmark, raw, path)
+    protocol = take("protocol", _protocol, raw, path)
+    datasets = take("datasets", _datasets, raw, path, registry)
+    test_dataset = take("test_dataset", _test_dataset, raw, path, registry)
+    preprocess = take("preprocess", _preprocess, raw, path, registry) or []
+    render = take("render", _render, raw, path, registry)
+    models = take("models", _models, raw, path, registry) or []
+    executor = take("executor", _executor, raw, path, registry)
+    if benchmark is None or protocol is None or datasets is None:
+        return None, broken
     config = Config(
         path, benchmark, datasets, test_dataset, preprocess, render, models, protocol,  # type: ignore[arg-type]
-        executor, quick, raw,  # type: ignore[arg-type]
+        executor, False, raw,  # type: ignore[arg-type]
     )  # fmt: skip
     relative_to_config(config, Path(path).parent)
-    if take(check_cell_ids, config) is None and len(found) > n_before:
-        return None
-    return shrink(config, registry) if quick else config
+    if not broken & {"models", "test_dataset"}:
+        take("cells", check_cell_ids, config)
+    return config, broken
 
 
 def is_path_option(name: str) -> bool:

@@ -80,6 +80,7 @@ class Config:
     executor: PluginSpec
     quick: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)  # `--set KEY=VALUE`, in order
 
     @property
     def classes(self) -> list[str]:
@@ -109,6 +110,7 @@ class Config:
         return {
             "path": self.path,
             "quick": self.quick,
+            "overrides": list(self.overrides),
             "benchmark": asdict(self.benchmark),
             "datasets": [d.to_json() for d in self.datasets],
             "test_dataset": self.test_dataset.to_json() if self.test_dataset else None,

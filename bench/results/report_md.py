@@ -281,6 +281,16 @@ def paper_row(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "train_fraction": "not stated" if fraction is None else f"{fraction:g}"}
 
 
+def overrides_lines(report: dict[str, Any]) -> list[str]:
+    """``Overrides (--set): ...`` when the run changed its config file's keys, else none."""
+    overrides = report["config"].get("overrides") or []
+    if not overrides:
+        return []
+    shown = ", ".join(md_escape(text) for text in overrides)
+    where = md_escape(report["config"].get("path", "the config"))
+    return [f"Overrides of {where} (--set): {shown}", ""]
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The whole run in Markdown."""
     prov = report["provenance"]
@@ -290,6 +300,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"bench {prov['bench_version']}, keras {prov['versions']['keras']} on "
         f"{prov['keras_backend']}, started {prov['started']}, host {prov['host']}",
         "",
+        *overrides_lines(report),
         *data_lines(report),
         "",
         "Validation figures are on objects held out of the training share (what `fit` saw "

@@ -1,13 +1,15 @@
 """What the runner reports while it works; the console draws it, tests may record it.
 
-``stage(cell, text)`` says what a training run is doing now: ``loading``, ``rendering``,
-``compiling``, ``epoch k of n, loss x``, ``evaluating``, ``writing``.
+``stage(cell, text)`` says what a training run is doing now: ``loading``, ``first epoch
+(rendering inputs, compiling)`` then ``epoch k of n, loss x`` for a model that reports its
+epochs, ``fitting`` for one that does not, ``evaluating``, ``writing``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from bench.interfaces import Model
 from bench.run.plan import Cell
 
 
@@ -42,3 +44,10 @@ def epoch_text(epoch: int, epochs: int, logs: dict[str, float]) -> str:
     if "val_loss" in logs:
         text += f", val_loss {float(logs['val_loss']):.3f}"
     return text
+
+
+def first_fit_stage(model: Model) -> str:
+    """What the first ``fit`` of a training run does, in the model's own terms: a model
+    that reports its epochs renders its inputs and compiles in the first one; any other
+    is ``fitting`` (a template fit, a scikit-learn estimator) until ``fit`` returns."""
+    return "first epoch (rendering inputs, compiling)" if model.reports_epochs() else "fitting"

@@ -16,7 +16,7 @@ from bench.interfaces import Model
 from bench.plugins.manager import Registry
 from bench.results.metrics import compute_metrics
 from bench.results.objects import fact_text, model_facts, object_facts, top_mistakes
-from bench.run.events import Events, epoch_text
+from bench.run.events import Events, epoch_text, first_fit_stage
 from bench.run.guard import CellTimeout, Guard, one_line, orphan_watch
 from bench.run.inputrange import training_range
 from bench.run.output_checks import check_plugin_output
@@ -180,7 +180,7 @@ def _build(
 def _train_to(trainee: Trainee, cell: Cell, events: Events) -> None:
     epochs = cell.epochs
     if trainee.done_epochs == 0:
-        events.stage(cell, "rendering and compiling (first epoch)")
+        events.stage(cell, first_fit_stage(trainee.model))
 
     def progress(epoch: int, logs: dict[str, float]) -> None:
         events.stage(cell, epoch_text(epoch, epochs, logs))

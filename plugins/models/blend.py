@@ -153,6 +153,9 @@ class Blend(Model):
             shape = member.input_shape(self.n_pixels or input_shape[0]) if own else input_shape
             member.build(tuple(shape), classes, seed)
 
+    def reports_epochs(self) -> bool:
+        return any(member.reports_epochs() for member in self.members)
+
     def fit(
         self, train: ModelInput, validation: ModelInput | None, epochs: int, initial_epoch: int = 0
     ) -> dict[str, list[float]]:

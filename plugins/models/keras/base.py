@@ -231,6 +231,9 @@ class KerasModel(Model):
 
     # -- training and prediction --------------------------------------------------------
 
+    def reports_epochs(self) -> bool:
+        return True  # the Reshuffle callback calls progress after each epoch
+
     def fit(
         self, train: ModelInput, validation: ModelInput | None, epochs: int, initial_epoch: int = 0
     ) -> dict[str, list[float]]:
