@@ -17,6 +17,7 @@ import pytest
 from bench.cli import main
 from bench.results.report import load_report
 from bench.run.cellkey import data_fingerprint
+from bench.spectra import ArraySource, SpectrumSource
 from tests.fixtures.sdss_files import write_spec_lite
 from tests.plugins import toy
 
@@ -144,14 +145,27 @@ def test_killing_a_two_worker_ingest_leaves_no_process_behind(tmp_path, sig):
     assert not left, f"{len(left)} of {len(workers)} processes still running 5 s after the kill"
 
 
-def test_a_fingerprint_reads_only_a_sample():
-    source = toy.ToyDataset(n=300).open()
-    seen: list[int] = []
-    real = source.read
-    source.read = lambda index: (seen.append(len(index)), real(index))[1]  # type: ignore[method-assign]
-    data_fingerprint(source)
-    assert seen and sum(seen) <= 64
-    assert np.all(np.isfinite(source.batch.flux))
+class _Reading(SpectrumSource):
+    """A source with no content hash of its own, counting the spectra it is asked for."""
+
+    def __init__(self, inner: ArraySource) -> None:
+        self.inner, self.seen = inner, []
+        self.ids, self.labels = inner.ids, inner.labels
+        self.redshift, self.loglam = inner.redshift, inner.loglam
+
+    def read(self, index):  # type: ignore[no-untyped-def]
+        self.seen.extend(np.asarray(index).tolist())
+        return self.inner.read(index)
+
+
+def test_a_fingerprint_hashes_every_spectrum_read_once_or_none_when_the_source_keeps_a_hash():
+    inner = toy.ToyDataset(n=300).open()
+    reading = _Reading(inner)
+    data_fingerprint(reading)
+    assert sorted(reading.seen) == list(range(len(inner)))  # each spectrum, once
+    inner.read = lambda index: pytest.fail("an in-memory source is hashed, not read")  # type: ignore[method-assign]
+    data_fingerprint(inner)
+    assert np.all(np.isfinite(inner.batch.flux))  # nothing changed by hashing
 
 
 # -- a full disk during `bench data ingest` ---------------------------------------------

@@ -243,6 +243,31 @@ def test_data_fingerprint_follows_ids_and_labels():
     assert data_fingerprint(relabelled) != data_fingerprint(source)
 
 
+def test_data_fingerprint_sees_one_spectrum_changed_anywhere():
+    source = toy.ToyDataset(n=200).open()
+    base = data_fingerprint(source)
+    for i in range(len(source)):  # each one in turn, one pixel of flux, ivar or mask
+        changed = toy.ToyDataset(n=200).open()
+        array = (changed.batch.flux, changed.batch.ivar, changed.batch.mask)[i % 3]
+        array[i, i % array.shape[1]] += 1
+        assert data_fingerprint(changed) != base, i
+
+
+def test_the_synthetic_fingerprint_is_its_parameters_and_generates_nothing(monkeypatch):
+    from bench_plugins.synthetic.dataset import Synthetic
+    from bench_plugins.synthetic.source import SyntheticSource
+
+    base = data_fingerprint(Synthetic(n=40).open())
+
+    def refuse(self, index):  # type: ignore[no-untyped-def]
+        raise AssertionError("a synthetic fingerprint generates no spectrum")
+
+    monkeypatch.setattr(SyntheticSource, "read", refuse)
+    assert data_fingerprint(Synthetic(n=40).open()) == base
+    assert data_fingerprint(Synthetic(n=40, seed=1).open()) != base
+    assert data_fingerprint(Synthetic(n=40, snr_scale=2.0).open()) != base
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()

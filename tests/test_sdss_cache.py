@@ -121,3 +121,117 @@ def test_add_batches_then_stream_any_order_with_repeats(tmp_path: Path) -> None:
     for name in ("flux", "ivar", "mask"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
     assert got.ids.tolist() == want.ids.tolist() and got.labels.tolist() == want.labels.tolist()
+
+
+def _rewrite_keeping_size_and_mtime(path: Path, seed: int) -> None:
+    """New flux in ``path``; its size, atime and mtime as before."""
+    st = path.stat()
+    header = fits_header(path)
+    write_spec_lite(path, **header, seed=seed)
+    assert path.stat().st_size == st.st_size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def fits_header(path: Path) -> dict[str, object]:
+    """The label, fiber and grid ``write_spec_lite`` wrote ``path`` with."""
+    from bench.readers import read_spectrum
+
+    spec = read_spectrum(str(path))
+    return {"label": spec.label, "redshift": float(spec.redshift),
+            "fiber": int(spec.meta["fiber"]), "loglam": spec.loglam}  # fmt: skip
+
+
+def test_a_file_rewritten_with_its_size_and_mtime_is_reingested_and_rehashed(
+    tmp_path: Path,
+) -> None:
+    files = _files(tmp_path / "data", n=6)
+    cache = SpectrumCache(tmp_path / "cache")
+    cache.ingest(files)
+    before = cache.source().content_hash()
+    assert before is not None
+    again = SpectrumCache(tmp_path / "cache")
+    assert again.ingest(files).unchanged == len(files)  # nothing re-read, nothing re-hashed
+    assert again.source().content_hash() == before
+    _rewrite_keeping_size_and_mtime(files[4], seed=99)
+    report = again.ingest(files)
+    assert (report.ingested, report.unchanged) == (1, len(files) - 1)
+    assert again.source().content_hash() != before
+
+
+def test_touching_a_file_reingests_it_with_the_same_hash(tmp_path: Path) -> None:
+    files = _files(tmp_path / "data", n=4)
+    cache = SpectrumCache(tmp_path / "cache")
+    cache.ingest(files)
+    before = cache.source().content_hash()
+    os.utime(files[1])  # a new mtime, the same bytes
+    assert cache.ingest(files).ingested == 1
+    assert cache.source().content_hash() == before
+
+
+def test_an_index_from_before_hashes_is_read_and_its_files_reingested(tmp_path: Path) -> None:
+    import json
+
+    files = _files(tmp_path / "data", n=4)
+    cache = SpectrumCache(tmp_path / "cache")
+    cache.ingest(files)
+    hashed = cache.source().content_hash()
+    cache.table = {f: v for f, v in cache.table.items() if f not in ("ctime_ns", "hash")}
+    index = tmp_path / "cache" / "index.json"
+    data = json.loads(index.read_text())
+    np.savez(tmp_path / "cache" / data["table"], **cache.table)
+    index.write_text(json.dumps({**data, "version": 2}))
+    old = SpectrumCache(tmp_path / "cache")
+    assert old.source().content_hash() is None  # the core then reads every spectrum
+    assert old.ingest(files).ingested == len(files)
+    assert old.source().content_hash() == hashed
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_new_flux_in_one_file_outside_the_old_sample_retrains_the_cell(
+    toy_registry, tmp_path: Path, cached: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import textwrap
+
+    from bench.cli import main
+    from bench.results import html as html_report
+    from bench.results.report import load_report
+
+    n, old_sample = 80, 64  # the fingerprint used to hash 64 spectra drawn with seed 0
+    sampled = set(np.random.default_rng(0).choice(n, old_sample, replace=False).tolist())
+    outside = min(set(range(n)) - sampled)
+    data = tmp_path / "data"
+    labels = ["STAR", "GALAXY", "QSO"]
+    files = [
+        write_spec_lite(data / f"s{i:03d}.fits", label=labels[i % 3], fiber=i + 1, seed=i)
+        for i in range(n)
+    ]
+    cache = f"cache_dir = '{tmp_path / 'cache'}'" if cached else ""
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        textwrap.dedent(f"""
+        [benchmark]
+        name = "fp"
+        [dataset]
+        name = "sdss"
+        path = ["{data}"]
+        {cache}
+        [[models]]
+        name = "centroid"
+        render = {{ name = "flat" }}
+        [protocol]
+        train_fractions = [0.6]
+        epochs = [1]
+        seeds = [0]
+        """)
+    )
+    out = tmp_path / "run"
+
+    def reused() -> list[bool]:
+        assert main(["run", str(config), "--out", str(out)]) == 0
+        return [r["reused"] for r in load_report(out / "report.json")["results"]]
+
+    monkeypatch.setattr(html_report, "write_html", lambda report, out_dir: None)
+    assert reused() == [False]
+    assert reused() == [True]
+    _rewrite_keeping_size_and_mtime(files[outside], seed=10_000)
+    assert reused() == [False]

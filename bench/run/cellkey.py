@@ -28,29 +28,23 @@ import numpy as np
 from bench import __version__
 from bench.config import Config, PluginSpec
 from bench.plugins.manager import Registry
-from bench.spectra import SpectrumSource
+from bench.spectra import SpectrumSource, hash_spectra
 
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-FLUX_SAMPLE = 64  # spectra whose flux, ivar and mask are hashed into the fingerprint
-
-
 def data_fingerprint(source: SpectrumSource) -> str:
-    """Cheap fingerprint of a dataset: its ``describe()``, length, grid, ids and labels,
-    the source's own content stamp (``fingerprint()``: file sizes and mtimes) and a hash
-    of a seeded sample of its spectra, so new flux under the same ids reruns the cells."""
+    """Fingerprint of a dataset that sees every spectrum it holds: a hash of all flux, ivar
+    and mask (the source's own :meth:`~bench.spectra.SpectrumSource.content_hash` where it
+    keeps one, e.g. the sdss cache's per-file hashes, else every spectrum read and hashed:
+    :func:`bench.spectra.hash_spectra`), its stamp (``fingerprint()``), ``describe()``,
+    length, grid, ids and labels."""
     digest = hashlib.sha256()
     stamp = getattr(source, "fingerprint", None)
     digest.update(f"stamp:{stamp() if callable(stamp) else None}|".encode())
-    if len(source):
-        rng = np.random.default_rng(0)
-        sample = np.sort(rng.choice(len(source), min(len(source), FLUX_SAMPLE), replace=False))
-        batch = source.read(sample)
-        for array in (batch.flux, batch.ivar, batch.mask):
-            digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(f"content:{hash_spectra(source)}|".encode())
     digest.update(_canonical(dict(source.describe())).encode())
     digest.update(f"{len(source)}|{len(source.loglam)}".encode())
     if len(source.loglam):

@@ -4,14 +4,18 @@ Layout of a cache folder::
 
     index.json            version, grid, shard names, name of the current table file
     index-NNNN.npz        the index table, one row per file, sorted by path: path, size,
-                          mtime_ns, shard, row, id, label, redshift, snr, plate, mjd,
-                          fiber, zwarning, problem (row -1: no spectrum stored)
+                          mtime_ns, ctime_ns, shard, row, id, label, redshift, snr, plate,
+                          mjd, fiber, zwarning, problem (row -1: no spectrum stored), hash
+                          (BLAKE2b of the stored flux, ivar and mask rows)
     shard-0000/flux.npy   (rows, npix) float32
     shard-0000/ivar.npy   (rows, npix) float32
     shard-0000/mask.npy   (rows, npix) int32
 
-Each :meth:`SpectrumCache.ingest` writes the new or changed files (by path, size and
-mtime) into one new shard, in parallel processes that write straight into the
+Each :meth:`SpectrumCache.ingest` writes the new or changed files (by path, size, mtime
+and ctime: rewriting a file's bytes and setting its mtime back still moves its ctime)
+into one new shard, hashing each stored spectrum as it is written, so the cell cache's
+fingerprint of a run's data reads the hashes, never the spectra (:meth:`CacheSource.
+content_hash`), in parallel processes that write straight into the
 memory-mapped arrays. Shards and the index are written under temporary names, then
 renamed, so an interrupted ingest never leaves a half-written cache behind. A shard's
 disk space is reserved before any process maps it (``posix_fallocate``), so a full disk
@@ -46,10 +50,13 @@ from bench_plugins.sdss.shard import (
     columns,
     encode,
     ingest_chunk,
+    row_hash,
 )
 from bench_plugins.sdss.source import CacheSource
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
+NEW_FIELDS = ("ctime_ns", "hash")  # added in version 3
+READABLE_VERSIONS = (2, 3)  # a version-2 index has no ctime_ns, hash: its files re-ingest
 
 
 @dataclass
@@ -84,11 +91,14 @@ class SpectrumCache:
     def _load(self, index: Path) -> None:
         try:
             data = json.loads(index.read_text())
-            if data["version"] != CACHE_VERSION:
+            if data["version"] not in READABLE_VERSIONS:
                 raise ValueError(f"version {data['version']}, expected {CACHE_VERSION}")
             grid = np.asarray(data["grid"], dtype=np.float64)
             with np.load(self.directory / data["table"], allow_pickle=False) as npz:
-                table = {f: npz[f] for f in FIELDS}
+                table = {f: npz[f] for f in FIELDS if f in npz.files or f not in NEW_FIELDS}
+            n = len(table["path"])
+            table.setdefault("ctime_ns", np.full(n, -1, dtype=np.int64))  # never matches
+            table.setdefault("hash", encode([""] * n))
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise BenchError(f"{index}: not a readable spectrum cache index ({reason})") from None
@@ -103,7 +113,7 @@ class SpectrumCache:
         generation = len(self.shards)
         name = f"index-{generation:04d}.npz"
         tmp = self.directory / f"{name}.tmp.npz"
-        np.savez(tmp, **self.table)  # type: ignore[arg-type]
+        np.savez(tmp, **self.table)
         os.replace(tmp, self.directory / name)
         data = {
             "version": CACHE_VERSION,
@@ -158,6 +168,7 @@ class SpectrumCache:
         stats = [os.stat(k) for k in keys]
         size = np.array([st.st_size for st in stats], dtype=np.int64)
         mtime = np.array([st.st_mtime_ns for st in stats], dtype=np.int64)
+        ctime = np.array([st.st_ctime_ns for st in stats], dtype=np.int64)
         wanted, cached = encode(keys), self.table["path"]
         pos = np.minimum(np.searchsorted(cached, wanted), max(len(cached) - 1, 0))
         same = np.zeros(len(keys), bool)
@@ -166,9 +177,12 @@ class SpectrumCache:
                 (cached[pos] == wanted)
                 & (self.table["size"][pos] == size)
                 & (self.table["mtime_ns"][pos] == mtime)
+                & (self.table["ctime_ns"][pos] == ctime)
             )
         report.unchanged = int(same.sum())
-        todo = [(keys[i], int(size[i]), int(mtime[i])) for i in np.flatnonzero(~same)]
+        todo = [
+            (keys[i], int(size[i]), int(mtime[i]), int(ctime[i])) for i in np.flatnonzero(~same)
+        ]
         if not todo:
             return report
         with self._undo_on_failure():
@@ -212,13 +226,13 @@ class SpectrumCache:
 
     def _ingest_new(
         self,
-        todo: list[tuple[str, int, int]],
+        todo: list[tuple[str, int, int, int]],
         workers: int,
         progress: Callable[[int, int], None] | None,
         chunk: int,
         report: IngestReport,
     ) -> None:
-        """Read ``todo`` (path, size, mtime) into one new shard, then save the index."""
+        """Read ``todo`` (path, size, mtime, ctime) into one new shard, then save the index."""
         self.directory.mkdir(parents=True, exist_ok=True)
         shard = f"shard-{len(self.shards):04d}"
         tmp_dir = self.directory / f"{shard}.tmp"
@@ -230,12 +244,14 @@ class SpectrumCache:
         shard_no, parts = len(self.shards), []
         sizes = np.array([t[1] for t in todo], dtype=np.int64)
         mtimes = np.array([t[2] for t in todo], dtype=np.int64)
+        ctimes = np.array([t[3] for t in todo], dtype=np.int64)
 
         def collect(rows: list[dict[str, Any]]) -> None:
             """Per-file dicts of one chunk -> columns at once (memory stays per chunk)."""
             for r in rows:
                 slot = r.pop("slot")
                 r["size"], r["mtime_ns"] = int(sizes[slot]), int(mtimes[slot])
+                r["ctime_ns"] = int(ctimes[slot])
                 r["shard"] = shard_no if r["row"] >= 0 else -1
                 if r["problem"]:
                     report.problems.append((r["path"], r["problem"]))
@@ -286,6 +302,7 @@ class SpectrumCache:
                     **dict.fromkeys(FIELDS, -1), "path": f"{key}:{row + i}", "shard": len(self.shards),
                     "row": row + i, "id": str(batch.ids[i]), "label": str(batch.labels[i]),
                     "redshift": float(batch.redshift[i]), "snr": float(batch.snr[i]), "problem": "",
+                    "hash": row_hash(out, row + i),
                 })  # fmt: skip
             row += take
             if row >= n:
@@ -304,7 +321,9 @@ class SpectrumCache:
         pos = np.arange(len(self)) if positions is None else np.asarray(positions, dtype=np.int64)
         pos = pos[self.table["row"][pos] >= 0]
         table = {
-            f: v[pos] for f, v in self.table.items() if f not in ("size", "mtime_ns", "problem")
+            f: v[pos]
+            for f, v in self.table.items()
+            if f not in ("size", "mtime_ns", "ctime_ns", "problem")
         }
         info = {"cache_dir": str(self.directory), "spectra": len(pos)} | (description or {})
         return CacheSource(self, table, info)

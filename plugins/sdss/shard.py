@@ -13,11 +13,12 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.readers import object_snr, read_spectrum
-from bench.spectra import to_grid
+from bench.spectra import hash_arrays, to_grid
 
 KNOWN_CLASSES = ("STAR", "GALAXY", "QSO")
-STR_FIELDS = ("path", "id", "label", "problem")  # stored as UTF-8 bytes: compact, no objects
-INT_FIELDS = ("size", "mtime_ns", "shard", "row", "plate", "mjd", "fiber", "zwarning")
+# stored as UTF-8 bytes: compact, no objects; "hash": of a row's flux, ivar and mask
+STR_FIELDS = ("path", "id", "label", "problem", "hash")
+INT_FIELDS = ("size", "mtime_ns", "ctime_ns", "shard", "row", "plate", "mjd", "fiber", "zwarning")
 FLOAT_FIELDS = ("redshift", "snr")
 FIELDS = STR_FIELDS + INT_FIELDS + FLOAT_FIELDS
 ARRAYS = (("flux", np.float32), ("ivar", np.float32), ("mask", np.int32))
@@ -81,6 +82,7 @@ def ingest_chunk(
             redshift=math.nan,
             snr=math.nan,
             problem="",
+            hash="",
         )
         try:
             spec = read_spectrum(path)
@@ -97,9 +99,15 @@ def ingest_chunk(
             entry.update(row=-1, problem=f"{path}: no valid pixels on the wavelength grid")
         else:
             out["flux"][row], out["ivar"][row], out["mask"][row] = flux, ivar, mask
+            entry["hash"] = row_hash(out, row)  # what is stored, hashed once, here
             if spec.label not in KNOWN_CLASSES:
                 entry["problem"] = f"{path}: unknown class {spec.label!r}"
         results.append(entry)
     for arr in out.values():
         arr.flush()
     return results
+
+
+def row_hash(arrays: dict[str, np.ndarray], row: int) -> str:
+    """The content hash of one stored spectrum: its flux, ivar and mask rows."""
+    return hash_arrays(*(arrays[name][row] for name, _ in ARRAYS))

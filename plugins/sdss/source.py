@@ -88,14 +88,19 @@ class CacheSource(SpectrumSource):
         return self._description
 
     def fingerprint(self) -> str | None:
-        """Where each spectrum is stored (a changed file is ingested into a new shard row),
-        plus ``stamp`` when given."""
-        digest = hashlib.sha256(str(self.cache.directory.resolve()).encode())
-        if self.stamp is not None:
-            digest.update(f"\x1e{self.stamp}\x1e".encode())
-        for key in ("shard", "row"):
-            digest.update(np.ascontiguousarray(self.table[key], dtype=np.int64).tobytes())
-        return digest.hexdigest()
+        """``stamp`` (a labels catalog), when given."""
+        return self.stamp
+
+    def content_hash(self) -> str | None:
+        """The hashes of the rows' spectra, kept in the cache index since ingest (nothing
+        is read); None when a row has none (an index from before hashes: read them)."""
+        column = self.table.get("hash")
+        if column is None:
+            return None
+        hashes = [h.decode() if isinstance(h, bytes) else str(h) for h in column.tolist()]
+        if not all(hashes):
+            return None
+        return hashlib.blake2b("\x1f".join(hashes).encode(), digest_size=16).hexdigest()
 
     def object_properties(self, index: np.ndarray) -> dict[str, np.ndarray]:
         """S/N from the cache table (no spectrum read); magnitude when the table has it."""

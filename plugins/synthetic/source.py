@@ -6,12 +6,14 @@ Object ``i`` draws all its random numbers from its own generator seeded by
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from bench.spectra import CLASSES, SpectrumBatch, SpectrumSource, boss_grid
+from bench.spectra import CLASSES, SpectrumBatch, SpectrumSource, boss_grid, hash_arrays
 from bench_plugins.synthetic import catalog, galaxies, observe, quasars, stars, templates
 
 N_PARAMS = 40
@@ -52,6 +54,17 @@ class SyntheticSource(SpectrumSource):
     def describe(self) -> Mapping[str, object]:
         counts = {c: int((self.labels == c).sum()) for c in self.params["classes"]}
         return {"generator": "synthetic", **self.params, "counts": counts}
+
+    def content_hash(self) -> str | None:
+        """Every spectrum is a function of the parameters and the templates (and of the
+        code and numpy, in the cell key already): their hash, nothing generated."""
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(json.dumps(self.params, sort_keys=True, default=str).encode())
+        for label, t in sorted((self.templates or {}).items()):
+            digest.update(label.encode())
+            digest.update(hash_arrays(np.asarray(t.loglam), np.asarray(t.flux)).encode())
+            digest.update("\x1f".join(t.names).encode())
+        return digest.hexdigest()
 
     def _draws(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per-object uniforms, normals, observing draws, pixel noise, forest field and the
