@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import types
-from pathlib import Path
 
 import pytest
 
@@ -102,6 +101,8 @@ def test_a_core_command_runs_through_the_same_dispatch(toy_registry, tmp_path, c
     from tests.test_core import CONFIG, write
 
     command = cli_registry().commands[("validate",)][0]
-    args = argparse.Namespace(config=Path(write(tmp_path, CONFIG)))
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)  # the arguments exactly as `bench validate` parses them
+    args = parser.parse_args([str(write(tmp_path, CONFIG))])
     assert command.run(args, CliContext(cli_registry())) == 0
     assert "valid" in capsys.readouterr().out
