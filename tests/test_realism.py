@@ -77,3 +77,22 @@ def test_bench_data_realism_command(tmp_path, capsys) -> None:
     assert set(report["classes"]) == {"STAR", "GALAXY", "QSO"}
     qso = report["classes"]["QSO"]
     assert qso["auc"] is None or 0.0 <= qso["auc"] <= 1.0
+
+
+def test_auc_interval_holds_the_auc_and_narrows_with_more_real_spectra() -> None:
+    from bench_plugins.synthetic.realism import auc_interval
+
+    rng = np.random.default_rng(0)
+
+    def interval(n_real: int) -> tuple[float, list[float]]:
+        y = np.r_[np.ones(n_real), np.zeros(300)].astype(int)
+        score = np.r_[rng.normal(1.0, 1.0, n_real), rng.normal(0.0, 1.0, 300)]
+        from sklearn.metrics import roc_auc_score
+
+        return float(roc_auc_score(y, score)), auc_interval(y, score, seed=1)
+
+    auc_small, (lo_small, hi_small) = interval(12)
+    auc_large, (lo_large, hi_large) = interval(300)
+    assert lo_small <= auc_small <= hi_small and lo_large <= auc_large <= hi_large
+    assert hi_small - lo_small > 2 * (hi_large - lo_large)
+    assert auc_interval(np.r_[1, 1, 0, 0], np.r_[0.9, 0.8, 0.1, 0.2], seed=1) == [1.0, 1.0]

@@ -67,9 +67,10 @@ def format_report(report: dict[str, Any]) -> str:
         if entry.get("auc") is None:
             lines.append(f"{label:7s} AUC   -    ({entry.get('note', '')})")
             continue
+        lo, hi = entry.get("auc_interval") or (float("nan"), float("nan"))
         lines.append(
-            f"{label:7s} AUC {entry['auc']:.3f}  (real {entry['n_real']}, "
-            f"synthetic {entry['n_synthetic']})"
+            f"{label:7s} AUC {entry['auc']:.3f} [{lo:.3f}, {hi:.3f}] 95 %  (real "
+            f"{entry['n_real']}, synthetic {entry['n_synthetic']})"
         )
         for f in entry["top_features"]:
             real_m, syn_m = f["real_median"], f["synthetic_median"]
