@@ -162,16 +162,6 @@ def unreadable_files(report: dict[str, Any]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def predict(cell_dir: Path, paths: list[Path], out: Path, fmt: str = "csv") -> int:
-    from bench.run.predict import predict_files
-
-    summary = predict_files(cell_dir, paths, out, fmt)
-    for path, reason in summary.failures:
-        console.file_error(path, reason)
-    console.predict_summary(summary)
-    return 1 if summary.failures else 0
-
-
 def leaderboard(paths: list[Path], metric: str, fmt: str, export: Path | None = None) -> int:
     from bench.results.leaderboard import format_leaderboard, significance_note
     from bench.results.leaderboard import leaderboard as rank
@@ -190,13 +180,3 @@ def leaderboard(paths: list[Path], metric: str, fmt: str, export: Path | None = 
     if note and fmt != "json":
         console.info(note)
     return 0
-
-
-def compare(baseline: Path, current: Path, tolerance: float) -> int:
-    from bench.results.compare import compare as compare_reports
-
-    result = compare_reports(baseline, current, tolerance)
-    console.out.print(result.markdown(), markup=False, highlight=False, soft_wrap=True, end="")
-    if result.exit_code:
-        console.error(f"regression against {baseline}")
-    return result.exit_code
