@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.plugins import manager
+from bench.plugins.registry import Registry
 
 os.environ["BENCH_LOAD_PLUGINS"] = ""
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -26,7 +27,7 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
-def toy_registry() -> Iterator[manager.Registry]:
+def toy_registry() -> Iterator[Registry]:
     """The built-in plugins plus the tiny fakes of tests/plugins/toy.py, as the CLI's registry."""
     from tests.plugins import toy
 

@@ -16,6 +16,7 @@ from bench.errors import BenchError
 from bench.interfaces import Renderer
 from bench.options import Option
 from bench.plugins import manager
+from bench.plugins.registry import Registry
 from tests.plugins import broken
 
 BUILTIN = manager.get_registry(third_party=False)
@@ -28,7 +29,7 @@ def failures(results: list[Any]) -> dict[str, str]:
 
 
 @pytest.fixture
-def broken_registry() -> Iterator[manager.Registry]:
+def broken_registry() -> Iterator[Registry]:
     with manager.using_registry(
         manager.get_registry(extra=[broken], third_party=False)
     ) as registry:
@@ -122,7 +123,7 @@ def test_undocumented_option_and_bad_default_fail_the_options_check():
         def render(self, batch, shape):  # pragma: no cover - never reached
             return np.zeros((len(batch), *shape), np.float32)
 
-    registry = manager.Registry()
+    registry = Registry()
     registry.add("renderer", Sloppy, "test")
     assert failures(check("renderer", "sloppy", registry=registry)) == {
         "options": "option 'width': give it a one-line help text"
@@ -172,7 +173,7 @@ def test_resolve_kind_names_the_kind_or_refuses():
 def test_model_checks_work_on_a_registry_without_the_builtin_renderers():
     from tests.plugins import toy
 
-    registry = manager.Registry()
+    registry = Registry()
     registry.add("model", toy.CentroidModel, "test")
     results = check("model", "centroid", registry=registry)
     assert failures(results) == {} and len(results) == 9

@@ -13,6 +13,7 @@ import pytest
 from bench.cli import main
 from bench.conformance import check
 from bench.plugins import manager
+from bench.plugins.registry import KINDS, Registry
 from bench.results.report import validate_report
 from tests.plugins import toy
 
@@ -39,9 +40,7 @@ seeds = [0]
 
 
 @pytest.fixture
-def installed_example(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[manager.Registry]:
+def installed_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
     """bench-prior's dist-info written from its pyproject; its module read from examples/."""
     project = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
     info = tmp_path / f"bench_prior-{project['version']}.dist-info"
@@ -74,7 +73,7 @@ def test_bench_plugins_json_structure(installed_example, capsys):
     for row in rows:
         sink = {"enabled"} if row["kind"] == "sink" else set()  # sinks: whether they take part
         assert set(row) == {"kind", "name", "source", "description", "options"} | sink
-        assert (row["kind"] in manager.KINDS or sink) and row["name"] and row["source"]
+        assert (row["kind"] in KINDS or sink) and row["name"] and row["source"]
         for option in row["options"]:
             assert set(option) - {"choices", "bounds"} == {"name", "type", "default", "help"}
             assert option["type"] in {"int", "float", "str", "bool", "list", "dict"}

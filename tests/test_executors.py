@@ -19,6 +19,7 @@ from bench.config import resolve_config
 from bench.errors import BenchError
 from bench.executors import Executor
 from bench.plugins import manager
+from bench.plugins.registry import Registry
 from tests.plugins import toy
 
 pytest.importorskip("distributed")
@@ -91,7 +92,7 @@ def register_executors(register):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def registry() -> Iterator[manager.Registry]:
+def registry() -> Iterator[Registry]:
     """Built-ins, tests/plugins/toy.py and this module: rebuilt by name in dask workers."""
     extra = [toy, sys.modules[__name__]]
     with manager.using_registry(manager.get_registry(extra=extra, third_party=False)) as registry:
@@ -244,7 +245,7 @@ def test_without_an_executor_table_the_default_executor_runs(registry):
     assert registry.default_executor() == "local"  # the built-in class sets is_default
     assert resolve_config(raw, "bench.toml", registry).executor.name == "local"  # type: ignore[union-attr]
     problems: list[str] = []
-    assert resolve_config(raw, "bench.toml", manager.Registry(), errors=problems) is None
+    assert resolve_config(raw, "bench.toml", Registry(), errors=problems) is None
     assert "bench.toml: [executor]: no executor is registered as the default" in "\n".join(problems)
 
 

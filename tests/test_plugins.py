@@ -13,6 +13,7 @@ from bench.cli import main
 from bench.errors import BenchError
 from bench.interfaces import Renderer
 from bench.plugins import manager
+from bench.plugins.registry import KINDS, Registry
 
 EXT_MODULE = """
 import numpy as np
@@ -96,7 +97,7 @@ def test_duplicate_names_and_wrong_kinds_are_rejected():
         def render(self, batch, shape):  # pragma: no cover - never called
             raise NotImplementedError
 
-    registry = manager.Registry()
+    registry = Registry()
     registry.add("renderer", Twice, "a")
     with pytest.raises(BenchError, match="'twice' is already registered by a"):
         registry.add("renderer", Twice, "b")
@@ -140,7 +141,7 @@ def test_built_ins_are_entry_points_of_our_distribution_and_always_load(monkeypa
     registry = manager.get_registry()
     assert registry.sources[("dataset", "synthetic")] == "built-in"
     assert registry.sources[("executor", "local")] == "built-in"
-    assert set(registry.classes) == set(manager.KINDS)
+    assert set(registry.classes) == set(KINDS)
 
 
 def test_bench_disable_plugins_leaves_out_built_ins_by_entry_point_name(monkeypatch):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.errors import BenchError
-from bench.plugins.manager import SPECTRUM_KINDS, Registry
+from bench.plugins.registry import SPECTRUM_KINDS, Registry
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:

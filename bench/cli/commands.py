@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.cli import console
 from bench.config import Config, load_config
-from bench.plugins.manager import KINDS, Registry
+from bench.plugins.registry import KINDS, Registry
 
 
 def validate(config_path: Path, registry: Registry, overrides: Sequence[str] = ()) -> int:

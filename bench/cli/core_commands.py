@@ -12,7 +12,7 @@ from pathlib import Path
 from bench import hookimpl
 from bench.cli.context import CliContext
 from bench.interfaces import Command, CommandContext
-from bench.plugins.manager import Registry
+from bench.plugins.registry import Registry
 
 
 def _registry(context: CommandContext) -> Registry:

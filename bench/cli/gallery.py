@@ -7,7 +7,7 @@ from pathlib import Path
 from bench.cli import console
 from bench.config import load_config
 from bench.errors import BenchError
-from bench.plugins.manager import Registry
+from bench.plugins.registry import Registry
 
 
 def plot_gallery(

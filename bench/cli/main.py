@@ -20,7 +20,8 @@ from bench.cli import core_commands
 from bench.cli.helpformat import Parser
 from bench.errors import USER_ERROR_EXIT, BenchError
 from bench.interfaces import Command, CommandContext
-from bench.plugins.manager import Registry, get_registry, with_internal_plugins
+from bench.plugins.manager import get_registry, with_internal_plugins
+from bench.plugins.registry import Registry
 from bench.results import sinks
 
 # the core's own plugins: its commands, and its report writers as result sinks

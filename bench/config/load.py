@@ -20,7 +20,7 @@ from bench.config.overrides import apply_overrides
 from bench.config.sections import Benchmark, Config, PluginSpec, Protocol
 from bench.errors import BenchError, closest
 from bench.options import Option, resolve_options
-from bench.plugins.manager import Registry
+from bench.plugins.registry import Registry
 from bench.spectra import CLASSES
 
 QUICK_MAX_SPECTRA = 300

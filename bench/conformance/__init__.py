@@ -15,7 +15,8 @@ from bench.conformance import steps
 from bench.conformance.fixtures import Failed, check_options, dirty, spectra
 from bench.errors import BenchError, closest
 from bench.interfaces import Dataset, Model, Plugin, Preprocessor, Renderer
-from bench.plugins.manager import KINDS, SPECTRUM_KINDS, Registry, get_registry
+from bench.plugins.manager import get_registry
+from bench.plugins.registry import KINDS, SPECTRUM_KINDS, Registry
 from bench.run.guard import Guard, one_line
 
 __all__ = ["CheckResult", "check", "dirty", "resolve_kind", "spectra"]

@@ -13,7 +13,8 @@ from bench.errors import BenchError
 from bench.feed import Feed, Pipeline
 from bench.interfaces import Model, Plugin
 from bench.options import Option
-from bench.plugins.manager import Registry, get_registry
+from bench.plugins.manager import get_registry
+from bench.plugins.registry import Registry
 from bench.spectra import CLASSES, ArraySource, SpectrumBatch, SpectrumSource, boss_grid
 
 IMAGE_SHAPES = ((28, 28, 1), (32, 32, 3), (20, 36, 1))

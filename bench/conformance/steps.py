@@ -26,7 +26,7 @@ from bench.conformance.fixtures import (
 from bench.errors import BenchError
 from bench.feed import Feed
 from bench.interfaces import Dataset, Model, Preprocessor, Renderer
-from bench.plugins.manager import Registry
+from bench.plugins.registry import Registry
 from bench.spectra import SpectrumBatch, SpectrumSource
 
 Run = Callable[[str, Callable[[], Any]], Any]

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.config import Config
 from bench.errors import BenchError
-from bench.plugins.manager import Registry
+from bench.plugins.registry import Registry
 from bench.run.events import Events
 from bench.run.plan import Plan
 from bench.store.rundir import RunDir, earlier_runs

@@ -27,7 +27,7 @@ import numpy as np
 
 from bench import __version__
 from bench.config import Config, PluginSpec
-from bench.plugins.manager import Registry
+from bench.plugins.registry import Registry
 from bench.spectra import SpectrumSource, hash_spectra
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from bench.config import PluginSpec
 from bench.feed import Pipeline
 from bench.interfaces import Model, Preprocessor, Renderer
-from bench.plugins.manager import Registry
+from bench.plugins.registry import Registry
 
 __all__ = ["Pipeline", "build_pipeline", "pipeline_from_config", "renderer_for"]
 

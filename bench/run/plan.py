@@ -18,7 +18,7 @@ from bench.config import Config, PluginSpec, cell_id
 from bench.data.split import known_label_index, stratified_sample, stratified_split
 from bench.errors import BenchError
 from bench.interfaces import Model
-from bench.plugins.manager import Registry
+from bench.plugins.registry import Registry
 from bench.run.cellkey import cell_keys, data_fingerprint, plugin_code
 from bench.run.pipeline import renderer_for
 from bench.spectra import SpectrumSource

@@ -13,7 +13,7 @@ import numpy as np
 
 from bench.feed import Feed, Pipeline
 from bench.interfaces import Model
-from bench.plugins.manager import Registry
+from bench.plugins.registry import Registry
 from bench.results.metrics import compute_metrics
 from bench.results.objects import fact_text, model_facts, object_facts, top_mistakes
 from bench.run.events import Events, epoch_text, first_fit_stage
@@ -225,6 +225,7 @@ def _evaluate_and_write(
     )
     key = task.keys[cell.epochs]
     facts = _facts(trainee, test_index, properties, classes)
+    validation_metrics, validation_arrays = _on_validation(trainee, task, cell)
     result = {
         "cell": {**asdict(cell), "id": cell.id},
         "status": "ok",
@@ -239,6 +240,8 @@ def _evaluate_and_write(
         "cache_key": key,
         "reused": False,
     }
+    if validation_metrics is not None:
+        result["validation_metrics"] = validation_metrics
     config = _cell_config(trainee, cell, classes, key, task.code)
     if trainee.input_range is None:
         trainee.input_range = training_range(trainee.train.source, task.split.train, cell.seed)
@@ -248,7 +251,7 @@ def _evaluate_and_write(
         result=result,
         header=["id", "true", "predicted", *(f"p_{c}" for c in classes), *facts],
         rows=_prediction_rows(source.ids[test_index].astype(str), trainee.test.y, proba, classes),
-        arrays=_mistakes(trainee, test_index, proba),
+        arrays=_mistakes(trainee, test_index, proba) | validation_arrays,
     )
     for row, *values in zip(files.rows, *facts.values(), strict=True):
         row += [fact_text(v) for v in values]
@@ -256,6 +259,24 @@ def _evaluate_and_write(
         run_dir.check_owner(task.owner)
     run_dir.write_cell(cell.id, trainee.model.save, files)
     return result
+
+
+def _on_validation(
+    trainee: Trainee, task: TrainTask, cell: Cell
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """Tested on another dataset (real files, say): the model on its validation split too,
+    for the report's synthetic-against-real table (:mod:`bench.results.transfer`): its
+    figures and per-object predictions. Nothing when the test set is the training dataset's."""
+    if not task.split.separate_test or trainee.validation is None:
+        return None, {}
+    from bench.results.transfer import validation_arrays, validation_metrics
+
+    feed, classes = trainee.validation, task.config.classes
+    proba = np.asarray(trainee.model.predict_proba(feed), dtype=np.float64)
+    ids = feed.source.ids[feed.index]
+    return validation_metrics(feed.y, proba, classes, cell.seed), validation_arrays(
+        ids, feed.y, proba
+    )
 
 
 def _facts(
