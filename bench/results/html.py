@@ -18,7 +18,15 @@ from bench.results import figures as figures_
 from bench.results import paper, plots
 from bench.results.bins import EDGES
 from bench.results.objects import read_predictions
-from bench.results.report_md import paper_data_note, paper_row, split_heading, validation_fraction
+from bench.results.report_md import (
+    TRANSFER_HEAD,
+    paper_data_note,
+    paper_row,
+    split_heading,
+    transfer_heading,
+    transfer_rows,
+    validation_fraction,
+)
 from bench.store.files import atomic_write_text
 from bench.store.rundir import RunDir, mistakes_of, predictions_of
 
@@ -77,6 +85,27 @@ def results_table(report: dict[str, Any]) -> str:
             ]
         )
     return _table(header, rows)
+
+
+def transfer_html(report: dict[str, Any]) -> str:
+    """Validation against test accuracy per model and the rank agreement (Kendall tau),
+    when the run tested on another dataset than it trained on."""
+    from bench.results.transfer import tau_text
+
+    section = report.get("transfer")
+    if not section or not section.get("groups"):
+        return ""
+    parts = [
+        "<h2>Validation against test: how far the training data is from the test data</h2>",
+        "<p>Validation objects come from the training dataset, test objects from the other "
+        "dataset; a positive gap is what the training data's own figures overstate.</p>",
+    ]
+    for group in section["groups"]:
+        rows = [[escape(cell) for cell in row] for row in transfer_rows(group)]
+        parts.append(f"<h3>{escape(transfer_heading(group))}</h3>")
+        parts.append(_table([escape(h) for h in TRANSFER_HEAD], rows))
+        parts.append(f"<p>{escape(tau_text(group))}</p>")
+    return "".join(parts)
 
 
 def figures(report: dict[str, Any], root: Path | None = None) -> str:
@@ -161,7 +190,7 @@ def render_html(report: dict[str, Any], root: Path | None = None) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(f'Benchmark report: {name}')}</title><style>{STYLE}</style></head><body>"
         f"<h1>{escape(f'Benchmark report: {name}')}</h1><p>{escape(meta)}</p>"
-        f"<h2>Results</h2>{results_table(report)}"
+        f"<h2>Results</h2>{results_table(report)}{transfer_html(report)}"
         f"<h2>Figures</h2>{figures(report, root)}{paper_section(report)}</body></html>\n"
     )
 

@@ -120,7 +120,15 @@ def build_report(
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:
     """Validate, then write report.json (strict JSON: non-finite numbers as null, listed
-    in ``non_finite``) and report.md atomically; return the json path."""
+    in ``non_finite``) and report.md atomically; return the json path. Cells tested on
+    another dataset than they trained on add ``report["transfer"]`` first (validation
+    against test accuracy, read with the cells' files under ``out_dir``)."""
+    from bench.results.transfer import transfer_section
+
+    classes = report["config"].get("benchmark", {}).get("classes") or []
+    transfer = transfer_section(report["results"], classes, Path(out_dir))
+    if transfer is not None:
+        report["transfer"] = transfer
     strict, bad = finite_json(report)
     if bad:
         strict["non_finite"] = bad

@@ -120,6 +120,57 @@ def results_table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+TRANSFER_HEAD = ["model", "validation accuracy [95 % CI]", "n val", "test accuracy [95 % CI]"]
+TRANSFER_HEAD += ["n test", "gap (val − test)"]
+
+
+def transfer_rows(group: dict[str, Any]) -> list[list[str]]:
+    """One row per model of a ``transfer`` group, as :data:`TRANSFER_HEAD` names them."""
+    return [
+        [
+            m["model"],
+            _ci(m["validation_accuracy"], m.get("validation_interval")),
+            str(m["n_validation"]),
+            _ci(m["test_accuracy"], m.get("test_interval")),
+            str(m["n_test"]),
+            f"{m['gap']:+.3f}",
+        ]
+        for m in group["models"]
+    ]
+
+
+def transfer_heading(group: dict[str, Any]) -> str:
+    """``synthetic validation against sdss test (train fraction 0.8, 10 epochs, seed 0)``."""
+    return (
+        f"{group['dataset']} validation against {group['test_dataset']} test (train fraction "
+        f"{group['train_fraction']:g}, {group['epochs']} epoch{'s' * (group['epochs'] != 1)}, "
+        f"seed {group['seed']})"
+    )
+
+
+def transfer_lines(report: dict[str, Any]) -> list[str]:
+    """Validation (training dataset) against test (another dataset) accuracy per model,
+    the gap and the rank agreement of the two orderings (``report["transfer"]``)."""
+    from bench.results.transfer import tau_text
+
+    section = report.get("transfer")
+    if not section or not section.get("groups"):
+        return []
+    lines = [
+        "",
+        "## Validation against test: how far the training data is from the test data",
+        "",
+        "Validation objects come from the training dataset, test objects from the other "
+        "dataset; a positive gap is what the training data's own figures overstate.",
+    ]
+    for group in section["groups"]:
+        lines += ["", f"### {md_escape(transfer_heading(group))}", ""]
+        lines += [_row(TRANSFER_HEAD), "|" + "---|" * len(TRANSFER_HEAD)]
+        lines += [_row(row) for row in transfer_rows(group)]
+        lines += ["", md_escape(tau_text(group))]
+    return lines
+
+
 def seeds_table(report: dict[str, Any]) -> list[str]:
     """Mean, spread and 95 % interval across seeds of accuracy and macro F1, per group."""
     lines: list[str] = []
@@ -307,6 +358,7 @@ def markdown(report: dict[str, Any]) -> str:
         "as validation); test figures are on the test set, used for nothing else.",
         "",
         *results_table(report),
+        *transfer_lines(report),
         *seeds_table(report),
         *coverage_table(report),
         *bins_tables(report),
