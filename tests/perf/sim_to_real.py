@@ -1,11 +1,23 @@
-"""Sim-to-real: train on synthetic spectra only, evaluate on the 133 real SDSS spectra.
+"""Sim-to-real preset: time and per-class accuracy of each model on every real folder.
 
-Run: .venv/bin/python tests/perf/sim_to_real.py [--n 6000] [--models lr,rf,cnn]
+Run: .venv/bin/python tests/perf/sim_to_real.py [--preset presets/sim_to_real.toml]
+     [--models cnn1d,mnist_cnn] [--set KEY=VALUE ...] [--synthetic-test N] [--out DIR]
 
-Both sets go through the same preprocessing: the BOSS grid (bench.spectra.to_grid),
-pixels with ivar == 0 set to 0, division by the median of the good pixels, then an
-ivar-weighted rebin (``--rebin`` pixels per bin). Prints accuracy and per-class recall
-per model, and a last line of JSON.
+Each model of the preset is trained by its own ``bench run`` (the preset with
+``models = [that model]`` and the ``--set`` overrides), in a child process, so its wall
+and CPU seconds (user + system, every thread) are its own; the sum over the models is the
+preset's cost plus one start-up per model. The trained cell is then scored with
+``bench predict`` on every real folder (default: ../shared/data/sdss and sdss_extra,
+labels from their labels.csv; a folder that is absent is skipped).
+
+``--synthetic-test N`` replaces the preset's test set with N synthetic spectra of the
+next seed and the same instrument options: the synthetic test figures to choose a
+configuration by (the real folders are a handful of objects, mostly quasars). Without
+it the preset's own test set (the real sdss folder) is the run's test set.
+
+Prints per model: wall / CPU seconds of the run (and of fit and predict inside it),
+synthetic validation accuracy, and accuracy with per-class recall (and counts) on each
+test set; then one line of JSON.
 """
 
 from __future__ import annotations
@@ -13,130 +25,226 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import resource
+import subprocess
+import sys
 import time
+import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from bench.data.readers import read_spectrum
-from bench.spectra import boss_grid, to_grid
-from bench_plugins.synthetic import Synthetic
-
-CLASSES = ["STAR", "GALAXY", "QSO"]
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "sdss"
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
+REAL_FOLDERS = ("sdss", "sdss_extra")
+BENCH = [sys.executable, "-c", "import sys; from bench.cli.main import main; sys.exit(main())"]
 
 
-def features(flux: np.ndarray, ivar: np.ndarray, rebin: int) -> np.ndarray:
-    """Normalised, ivar-weighted rebinned flux (N, P // rebin)."""
-    good = ivar > 0
-    flux = np.where(good, flux, 0.0)
-    norm = np.array(
-        [np.median(f[g]) if g.sum() > 10 else 1.0 for f, g in zip(flux, good, strict=True)]
-    )
-    scale = np.where(norm > 0, norm, np.maximum(np.abs(norm), 1e-3))
-    flux = flux / scale[:, None]
-    n, p = flux.shape
-    p = p - p % rebin
-    w = np.minimum(ivar[:, :p], 1e6) * (scale[:, None] ** 2)
-    w = np.where(good[:, :p], np.clip(w, 0.0, 1e4), 0.0)
-    fb = (flux[:, :p] * w).reshape(n, -1, rebin).sum(-1)
-    wb = w.reshape(n, -1, rebin).sum(-1)
-    return np.clip(np.where(wb > 0, fb / np.maximum(wb, 1e-12), 0.0), -5.0, 10.0).astype(np.float32)
+def toml_value(value: Any) -> str:
+    """``value`` (str, bool, number, list or table of them) as an inline TOML value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML form for {value!r}")
 
 
-def real_set(rebin: int) -> tuple[np.ndarray, np.ndarray]:
-    grid = boss_grid()
-    rows = list(csv.DictReader((REAL / "labels.csv").open()))
-    flux, ivar, labels = [], [], []
-    for row in rows:
-        spec = read_spectrum(REAL / row["file"])
-        f, iv, _ = to_grid(spec.loglam, spec.flux, spec.ivar, spec.mask, grid)
-        flux.append(f)
-        ivar.append(iv)
-        labels.append(row["class"])
-    return features(np.array(flux), np.array(ivar), rebin), np.array(labels)
+def cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
-def synthetic_set(n: int, seed: int, rebin: int) -> tuple[np.ndarray, np.ndarray]:
-    source = Synthetic(n=n, seed=seed).open()
-    xs = []
-    for start in range(0, n, 1000):
-        b = source.read(np.arange(start, min(start + 1000, n)))
-        xs.append(features(b.flux, b.ivar, rebin))
-    return np.concatenate(xs), np.asarray(source.labels, dtype=str)
+def timed(command: Sequence[str]) -> tuple[float, float]:
+    """Run ``command`` (stdout/stderr passed through on failure); wall and CPU seconds."""
+    wall, cpu = time.perf_counter(), cpu_children()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(command[3:])}")
+    return time.perf_counter() - wall, cpu_children() - cpu
 
 
-def cnn(x: np.ndarray, y: np.ndarray, seed: int):  # type: ignore[no-untyped-def]
+def per_class(pairs: Sequence[tuple[str, str]], classes: Sequence[str]) -> dict[str, Any]:
+    """Accuracy and, per true class, recall with the count behind it."""
+    out: dict[str, Any] = {"n": len(pairs)}
+    out["accuracy"] = sum(t == p for t, p in pairs) / len(pairs) if pairs else None
+    for c in classes:
+        hits = [p == c for t, p in pairs if t == c]
+        out[c] = {"n": len(hits), "recall": sum(hits) / len(hits) if hits else None}
+    return out
+
+
+def scored_predictions(path: Path, classes: Sequence[str]) -> dict[str, Any]:
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return per_class([(r["true"], r["predicted"]) for r in rows if r.get("true")], classes)
+
+
+def test_set_figures(cell: Path, classes: Sequence[str]) -> dict[str, Any]:
+    """The run's own test set, from the cell's predictions.csv."""
+    return scored_predictions(cell / "predictions.csv", classes)
+
+
+def synthetic_scores(cell: Path, dataset: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """The trained cell on ``n`` spectra of the training set's generator with the next
+    seed (never seen in training): accuracy and per-class recall."""
+    import numpy as np
+
     from bench.backend import ensure_jax_backend
+    from bench.feed import Feed
+    from bench.run.predict_checks import rebuild
+    from bench.store.rundir import read_cell_config
+    from bench_plugins.synthetic import Synthetic
 
     ensure_jax_backend()
-    import keras
+    config = read_cell_config(cell)
+    pipeline, model = rebuild(config, cell)
+    options = dict(dataset)
+    options.update(n=n, seed=int(options.get("seed", 0)) + 1)
+    source = Synthetic(**options).open()
+    feed = Feed(source, np.arange(n), pipeline, config["classes"], batch_size=256)
+    predicted = np.asarray(config["classes"])[np.asarray(model.predict_proba(feed)).argmax(1)]
+    pairs = list(zip(map(str, source.labels), map(str, predicted), strict=True))
+    return per_class(pairs, config["classes"])
 
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((x.shape[1], 1)),
-        keras.layers.Conv1D(16, 7, activation="relu", padding="same"),
-        keras.layers.MaxPooling1D(2),
-        keras.layers.Conv1D(32, 5, activation="relu", padding="same"),
-        keras.layers.MaxPooling1D(2),
-        keras.layers.Conv1D(32, 5, activation="relu", padding="same"),
-        keras.layers.GlobalMaxPooling1D(),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(len(CLASSES), activation="softmax"),
-    ])  # fmt: skip
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    stop = keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)
-    # validation on held-out synthetic spectra only: the real set is never seen in training
-    model.fit(
-        x[..., None], y, epochs=20, batch_size=64, validation_split=0.1, callbacks=[stop], verbose=0
+
+def train(
+    preset: Path, model: Mapping[str, Any], overrides: Sequence[str], out: Path
+) -> tuple[Path, float, float]:
+    """One model of the preset trained and tested by a child ``bench run``: its run
+    folder, wall and CPU seconds."""
+    run_dir = out / str(model.get("label", model["name"]))
+    command = [*BENCH, "run", str(preset), "--out", str(run_dir), "--fresh"]
+    command += ["--set", "models=" + toml_value([dict(model)])]
+    for text in overrides:
+        command += ["--set", text]
+    wall, cpu = timed(command)
+    return run_dir, wall, cpu
+
+
+def scored_run(run_dir: Path, n_synthetic: int) -> dict[str, dict[str, Any]]:
+    """Per cell of a finished run: its timings, synthetic validation accuracy, its test
+    set, every real folder (``bench predict``) and ``n_synthetic`` fresh synthetic spectra."""
+    report = json.loads((run_dir / "report.json").read_text())
+    config = report["config"]
+    classes = config["benchmark"]["classes"]
+    test = config.get("test_dataset") or {}
+    tested = {Path(p).resolve() for p in (test.get("params") or {}).get("path", [])}
+    out = {}
+    for result in report["results"]:
+        cell = run_dir / result["path"]
+        history = result.get("history") or {}
+        test_figures = test_set_figures(cell, classes)
+        figures: dict[str, Any] = {
+            "fit_s": result["timings"].get("fit_s"),
+            "predict_s": result["timings"].get("predict_s"),
+            "val_accuracy": (history.get("val_accuracy") or [None])[-1],
+            "test": {test.get("name", "split"): test_figures},
+            "real": {},
+        }
+        for folder in REAL_FOLDERS:
+            if not (SHARED / folder).is_dir():
+                continue
+            if (SHARED / folder).resolve() in tested:
+                figures["real"][folder] = test_figures
+                continue
+            predictions = run_dir / f"predict_{folder}_{result['cell']['model']}.csv"
+            command = [
+                *BENCH,
+                "predict",
+                str(cell),
+                str(SHARED / folder),
+                "--out",
+                str(predictions),
+            ]
+            timed(command)
+            figures["real"][folder] = scored_predictions(predictions, classes)
+        if n_synthetic:
+            dataset = config["datasets"][0]["params"]
+            figures["synthetic_test"] = synthetic_scores(cell, dataset, n_synthetic)
+        out[str(result["cell"]["model"])] = figures
+    return out
+
+
+def line(name: str, figures: Mapping[str, Any], classes: Sequence[str]) -> str:
+    if figures["accuracy"] is None:
+        return f"    {name:22s} no labelled spectra"
+    recall = " ".join(
+        f"{c} {figures[c]['recall']:.2f} ({figures[c]['n']})" for c in classes if figures[c]["n"]
     )
-    return lambda xr: model.predict(xr[..., None], verbose=0).argmax(1)
+    return f"    {name:22s} accuracy {figures['accuracy']:.3f} on {figures['n']}  recall {recall}"
 
 
-def fit_predict(name: str, x: np.ndarray, y: np.ndarray, seed: int):  # type: ignore[no-untyped-def]
-    if name == "cnn":
-        return cnn(x, y, seed)
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-
-    clf = (
-        LogisticRegression(max_iter=2000, C=0.1)
-        if name == "lr"
-        else RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=2)
+def show(label: str, figures: Mapping[str, Any], classes: Sequence[str]) -> None:
+    cost = (
+        f"run {figures['wall_s']:.0f} s wall, {figures['cpu_s']:.0f} s CPU; "
+        if "cpu_s" in figures
+        else ""
     )
-    clf.fit(x, y)
-    return clf.predict
+    print(
+        f"{label}: {cost}fit {figures['fit_s']:.0f} s, predict {figures['predict_s']:.0f} s "
+        f"wall; synthetic validation accuracy {figures['val_accuracy']}"
+    )
+    for name, test in figures["test"].items():
+        print(line(f"test ({name})", test, classes))
+    if "synthetic_test" in figures:
+        print(line("synthetic test", figures["synthetic_test"], classes))
+    for folder, scores in figures["real"].items():
+        print(line(f"real {folder}", scores, classes))
+    sys.stdout.flush()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=6000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--rebin", type=int, default=8)
-    ap.add_argument("--models", default="lr,rf,cnn")
+    ap.add_argument("--preset", type=Path, default=ROOT / "presets" / "sim_to_real.toml")
+    ap.add_argument("--models", default="", help="labels or names to run (default: all)")
+    ap.add_argument("--set", action="append", default=[], help="bench run --set KEY=VALUE")
+    ap.add_argument("--synthetic-test", type=int, default=0, help="N synthetic test spectra")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/sim_to_real_perf"))
+    ap.add_argument(
+        "--existing", type=Path, help="score the cells of this finished run instead of training"
+    )
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    x_syn, lab_syn = synthetic_set(args.n, args.seed, args.rebin)
-    x_real, lab_real = real_set(args.rebin)
-    print(
-        f"synthetic {len(x_syn)} + real {len(x_real)} prepared in {time.perf_counter() - t0:.1f} s"
-    )
-    y_syn = np.array([CLASSES.index(c) for c in lab_syn])
-    y_real = np.array([CLASSES.index(c) for c in lab_real])
-    results = {}
-    for name in args.models.split(","):
-        pred = np.asarray(fit_predict(name, x_syn, y_syn, args.seed)(x_real))
-        acc = float((pred == y_real).mean())
-        recall = {c: float((pred[y_real == k] == k).mean()) for k, c in enumerate(CLASSES)}
-        conf = [[int(((y_real == i) & (pred == j)).sum()) for j in range(3)] for i in range(3)]
-        results[name] = {"accuracy": acc, "recall": recall, "confusion": conf}
-        rec = " ".join(f"{c}={r:.2f}" for c, r in recall.items())
-        print(f"{name:4s} accuracy {acc:.3f}  recall {rec}  confusion(rows true S,G,Q) {conf}")
-    print(
-        json.dumps(
-            {"n_train": len(x_syn), "n_real": len(x_real), "seed": args.seed, "results": results}
+    raw = tomllib.loads(args.preset.read_text())
+    classes = raw["benchmark"]["classes"]
+    chosen = [m for m in args.models.split(",") if m]
+    models = [m for m in raw["models"] if not chosen or m.get("label", m["name"]) in chosen]
+    results: dict[str, Any] = {}
+    if args.existing:
+        results = scored_run(args.existing, args.synthetic_test)
+        for label, figures in results.items():
+            show(label, figures, classes)
+    for model in [] if args.existing else models:
+        run_dir, wall, cpu = train(args.preset, model, args.set, args.out)
+        for label, figures in scored_run(run_dir, args.synthetic_test).items():
+            results[label] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **figures}
+            show(label, results[label], classes)
+    total_wall = sum(f.get("wall_s", 0.0) for f in results.values())
+    total_cpu = sum(f.get("cpu_s", 0.0) for f in results.values())
+    if total_cpu:
+        print(
+            f"all models: {total_wall:.0f} s wall, {total_cpu:.0f} s CPU "
+            f"(CPU / 2 = {total_cpu / 2:.0f} s: the estimate for 2 idle cores)"
         )
+    git = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     )
+    summary = {
+        "commit": git.stdout.strip(),
+        "preset": str(args.preset),
+        "overrides": args.set,
+        "existing": str(args.existing) if args.existing else None,
+        "total_wall_s": round(total_wall, 1),
+        "total_cpu_s": round(total_cpu, 1),
+        "models": results,
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
