@@ -33,10 +33,11 @@ def test_coadd_noise_of_a_row_does_not_depend_on_the_batch():
     assert np.array_equal(observe.coadd_noise(white)[2:3], observe.coadd_noise(white[2:3]))
 
 
-def test_sky_line_pixels_scatter_somewhat_more_than_their_errors_promise():
-    """A faint flat spectrum: at the bright [O I] 5577 sky line the sky model's residual,
-    which the errors leave out, makes the pixels scatter more than elsewhere in the red,
-    as in real BOSS spectra (about 1.5x), not several times more."""
+def test_sky_line_pixels_scatter_more_than_their_errors_promise_not_wildly():
+    """A faint flat spectrum: at the core of [O I] 5577 the sky model's residual, which the
+    errors leave out, makes the pixels the pipeline keeps scatter more than elsewhere in
+    the red (the real low-S/N BOSS spectra of ../shared/data: 6.5x, heavy-tailed, at the
+    pixels not rejected), but not tens of times more."""
     from bench.spectra import boss_grid
 
     loglam = np.asarray(boss_grid(), np.float64)
@@ -46,11 +47,88 @@ def test_sky_line_pixels_scatter_somewhat_more_than_their_errors_promise():
     u, n = rng.random((b, 16)), rng.standard_normal((b, 16))
     out, sigma, _ = observe.observe(model, loglam, u, n, 1.0)
     flux = out + sigma * rng.standard_normal((b, p)).astype(np.float32)
-    chi2 = (flux - model) ** 2 / sigma**2
+    kept = ~observe.rejected(loglam, rng.random((b, p)).astype(np.float32), n[:, 9:10])
+    chi2 = np.where(kept, (flux - model) ** 2 / sigma**2, np.nan)
     lam = 10**loglam
     near = np.abs(lam - 5578.9) < 2
     red = (lam > 6400) & (lam < 6800)
-    assert 1.1 < np.mean(chi2[:, near]) / np.mean(chi2[:, red]) < 2.5
+    assert 2.0 < np.nanmean(chi2[:, near]) / np.nanmean(chi2[:, red]) < 10.0
+
+
+def test_sky_residuals_scale_with_the_sky_noise_not_the_exposure():
+    """With no source the observed model is the sky residual alone: a deeper exposure
+    (snr_scale 4) leaves it 4x smaller in flux, as large against its 4x smaller noise."""
+    from bench.spectra import boss_grid
+
+    loglam = np.asarray(boss_grid(), np.float64)
+    rng = np.random.default_rng(4)
+    u, n = rng.random((20, 16)), rng.standard_normal((20, 16))
+    zero = np.zeros((20, len(loglam)), np.float32)
+    standard, sigma1, _ = observe.observe(zero, loglam, u, n, 1.0)
+    deep, sigma4, _ = observe.observe(zero, loglam, u, n, 4.0)
+    assert np.abs(standard).max() > 0
+    np.testing.assert_allclose(deep * 4.0, standard, rtol=1e-4, atol=1e-6)
+    ratio = np.median(sigma1 / sigma4)
+    assert 1.0 < ratio <= 4.0 + 1e-6  # the read-noise floor does not shrink
+
+
+def test_sky_colour_spreads_the_arms_noise_ratio_by_the_tilt():
+    """Sky-only spectra: log10 sigma(red arm) / sigma(blue arm) varies from spectrum to
+    spectrum by about 0.5 * SKY_TILT * 1.4 / ln 10 (the two arms' centres 1.4 units of
+    2000 A apart), and by nothing with SKY_TILT = 0."""
+    from bench.spectra import boss_grid
+
+    loglam = np.asarray(boss_grid(), np.float64)
+    lam = 10**loglam
+    rng = np.random.default_rng(5)
+    u, n = rng.random((300, 16)), rng.standard_normal((300, 16))
+    zero = np.zeros((300, len(loglam)), np.float32)
+    _, sigma, _ = observe.observe(zero, loglam, u, n, 1.0)
+    red = np.median(sigma[:, (lam > 6200) & (lam < 9000)], axis=1)
+    blue = np.median(sigma[:, (lam > 3800) & (lam < 5800)], axis=1)
+    spread = np.std(np.log10(red / blue))
+    expected = 0.5 * observe.SKY_TILT * 1.4 / np.log(10)
+    assert 0.5 * expected < spread < 1.5 * expected
+
+
+def test_rejected_pixels_sit_at_sky_lines_as_often_as_the_constants_say():
+    """BOSS spectra (no SDSS-I/II share): FULLREJECT pixels inside the covered range, per
+    spectrum about the sum of the rejection probabilities (the real BOSS spectra of
+    ../shared/data: 7.8), most at the [O I] 5577 core and the OH lines beyond 8000 A."""
+    from bench.spectra import FULLREJECT
+
+    source = _source(n=600)
+    batch = source.read(np.arange(600))
+    lam = 10 ** np.asarray(batch.loglam)
+    key = (float(batch.loglam[0]), float(batch.loglam[1] - batch.loglam[0]), len(lam))
+    expected = observe.reject_probability(key).sum()
+    hit = (batch.mask & FULLREJECT) != 0
+    inside = np.zeros_like(hit)
+    for i, row in enumerate(batch.ivar):
+        good = np.flatnonzero(row > 0)
+        inside[i, good[0] : good[-1] + 1] = True
+    # the bad columns (rare, long) aside: count the pixels outside runs of 3 or more
+    per_spectrum = (hit & inside).sum(axis=1)
+    assert 0.5 * expected < np.median(per_spectrum) < 1.3 * expected
+    assert per_spectrum.std() > np.sqrt(per_spectrum.mean())  # over-dispersed, as real ones
+    at_lines = (np.abs(lam - 5578.9) < 4) | (lam > 8000)
+    assert (hit & inside)[:, at_lines].sum() > 0.6 * (hit & inside).sum()
+    assert (batch.ivar[hit] == 0).all()
+
+
+def test_blue_end_scatters_more_than_its_errors_promise_by_the_excess():
+    """Faint spectra (noise-dominated): the normalised residual's mean square at
+    3700-4300 A over 5000-5800 A is the BLUE_EXCESS factor there (about 1.3)."""
+    source = _source(snr_scale=0.3)
+    index = np.arange(len(source.ids))
+    batch, clean = source.read(index), source.model(index)
+    lam = 10 ** np.asarray(batch.loglam)
+    chi2 = np.where(batch.ivar > 0, (batch.flux - clean) ** 2 * batch.ivar, np.nan)
+    blue, green = (lam > 3700) & (lam < 4300), (lam > 5000) & (lam < 5800)
+    ratio = np.nanmean(chi2[:, blue]) / np.nanmean(chi2[:, green])
+    factor = observe.blue_excess(lam[blue]) ** 2
+    assert ratio == pytest.approx(float(np.mean(factor)), rel=0.08)
+    assert ratio > 1.15
 
 
 def test_bright_spectra_scatter_more_than_promised_faint_ones_less():

@@ -105,18 +105,45 @@ def test_snr_scale_max_spreads_signal_to_noise_per_spectrum() -> None:
 
 
 def test_legacy_fraction_gives_sdss_i_coverage_to_that_share() -> None:
-    from bench_plugins.synthetic.source import LEGACY_RANGE
+    from bench_plugins.synthetic.source import LEGACY_EDGES, LEGACY_RANGE
 
     base = make(n=200, seed=6).read(np.arange(200))
     legacy = make(n=200, seed=6, legacy_fraction=0.5).read(np.arange(200))
     lam = np.power(10.0, legacy.loglam)
-    outside = (lam < LEGACY_RANGE[0]) | (lam > LEGACY_RANGE[1])
+    assert LEGACY_EDGES[0][0] <= LEGACY_RANGE[0] and LEGACY_RANGE[1] <= LEGACY_EDGES[1][1]
+    outside = (lam < LEGACY_EDGES[0][0]) | (lam > LEGACY_EDGES[1][1])
     cut = (legacy.ivar[:, outside] == 0).all(axis=1) & (legacy.flux[:, outside] == 0).all(axis=1)
     assert 0.35 < cut.mean() < 0.65
     assert ((legacy.mask[cut][:, outside] & observe.NODATA) != 0).all()
-    # inside the range, and for the others everywhere, the spectra are unchanged
-    np.testing.assert_array_equal(legacy.flux[:, ~outside], base.flux[:, ~outside])
+    # the others are unchanged; the legacy ones keep the model, not BOSS's rejections
     np.testing.assert_array_equal(legacy.flux[~cut], base.flux[~cut])
+    inner = (lam > LEGACY_EDGES[0][1]) & (lam < LEGACY_EDGES[1][0])
+    rejected = lambda b: ((b.mask[cut][:, inner] & observe.FULLREJECT) != 0).sum()  # noqa: E731
+    assert rejected(legacy) < 0.5 * rejected(base)  # bad columns only
+
+
+def test_legacy_spectra_start_and_end_within_the_sdss_i_edges() -> None:
+    from bench_plugins.synthetic.source import LEGACY_EDGES
+
+    batch = make(n=300, seed=7, legacy_fraction=1.0).read(np.arange(300))
+    lam = np.power(10.0, batch.loglam)
+    first = np.array([lam[np.flatnonzero(row > 0)[0]] for row in batch.ivar])
+    last = np.array([lam[np.flatnonzero(row > 0)[-1]] for row in batch.ivar])
+    (b0, b1), (r0, r1) = LEGACY_EDGES
+    step = lam * (10**1e-4 - 1)  # one pixel
+    assert (first >= b0 - 2).all() and (first <= b1 + 2).all()
+    assert (last >= r0 - 3).all() and (last <= r1 + 3).all()
+    assert first.std() > 0.2 * (b1 - b0) / np.sqrt(12) and last.std() > 0.2 * (r1 - r0) / 4
+    assert step.max() < 3
+
+
+def test_pixel_rejection_is_the_same_whatever_the_batch() -> None:
+    source = make(n=40, seed=8)
+    whole = source.read(np.arange(40))
+    again = source.read(np.arange(39, -1, -1))
+    np.testing.assert_array_equal(again.mask[::-1], whole.mask)
+    np.testing.assert_array_equal(again.flux[::-1], whole.flux)
+    assert ((whole.mask & observe.FULLREJECT) != 0).any()
 
 
 def test_lowz_qso_fraction_sets_the_share_of_low_z_agn() -> None:

@@ -73,6 +73,12 @@ def sky_parts(loglam_key: tuple[float, float, int]) -> tuple[np.ndarray, np.ndar
     return cont, optical, draw(waves, peaks)
 
 
+# The night-to-night change of the sky's colour: the real BOSS spectra of ../shared/data
+# at S/N < 3 (46, all classes) have log10 sigma(6200-9000 A) / sigma(3800-5800 A) with
+# quartiles -0.222 and -0.140, one sky colour gives -0.195 and -0.178: a normal tilt of
+# the sky's log brightness with this standard deviation per 2000 A spreads it as much.
+SKY_TILT = 0.2
+
 # Coadd noise: BOSS resamples every exposure onto the coadd's log-lambda grid (a B-spline
 # fit, idlspec2d combine1fiber), which correlates neighbouring pixels and leaves less noise
 # per pixel than the reported inverse variance promises. The symmetric kernel (lag 0, 1,
@@ -87,7 +93,57 @@ COADD_KERNEL = (0.90, 0.064, -0.07)
 # inverse variance leaves out: invisible in faint, sky-dominated spectra, they make bright
 # ones scatter more than their errors promise (the real BOSS stars and galaxies of
 # ../shared/data at S/N ~20 scatter 1.35x their promise in the red, the quasars 0.89x).
-FLAT_ERROR = 0.03
+FLAT_ERROR = 0.01
+
+
+# Pixels without a measurement inside the covered range, fitted on the 103 real BOSS
+# spectra of ../shared/data with the full 3570-10310 A coverage, all classes pooled (an
+# instrument property): 7.8 per spectrum (in 4.5 runs, variance 11.6 runs: some exposures
+# reject far more than others). They sit at the sky lines the sky subtraction rejects:
+# the core of [O I] 5577 (1.9 pixels per spectrum, its central pixels in about half of
+# the spectra, [O I] 6300 almost never) and the bright OH lines beyond 8000 A (4.4), plus
+# scattered pixels elsewhere (1.5: cosmic rays, bad pixels). A pixel is rejected with
+# probability (sky line / SKY_REJECT_LEVEL)**3 (optical, OH; at most 0.9) plus
+# STRAY_REJECT, times a lognormal factor per spectrum (sigma REJECT_SPREAD, mean 1).
+SKY_REJECT_LEVEL = (115.0, 425.0)
+STRAY_REJECT = 5e-4
+REJECT_SPREAD = 0.55
+
+
+@cache
+def reject_probability(loglam_key: tuple[float, float, int]) -> np.ndarray:
+    """Per-pixel probability that a BOSS coadd has no measurement there (mean spectrum)."""
+    _, optical, oh = sky_parts(loglam_key)
+    level_optical, level_oh = SKY_REJECT_LEVEL
+    lines = (optical / level_optical) ** 3 + (oh / level_oh) ** 3
+    return (np.minimum(lines, 0.9) + STRAY_REJECT).astype(np.float32)
+
+
+def rejected(loglam: np.ndarray, u_pix: np.ndarray, n_spectrum: np.ndarray) -> np.ndarray:
+    """(B, P) True where a pixel is rejected: ``u_pix`` (B, P) uniforms per pixel,
+    ``n_spectrum`` (B, 1) a normal per spectrum for its rejection rate."""
+    key = (float(loglam[0]), float(loglam[1] - loglam[0]), len(loglam))
+    factor = np.exp(REJECT_SPREAD * n_spectrum - 0.5 * REJECT_SPREAD**2).astype(np.float32)
+    return u_pix < np.minimum(reject_probability(key)[None, :] * factor, 0.95)
+
+
+# The blue end scatters more than its reported errors promise: on the real BOSS spectra of
+# ../shared/data with S/N < 3 (noise-dominated; 19-38 spectra per bin, all classes pooled,
+# quasars' Ly-alpha forest left out), the mean squared normalised residual from a 15-pixel
+# running median is 1.09 at 3700-4300 A, 0.91 at 4300-5000 A and 0.83 at 5000-5800 A,
+# against 0.81-0.82 for the coadd noise alone: the noise variance is multiplied by these
+# factors (node wavelength, factor; 1 beyond the last), which the inverse variance leaves out.
+# The inverse variance's error also varies from spectrum to spectrum (plate, exposure,
+# fibre): the same real spectra's red-arm mean square at S/N < 3 spans 0.79-0.94
+# (quartiles, log10 -0.10 to -0.03) where white noise with one kernel gives 0.83-0.88;
+# each spectrum's noise amplitude is multiplied by exp(NOISE_SPREAD * a normal draw).
+NOISE_SPREAD = 0.05
+BLUE_EXCESS = np.array([[4000.0, 1.35], [4650.0, 1.12], [5400.0, 1.0]])
+
+
+def blue_excess(lam: np.ndarray) -> np.ndarray:
+    """Noise amplitude over the reported sigma at each wavelength (>= 1, float32)."""
+    return np.sqrt(np.interp(lam, BLUE_EXCESS[:, 0], BLUE_EXCESS[:, 1])).astype(np.float32)
 
 
 def coadd_noise(white: np.ndarray) -> np.ndarray:
@@ -130,16 +186,23 @@ def observe(
     # the earlier 2 %), under a per cent of the OH forest (BOSS subtracts it with a
     # B-spline sky model)
     weights = np.concatenate(
-        [0.03 * n[:, 0:3], 0.08 * n[:, 3:4], 0.01 * n[:, 4:5], 0.025 * n[:, 5:6],
-         0.005 * n[:, 7:8], 0.015 * n[:, 8:9]], axis=1,
+        [0.03 * n[:, 0:3], 0.08 * n[:, 3:4], 0.022 * n[:, 4:5], 0.055 * n[:, 5:6],
+         0.0075 * n[:, 7:8], 0.0225 * n[:, 8:9]], axis=1,
     )  # fmt: skip
     # spectrophotometric wiggles (Legendre terms, blue end) and sky-subtraction residuals
     # element-wise sums (not BLAS) so a spectrum never depends on the size of its batch
+    # the residuals scale with the sky's photon noise: a deeper exposure (snr_scale > 1)
+    # leaves them as large against its noise as a standard one, not larger
+    weights[:, 4:] = weights[:, 4:] / snr_scale
     terms = [weights[:, k : k + 1].astype(f32) * basis[k].astype(f32) for k in range(8)]
     out = model * (1.0 + terms[0] + terms[1] + terms[2] + terms[3])
     out = out + terms[4] + terms[5] + terms[6] + terms[7]
     depth = (0.025 * 10 ** (0.15 * n[:, 6:7]) / snr_scale**2).astype(f32)
-    sky_var = ((cont + lines) / throughput(lam)).astype(f32)
+    # the sky's colour changes from night to night (moon, twilight, OH activity): a tilt
+    # of its brightness across the two arms, SKY_TILT per unit of (lambda - 6000 A) / 2000 A
+    across = np.clip((lam - 6000.0) / 2000.0, -1.2, 2.2).astype(f32)
+    tilt = np.exp((SKY_TILT * n[:, 11:12]).astype(f32) * across)
+    sky_var = ((cont + lines) / throughput(lam) * tilt).astype(f32)
     inv_t = (1.0 / throughput(lam)).astype(f32)
     # read noise: a floor in counts, so larger in flux units where the throughput is low
     sigma = np.sqrt(depth * (np.maximum(model, 0.0) * inv_t + sky_var) + f32(0.004) * inv_t**2)

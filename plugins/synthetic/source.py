@@ -19,8 +19,11 @@ from bench_plugins.synthetic import catalog, galaxies, observe, quasars, stars, 
 N_PARAMS = 40
 CHUNK = 512
 
-# wavelength coverage of the SDSS-I/II spectrographs (DR7 and earlier), Angstrom
+# wavelength coverage of the SDSS-I/II spectrographs (DR7 and earlier), Angstrom: nominal,
+# and the spread of the first and last good wavelength over real spectra (the 47 SDSS-I/II
+# spectra of ../shared/data, all classes: 3790-3829 A and 9185-9226 A)
 LEGACY_RANGE = (3800.0, 9200.0)
+LEGACY_EDGES = ((3790.0, 3830.0), (9185.0, 9230.0))
 
 
 class SyntheticSource(SpectrumSource):
@@ -67,13 +70,14 @@ class SyntheticSource(SpectrumSource):
         return digest.hexdigest()
 
     def _draws(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Per-object uniforms, normals, observing draws, pixel noise, forest field and the
-        flat-field error field."""
+        """Per-object uniforms, normals, observing draws, pixel noise, forest field, the
+        flat-field error field and the pixel-rejection uniforms."""
         b, p = len(index), len(self.loglam)
         u, n = np.empty((b, N_PARAMS)), np.empty((b, N_PARAMS))
         uo, no = np.empty((b, 16)), np.empty((b, 16))
         noise, field = np.empty((b, p), np.float32), np.zeros((b, p), np.float32)
         flat = np.empty((b, p), np.float32)
+        reject = np.empty((b, p), np.float32)
         for row, i in enumerate(index):
             rng = np.random.default_rng([self.seed, int(i)])
             u[row], n[row] = rng.random(N_PARAMS), rng.standard_normal(N_PARAMS)
@@ -81,15 +85,22 @@ class SyntheticSource(SpectrumSource):
             noise[row] = rng.standard_normal(p, dtype=np.float32)
             if self.labels[i] == "QSO":
                 field[row] = rng.standard_normal(p, dtype=np.float32)
-            flat[row] = rng.standard_normal(p, dtype=np.float32)  # drawn last: the rest as before
-        return u, n, uo, no, noise, field, flat
+            flat[row] = rng.standard_normal(p, dtype=np.float32)
+            reject[row] = rng.random(p, dtype=np.float32)  # drawn last: the rest as before
+        return u, n, uo, no, noise, field, flat, reject
+
+    def _legacy(self, uo: np.ndarray) -> np.ndarray:
+        """(B,) True for the ``legacy_fraction`` of spectra taken with the SDSS-I/II
+        spectrographs (uo[:, 14], a draw no other part uses)."""
+        return uo[:, 14] < self.params.get("legacy_fraction", 0.0)
 
     def _legacy_coverage(self, uo: np.ndarray) -> np.ndarray:
-        """(B, P) False outside 3800-9200 A for the ``legacy_fraction`` of spectra taken
-        with the SDSS-I/II spectrographs (uo[:, 14], a draw no other part uses)."""
-        lam = np.power(10.0, self.loglam)
-        legacy = uo[:, 14:15] < self.params.get("legacy_fraction", 0.0)
-        return ~(legacy & ((lam < LEGACY_RANGE[0]) | (lam > LEGACY_RANGE[1]))[None, :])
+        """(B, P) False outside the SDSS-I/II coverage for legacy spectra: from a first
+        good wavelength in 3790-3830 A to a last in 9185-9230 A (uo[:, 12], uo[:, 13])."""
+        lam = np.power(10.0, self.loglam)[None, :]
+        (b0, b1), (r0, r1) = LEGACY_EDGES
+        first, last = b0 + (b1 - b0) * uo[:, 12:13], r0 + (r1 - r0) * uo[:, 13:14]
+        return ~(self._legacy(uo)[:, None] & ((lam < first) | (lam > last)))
 
     def _snr_scale(self, uo: np.ndarray) -> float | np.ndarray:
         """``snr_scale``, or per spectrum log-uniform up to ``snr_scale_max`` (B, 1)."""
@@ -103,7 +114,7 @@ class SyntheticSource(SpectrumSource):
             raise IndexError(f"synthetic: index out of range 0..{len(self.ids) - 1}")
         b, p = len(index), len(self.loglam)
         labels, z = self.labels[index], self.redshift[index]
-        u, n, uo, no, white, field, flat = self._draws(index)
+        u, n, uo, no, white, field, flat, reject = self._draws(index)
         model = np.zeros((b, p), np.float32)
         covered = np.ones((b, p), bool)
         subclass = np.full(b, "", dtype=object)
@@ -133,11 +144,20 @@ class SyntheticSource(SpectrumSource):
             model[rows] = f
             subclass[rows] = meta["subclass"]
         observed, sigma, mask = observe.observe(model, self.loglam, uo, no, self._snr_scale(uo))
+        # BOSS rejects sky-line cores and stray pixels; the SDSS-I/II spectra of
+        # ../shared/data have (almost) none inside their range
+        boss = ~self._legacy(uo)[:, None]
+        hit = observe.rejected(self.loglam, reject, no[:, 9:10]) & boss
+        mask |= np.where(hit, observe.FULLREJECT, 0).astype(np.int32)
         if self.params.get("legacy_fraction", 0.0) > 0:
             covered &= self._legacy_coverage(uo)
         mask |= np.where(covered, 0, observe.NODATA).astype(np.int32)
         good = (mask & observe.NO_MEASUREMENT) == 0
-        noise = observe.coadd_noise(white) + observe.FLAT_ERROR * flat * observed / np.where(
+        excess = observe.blue_excess(np.power(10.0, self.loglam))
+        excess = excess * np.exp(observe.NOISE_SPREAD * no[:, 10:11]).astype(np.float32)
+        noise = observe.coadd_noise(
+            white
+        ) * excess + observe.FLAT_ERROR * flat * observed / np.where(
             good, sigma, np.inf
         )  # the pixel-to-pixel flat-field error, which the reported ivar leaves out
         flux = observed if noiseless else observed + np.where(good, sigma, 0.0) * noise
