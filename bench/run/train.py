@@ -225,7 +225,7 @@ def _evaluate_and_write(
     )
     key = task.keys[cell.epochs]
     facts = _facts(trainee, test_index, properties, classes)
-    validation_metrics, validation_arrays = _on_validation(trainee, task, cell)
+    validation, validation_arrays = _on_validation(trainee, task, cell)
     result = {
         "cell": {**asdict(cell), "id": cell.id},
         "status": "ok",
@@ -239,13 +239,10 @@ def _evaluate_and_write(
         "path": cell_path(cell.id),
         "cache_key": key,
         "reused": False,
+        **validation,
     }
-    if validation_metrics is not None:
-        result["validation_metrics"] = validation_metrics
     config = _cell_config(trainee, cell, classes, key, task.code)
-    if trainee.input_range is None:
-        trainee.input_range = training_range(trainee.train.source, task.split.train, cell.seed)
-    config["input_range"] = trainee.input_range
+    config["input_range"] = _input_range(trainee, task, cell)
     files = CellFiles(
         config=config,
         result=result,
@@ -261,21 +258,29 @@ def _evaluate_and_write(
     return result
 
 
+def _input_range(trainee: Trainee, task: TrainTask, cell: Cell) -> dict[str, Any]:
+    """The training spectra's S/N and flux-scale range (once per training run)."""
+    if trainee.input_range is None:
+        trainee.input_range = training_range(trainee.train.source, task.split.train, cell.seed)
+    return trainee.input_range
+
+
 def _on_validation(
     trainee: Trainee, task: TrainTask, cell: Cell
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Tested on another dataset (real files, say): the model on its validation split too,
-    for the report's synthetic-against-real table (:mod:`bench.results.transfer`): its
-    figures and per-object predictions. Nothing when the test set is the training dataset's."""
+    for the report's synthetic-against-real table (:mod:`bench.results.transfer`): the
+    result's ``validation_metrics`` and the per-object predictions for ``mistakes.npz``.
+    Nothing when the test set is the training dataset's."""
     if not task.split.separate_test or trainee.validation is None:
-        return None, {}
+        return {}, {}
     from bench.results.transfer import validation_arrays, validation_metrics
 
     feed, classes = trainee.validation, task.config.classes
     proba = np.asarray(trainee.model.predict_proba(feed), dtype=np.float64)
-    ids = feed.source.ids[feed.index]
-    return validation_metrics(feed.y, proba, classes, cell.seed), validation_arrays(
-        ids, feed.y, proba
+    figures = validation_metrics(feed.y, proba, classes, cell.seed)
+    return {"validation_metrics": figures}, validation_arrays(
+        feed.source.ids[feed.index], feed.y, proba
     )
 
 
