@@ -72,11 +72,66 @@ def test_bench_data_realism_command(tmp_path, capsys) -> None:
         pytest.skip("no shared SDSS data")
     config = tmp_path / "bench.toml"
     config.write_text('[dataset]\nname = "synthetic"\nn = 300\n[[models]]\nname = "logreg"\n')
-    assert main(["data", "realism", str(config), str(real), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    figure = tmp_path / "realism.png"
+    args = ["data", "realism", str(config), str(real), "--json", "--figure", str(figure)]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)  # the figure's line goes to stderr
     assert set(report["classes"]) == {"STAR", "GALAXY", "QSO"}
     qso = report["classes"]["QSO"]
     assert qso["auc"] is None or 0.0 <= qso["auc"] <= 1.0
+    assert figure.read_bytes().startswith(PNG)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_figure_is_a_png_with_a_row_per_measured_class(tmp_path) -> None:
+    from PIL import Image
+
+    from bench_plugins.synthetic.realism_figure import DPI, draw_realism, write_png
+
+    kw = {"n": 60, "classes": ["QSO", "GALAXY"]}
+    rows: dict = {}
+    report = realism_report(
+        Synthetic(seed=1, **kw).open(), Synthetic(seed=2, **kw).open(), trees=20, keep=rows
+    )
+    assert set(rows) == {"QSO", "GALAXY"}  # STAR: none generated, no row
+    for label, (x, y) in rows.items():
+        assert x.shape == (len(y), len(feature_names()))
+        assert y.sum() == report["classes"][label]["n_real"]
+        assert (1 - y).sum() == report["classes"][label]["n_synthetic"]
+    path = write_png(draw_realism(report, rows), tmp_path / "realism.png")
+    assert path.read_bytes().startswith(PNG)
+    with Image.open(path) as image:
+        width, height = image.size
+        assert width >= 4 * 2 * DPI and height >= 2 * 2 * DPI  # two rows of four panels
+        assert np.allclose(image.info["dpi"], (DPI, DPI), atol=0.5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["realism.png"]
+
+
+@pytest.mark.parametrize(
+    ("figure", "expected"),
+    [
+        ("missing/realism.png", "does not exist"),
+        ("realism.pdf", "expected a .png"),
+        (".", "expected a .png"),
+    ],
+)
+def test_a_bad_figure_path_is_one_line_exit_2_before_any_work(
+    tmp_path, capsys, monkeypatch, figure, expected
+) -> None:
+    from bench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "bench.toml"
+    config.write_text('[dataset]\nname = "synthetic"\nn = 30\n[[models]]\nname = "logreg"\n')
+    args = ["data", "realism", str(config), str(tmp_path / "none"), "--figure", figure]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "--figure" in lines[0] and expected in lines[0], lines
+    assert "Traceback" not in captured.err and captured.out == ""
 
 
 def test_auc_interval_holds_the_auc_and_narrows_with_more_real_spectra() -> None:

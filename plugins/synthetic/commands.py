@@ -32,6 +32,12 @@ def _realism_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("real", type=Path, nargs="+", help="real spectrum files or folders")
     parser.add_argument("--seed", type=int, default=0, help="seed of the discriminator")
     parser.add_argument("--json", action="store_true", help="the report as JSON")
+    parser.add_argument(
+        "--figure",
+        type=Path,
+        metavar="PATH",
+        help="also draw a PNG: per class, the top features' distributions, real vs synthetic",
+    )
 
 
 def realism(args: argparse.Namespace, context: CommandContext) -> int:
@@ -41,6 +47,10 @@ def realism(args: argparse.Namespace, context: CommandContext) -> int:
 
     from bench_plugins.synthetic.realism import realism_report
 
+    if args.figure is not None:
+        from bench_plugins.synthetic.realism_figure import check_figure_path
+
+        check_figure_path(args.figure)  # before the discriminator's minutes
     config = context.load_benchmark(args.config)
     spec = config.datasets[0]
     create = context.create_plugin
@@ -49,11 +59,17 @@ def realism(args: argparse.Namespace, context: CommandContext) -> int:
     real = create("dataset", "sdss", {"path": paths}, "real spectra").open()
     if len(real) == 0:
         raise BenchError(f"{', '.join(paths)}: no readable real spectra")
-    report = realism_report(synthetic, real, classes=config.classes, seed=args.seed)
+    rows: dict[str, Any] = {}
+    report = realism_report(synthetic, real, classes=config.classes, seed=args.seed, keep=rows)
     if args.json:
         context.console.print_json(json.dumps(report, default=str))
     else:
         context.console.print(format_report(report))
+    if args.figure is not None:
+        from bench_plugins.synthetic.realism_figure import draw_realism, write_png
+
+        path = write_png(draw_realism(report, rows), args.figure)
+        context.console.info(f"wrote {path}")  # stderr: stdout may be the JSON
     return 0
 
 

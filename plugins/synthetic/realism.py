@@ -144,6 +144,7 @@ def realism_report(
     top: int = 6,
     seed: int = 0,
     trees: int = 200,
+    keep: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """Per-class ROC-AUC of a real-vs-synthetic discriminator and the features behind it.
 
@@ -153,6 +154,8 @@ def realism_report(
     is matched with ``per_real`` synthetic ones nearest in (log(1+z), log S/N). Then a
     ``n_splits``-fold cross-validated random forest of ``trees`` trees; ``top`` features are
     reported. Deterministic for a given ``seed``. See the module docstring for the returned dict.
+    ``keep``: a dict that gets each measured class's (features, real = 1) rows, in the
+    columns of :func:`feature_names` (for :func:`realism_figure.draw_realism`).
     """
     rng = np.random.default_rng(seed)
     names = feature_names()
@@ -167,6 +170,8 @@ def realism_report(
         entry, xy = _class_entry(synthetic, real, label, rng, settings, names)
         report["classes"][label] = entry
         if xy is not None:
+            if keep is not None:
+                keep[label] = xy
             rows_x.append(xy[0])
             rows_y.append(xy[1])
     if rows_x:

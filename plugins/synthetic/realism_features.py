@@ -46,6 +46,25 @@ def feature_names() -> list[str]:
     return names
 
 
+def feature_unit(name: str) -> str:
+    """What :func:`features` measures column ``name`` in, for an axis label: ``dex`` for
+    log10 flux ratios, S/N and residual power, ``Å`` for wavelengths and rest-frame
+    equivalent widths, ``fraction`` for shares of pixels."""
+    if name.startswith("ew_"):
+        return "rest-frame equivalent width (Å)"
+    if name.endswith("_A"):
+        return "observed wavelength (Å)"
+    if name.endswith("_fraction"):
+        return "fraction of pixels"
+    if name == "log_snr":
+        return "log10 median S/N per pixel (dex)"
+    if name.startswith("scatter_"):
+        return "log10 mean (residual / noise)² (dex)"
+    if name == "noise_red_blue":
+        return "log10 red / blue noise (dex)"
+    return "log10 flux ratio (dex)"  # colours, arm ratio, dichroic step, d4000
+
+
 def features(batch: SpectrumBatch, redshift: np.ndarray | None = None) -> np.ndarray:
     """(N, F) features of ``batch`` (NaN where not measurable), columns :func:`feature_names`.
 
