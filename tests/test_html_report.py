@@ -302,3 +302,21 @@ def test_figures_are_150_dpi(tmp_path):
     assert png is not None
     image = Image.open(io.BytesIO(png))
     assert round(image.info["dpi"][0]) == 150 and image.size[0] >= 6 * 150
+
+
+def test_the_transfer_table_escapes_what_comes_from_the_run():
+    from bench.results.html import transfer_html
+
+    row = {"model": "<script>x</script>", "cell_id": "c", "validation_accuracy": 0.9}
+    row |= {"validation_interval": [0.8, 0.95], "n_validation": 40, "test_accuracy": 0.6}
+    row |= {"test_interval": None, "n_test": 50, "gap": 0.3}
+    group = {"dataset": "syn<", "test_dataset": "real&", "train_fraction": 0.8, "epochs": 1}
+    group |= {"seed": 0, "models": [row], "kendall_tau": None, "tau_interval": None}
+    group["note"] = "Kendall tau undefined: 1 model; a rank agreement needs at least 3"
+    page = transfer_html({"transfer": {"groups": [group]}})
+    assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "syn&lt; validation against real&amp; test" in page
+    assert "<td>0.900 [0.800, 0.950]</td>" in page and "<td>0.600</td>" in page
+    assert "<td>+0.300</td>" in page
+    assert "Kendall tau undefined: 1 model;" in page
+    assert transfer_html({"results": []}) == ""

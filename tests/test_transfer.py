@@ -122,3 +122,34 @@ def test_objects_are_paired_by_id_and_true_classes_must_agree():
     assert paired.tolist() == [[True, True], [True, False], [False, True]]
     wrong = (ids, np.array([1, 1, 2]), np.array([0, 1, 1]))
     assert _paired([one, wrong]) is None
+
+
+def _result(model: str, val: float, test: float, with_validation: bool = True) -> dict:
+    cell = {"id": f"syn~real__{model}__f0.8__e1__s0", "dataset": "syn", "model": model}
+    cell |= {"plugin": model, "train_fraction": 0.8, "epochs": 1, "seed": 0}
+    result = {
+        "cell": cell | {"test_dataset": "real"},
+        "status": "ok",
+        "n_test": 50,
+        "metrics": {"accuracy": test, "per_class": {}, "intervals": {"accuracy": [0.0, 1.0]}},
+    }
+    if with_validation:
+        result["validation_metrics"] = {"n": 40, "accuracy": val, "intervals": {}}
+    return result
+
+
+def test_cells_without_validation_figures_are_named_and_left_out():
+    from bench.results.transfer import tau_text, transfer_section
+
+    results = [_result("a", 0.9, 0.7), _result("b", 0.8, 0.6), _result("c", 0.7, 0.65)]
+    results.append(_result("old", 0.0, 0.5, with_validation=False))
+    section = transfer_section(results, ["STAR", "GALAXY", "QSO"], root=None)
+    (group,) = section["groups"]
+    assert [m["model"] for m in group["models"]] == ["a", "b", "c"]
+    assert group["left_out"] == ["syn~real__old__f0.8__e1__s0"]
+    assert group["kendall_tau"] == pytest.approx(1 / 3)
+    assert group["tau_interval"] is None  # no cell files to resample
+    text = tau_text(group)
+    assert "Kendall tau 0.333 over 3 models (no interval" in text
+    assert "Left out" in text and "syn~real__old__f0.8__e1__s0" in text
+    assert transfer_section([results[-1]], ["STAR"], root=None) is None

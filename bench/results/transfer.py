@@ -82,14 +82,22 @@ def transfer_section(
     dataset, train fraction, epochs, seed): the cells that saw the same objects. The
     per-object files are read under the run folder ``root`` (None: no interval)."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    left_out: dict[tuple[Any, ...], list[str]] = defaultdict(list)
     for r in results:
         c = r["cell"]
-        if r.get("status") == "ok" and c.get("test_dataset") and r.get("validation_metrics"):
-            key = (c["dataset"], c["test_dataset"], c["train_fraction"], c["epochs"], c["seed"])
+        if r.get("status") != "ok" or not c.get("test_dataset"):
+            continue
+        key = (c["dataset"], c["test_dataset"], c["train_fraction"], c["epochs"], c["seed"])
+        if r.get("validation_metrics"):
             groups[key].append(r)
+        else:  # reused from before validation figures were kept, or no validation split
+            left_out[key].append(c["id"])
     if not groups:
         return None
     out = [_group(key, cells, classes, root, seed) for key, cells in groups.items()]
+    for key, group in zip(groups, out, strict=True):
+        if left_out.get(key):
+            group["left_out"] = left_out[key]
     return {
         "method": METHOD,
         "confidence": CONFIDENCE,
@@ -223,12 +231,21 @@ def tau_text(group: dict[str, Any]) -> str:
     (95 %, paired bootstrap over 480 validation and 133 test objects)``."""
     tau, interval = group.get("kendall_tau"), group.get("tau_interval")
     if tau is None:
-        return str(group.get("note") or "Kendall tau undefined")
-    text = f"Kendall tau {tau:.3f} over {len(group['models'])} models"
-    if interval is None:
-        return f"{text} ({group.get('note') or 'no interval'})"
-    n_val, n_test = group.get("n_validation_shared"), group.get("n_test_shared")
-    return (
-        f"{text}, 95 % interval [{interval[0]:.3f}, {interval[1]:.3f}] (paired bootstrap over "
-        f"{n_val} validation and {n_test} test objects)"
-    )
+        text = str(group.get("note") or "Kendall tau undefined")
+    elif interval is None:
+        text = f"Kendall tau {tau:.3f} over {len(group['models'])} models"
+        text += f" ({group.get('note') or 'no interval'})"
+    else:
+        text = (
+            f"Kendall tau {tau:.3f} over {len(group['models'])} models, 95 % interval "
+            f"[{interval[0]:.3f}, {interval[1]:.3f}] (paired bootstrap over "
+            f"{group.get('n_validation_shared')} validation and "
+            f"{group.get('n_test_shared')} test objects)"
+        )
+    left_out = group.get("left_out") or []
+    if left_out:
+        text += (
+            f". Left out, without validation figures (trained before they were kept, or no "
+            f"validation split; rerun with --fresh): {', '.join(left_out)}"
+        )
+    return text
