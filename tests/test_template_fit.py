@@ -329,6 +329,8 @@ def test_host_dominated_quasars_need_the_quasar_plus_host_fit() -> None:
     assert (with_host["chi2"].argmin(1) == 2).all()
     assert np.abs(with_host["z"][:, 2] - np.array(z)).max() < 2e-4
     assert (with_host["chi2"][:, 2] < fits[0.0]["chi2"][:, 2]).all()
+    # the quasar + host fit spends 4 + 4 eigen-spectra and 3 polynomials, the quasar 4 + 3
+    assert (with_host["n_params"][:, 2] == 11).all() and (fits[0.0]["n_params"][:, 2] == 7).all()
 
 
 def test_the_host_fit_leaves_galaxies_and_high_z_quasars_alone() -> None:
@@ -370,6 +372,7 @@ def test_star_n_poly_frees_the_stellar_continuum_only() -> None:
     assert (out[3]["chi2"][:2, 0] > 1.5 * n_pix).all()  # the wobble is left in the residuals
     assert (out[5]["chi2"][:2, 0] < 1.2 * n_pix).all()  # ... and absorbed: noise only
     assert [FIT_CLASSES[i] for i in out[5]["chi2"].argmin(1)] == labels
+    assert (out[3]["n_params"][:, 0] == 4).all() and (out[5]["n_params"][:, 0] == 6).all()
 
 
 def test_bench_predict_writes_redshifts_subclass_and_delta_chi2(tmp_path):
@@ -461,7 +464,7 @@ def test_broad_line_gain_tells_a_seyfert_1_from_a_starburst() -> None:
         loglam = loglam0 + step * np.arange(flux.shape[1])
         poly = legendre(3, flux.shape[1])
         for i, zi in enumerate(z):
-            bare, narrow, broad = line_fits(
+            bare, narrow, broad, _ = line_fits(
                 loglam, flux[i], weight[i], galaxy.on_step(step), poly, zi, True, True
             )
             assert broad <= narrow < bare - 100  # the narrow lines are there in both
@@ -485,6 +488,9 @@ def test_emission_line_galaxies_fit_as_galaxies_and_broad_line_agn_as_quasars() 
     bare = fit_spectra(*prepare(starbursts), off.templates(), off.settings())
     lines = fit_spectra(*prepare(starbursts), model.templates(), model.settings())
     assert (lines["chi2"][:, 1] < bare["chi2"][:, 1]).all()
+    # each active line is a free parameter of the galaxy fit; a fit without lines has 4 + 3
+    assert (lines["n_params"][:, 1] > 7).all() and (bare["n_params"][:, 1] == 7).all()
+    assert (lines["n_params"][:, 1] <= 7 + 24).all()  # 12 lines (doublets tied) x 2 widths
     assert (bare["chi2"].argmin(1) == 2).any()  # issue 25: the quasar + host fit took them
 
 

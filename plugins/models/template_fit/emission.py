@@ -80,23 +80,28 @@ def galaxy_basis(galaxy: ClassTemplates, loglam: np.ndarray, z: float) -> np.nda
     return np.array([np.interp(shifted, rest, t, left=0.0, right=0.0) for t in galaxy.flux[0]])
 
 
-def bounded_chi2(mat: np.ndarray, y: np.ndarray, f2: float, lower: np.ndarray) -> float:
-    """Chi-square of the weighted least-squares fit with normal equations ``mat = A^T W A``
-    (M, M), ``y = A^T W f`` (M,) and ``f2 = f^T W f``, coefficients >= ``lower`` (M,)
-    (-inf: free). With ``mat = L L^T`` (Cholesky), ``|A x - f|^2 = |L^T x - c|^2 + f2 -
-    c^T c`` for ``L c = y``: a bounded solve of M unknowns in M equations."""
+def bounded_chi2(
+    mat: np.ndarray, y: np.ndarray, f2: float, lower: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Chi-square and coefficients (M,; 0 for a column without weight) of the weighted
+    least-squares fit with normal equations ``mat = A^T W A`` (M, M), ``y = A^T W f`` (M,)
+    and ``f2 = f^T W f``, coefficients >= ``lower`` (M,) (-inf: free). With ``mat = L L^T``
+    (Cholesky), ``|A x - f|^2 = |L^T x - c|^2 + f2 - c^T c`` for ``L c = y``: a bounded
+    solve of M unknowns in M equations."""
     from scipy.optimize import lsq_linear
 
     live = np.diagonal(mat) > 0  # lines off the grid or on masked pixels: no column
     if not live.any():
-        return f2
+        return f2, np.zeros(len(y))
     mat, y = mat[np.ix_(live, live)], y[live]
     mat = mat + (1e-10 * np.diagonal(mat) + 1e-300) * np.eye(len(y))
     chol = np.linalg.cholesky(mat)
     c = np.linalg.solve(chol, y)
     fit = lsq_linear(chol.T, c, bounds=(lower[live], np.inf), method="bvls")
     r = chol.T @ fit.x - c
-    return max(float(r @ r) + f2 - float(c @ c), 0.0)
+    coef = np.zeros(len(live))
+    coef[live] = fit.x
+    return max(float(r @ r) + f2 - float(c @ c), 0.0), coef
 
 
 def line_fits(
@@ -108,9 +113,12 @@ def line_fits(
     z: float,
     constrain: bool,
     broad: bool,
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, int]:
     """Chi-squares of one spectrum at redshift ``z``: galaxy + polynomials alone, with the
-    narrow lines, and with the broad lines added too (NaN unless ``broad``)."""
+    narrow lines, and with the broad lines added too (NaN unless ``broad``); and the
+    narrow fit's active lines (amplitude > 0; 0 where the lines gain nothing): a
+    non-negative least-squares fit spends a degree of freedom on each line it uses and
+    none on a line held at 0."""
     eigen = galaxy_basis(galaxy, loglam, z)
     parts = [eigen, poly, line_basis(loglam, z, NARROW_LINES, NARROW_SIGMA_KMS)]
     if broad:
@@ -123,8 +131,11 @@ def line_fits(
     wb = basis[:, good] * weight[good]
     mat, y = wb @ basis[:, good].T, wb @ flux[good]
     f2 = float(weight[good] @ flux[good] ** 2)
-    chi2 = []
+    chi2, active = [], []
     for m in (n_free, n_free + len(parts[2]), len(basis) if broad else 0):
-        chi2.append(bounded_chi2(mat[:m, :m], y[:m], f2, lower[:m]) if m else float("nan"))
+        fit = bounded_chi2(mat[:m, :m], y[:m], f2, lower[:m]) if m else (np.nan, lower[:0])
+        chi2.append(fit[0])
+        active.append(int((fit[1][n_free:] > 0).sum()))
     bare, narrow, wide = chi2
-    return bare, min(narrow, bare), min(wide, narrow, bare) if broad else wide
+    lines = active[1] if narrow < bare else 0
+    return bare, min(narrow, bare), min(wide, narrow, bare) if broad else wide, lines

@@ -26,9 +26,12 @@ level and the fit is better: starbursts and narrow-line AGN fit as galaxies, whi
 buys a faint star no line freedom. Where no broad line falls on good pixels nothing
 changes.
 
-A class's score is its best chi-square; class probabilities are
-``softmax(-(chi2 - min chi2) / (2 T))``, the temperature ``T >= 1`` calibrated on (a sample
-of) the training split by minimising the log-loss. The fit itself needs no training data:
+A class's score is its best chi-square, plus a penalty per free parameter of its fit with
+``complexity_penalty`` (:mod:`.criterion`: by default aic, 2 per parameter: a faint star,
+one template and 5 polynomials, is no longer a coin toss against a galaxy or quasar fit
+of 7 parameters that gains < 2 from its extra freedom); class probabilities are ``softmax(-(score - min score) / (2 T))``, the
+temperature ``T >= 1`` calibrated on (a sample of) the training split by minimising the
+log-loss. The fit itself needs no training data:
 the predicted class never depends on the training split.
 
 Wavelengths and inverse variances: rendered model inputs carry neither, so the model is a
@@ -45,8 +48,11 @@ the best stellar template, :meth:`TemplateFit.object_facts` the columns ``z_err`
 ``zwarning`` is the SDSS pipeline's ZWARNING (:mod:`.zwarning`), 0 for a clean fit, else
 the sum of: 2 LITTLE_COVERAGE (good pixels span < 0.18 in log10 wavelength), 4
 SMALL_DELTA_CHI2 (the runner-up class within 0.01 per good pixel in chi-square: ~46 on a
-BOSS spectrum, the class is a coin toss), 32 Z_FITLIMIT (the best minimum at an edge of
-its range, no redshift error), 512 NODATA (no good pixel). It lands in predictions.csv
+BOSS spectrum, or 1 % of a poor best fit's chi-square; the class is a coin toss), 8
+NEGATIVE_MODEL (a star or quasar whose first template coefficient is <= 0), 16
+MANY_OUTLIERS (over 5 % of the good pixels 5 sigma off the best fit's model, above it for
+a quasar: :mod:`.bestfit`), 32 Z_FITLIMIT (the best minimum at an edge of its range, no
+redshift error), 512 NODATA (no good pixel). It lands in predictions.csv
 and in ``bench predict``'s output.
 """
 
@@ -62,6 +68,7 @@ import numpy as np
 from bench.errors import BenchError
 from bench.interfaces import Model, ModelInput
 from bench_plugins.models.template_fit.calibration import fit_temperature, probabilities
+from bench_plugins.models.template_fit.criterion import class_scores
 from bench_plugins.models.template_fit.options import OPTIONS
 from bench_plugins.models.template_fit.redshift import FitSettings
 from bench_plugins.models.template_fit.results import FitCache, fit_cached, fit_facts
@@ -144,7 +151,7 @@ class TemplateFit(Model):
 
     def predict_proba(self, inputs: ModelInput) -> np.ndarray:
         results = self.fit_results(inputs)
-        return probabilities(results["chi2"], self.temperature)
+        return probabilities(results["score"], self.temperature)
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)
@@ -185,16 +192,23 @@ class TemplateFit(Model):
     # -- per-object results ---------------------------------------------------------------
 
     def fit_results(self, inputs: ModelInput) -> dict[str, np.ndarray]:
-        """Per spectrum of ``inputs`` (in position order): ``chi2``, ``z`` and ``z_err`` (1 sigma)
-        (N, n_classes) in the order of ``classes`` (inf / NaN for a class without
-        templates), ``star_template`` (N,) name of the best stellar template, ``n_good``
-        (N,) good pixels and ``coverage`` (N,) their span in log10 wavelength. Cached: free
-        after ``predict_proba``."""
+        """Per spectrum of ``inputs`` (in position order): ``chi2``, ``score`` (the chi-square
+        the classes are ranked by, :mod:`.criterion`), ``z`` and ``z_err`` (1 sigma),
+        ``n_params`` (free parameters of each fit), ``outliers`` (good pixels over 5 sigma
+        from each class's model) and ``negative`` (a negative model) (N, n_classes) in the
+        order of ``classes`` (inf / NaN / 0 for a class without templates),
+        ``star_template`` (N,) name of the best stellar template, ``n_good`` (N,) good
+        pixels and ``coverage`` (N,) their span in log10 wavelength. Cached: free after
+        ``predict_proba``."""
         fit = self._fit(inputs, np.arange(inputs.n_samples))
         self.last_results = {
             "chi2": self._by_class(fit["chi2"], np.inf),
+            "score": self._by_class(self._score(fit), np.inf),
             "z": self._by_class(fit["z"], np.nan),
             "z_err": self._by_class(fit["z_err"], np.nan),
+            "n_params": self._by_class(fit["n_params"], 0).astype(np.int64),
+            "outliers": self._by_class(fit["outliers"], 0).astype(np.int64),
+            "negative": self._by_class(fit["negative"], 0).astype(bool),
             "star_template": np.array(self.templates()["STAR"].names, dtype=object)[fit["star"]],
             "n_good": fit["n_good"],
             "coverage": fit["coverage"],
@@ -249,7 +263,12 @@ class TemplateFit(Model):
         return np.sort(rng.choice(known, size, replace=False))
 
     def _chi2(self, inputs: ModelInput, positions: np.ndarray) -> np.ndarray:
-        return self._by_class(self._fit(inputs, positions)["chi2"], np.inf)
+        """The class scores (chi-square with the complexity penalty) of some spectra."""
+        return self._by_class(self._score(self._fit(inputs, positions)), np.inf)
+
+    def _score(self, fit: Mapping[str, np.ndarray]) -> np.ndarray:
+        penalty = self.params["complexity_penalty"]
+        return class_scores(fit["chi2"], fit["n_params"], fit["n_good"], penalty)
 
     def _by_class(self, values: np.ndarray, fill: float) -> np.ndarray:
         """(N, 3) columns in FIT_CLASSES order -> (N, n_classes) in ``classes`` order."""

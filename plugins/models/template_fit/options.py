@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.options import Option
+from bench_plugins.models.template_fit.criterion import PENALTIES
 
 OPTIONS = (
     Option("template_dir", str, None, "folder with spEigenStar/Gal/QSO FITS (None: shipped)"),
@@ -40,6 +41,14 @@ OPTIONS = (
         "a quasar + host fit must beat the other classes' chi2 by this fraction",
         ge=0,
         le=10,
+    ),  # fmt: skip
+    Option(
+        "complexity_penalty",
+        str,
+        "aic",
+        "classes ranked by chi2 plus a penalty per free parameter of each fit: none, aic (2),"
+        " bic (ln n_good) or rchi2 (the pipeline's chi2 / (n_good - k))",
+        choices=PENALTIES,
     ),  # fmt: skip
     Option("constrain", bool, True, "refuse fits with a negative first-template coefficient"),
     Option(

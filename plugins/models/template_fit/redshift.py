@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
+from bench_plugins.models.template_fit.bestfit import model_checks
 from bench_plugins.models.template_fit.emission import BALMER, BROAD_WAVES, line_fits
 from bench_plugins.models.template_fit.scan import (
     DIRECT_MAX_SHIFTS,
@@ -71,9 +72,13 @@ def fit_spectra(
     """Fit every class to the spectra ``flux``/``weight`` (N, P) on the log10 grid
     ``loglam0 + step * arange(P)``, ``chunk`` spectra at a time.
 
-    Returns ``chi2``, ``z`` and ``z_err`` (N, 3) in the order of ``FIT_CLASSES``, ``star``
-    (N,) index of the best stellar template, ``n_good`` (N,) pixels with weight and
-    ``coverage`` (N,) their span in log10 wavelength.
+    Returns ``chi2``, ``z`` and ``z_err`` (N, 3) in the order of ``FIT_CLASSES``,
+    ``n_params`` (N, 3) the free linear parameters of each class's best fit (templates
+    fitted together, polynomials, active emission lines), ``outliers`` (N, 3) the good
+    pixels more than 5 sigma from each class's best-fit model and ``negative`` (N, 3)
+    whether that model is negative (:mod:`.bestfit`), ``star`` (N,) index of the best
+    stellar template, ``n_good`` (N,) pixels with weight and ``coverage`` (N,) their span
+    in log10 wavelength.
     """
     parts = []
     for start in range(0, max(len(flux), 1), chunk):
@@ -114,6 +119,8 @@ def _fit_classes(
     chi2 = np.zeros((n, len(FIT_CLASSES)))
     zbest = np.full((n, len(FIT_CLASSES)), np.nan)
     zerr = np.full((n, len(FIT_CLASSES)), np.nan)
+    n_params = np.zeros((n, len(FIT_CLASSES)), np.int64)
+    host = np.zeros(n, bool)  # quasars fitted with their host galaxy
     star = np.zeros(n, np.int64)
     scan, cast = _scanner(settings)
     high = None  # the best quasar fit above qso_host_z, for quasars without broad lines
@@ -124,6 +131,7 @@ def _fit_classes(
             scan, cast, templates[label], (lo, hi), loglam0, step, flux, weight, poly, settings
         )
         chi2[:, c], zbest[:, c], g_best, zerr[:, c] = _best(res, offset, step, s_lo)
+        n_params[:, c] = templates[label].flux.shape[1] + len(poly)
         if label == "STAR":
             star = g_best.astype(np.int64)
         if label == "QSO":
@@ -146,17 +154,30 @@ def _fit_classes(
             better = h_chi2 < chi2[rows, 2]
             chi2[rows[better], 2], zbest[rows[better], 2] = h_chi2[better], h_z[better]
             zerr[rows[better], 2] = h_err[better]
+            n_params[rows[better], 2] = both.flux.shape[1] + settings.n_poly
+            host[rows[better]] = True
     n_good = (weight > 0).sum(axis=1)
-    if settings.emission_lines or settings.broad_line_sigma > 0:
-        from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-        # many small products: one BLAS thread (threads spin on a busy machine)
-        with threadpool_limits(1, user_api="blas"):
+    # many small products: one BLAS thread (threads spin on a busy machine)
+    with threadpool_limits(1, user_api="blas"):
+        if settings.emission_lines or settings.broad_line_sigma > 0:
             _line_refits(loglam0, step, flux, weight, templates, polys[settings.n_poly],
-                         settings, (chi2, zbest, zerr), high, n_good)  # fmt: skip
+                         settings, (chi2, zbest, zerr, n_params), high, n_good,
+                         host)  # fmt: skip
+        outliers, negative = model_checks(
+            loglam0 + step * np.arange(p), flux, weight,
+            {k: t.on_step(step) for k, t in templates.items()},
+            {k: polys[settings.star_n_poly if k == "STAR" else settings.n_poly]
+             for k in FIT_CLASSES},
+            zbest, star, host,
+            n_params[:, 1] > templates["GALAXY"].flux.shape[1] + settings.n_poly,
+            settings.constrain,
+        )  # fmt: skip
     zbest[n_good == 0], zerr[n_good == 0] = np.nan, np.nan
     chi2[n_good == 0] = 0.0
-    return {"chi2": chi2, "z": zbest, "z_err": zerr, "star": star, "n_good": n_good,
+    return {"chi2": chi2, "z": zbest, "z_err": zerr, "n_params": n_params,
+            "outliers": outliers, "negative": negative, "star": star, "n_good": n_good,
             "coverage": n_good * step}  # fmt: skip
 
 
@@ -178,36 +199,41 @@ def _line_refits(
     templates: Mapping[str, ClassTemplates],
     poly: np.ndarray,
     settings: FitSettings,
-    fits: tuple[np.ndarray, np.ndarray, np.ndarray],
+    fits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     high: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     n_good: np.ndarray,
+    host: np.ndarray,
 ) -> None:
     """Emission lines at the galaxy's and the quasar's fitted redshifts below
-    ``qso_host_z`` (:mod:`.emission`), in place on ``fits`` (chi2, z, z_err; N, 3).
+    ``qso_host_z`` (:mod:`.emission`), in place on ``fits`` (chi2, z, z_err, n_params;
+    N, 3).
 
     At each such redshift where a broad line (Mg II, H-gamma, H-beta, H-alpha) falls on
     good pixels: galaxy + narrow lines (N) and with broad lines added (B). A broad
     component significant at ``broad_line_sigma`` (N - B >= sigma^2, in chi-square
     rescaled by N's reduced chi-square when above 1) leaves both fits as the scan made
     them. Without one, a quasar fit at that redshift gives way to the best quasar fit
-    above ``qso_host_z`` (``high``: chi2, z, z_err), and N is a galaxy candidate where
+    above ``qso_host_z`` (``high``: chi2, z, z_err; ``host`` (N,) cleared), and N is a
+    galaxy candidate where
     H-beta or H-alpha is on good pixels and the narrow lines are detected at the same
     level (N's gain over the galaxy without lines). Each class keeps its best candidate."""
-    chi2, zbest, zerr = fits
+    chi2, zbest, zerr, n_params = fits
+    galaxy_k = templates["GALAXY"].flux.shape[1] + len(poly)
+    quasar_k = templates["QSO"].flux.shape[1] + len(poly)
     loglam = loglam0 + step * np.arange(flux.shape[1])
     galaxy = templates["GALAXY"].on_step(step)
     need_gain = settings.broad_line_sigma**2
     lo, hi = settings.galaxy_z
     for i in np.flatnonzero(n_good > 0):
         f, w = flux[i], weight[i]
-        galaxy_fits = [(chi2[i, 1], zbest[i, 1], zerr[i, 1])]
+        galaxy_fits = [(chi2[i, 1], zbest[i, 1], zerr[i, 1], n_params[i, 1])]
         for c in (1, 2):
             z = zbest[i, c]
             if not (np.isfinite(z) and 0 <= z < settings.qso_host_z):
                 continue
             if not _covers(loglam, w, z, BROAD_WAVES):
                 continue  # no broad line to look at: the scan's fits stand
-            bare, narrow, broad = line_fits(
+            bare, narrow, broad, n_lines = line_fits(
                 loglam, f, w, galaxy, poly, z, settings.constrain, need_gain > 0
             )
             need = need_gain * max(1.0, narrow / n_good[i])  # in the fit's own chi-square
@@ -215,6 +241,7 @@ def _line_refits(
                 continue  # a broad-line object: the scan's fits stand
             if c == 2 and need_gain > 0 and high is not None:
                 chi2[i, 2], zbest[i, 2], zerr[i, 2] = high[0][i], high[1][i], high[2][i]
+                n_params[i, 2], host[i] = quasar_k, False
             lines = bare - narrow >= need  # narrow lines detected
             if (
                 settings.emission_lines
@@ -222,8 +249,8 @@ def _line_refits(
                 and lines
                 and _covers(loglam, w, z, BALMER)
             ):
-                galaxy_fits.append((narrow, z, zerr[i, c]))
-        chi2[i, 1], zbest[i, 1], zerr[i, 1] = min(galaxy_fits, key=lambda k: k[0])
+                galaxy_fits.append((narrow, z, zerr[i, c], galaxy_k + n_lines))
+        chi2[i, 1], zbest[i, 1], zerr[i, 1], n_params[i, 1] = min(galaxy_fits, key=lambda k: k[0])
 
 
 def _covers(loglam: np.ndarray, weight: np.ndarray, z: float, waves: tuple[float, ...]) -> bool:

@@ -15,9 +15,11 @@ from bench_plugins.models.template_fit.redshift import FitSettings, fit_spectra
 from bench_plugins.models.template_fit.templates import FIT_CLASSES, ClassTemplates
 from bench_plugins.models.template_fit.zwarning import zwarning
 
-# per prepared spectrum: chi2 (3,), z (3,), z_err (3,), best stellar template, good
-# pixels and their span in log10 wavelength
-FitCache = dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, int, int, float]]
+# the per-class columns of a fit, each (3,) per spectrum in the cache
+CLASS_COLUMNS = ("chi2", "z", "z_err", "n_params", "outliers", "negative")
+# per prepared spectrum: the CLASS_COLUMNS, best stellar template, good pixels and their
+# span in log10 wavelength
+FitCache = dict[bytes, tuple[tuple[np.ndarray, ...], int, int, float]]
 
 
 def fit_cached(
@@ -29,14 +31,13 @@ def fit_cached(
     batch_size: int,
     preprocessed: bool,
 ) -> dict[str, np.ndarray]:
-    """``chi2``, ``z``, ``z_err`` (N, 3) in FIT_CLASSES order, ``star`` (N,) best stellar
-    template, ``n_good`` and ``coverage`` (N,) (:func:`fit_spectra`) of the spectra of ``inputs`` at ``positions`` (raw, or through the run's
-    preprocessing when ``preprocessed``); fits missing from ``cache`` (keyed by the
-    prepared spectrum) are computed ``batch_size`` at a time and added."""
+    """The :data:`CLASS_COLUMNS` (N, 3) in FIT_CLASSES order, ``star`` (N,) best stellar
+    template, ``n_good`` and ``coverage`` (N,) (:func:`fit_spectra`) of the spectra of
+    ``inputs`` at ``positions`` (raw, or through the run's preprocessing when
+    ``preprocessed``); fits missing from ``cache`` (keyed by the prepared spectrum) are
+    computed ``batch_size`` at a time and added."""
     n = len(positions)
-    chi2 = np.zeros((n, len(FIT_CLASSES)))
-    z = np.full((n, len(FIT_CLASSES)), np.nan)
-    z_err = np.full((n, len(FIT_CLASSES)), np.nan)
+    columns = {k: np.zeros((n, len(FIT_CLASSES))) for k in CLASS_COLUMNS}
     star, n_good, coverage = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n)
     step = batch_size
     for start in range(0, n, step):
@@ -59,33 +60,47 @@ def fit_cached(
             out = fit_spectra(loglam0, dlog, f, w, templates, settings, chunk=step)
             for j, i in enumerate(todo):
                 cache[keys[i]] = (
-                    out["chi2"][j], out["z"][j], out["z_err"][j], int(out["star"][j]),
+                    tuple(out[c][j] for c in CLASS_COLUMNS), int(out["star"][j]),
                     int(out["n_good"][j]), float(out["coverage"][j]),
                 )  # fmt: skip
         for j, k in enumerate(keys):
             row = start + j
-            chi2[row], z[row], z_err[row], star[row], n_good[row], coverage[row] = cache[k]
-    return {"chi2": chi2, "z": z, "z_err": z_err, "star": star, "n_good": n_good,
-            "coverage": coverage}  # fmt: skip
+            values, star[row], n_good[row], coverage[row] = cache[k]
+            for c, v in zip(CLASS_COLUMNS, values, strict=True):
+                columns[c][row] = v
+    columns["n_params"] = columns["n_params"].astype(np.int64)
+    columns["outliers"] = columns["outliers"].astype(np.int64)
+    columns["negative"] = columns["negative"].astype(bool)
+    return {**columns, "star": star, "n_good": n_good, "coverage": coverage}
 
 
 def fit_facts(results: dict[str, np.ndarray], classes: list[str]) -> dict[str, np.ndarray]:
     """Per-object columns from :meth:`TemplateFit.fit_results`: ``z_err``, the 1-sigma
     redshift error of the best-fitting class (chi-square + 1), ``subclass``, the best
     stellar template of objects whose best fit is a star (empty otherwise, like the SDSS
-    pipeline's SUBCLASS), ``delta_chi2``, the runner-up class's chi-square minus the
-    best one, and ``zwarning``, the pipeline's warning bits (:mod:`.zwarning`: 0 is a
-    clean fit; SMALL_DELTA_CHI2 where the gap is under 0.01 per good pixel, ~46 on a BOSS
-    spectrum)."""
-    chi2 = results["chi2"]
-    ranked = np.sort(chi2, axis=1)
-    rows, best = np.arange(len(chi2)), chi2.argmin(axis=1)
+    pipeline's SUBCLASS), ``delta_chi2``, the runner-up class's score (chi-square, with
+    the ``complexity_penalty`` when one is set) minus the best one, and ``zwarning``, the
+    pipeline's warning bits (:mod:`.zwarning`: 0 is a clean fit; SMALL_DELTA_CHI2 where
+    the gap is under 0.01 per good pixel, ~46 on a BOSS spectrum; MANY_OUTLIERS where
+    over 5 % of the good pixels are 5 sigma off the best fit; NEGATIVE_MODEL where that
+    fit is a star or quasar with a negative model)."""
+    score = results["score"]
+    ranked = np.sort(score, axis=1)
+    rows, best = np.arange(len(score)), score.argmin(axis=1)
     star = np.array([c == "STAR" for c in classes])[best]
-    gap = ranked[:, 1] - ranked[:, 0] if chi2.shape[1] > 1 else np.full(len(chi2), np.nan)
+    gap = ranked[:, 1] - ranked[:, 0] if score.shape[1] > 1 else np.full(len(score), np.nan)
     z_err = results["z_err"][rows, best]
+    star_or_qso = np.array([c in ("STAR", "QSO") for c in classes])[best]
     return {
         "z_err": z_err,
         "subclass": np.where(star, results["star_template"], "").astype(object),
         "delta_chi2": np.where(np.isfinite(gap), gap, np.nan),
-        "zwarning": zwarning(chi2, z_err, results["n_good"], results["coverage"]),
+        "zwarning": zwarning(
+            score,
+            z_err,
+            results["n_good"],
+            results["coverage"],
+            results["outliers"][rows, best],
+            star_or_qso & results["negative"][rows, best],
+        ),  # fmt: skip
     }
