@@ -131,7 +131,10 @@ def test_blue_end_scatters_more_than_its_errors_promise_by_the_excess():
     assert ratio > 1.15
 
 
-def test_bright_spectra_scatter_more_than_promised_faint_ones_less():
+def test_faint_spectra_scatter_less_than_promised_bright_ones_about_as_promised():
+    """The coadd leaves less noise per pixel than the inverse variance promises (faint,
+    noise-dominated spectra); bright ones add no unreported flat-field error (real BOSS
+    spectra at S/N > 15 scatter at most as promised), so neither exceeds the promise."""
     faint, bright = _source(snr_scale=0.3), _source(snr_scale=20.0)
     ratios = []
     for source in (faint, bright):
@@ -139,7 +142,9 @@ def test_bright_spectra_scatter_more_than_promised_faint_ones_less():
         batch, clean = source.read(index), source.model(index)
         good = batch.ivar > 0
         ratios.append(np.nanmean(np.where(good, (batch.flux - clean) ** 2 * batch.ivar, np.nan)))
-    assert ratios[0] < 1.0 < ratios[1]
+    kernel = sum(h**2 for h in observe.COADD_KERNEL) + sum(h**2 for h in observe.COADD_KERNEL[1:])
+    assert ratios[0] < 1.0 and ratios[1] < 1.0 + 0.1
+    assert ratios[1] == pytest.approx(kernel, rel=0.1)
 
 
 def test_blue_errors_exceed_red_ones_as_in_boss():
