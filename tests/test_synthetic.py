@@ -78,7 +78,11 @@ def test_noise_matches_ivar_and_rejected_pixels_have_no_weight() -> None:
     batch, model = source.read(idx), source.model(idx)
     good = batch.ivar > 0
     pull = (batch.flux - model)[good] * np.sqrt(batch.ivar[good])
-    assert abs(pull.std() - 1.0) < 0.03 and abs(pull.mean()) < 0.03
+    # the coadd kernel's variance, the blue end's excess: what the ivar leaves out
+    h0, h1, h2 = observe.COADD_KERNEL
+    excess = np.broadcast_to(observe.blue_excess(10 ** np.asarray(batch.loglam)), good.shape)
+    expected = np.sqrt((h0**2 + 2 * h1**2 + 2 * h2**2) * np.mean(excess[good] ** 2))
+    assert abs(pull.std() - expected) < 0.03 and abs(pull.mean()) < 0.03
     # NODATA / FULLREJECT pixels have no measurement; BRIGHTSKY is only a flag (as in BOSS)
     assert (batch.ivar[(batch.mask & observe.NO_MEASUREMENT) != 0] == 0).all()
     assert (batch.ivar[batch.mask == observe.BRIGHTSKY] > 0).all()
