@@ -55,6 +55,8 @@ def test_a_run_with_a_test_dataset_reports_validation_against_test_and_tau(toy_r
         assert row["test_accuracy"] == r["metrics"]["accuracy"]
         assert row["validation_accuracy"] == r["validation_metrics"]["accuracy"]
         assert row["gap"] == pytest.approx(row["validation_accuracy"] - row["test_accuracy"])
+        assert row["validation_macro_recall"] == r["validation_metrics"]["macro_recall"]
+        assert row["test_macro_recall"] == r["metrics"]["macro_recall"]
     val = [m["validation_accuracy"] for m in group["models"]]
     test = [m["test_accuracy"] for m in group["models"]]
     tau = group["kendall_tau"]
@@ -66,6 +68,7 @@ def test_a_run_with_a_test_dataset_reports_validation_against_test_and_tau(toy_r
     assert "## Validation against test" in md and "gap (val − test)" in md
     for m in group["models"]:
         assert f"| {m['model']} |" in md and f"{m['gap']:+.3f}" in md
+        assert f"{m['validation_macro_recall']:.3f} / {m['test_macro_recall']:.3f}" in md
     assert f"Kendall tau {tau:.3f} over 3 models, 95 % interval [{lo:.3f}, {hi:.3f}]" in md
     assert "Validation against test" in html and f"Kendall tau {tau:.3f}" in html
 

@@ -20,6 +20,7 @@ from bench.results.bins import EDGES
 from bench.results.objects import read_predictions
 from bench.results.report_md import (
     TRANSFER_HEAD,
+    TRANSFER_NOTE,
     paper_data_note,
     paper_row,
     split_heading,
@@ -97,8 +98,7 @@ def transfer_html(report: dict[str, Any]) -> str:
         return ""
     parts = [
         "<h2>Validation against test: how far the training data is from the test data</h2>",
-        "<p>Validation objects come from the training dataset, test objects from the other "
-        "dataset; a positive gap is what the training data's own figures overstate.</p>",
+        f"<p>{escape(TRANSFER_NOTE)}</p>",
     ]
     for group in section["groups"]:
         rows = [[escape(cell) for cell in row] for row in transfer_rows(group)]

@@ -168,6 +168,8 @@ def _model_row(r: dict[str, Any]) -> dict[str, Any]:
         "test_interval": (test.get("intervals") or {}).get("accuracy"),
         "n_test": r.get("n_test", sum(c["support"] for c in test["per_class"].values())),
         "gap": val["accuracy"] - test["accuracy"],
+        "validation_macro_recall": val.get("macro_recall"),
+        "test_macro_recall": test.get("macro_recall"),
     }
 
 
