@@ -331,3 +331,26 @@ def test_starbursts_are_the_star_forming_galaxies_with_halpha_ew_over_50() -> No
     assert len(ew["STARBURST"]) >= 10 and len(ew["SF"]) >= 10
     assert np.median(ew["STARBURST"]) > 50 > np.median(ew["SF"])
     assert min(ew["STARBURST"]) > 0.7 * 50  # measured within the line's wings
+
+
+def test_carbon_stars_are_a_small_share_with_swan_bands() -> None:
+    """CARBON_FRACTION of the stars are carbon stars: no TiO, the C2 Swan (0-0) band head
+    at 5165 A with the flux blueward of it well below the flux redward (the pipeline's
+    spEigenStar 'Carbon' template: 0.41)."""
+    from bench_plugins.synthetic import stars
+
+    n = 6000
+    source = make(n=n, seed=0, classes=["STAR"])
+    batch = source.read(np.arange(n))
+    carbon = np.flatnonzero(batch.meta["subclass"] == "CARBON")
+    expected = n * stars.CARBON_FRACTION * (1 - stars.WEIGHTS[-1] / stars.WEIGHTS.sum())
+    assert abs(len(carbon) - expected) < 4 * np.sqrt(expected)
+    model = source.model(carbon)
+    rest = np.power(10.0, batch.loglam)[None, :] / (1 + batch.redshift[carbon, None])
+    mean = lambda lo, hi: np.array(  # noqa: E731
+        [m[(r > lo) & (r < hi)].mean() for m, r in zip(model, rest, strict=True)]
+    )
+    ratio = mean(5100, 5160) / mean(5170, 5230)
+    assert (ratio < 0.8).all() and np.median(ratio) < 0.65
+    again = make(n=n, seed=0, classes=["STAR"]).read(carbon)
+    np.testing.assert_array_equal(again.flux, batch.flux[carbon])

@@ -1,6 +1,6 @@
-"""Stars O to M and white dwarfs: black-body continua shaped by line blanketing and the
-Balmer jump, absorption lines whose strength peaks at the temperature where their ion
-dominates, and TiO/CaH bands in M dwarfs."""
+"""Stars O to M, white dwarfs and carbon stars: black-body continua shaped by line
+blanketing and the Balmer jump, absorption lines whose strength peaks at the temperature
+where their ion dominates, TiO/CaH bands in M dwarfs, C2 and CN bands in carbon stars."""
 
 from __future__ import annotations
 
@@ -36,6 +36,18 @@ METALS = [
 BANDS = np.array([[4956, 0.4], [5168, 0.5], [5449, 0.6], [5848, 0.6], [6160, 0.8],
                   [6382, 0.4], [6653, 0.5], [6750, 0.4], [7055, 1.0], [7591, 0.7],
                   [8434, 0.4], [8860, 0.3]])  # fmt: skip
+
+
+# Carbon stars (C/O > 1: the oxygen is locked in CO, so C2 and CN bands replace TiO).
+# SDSS found about 1,200 of them among the ~460,000 stellar spectra of DR7 (Green 2013,
+# ApJ 765, 12: ~0.3 %), more among the faint, QSO-like colour targets of BOSS: 0.5 % of
+# the cool stars here (a draw of its own, u[:, 30]; the band depth from u[:, 31]).
+CARBON_FRACTION = 0.005
+CARBON_TEFF = (2600.0, 4500.0)
+# band heads (A) and relative depths: CN violet 3883, 4216; C2 Swan 4737 (1-0), 5165
+# (0-0), 5636 (0-1), 6191 (0-2); all degraded to the violet (absorption blueward of the head)
+CARBON_BANDS = np.array([[3883, 0.8], [4216, 0.6], [4737, 0.9], [5165, 1.0], [5636, 0.7],
+                         [6191, 0.4]])  # fmt: skip
 
 
 def strength(teff: np.ndarray, peak: float, below: float, above: float) -> np.ndarray:
@@ -101,13 +113,34 @@ def molecular_tau(rest_lam: np.ndarray, depth: np.ndarray) -> np.ndarray:
     return out
 
 
+def carbon_tau(rest_lam: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """C2 Swan and CN bands: a sharp head, absorption fading over ~120 A to the blue."""
+    out = np.zeros_like(rest_lam)
+    live = depth > 0
+    if not live.any():
+        return out
+    lam = rest_lam[live]
+    for head, rel in CARBON_BANDS:
+        x = head - lam
+        out[live] += (
+            rel
+            * np.where(x > 0, np.exp(-np.clip(x, 0, None) / 120.0), 0.0)
+            * (1.0 / (1.0 + np.exp(np.clip(-x / 2.0, -50, 50))))
+        )
+    out[live] *= depth[live, None]
+    return out
+
+
 def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, dict]:
     """Star spectra (arbitrary units) for uniforms ``u`` (B, K); returns flux and meta."""
     kind = np.searchsorted(np.cumsum(WEIGHTS) / WEIGHTS.sum(), u[:, 0])
     lo = np.array([TEFF[s][0] for s in SUBCLASSES])[kind]
     hi = np.array([TEFF[s][1] for s in SUBCLASSES])[kind]
-    teff = np.exp(np.log(lo) + u[:, 1] * (np.log(hi) - np.log(lo)))
     wd = kind == SUBCLASSES.index("WD")
+    carbon = (u[:, 30] < CARBON_FRACTION) & ~wd
+    lo = np.where(carbon, CARBON_TEFF[0], lo)
+    hi = np.where(carbon, CARBON_TEFF[1], hi)
+    teff = np.exp(np.log(lo) + u[:, 1] * (np.log(hi) - np.log(lo)))
     wd_type = np.where(u[:, 4] < 0.75, "DA", np.where(u[:, 4] < 0.9, "DC", "DB"))
     metals = np.where(wd, 0.0, 0.5 + 0.8 * u[:, 3])
     balmer_scale = np.where(wd, np.where(wd_type == "DA", 1.6, 0.0), 1.0)
@@ -123,9 +156,11 @@ def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray,
         he = np.array([4027.3, 4472.7, 4923.3, 5017.1, 5877.3, 6680.0])
         amp = np.full((int(db.sum()), len(he)), 0.6)
         t[db] += profiles(loglam, z[db], he, np.full_like(amp, 1500.0), amp)
-    m_depth = np.clip((3950.0 - teff) / 700.0, 0.0, 1.6) * np.where(wd, 0.0, 1.0)
+    m_depth = np.clip((3950.0 - teff) / 700.0, 0.0, 1.6) * np.where(wd | carbon, 0.0, 1.0)
     t += molecular_tau(rest_lam, m_depth)
+    t += carbon_tau(rest_lam, np.where(carbon, 0.6 + 0.9 * u[:, 31], 0.0))
     subclass = np.where(wd, "WD" + wd_type, np.array(SUBCLASSES, dtype=object)[kind])
+    subclass = np.where(carbon, "CARBON", subclass)
     band = np.full(len(z), 6200.0)
     flux = scale_to(flux * np.exp(-t), loglam, band, ab_flux(16.5 + 5.5 * u[:, 2], band))
     return flux, {"subclass": subclass.astype(object), "teff": teff}
