@@ -354,3 +354,29 @@ def test_carbon_stars_are_a_small_share_with_swan_bands() -> None:
     assert (ratio < 0.8).all() and np.median(ratio) < 0.65
     again = make(n=n, seed=0, classes=["STAR"]).read(carbon)
     np.testing.assert_array_equal(again.flux, batch.flux[carbon])
+
+
+def test_cool_stars_have_the_blanketing_forests_pixel_structure() -> None:
+    """Noiseless G/K stars at rest: relative structure about a 15-pixel running median at
+    3800-5800 A near the FOREST_RMS level of their Teff (in quadrature with the listed
+    lines); white dwarfs none of it."""
+    from bench_plugins.synthetic import stars
+    from bench_plugins.synthetic.realism_features import _running_median
+
+    loglam = np.asarray(boss_grid(), np.float64)
+    u = np.random.default_rng(3).random((300, 40))
+    flux, meta = stars.stars(loglam, np.zeros(300), u)
+    lam = 10**loglam
+    sel = (lam > 3800) & (lam < 5800)
+
+    def rms(row: np.ndarray) -> float:
+        x = row[sel].astype(np.float64)
+        m = _running_median(x, 15)
+        return float(np.sqrt(np.mean(((x - m) / m) ** 2)))
+
+    cool = np.flatnonzero(np.isin(meta["subclass"], ["G", "K"]))
+    level = np.interp(meta["teff"][cool], stars.FOREST_RMS[:, 0], stars.FOREST_RMS[:, 1])
+    ratio = np.array([rms(flux[i]) for i in cool]) / level
+    assert len(cool) > 30 and 0.8 < np.median(ratio) < 1.6
+    wd = np.flatnonzero(np.char.startswith(meta["subclass"].astype(str), "WD"))
+    assert max(rms(flux[i]) for i in wd) < 0.01

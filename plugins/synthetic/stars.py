@@ -4,9 +4,11 @@ where their ion dominates, TiO/CaH bands in M dwarfs, C2 and CN bands in carbon 
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
-from bench_plugins.synthetic.lines import broaden, profiles
+from bench_plugins.synthetic.lines import PIX_KMS, broaden, profiles
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
 HC_K = 1.4388e8  # h c / k in Angstrom Kelvin
@@ -48,6 +50,39 @@ CARBON_TEFF = (2600.0, 4500.0)
 # (0-0), 5636 (0-1), 6191 (0-2); all degraded to the violet (absorption blueward of the head)
 CARBON_BANDS = np.array([[3883, 0.8], [4216, 0.6], [4737, 0.9], [5165, 1.0], [5636, 0.7],
                          [6191, 0.4]])  # fmt: skip
+
+
+# The blanketing forest: thousands of weak metal lines (Fe I, Ti I, Cr I, CH, CN...) too
+# many to list, drawn once (a fixed list, the same for every star): denser and deeper in
+# the blue. Its depth per star is set so the pixel-scale structure (rms about a 15-pixel
+# running median at BOSS resolution, 3800-5800 A) of the synthetic stars matches that of
+# the pipeline's spEigenStar-55734 templates of each type, their own noise floor (the O
+# templates' 0.02) and the listed lines' share taken out in quadrature: A 0.036, F 0.052,
+# G 0.063, K 0.087, M 0.095 (nodes in Teff, K; none for O/B stars and white dwarfs).
+FOREST_RMS = np.array([[2800, 0.095], [4500, 0.087], [5600, 0.063], [6700, 0.052],
+                       [8700, 0.036], [11000, 0.0]])  # fmt: skip
+FOREST_LINES = 6000
+
+
+@cache
+def blanketing_forest() -> tuple[np.ndarray, np.ndarray]:
+    """(log10 rest wavelength grid, optical depth) of the weak-line forest, scaled so its
+    relative structure about a 15-pixel running median is 1 (rms) at 3800-5800 A."""
+    rng = np.random.default_rng(4226)
+    step = 0.25e-4  # a quarter of a BOSS pixel
+    grid = np.arange(np.log10(3300.0), np.log10(11000.0), step)
+    inv = rng.uniform(1 / 11000.0, 1 / 3300.0, FOREST_LINES)  # density ~ lambda^-2
+    depth = rng.lognormal(0.0, 1.0, FOREST_LINES) * (4500.0 * inv) ** 1.5
+    tau = np.bincount(np.rint((np.log10(1 / inv) - grid[0]) / step).astype(int), depth, len(grid))
+    sigma = float(broaden(5.0)) / PIX_KMS * 4  # in quarter pixels
+    x = np.arange(-int(5 * sigma), int(5 * sigma) + 1)
+    tau = np.convolve(tau, np.exp(-0.5 * (x / sigma) ** 2), mode="same")
+    boss = grid[::4]
+    sel = (boss > np.log10(3800.0)) & (boss < np.log10(5800.0))
+    coarse = tau[::4][sel]
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(coarse, 7, mode="edge"), 15)
+    rms = np.sqrt(np.mean((coarse - np.median(windows, axis=1)) ** 2))
+    return grid, (tau / rms).astype(np.float32)
 
 
 def strength(teff: np.ndarray, peak: float, below: float, above: float) -> np.ndarray:
@@ -159,6 +194,10 @@ def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray,
     m_depth = np.clip((3950.0 - teff) / 700.0, 0.0, 1.6) * np.where(wd | carbon, 0.0, 1.0)
     t += molecular_tau(rest_lam, m_depth)
     t += carbon_tau(rest_lam, np.where(carbon, 0.6 + 0.9 * u[:, 31], 0.0))
+    grid, forest = blanketing_forest()
+    level = np.interp(teff, FOREST_RMS[:, 0], FOREST_RMS[:, 1]) * metals / 0.9
+    for row in np.flatnonzero(level > 0):
+        t[row] += level[row] * np.interp(np.log10(rest_lam[row]), grid, forest)
     subclass = np.where(wd, "WD" + wd_type, np.array(SUBCLASSES, dtype=object)[kind])
     subclass = np.where(carbon, "CARBON", subclass)
     band = np.full(len(z), 6200.0)
