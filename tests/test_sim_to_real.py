@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import textwrap
+import tomllib
+from pathlib import Path
+from types import ModuleType
 
 from bench.cli import main
+from bench.config.overrides import parse_override
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESET = ROOT / "presets" / "sim_to_real.toml"
+PERF = ROOT / "tests" / "perf" / "sim_to_real.py"
 
 
 def test_sim_to_real_names_the_real_test_set_and_bins_its_snr(shared_data, tmp_path):
@@ -48,3 +57,39 @@ def test_sim_to_real_names_the_real_test_set_and_bins_its_snr(shared_data, tmp_p
     mag_bins = result["metrics"]["bins"]["magnitude"]
     assert 0 < sum(b["n"] for b in mag_bins) <= result["n_test"]
     assert "against magnitude" in md
+
+
+def perf_driver() -> ModuleType:
+    """tests/perf/sim_to_real.py as a module."""
+    spec = importlib.util.spec_from_file_location("perf_sim_to_real", PERF)
+    assert spec is not None and spec.loader is not None
+    perf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(perf)
+    return perf
+
+
+def test_sim_to_real_preset_is_valid(shared_data, capsys):
+    assert main(["validate", str(PRESET)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_perf_driver_sets_each_preset_model_as_toml_bench_reads_back():
+    """tests/perf/sim_to_real.py trains one model at a time with
+    ``--set models=[<table>]``: the inline TOML it writes must parse to the same table."""
+    perf = perf_driver()
+    for model in tomllib.loads(PRESET.read_text())["models"]:
+        _, value = parse_override("models=" + perf.toml_value([model]))
+        assert value == [model]
+    odd = {"name": 'a "quoted" name', "flag": False, "x": 0.25, "items": [1, 2], "sub": {"k": "v"}}
+    assert parse_override("models=" + perf.toml_value([odd]))[1] == [odd]
+
+
+def test_perf_driver_recall_counts_each_true_class():
+    perf = perf_driver()
+    pairs = [("STAR", "STAR"), ("STAR", "QSO"), ("QSO", "QSO"), ("GALAXY", "STAR")]
+    scores = perf.per_class(pairs, ["STAR", "GALAXY", "QSO"])
+    assert scores["n"] == 4 and scores["accuracy"] == 0.5
+    assert scores["STAR"] == {"n": 2, "recall": 0.5}
+    assert scores["GALAXY"] == {"n": 1, "recall": 0.0}
+    assert scores["QSO"] == {"n": 1, "recall": 1.0}
+    assert perf.per_class([], ["STAR"])["STAR"] == {"n": 0, "recall": None}
