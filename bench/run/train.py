@@ -276,9 +276,10 @@ def _on_validation(
         return {}, {}
     from bench.results.transfer import validation_arrays, validation_metrics
 
-    feed, classes = trainee.validation, task.config.classes
+    feed, classes, t0 = trainee.validation, task.config.classes, time.perf_counter()
     proba = np.asarray(trainee.model.predict_proba(feed), dtype=np.float64)
     figures = validation_metrics(feed.y, proba, classes, cell.seed)
+    figures["predict_s"] = round(time.perf_counter() - t0, 3)  # what the table costs
     return {"validation_metrics": figures}, validation_arrays(
         feed.source.ids[feed.index], feed.y, proba
     )
