@@ -103,12 +103,13 @@ FLAT_ERROR = 0.0
 # instrument property): 7.8 per spectrum (in 4.5 runs, variance 11.6 runs: some exposures
 # reject far more than others). They sit at the sky lines the sky subtraction rejects:
 # the core of [O I] 5577 (1.9 pixels per spectrum, its central pixels in about half of
-# the spectra, [O I] 6300 almost never) and the bright OH lines beyond 8000 A (4.4), plus
-# scattered pixels elsewhere (1.5: cosmic rays, bad pixels). A pixel is rejected with
+# the spectra, [O I] 6300 almost never) and the bright OH lines beyond 8000 A (3.4 in
+# short runs), runs of 5 or more pixels (1.7: the bad columns below) and scattered short
+# runs elsewhere (0.9: cosmic rays, bad pixels). A pixel is rejected with
 # probability (sky line / SKY_REJECT_LEVEL)**3 (optical, OH; at most 0.9) plus
 # STRAY_REJECT, times a lognormal factor per spectrum (sigma REJECT_SPREAD, mean 1).
 SKY_REJECT_LEVEL = (115.0, 425.0)
-STRAY_REJECT = 5e-4
+STRAY_REJECT = 2e-4
 REJECT_SPREAD = 0.55
 
 
