@@ -128,9 +128,12 @@ def train(
     return run_dir, wall, cpu
 
 
-def scored_run(run_dir: Path, n_synthetic: int) -> dict[str, dict[str, Any]]:
+def scored_run(
+    run_dir: Path, n_synthetic: int, labels: Sequence[str] = ()
+) -> dict[str, dict[str, Any]]:
     """Per cell of a finished run: its timings, synthetic validation accuracy, its test
-    set, every real folder (``bench predict``) and ``n_synthetic`` fresh synthetic spectra."""
+    set, every real folder (``bench predict``) and ``n_synthetic`` fresh synthetic spectra;
+    only the models of ``labels`` when given."""
     report = json.loads((run_dir / "report.json").read_text())
     config = report["config"]
     classes = config["benchmark"]["classes"]
@@ -138,6 +141,8 @@ def scored_run(run_dir: Path, n_synthetic: int) -> dict[str, dict[str, Any]]:
     tested = {Path(p).resolve() for p in (test.get("params") or {}).get("path", [])}
     out = {}
     for result in report["results"]:
+        if labels and result["cell"]["model"] not in labels:
+            continue
         cell = run_dir / result["path"]
         history = result.get("history") or {}
         test_figures = test_set_figures(cell, classes)
@@ -217,7 +222,7 @@ def main() -> None:
     models = [m for m in raw["models"] if not chosen or m.get("label", m["name"]) in chosen]
     results: dict[str, Any] = {}
     if args.existing:
-        results = scored_run(args.existing, args.synthetic_test)
+        results = scored_run(args.existing, args.synthetic_test, chosen)
         for label, figures in results.items():
             show(label, figures, classes)
     for model in [] if args.existing else models:
