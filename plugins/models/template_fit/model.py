@@ -27,9 +27,10 @@ buys a faint star no line freedom. Where no broad line falls on good pixels noth
 changes.
 
 A class's score is its best chi-square, plus a penalty per free parameter of its fit with
-``complexity_penalty`` (:mod:`.criterion`: by default aic, 2 per parameter: a faint star,
-one template and 5 polynomials, is no longer a coin toss against a galaxy or quasar fit
-of 7 parameters that gains < 2 from its extra freedom); class probabilities are ``softmax(-(score - min score) / (2 T))``, the
+``complexity_penalty`` (:mod:`.criterion`; by default rchi2, the SDSS pipeline's reduced
+chi-square chi2 / (n_good - k) in chi-square units: about 1 per parameter, so a faint star,
+one template and 5 polynomials, is not lost to a galaxy or quasar fit of 7 parameters
+that gains less than its extra freedom buys on noise); class probabilities are ``softmax(-(score - min score) / (2 T))``, the
 temperature ``T >= 1`` calibrated on (a sample of) the training split by minimising the
 log-loss. The fit itself needs no training data:
 the predicted class never depends on the training split.

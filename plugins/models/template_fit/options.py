@@ -45,7 +45,7 @@ OPTIONS = (
     Option(
         "complexity_penalty",
         str,
-        "aic",
+        "rchi2",
         "classes ranked by chi2 plus a penalty per free parameter of each fit: none, aic (2),"
         " bic (ln n_good) or rchi2 (the pipeline's chi2 / (n_good - k))",
         choices=PENALTIES,
