@@ -1,8 +1,12 @@
 """Observing a noiseless spectrum with BOSS: throughput falling at both ends and at the
 dichroic, night-sky continuum and lines (Hg, Na, [O I] 5577/6300/6364, the red OH
-forest), sky-subtraction residuals, spectrophotometric wiggles, noise from source and
-sky, and masked pixels with SDSS and_mask bits (NODATA and FULLREJECT pixels have no
-measurement; BRIGHTSKY is a flag, as in BOSS: those pixels keep their inverse variance)."""
+forest) whose colour changes from night to night, sky-subtraction residuals that scale
+with the sky's noise, spectrophotometric wiggles, noise from source and sky (coadd-
+correlated, a per-spectrum error-scale spread, more than reported at the blue end), and
+masked pixels with SDSS and_mask bits (NODATA and FULLREJECT pixels have no measurement:
+the ends, bad columns, rejected sky-line cores and stray pixels; BRIGHTSKY is a flag, as
+in BOSS: those pixels keep their inverse variance). The constants are fitted on the real
+spectra of ../shared/data, all classes pooled (tests/perf/bench_realism_noise.py)."""
 
 from __future__ import annotations
 
