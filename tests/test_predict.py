@@ -42,7 +42,10 @@ def test_predict_applies_the_cell_to_files(toy_registry, tmp_path, capsys):
     assert code == 1  # one unreadable file
     with open(tmp_path / "p.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["path", "id", "true", "predicted", "p_STAR", "p_GALAXY", "p_QSO"]
+    head = ["path", "id", "true", "predicted", "p_STAR", "p_GALAXY", "p_QSO", "zwarning"]
+    assert list(rows[0]) == head
+    # the files are read onto the cell's toy grid, 0.02 dex: LITTLE_COVERAGE for every model
+    assert {r["zwarning"] for r in rows} == {"2"}
     assert [r["predicted"] for r in rows] == list(toy.CLASSES)
     assert [r["true"] for r in rows] == list(toy.CLASSES)  # the class the files carry
     for r in rows:

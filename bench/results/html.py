@@ -21,12 +21,15 @@ from bench.results.objects import read_predictions
 from bench.results.report_md import (
     TRANSFER_HEAD,
     TRANSFER_NOTE,
+    WARNING_HEAD,
+    WARNING_NOTE,
     paper_data_note,
     paper_row,
     split_heading,
     transfer_heading,
     transfer_rows,
     validation_fraction,
+    warning_rows,
 )
 from bench.store.files import atomic_write_text
 from bench.store.rundir import RunDir, mistakes_of, predictions_of
@@ -106,6 +109,16 @@ def transfer_html(report: dict[str, Any]) -> str:
         parts.append(_table([escape(h) for h in TRANSFER_HEAD], rows))
         parts.append(f"<p>{escape(tau_text(group))}</p>")
     return "".join(parts)
+
+
+def warning_html(report: dict[str, Any]) -> str:
+    """The warning flag per model: accuracy on the flagged and the clean test objects."""
+    rows = [[escape(cell) for cell in row] for row in warning_rows(report)]
+    if not rows:
+        return ""
+    return f"<h2>Objects flagged as uncertain</h2><p>{escape(WARNING_NOTE)}</p>" + _table(
+        [escape(h) for h in WARNING_HEAD], rows
+    )
 
 
 def figures(report: dict[str, Any], root: Path | None = None) -> str:
@@ -190,7 +203,7 @@ def render_html(report: dict[str, Any], root: Path | None = None) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(f'Benchmark report: {name}')}</title><style>{STYLE}</style></head><body>"
         f"<h1>{escape(f'Benchmark report: {name}')}</h1><p>{escape(meta)}</p>"
-        f"<h2>Results</h2>{results_table(report)}{transfer_html(report)}"
+        f"<h2>Results</h2>{results_table(report)}{transfer_html(report)}{warning_html(report)}"
         f"<h2>Figures</h2>{figures(report, root)}{paper_section(report)}</body></html>\n"
     )
 

@@ -259,6 +259,52 @@ def coverage_table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+WARNING_HEAD = [
+    "cell",
+    "flagged (of n)",
+    "accuracy flagged [95 % CI]",
+    "accuracy clean [95 % CI]",
+    "bits",
+]
+WARNING_NOTE = (
+    "The zwarning column of predictions.csv (the SDSS pipeline's ZWARNING bits): for every "
+    "model LITTLE_COVERAGE and NODATA from the spectrum itself, OR'ed with the model's own "
+    "(template_fit: SMALL_DELTA_CHI2 where the runner-up class is a coin toss away, ...). "
+    "A flag worth having marks objects the model gets wrong more often."
+)
+
+
+def warning_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per final cell with a ``warnings`` summary: flagged count, accuracy on the flagged
+    and the clean objects, counts per bit."""
+    rows = []
+    for r in final_cells(report["results"]):
+        w = r["metrics"].get("warnings")
+        if not w:
+            continue
+        flagged, clean = w["flagged"], w["clean"]
+        bits = ", ".join(f"{name} {count}" for name, count in w["bits"].items()) or "–"
+        rows.append(
+            [
+                r["cell"]["id"],
+                f"{flagged['n']} of {flagged['n'] + clean['n']}",
+                _ci(flagged["accuracy"], flagged["interval"]) or "–",
+                _ci(clean["accuracy"], clean["interval"]) or "–",
+                bits,
+            ]
+        )
+    return rows
+
+
+def warning_table(report: dict[str, Any]) -> list[str]:
+    """The warning flag's table, when any cell has one."""
+    rows = warning_rows(report)
+    if not rows:
+        return []
+    lines = ["", "## Objects flagged as uncertain", "", WARNING_NOTE, "", _row(WARNING_HEAD)]
+    return lines + ["|" + "---|" * len(WARNING_HEAD), *(_row(row) for row in rows)]
+
+
 KINDS = (("redshift", "redshift"), ("snr", "S/N"), ("magnitude", "magnitude"))
 
 
@@ -370,6 +416,7 @@ def markdown(report: dict[str, Any]) -> str:
         *transfer_lines(report),
         *seeds_table(report),
         *coverage_table(report),
+        *warning_table(report),
         *bins_tables(report),
         *paper_lines(report),
     ]

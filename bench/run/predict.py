@@ -165,14 +165,18 @@ def _relabel(batch: Any, truth: Labels) -> int:
 def _apply(
     model: Model, feed: Feed, classes: list[str], where: Path
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The model's probabilities and per-object facts; a plugin's exception (say, a model
-    trained on other classes than the cell names) is one line naming the cell."""
+    """The model's probabilities and per-object facts (``zwarning``: the core's data bits
+    OR'ed with the model's); a plugin's exception (say, a model trained on other classes
+    than the cell names) is one line naming the cell."""
+    from bench.results import flags
     from bench.results.objects import model_facts
 
     try:
         proba = np.asarray(model.predict_proba(feed))
         _check_width(proba, len(feed.index), classes, where)
-        return proba, model_facts(model, feed, classes)
+        facts = model_facts(model, feed, classes)
+        data = flags.data_flags(feed.source, feed.index)
+        return proba, facts | {"zwarning": flags.combined(data, facts.get("zwarning"))}
     except BenchError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the plugin raises, one line

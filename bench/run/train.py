@@ -14,6 +14,7 @@ import numpy as np
 from bench.feed import Feed, Pipeline
 from bench.interfaces import Model
 from bench.plugins.registry import Registry
+from bench.results import flags
 from bench.results.metrics import compute_metrics
 from bench.results.objects import fact_text, model_facts, object_facts, top_mistakes
 from bench.run.events import Events, epoch_text, first_fit_stage
@@ -37,6 +38,7 @@ class Trainee:
     test_source: SpectrumSource
     validation: Feed | None = None
     test_properties: dict[str, np.ndarray] | None = None  # per-object S/N, magnitude
+    test_flags: np.ndarray | None = None  # the core's zwarning bits of the test spectra
     history: dict[str, list[float]] = field(default_factory=dict)
     fit_s: float = 0.0
     done_epochs: int = 0
@@ -230,7 +232,7 @@ def _evaluate_and_write(
         "cell": {**asdict(cell), "id": cell.id},
         "status": "ok",
         "history": {k: list(v) for k, v in trainee.history.items()},
-        "metrics": metrics,
+        "metrics": metrics | {"warnings": flags.summary(trainee.test.y, proba, facts["zwarning"])},
         "timings": _timings(trainee, predict_s),
         "n_train": len(task.split.train),
         "n_validation": len(task.split.validation),
@@ -288,14 +290,18 @@ def _on_validation(
 def _facts(
     trainee: Trainee, test_index: np.ndarray, properties: dict[str, np.ndarray], classes: list[str]
 ) -> dict[str, np.ndarray]:
-    """What predictions.csv adds per object: the source's facts, its S/N and magnitude, and
-    the model's own columns (:func:`bench.results.objects.model_facts`: ``z_<CLASS>``...)."""
+    """What predictions.csv adds per object: the source's facts, its S/N and magnitude,
+    the model's own columns (:func:`bench.results.objects.model_facts`: ``z_<CLASS>``...)
+    and ``zwarning``: the core's data bits OR'ed with the model's (:mod:`bench.results.flags`)."""
     facts = object_facts(trainee.test_source, test_index)
     for name in ("snr", "magnitude"):
         if name not in facts and np.isfinite(properties[name]).any():
             facts[name] = properties[name]
     for name, values in model_facts(trainee.model, trainee.test, classes).items():
         facts.setdefault(name, values)
+    if trainee.test_flags is None:  # read once per training run
+        trainee.test_flags = flags.data_flags(trainee.test_source, test_index)
+    facts["zwarning"] = flags.combined(trainee.test_flags, facts.get("zwarning"))
     return facts
 
 
