@@ -136,26 +136,10 @@ def _fit_classes(
             star = g_best.astype(np.int64)
         if label == "QSO":
             high = _best_above(res, offset, step, s_lo, settings.qso_host_z)
-    host_hi = min(settings.qso_host_z, settings.qso_z[1])
-    if host_hi > settings.qso_z[0]:
-        # low-z quasars and Seyferts: quasar + host-galaxy eigen-spectra at one redshift.
-        # Only spectra whose best fit is a star or a low-z galaxy or quasar can change
-        # (numpy; jax keeps the batch shape and its compiled scan)
-        best = chi2.argmin(axis=1)
-        low = (best == 0) | (zbest[np.arange(n), best] < host_hi + 0.05)
-        rows = np.arange(n) if settings.backend == "jax" else np.flatnonzero(low)
-        if len(rows):
-            both = with_host(templates["QSO"].on_step(step), templates["GALAXY"].on_step(step))
-            h_chi2, h_z, _, h_err = _scan_class(
-                scan, cast, both, (settings.qso_z[0], host_hi), loglam0, step,
-                flux[rows], weight[rows], polys[settings.n_poly], settings,
-            )  # fmt: skip
-            h_chi2 = h_chi2 * (1.0 + settings.host_margin)
-            better = h_chi2 < chi2[rows, 2]
-            chi2[rows[better], 2], zbest[rows[better], 2] = h_chi2[better], h_z[better]
-            zerr[rows[better], 2] = h_err[better]
-            n_params[rows[better], 2] = both.flux.shape[1] + settings.n_poly
-            host[rows[better]] = True
+    _host_refit(
+        (scan, cast), templates, settings, (loglam0, step, flux, weight),
+        polys[settings.n_poly], (chi2, zbest, zerr, n_params, host),
+    )  # fmt: skip
     n_good = (weight > 0).sum(axis=1)
     from threadpoolctl import threadpool_limits
 
@@ -179,6 +163,43 @@ def _fit_classes(
     return {"chi2": chi2, "z": zbest, "z_err": zerr, "n_params": n_params,
             "outliers": outliers, "negative": negative, "star": star, "n_good": n_good,
             "coverage": n_good * step}  # fmt: skip
+
+
+def _host_refit(
+    scanner: tuple[Any, Any],
+    templates: Mapping[str, ClassTemplates],
+    settings: FitSettings,
+    data: tuple[float, float, np.ndarray, np.ndarray],
+    poly: np.ndarray,
+    fits: tuple[np.ndarray, ...],
+) -> None:
+    """Low-z quasars and Seyferts: quasar + host-galaxy eigen-spectra at one redshift,
+    written into ``fits`` (chi2, zbest, zerr, n_params, host) where it beats the quasar fit
+    by ``host_margin``. Only spectra whose best fit is a star or a low-z galaxy or quasar
+    can change (numpy; jax keeps the batch shape and its compiled scan)."""
+    scan, cast = scanner
+    loglam0, step, flux, weight = data
+    chi2, zbest, zerr, n_params, host = fits
+    n = len(flux)
+    host_hi = min(settings.qso_host_z, settings.qso_z[1])
+    if host_hi <= settings.qso_z[0]:
+        return
+    best = chi2.argmin(axis=1)
+    low = (best == 0) | (zbest[np.arange(n), best] < host_hi + 0.05)
+    rows = np.arange(n) if settings.backend == "jax" else np.flatnonzero(low)
+    if not len(rows):
+        return
+    both = with_host(templates["QSO"].on_step(step), templates["GALAXY"].on_step(step))
+    h_chi2, h_z, _, h_err = _scan_class(
+        scan, cast, both, (settings.qso_z[0], host_hi), loglam0, step,
+        flux[rows], weight[rows], poly, settings,
+    )  # fmt: skip
+    h_chi2 = h_chi2 * (1.0 + settings.host_margin)
+    better = h_chi2 < chi2[rows, 2]
+    chi2[rows[better], 2], zbest[rows[better], 2] = h_chi2[better], h_z[better]
+    zerr[rows[better], 2] = h_err[better]
+    n_params[rows[better], 2] = both.flux.shape[1] + settings.n_poly
+    host[rows[better]] = True
 
 
 def _scanner(settings: FitSettings) -> tuple[Any, Any]:
