@@ -213,6 +213,12 @@ def observe(
     inv_t = (1.0 / throughput(lam)).astype(f32)
     # read noise: a floor in counts, so larger in flux units where the throughput is low
     sigma = np.sqrt(depth * (np.maximum(model, 0.0) * inv_t + sky_var) + f32(0.004) * inv_t**2)
+    return out, sigma, instrument_mask(u, lines, b, p)
+
+
+def instrument_mask(u: np.ndarray, lines: np.ndarray, b: int, p: int) -> np.ndarray:
+    """The and_mask (B, P) of the instrument: no data at the ends, BRIGHTSKY at bright sky
+    lines in half the spectra, and bad columns (FULLREJECT); ``u`` (B, K) uniforms."""
     mask = np.zeros((b, p), np.int32)
     pix = np.arange(p)
     # no data at the ends: a few pixels in the blue, 18-36 in the red: the real BOSS
@@ -232,4 +238,4 @@ def observe(
             & (pix < (first + length)[:, None])
         )
         mask |= np.where(seg, FULLREJECT, 0).astype(np.int32)
-    return out, sigma, mask
+    return mask
