@@ -172,12 +172,17 @@ def scored_run(
             figures["real"][folder] = scored_predictions(predictions, classes)
         if n_synthetic:
             dataset = config["datasets"][0]["params"]
-            figures["synthetic_test"] = synthetic_scores(cell, dataset, n_synthetic)
+            try:
+                figures["synthetic_test"] = synthetic_scores(cell, dataset, n_synthetic)
+            except Exception as exc:  # noqa: BLE001 - a model's failure is a figure, not the end
+                figures["synthetic_test"] = {"error": f"{type(exc).__name__}: {exc}"}
         out[str(result["cell"]["model"])] = figures
     return out
 
 
 def line(name: str, figures: Mapping[str, Any], classes: Sequence[str]) -> str:
+    if "error" in figures:
+        return f"    {name:22s} failed: {figures['error']}"
     if figures["accuracy"] is None:
         return f"    {name:22s} no labelled spectra"
     recall = " ".join(
