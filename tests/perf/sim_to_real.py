@@ -2,22 +2,21 @@
 
 Run: .venv/bin/python tests/perf/sim_to_real.py [--preset presets/sim_to_real.toml]
      [--models cnn1d,mnist_cnn] [--set KEY=VALUE ...] [--synthetic-test N] [--out DIR]
+     [--existing RUN_DIR]
 
 Each model of the preset is trained by its own ``bench run`` (the preset with
 ``models = [that model]`` and the ``--set`` overrides), in a child process, so its wall
 and CPU seconds (user + system, every thread) are its own; the sum over the models is the
 preset's cost plus one start-up per model. The trained cell is then scored with
-``bench predict`` on every real folder (default: ../shared/data/sdss and sdss_extra,
-labels from their labels.csv; a folder that is absent is skipped).
+``bench predict`` on every real folder (../shared/data/sdss and sdss_extra, labels from
+their labels.csv; an absent folder is skipped) and, with ``--synthetic-test N``, on N
+spectra of the training generator with the next seed (same instrument options, never
+trained on): the figures to choose a configuration by, the real folders being a handful
+of objects, mostly quasars. ``--existing`` scores the cells of a finished run instead.
 
-``--synthetic-test N`` replaces the preset's test set with N synthetic spectra of the
-next seed and the same instrument options: the synthetic test figures to choose a
-configuration by (the real folders are a handful of objects, mostly quasars). Without
-it the preset's own test set (the real sdss folder) is the run's test set.
-
-Prints per model: wall / CPU seconds of the run (and of fit and predict inside it),
-synthetic validation accuracy, and accuracy with per-class recall (and counts) on each
-test set; then one line of JSON.
+Prints per model: wall / CPU seconds of its run (and fit / predict wall inside it),
+synthetic validation accuracy, accuracy and per-class recall (with counts) on each set;
+then one line of JSON (with the commit it ran on).
 """
 
 from __future__ import annotations
