@@ -96,7 +96,9 @@ def test_cell_directory_has_predictions_and_what_predict_needs(toy_registry, tmp
     assert list(rows[0]) == [
         *("id", "true", "predicted", "p_STAR", "p_GALAXY", "p_QSO"),
         *("redshift", "snr"),  # what the toy source knows of each object
+        "zwarning",  # every model's warning flag (toy spectra span 0.02 dex: LITTLE_COVERAGE)
     ]
+    assert {r["zwarning"] for r in rows} == {"2"}
     assert set(cfg["input_range"]) >= {"median_snr", "flux_scale", "percentiles", "n"}
     correct = sum(r["true"] == r["predicted"] for r in rows) / len(rows)
     assert correct == pytest.approx(cell["metrics"]["accuracy"])
