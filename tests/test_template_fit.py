@@ -539,3 +539,29 @@ def test_an_ambiguous_spectrum_is_flagged_and_a_clean_one_is_not() -> None:
     assert (flags[2:4] & 4).all()  # SMALL_DELTA_CHI2
     assert (facts["delta_chi2"][2:4] < 0.01 * len(batch.loglam)).all()
     assert flags[4] == 512  # NODATA
+
+
+def test_a_line_off_the_grid_is_no_column_and_never_a_singular_solve():
+    """A line whose centre lies past the grid's end is a row of exact zeros, and a column
+    whose weight is a rounding error beside the others' (a far tail on one pixel) is left
+    out of the bounded solve: a bright F star of the sim-to-real preset raised
+    LinAlgError: Singular matrix before."""
+    from bench_plugins.models.template_fit.emission import (
+        NARROW_LINES,
+        bounded_chi2,
+        line_basis,
+    )
+
+    loglam = boss_grid()
+    far = line_basis(loglam, 0.7, NARROW_LINES, (100.0,))  # H-alpha at 11,160 A: off the grid
+    assert (far[-3:] == 0.0).all() and far.any()
+    rng = np.random.default_rng(0)
+    basis = np.vstack([rng.normal(size=(3, 200)), np.full((2, 200), 1e-22)])
+    weight = np.full(200, 50.0)
+    truth = np.array([2.0, -1.0, 0.5, 0.0, 0.0])
+    flux = truth @ basis + rng.normal(scale=weight**-0.5)
+    mat, y = (basis * weight) @ basis.T, (basis * weight) @ flux
+    lower = np.array([-np.inf, -np.inf, -np.inf, 0.0, 0.0])
+    chi2, coef = bounded_chi2(mat, y, float(weight @ flux**2), lower)
+    assert np.isfinite(chi2) and (coef[3:] == 0.0).all()
+    assert coef[:3] == pytest.approx(truth[:3], abs=0.05)

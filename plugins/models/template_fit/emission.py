@@ -68,7 +68,8 @@ def line_basis(
             row = np.zeros(len(loglam))
             for wave, ratio in zip(waves, ratios, strict=True):
                 x = (loglam - np.log10(wave * (1.0 + z))) / s
-                row += ratio * np.exp(-0.5 * np.minimum(x * x, 100.0))
+                # exactly 0 beyond 10 sigma: a line off the grid is a column of zeros
+                row += ratio * np.where(x * x < 100.0, np.exp(-0.5 * np.minimum(x * x, 100.0)), 0.0)
             rows.append(row)
     return np.array(rows)
 
@@ -88,15 +89,19 @@ def bounded_chi2(
     and ``f2 = f^T W f``, coefficients >= ``lower`` (M,) (-inf: free). With ``mat = L L^T``
     (Cholesky), ``|A x - f|^2 = |L^T x - c|^2 + f2 - c^T c`` for ``L c = y``: a bounded
     solve of M unknowns in M equations."""
+    from scipy.linalg import solve_triangular
     from scipy.optimize import lsq_linear
 
-    live = np.diagonal(mat) > 0  # lines off the grid or on masked pixels: no column
+    diag = np.diagonal(mat)
+    # lines off the grid or on masked pixels, or whose weight is a rounding error beside
+    # the other columns' (a 10-sigma tail on one pixel): no column
+    live = diag > 1e-12 * diag.max(initial=0.0)
     if not live.any():
         return f2, np.zeros(len(y))
     mat, y = mat[np.ix_(live, live)], y[live]
     mat = mat + (1e-10 * np.diagonal(mat) + 1e-300) * np.eye(len(y))
     chol = np.linalg.cholesky(mat)
-    c = np.linalg.solve(chol, y)
+    c = solve_triangular(chol, y, lower=True)
     fit = lsq_linear(chol.T, c, bounds=(lower[live], np.inf), method="bvls")
     r = chol.T @ fit.x - c
     coef = np.zeros(len(live))
