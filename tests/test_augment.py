@@ -165,6 +165,28 @@ def test_an_augmented_batch_is_a_pure_function_of_seed_epoch_and_positions() -> 
     np.testing.assert_array_equal(y1, plain.y[positions])
 
 
+def test_an_augmented_feed_reads_its_spectra_once_and_renders_as_if_it_read_each_batch() -> None:
+    """The raw spectra of a small augmented feed are read once and shared by its copies
+    (a synthetic source would generate them again every epoch); over the budget, or read
+    batch by batch, the inputs are the same arrays."""
+    reads: list[int] = []
+
+    def counting(feed: Feed) -> Feed:
+        read = feed.source.read
+        feed.source.read = lambda index: (reads.append(len(index)), read(index))[1]  # type: ignore[method-assign]
+        return feed
+
+    kept, streamed = counting(augmented_feed()), augmented_feed(materialize_bytes=0)
+    again = kept.rebatched(5)
+    for epoch in range(3):
+        for positions in (np.array([3, 1, 4, 15]), np.arange(40)):
+            x_kept = kept.batch_at(positions, epoch=epoch)[0]
+            np.testing.assert_array_equal(x_kept, streamed.batch_at(positions, epoch=epoch)[0])
+        again.batch_at(np.array([0, 2]), epoch=epoch)
+    assert reads == [40]  # once, in index order, for the feed and its rebatched copy
+    assert streamed._raw is None
+
+
 def test_prefetched_augmented_batches_are_identical_for_any_worker_count() -> None:
     seen: list[list[np.ndarray]] = []
     for workers in (1, 2, 4):

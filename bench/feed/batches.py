@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +30,16 @@ DEFAULT_MATERIALIZE_BYTES = 1 << 30
 
 # tells the augmentation's random numbers from the shuffle's (same seed and epoch)
 _AUGMENT_TAG = 0xA0C
+
+
+class _RawSpectra:
+    """The raw spectra of an augmented feed, read once in index order and shared by its
+    copies (:meth:`Feed.rebatched`...): an augmentation draws from them afresh every
+    epoch, and a source gives the same arrays whichever batch reads them."""
+
+    def __init__(self) -> None:
+        self.batch: SpectrumBatch | None = None
+        self.lock = threading.Lock()
 
 
 class Feed:
@@ -72,6 +83,11 @@ class Feed:
         # augmented inputs change every epoch: never kept
         self.kept = self.augmentation is None and n_bytes <= self.materialize_bytes
         self._x: np.ndarray | None = None
+        # ... but their raw spectra are, within the same budget (flux, ivar, mask: 12 bytes
+        # a pixel): a synthetic source would generate every spectrum again every epoch
+        raw_bytes = len(self.index) * len(getattr(self.source, "loglam", ())) * 12
+        keep_raw = self.augmentation is not None and 0 < raw_bytes <= self.materialize_bytes
+        self._raw = _RawSpectra() if keep_raw else None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -168,8 +184,19 @@ class Feed:
         if self.shuffle:
             self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.index))
 
+    def _read(self, positions: np.ndarray) -> SpectrumBatch:
+        """The raw spectra at ``positions``: from the once-read copy of an augmented feed
+        whose spectra fit ``materialize_bytes``, else from the source."""
+        raw = self._raw
+        if raw is None:
+            return self.source.read(self.index[positions])
+        with raw.lock:
+            if raw.batch is None:
+                raw.batch = self.source.read(self.index)
+        return raw.batch.take(positions)
+
     def _render(self, positions: np.ndarray, epoch: int | None = None) -> np.ndarray:
-        batch = self.source.read(self.index[positions])
+        batch = self._read(positions)
         if self.augmentation is not None:
             rng = self.augmentation_rng(positions, self.epoch if epoch is None else epoch)
             batch = self.augmentation(batch, rng)
