@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import signal
 import sys
 import textwrap
@@ -271,6 +272,9 @@ def register_models(register):
 def _plugin_module(folder: Path, shift: float):  # type: ignore[no-untyped-def]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "edited_plugin.py").write_text(PLUGIN.format(shift=shift))
+    # a rewrite of the same size within the same second would import the stale bytecode
+    shutil.rmtree(folder / "__pycache__", ignore_errors=True)
+    importlib.invalidate_caches()
     sys.modules.pop("edited_plugin", None)
     sys.path.insert(0, str(folder))
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import weakref
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -90,16 +91,17 @@ def source_files(cls: type) -> list[Path]:
     return sorted(files)
 
 
-_CODE_HASHES: dict[str, str] = {}  # by class, once per process
+# by class, once per process; weak keys: a class that is gone (a reloaded module) takes its
+# hash with it, and a new class at the same address is hashed afresh (keys by id() were not)
+_CODE_HASHES: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
 
 
 def code_hash(cls: type) -> str:
     """SHA-256 of the source of ``cls`` (:func:`source_files`), by file name and bytes
     relative to each file's folder: the same code gives the same hash in any checkout."""
-    name = f"{cls.__module__}.{cls.__qualname__}:{id(cls)}"
-    if name not in _CODE_HASHES:
-        _CODE_HASHES[name] = _hash_files(source_files(cls))
-    return _CODE_HASHES[name]
+    if cls not in _CODE_HASHES:
+        _CODE_HASHES[cls] = _hash_files(source_files(cls))
+    return _CODE_HASHES[cls]
 
 
 def _hash_files(files: list[Path]) -> str:
