@@ -130,36 +130,21 @@ def tau(
     return profiles(loglam, z, np.array(waves), sigma, amp)
 
 
-def molecular_tau(rest_lam: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """TiO/CaH bands: a sharp head, absorption fading over ~150 A to the red."""
+def band_tau(
+    rest_lam: np.ndarray, depth: np.ndarray, bands: np.ndarray, fade_a: float, to_red: bool
+) -> np.ndarray:
+    """Molecular bands (rows of head, relative depth) times ``depth`` (B,): a sharp head,
+    absorption fading over ``fade_a`` Angstrom to the red (``to_red``) or to the blue."""
     out = np.zeros_like(rest_lam)
     live = depth > 0
     if not live.any():
         return out
     lam = rest_lam[live]
-    for head, rel in BANDS:
-        x = lam - head
+    for head, rel in bands:
+        x = lam - head if to_red else head - lam
         out[live] += (
             rel
-            * np.where(x > 0, np.exp(-np.clip(x, 0, None) / 150.0), 0.0)
-            * (1.0 / (1.0 + np.exp(np.clip(-x / 2.0, -50, 50))))
-        )
-    out[live] *= depth[live, None]
-    return out
-
-
-def carbon_tau(rest_lam: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """C2 Swan and CN bands: a sharp head, absorption fading over ~120 A to the blue."""
-    out = np.zeros_like(rest_lam)
-    live = depth > 0
-    if not live.any():
-        return out
-    lam = rest_lam[live]
-    for head, rel in CARBON_BANDS:
-        x = head - lam
-        out[live] += (
-            rel
-            * np.where(x > 0, np.exp(-np.clip(x, 0, None) / 120.0), 0.0)
+            * np.where(x > 0, np.exp(-np.clip(x, 0, None) / fade_a), 0.0)
             * (1.0 / (1.0 + np.exp(np.clip(-x / 2.0, -50, 50))))
         )
     out[live] *= depth[live, None]
@@ -192,8 +177,9 @@ def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray,
         amp = np.full((int(db.sum()), len(he)), 0.6)
         t[db] += profiles(loglam, z[db], he, np.full_like(amp, 1500.0), amp)
     m_depth = np.clip((3950.0 - teff) / 700.0, 0.0, 1.6) * np.where(wd | carbon, 0.0, 1.0)
-    t += molecular_tau(rest_lam, m_depth)
-    t += carbon_tau(rest_lam, np.where(carbon, 0.6 + 0.9 * u[:, 31], 0.0))
+    t += band_tau(rest_lam, m_depth, BANDS, 150.0, to_red=True)  # TiO, CaH
+    c_depth = np.where(carbon, 0.6 + 0.9 * u[:, 31], 0.0)
+    t += band_tau(rest_lam, c_depth, CARBON_BANDS, 120.0, to_red=False)  # C2 Swan, CN
     grid, forest = blanketing_forest()
     level = np.interp(teff, FOREST_RMS[:, 0], FOREST_RMS[:, 1]) * metals / 0.9
     for row in np.flatnonzero(level > 0):
