@@ -31,6 +31,8 @@ FULLREJECT = 1 << 18  # pixel fully rejected in the extraction
 BRIGHTSKY = 1 << 23  # sky much brighter than the object (a flag: the pixel keeps its ivar)
 NODATA = 1 << 24  # no data on this pixel
 COMBINEREJ = 1 << 25  # rejected when the exposures were combined
+# the bits that mean no measurement: the SDSS pipeline leaves these pixels out of its fits
+NO_MEASUREMENT = NODATA | FULLREJECT | COMBINEREJ
 
 
 def boss_grid() -> np.ndarray:

@@ -25,12 +25,11 @@ from typing import Any
 import numpy as np
 
 from bench.results.rates import wilson
-from bench.spectra import COMBINEREJ, FULLREJECT, NODATA, SpectrumSource
+from bench.spectra import NO_MEASUREMENT, SpectrumSource
 
 LITTLE_COVERAGE = 1 << 1
 NO_DATA = 1 << 9
 MIN_COVERAGE_DEX = 0.18
-NO_MEASUREMENT = NODATA | FULLREJECT | COMBINEREJ
 # the pipeline's ZWARNING bit names (bit number: name), for every bit a model may set
 BIT_NAMES = {
     0: "SKY", 1: "LITTLE_COVERAGE", 2: "SMALL_DELTA_CHI2", 3: "NEGATIVE_MODEL",

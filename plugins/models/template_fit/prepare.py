@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.spectra import BOSS_DLOGLAM, COMBINEREJ, FULLREJECT, NODATA, SpectrumBatch
-
-# SDSS and_mask bits that exclude a pixel: FULLREJECT, NODATA, COMBINEREJ
-FATAL_BITS = FULLREJECT | NODATA | COMBINEREJ
+from bench.spectra import BOSS_DLOGLAM, NO_MEASUREMENT, SpectrumBatch
 
 
 def uniform_grid(loglam: np.ndarray) -> tuple[float, float, np.ndarray | None]:
@@ -30,7 +27,7 @@ def prepare(batch: SpectrumBatch) -> tuple[float, float, np.ndarray, np.ndarray]
     to unit typical flux (chi-square unchanged)."""
     flux = np.asarray(batch.flux, np.float64)
     ivar = np.asarray(batch.ivar, np.float64)
-    fatal = (np.asarray(batch.mask) & FATAL_BITS) != 0
+    fatal = (np.asarray(batch.mask) & NO_MEASUREMENT) != 0
     good = np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0) & ~fatal
     weight = np.where(good, ivar, 0.0)
     flux = np.where(good, flux, 0.0)
