@@ -70,11 +70,6 @@ def combined(data: np.ndarray, model: np.ndarray | None) -> np.ndarray:
     return data | own
 
 
-def names(value: int) -> list[str]:
-    """The names of the bits set in one ``zwarning`` value (``BIT<k>`` past the table)."""
-    return [BIT_NAMES.get(k, f"BIT{k}") for k in range(63) if value >> k & 1]
-
-
 def summary(y_true: np.ndarray, proba: np.ndarray, flags: np.ndarray) -> dict[str, Any]:
     """How many objects are flagged, and accuracy (Wilson interval) on the flagged and the
     clean ones (``None`` for an empty side); counts per bit name."""
@@ -94,14 +89,3 @@ def summary(y_true: np.ndarray, proba: np.ndarray, flags: np.ndarray) -> dict[st
         if count:
             bits[BIT_NAMES.get(k, f"BIT{k}")] = count
     return {"flagged": side(flagged), "clean": side(~flagged), "bits": bits}
-
-
-def sentence(s: dict[str, Any]) -> str:
-    """E.g. "12 of 200 flagged (SMALL_DELTA_CHI2 10, ...): 0.583 correct; the rest 0.989"."""
-    flagged, clean = s["flagged"], s["clean"]
-    total = flagged["n"] + clean["n"]
-    if not flagged["n"]:
-        return f"none of {total} flagged"
-    bits = ", ".join(f"{name} {count}" for name, count in s["bits"].items())
-    rest = "" if clean["accuracy"] is None else f"; the rest {clean['accuracy']:.3f}"
-    return f"{flagged['n']} of {total} flagged ({bits}): {flagged['accuracy']:.3f} correct{rest}"
