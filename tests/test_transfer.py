@@ -118,12 +118,17 @@ def test_the_bootstrap_is_paired_and_seeded():
 
 
 def test_objects_are_paired_by_id_and_true_classes_must_agree():
+    from bench.results.paired import Predictions
+
+    def cell(ids: np.ndarray, true: list[int], predicted: list[int]) -> Predictions:
+        return Predictions(ids, np.array(true), np.array(predicted), np.zeros((len(ids), 0)))
+
     ids = np.array(["a", "b", "c"])
-    one = (ids, np.array([0, 1, 2]), np.array([0, 1, 1]))
-    other = (ids[::-1], np.array([2, 1, 0]), np.array([2, 2, 0]))
+    one = cell(ids, [0, 1, 2], [0, 1, 1])
+    other = cell(ids[::-1], [2, 1, 0], [2, 2, 0])
     paired = _paired([one, other])
     assert paired.tolist() == [[True, True], [True, False], [False, True]]
-    wrong = (ids, np.array([1, 1, 2]), np.array([0, 1, 1]))
+    wrong = cell(ids, [1, 1, 2], [0, 1, 1])
     assert _paired([one, wrong]) is None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench.results.metrics import CONFIDENCE, compute_metrics
-from bench.results.paired import read_predictions
+from bench.results.paired import Predictions, read_predictions
 from bench.store.rundir import RunDir, mistakes_of, predictions_of
 
 MIN_MODELS = 3
@@ -191,28 +191,23 @@ def _correct(
             if not all(k in arrays for k in ARRAY_KEYS):
                 return None
             ids, true, predicted = (arrays[k] for k in ARRAY_KEYS)
-        val.append((ids, true, predicted))
+        val.append(Predictions(ids, true, predicted, np.zeros((len(ids), 0))))
         p = read_predictions(csv, list(classes))
-        test.append((p.ids.astype(str), p.true, p.pred))
+        test.append(Predictions(p.ids.astype(str), p.true, p.pred, p.proba))
     v, t = _paired(val), _paired(test)
     return None if v is None or t is None else (v, t)
 
 
-def _paired(per_model: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray | None:
+def _paired(per_model: list[Predictions]) -> np.ndarray | None:
     """(N, M) right-or-wrong on the objects every model predicted, in one order; None when
     none are shared or their true classes differ between models."""
-    shared = sorted(set.intersection(*(set(ids.tolist()) for ids, _, _ in per_model)))
-    if not shared:
+    ids = sorted(set.intersection(*(set(p.ids.tolist()) for p in per_model)))
+    if not ids:
         return None
-    columns, truth = [], None
-    for ids, true, predicted in per_model:
-        where = {i: k for k, i in enumerate(ids.tolist())}
-        at = np.array([where[i] for i in shared], dtype=np.int64)
-        if truth is not None and not np.array_equal(truth, true[at]):
-            return None
-        truth = true[at]
-        columns.append(predicted[at] == true[at])
-    return np.stack(columns, axis=1)
+    on = [p.subset(ids) for p in per_model]
+    if any(not np.array_equal(on[0].true, p.true) for p in on[1:]):
+        return None
+    return np.stack([p.pred == p.true for p in on], axis=1)
 
 
 def _tau_draws(val: np.ndarray, test: np.ndarray, seed: int, n_draws: int = N_DRAWS) -> np.ndarray:
