@@ -29,14 +29,6 @@ from bench_plugins.models.template_fit.templates import FIT_CLASSES, ClassTempla
 OUTLIER_SIGMA = 5.0  # the pipeline's MANY_OUTLIERS counts pixels beyond 5 sigma
 
 
-def shifted(templates: ClassTemplates, index: int, loglam: np.ndarray, z: float) -> np.ndarray:
-    """(K, P) template set ``index`` of ``templates`` redshifted to ``z`` on the observed
-    log10 grid ``loglam`` (0 outside the templates)."""
-    rest = templates.loglam0 + templates.dloglam * np.arange(templates.flux.shape[-1])
-    x = loglam - np.log10(1.0 + z)
-    return np.array([np.interp(x, rest, t, left=0.0, right=0.0) for t in templates.flux[index]])
-
-
 def model_flux(
     flux: np.ndarray, weight: np.ndarray, basis: np.ndarray, n_free: int, constrain: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -81,10 +73,10 @@ def model_checks(
         for c, label in enumerate(FIT_CLASSES):
             if not np.isfinite(z[i, c]):
                 continue
-            parts = [shifted(templates[label], int(star[i]) if label == "STAR" else 0,
-                             loglam, z[i, c])]  # fmt: skip
+            parts = [templates[label].shifted(int(star[i]) if label == "STAR" else 0,
+                                              loglam, z[i, c])]  # fmt: skip
             if label == "QSO" and host[i]:
-                parts.append(shifted(templates["GALAXY"], 0, loglam, z[i, c]))
+                parts.append(templates["GALAXY"].shifted(0, loglam, z[i, c]))
             parts.append(polys[label])
             n_free = sum(len(p) for p in parts)
             if label == "GALAXY" and lines[i]:

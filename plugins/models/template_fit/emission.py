@@ -74,13 +74,6 @@ def line_basis(
     return np.array(rows)
 
 
-def galaxy_basis(galaxy: ClassTemplates, loglam: np.ndarray, z: float) -> np.ndarray:
-    """(K, P) galaxy eigen-spectra redshifted to ``z`` on the observed grid (0 outside)."""
-    rest = galaxy.loglam0 + galaxy.dloglam * np.arange(galaxy.flux.shape[-1])
-    shifted = loglam - np.log10(1.0 + z)
-    return np.array([np.interp(shifted, rest, t, left=0.0, right=0.0) for t in galaxy.flux[0]])
-
-
 def bounded_chi2(
     mat: np.ndarray, y: np.ndarray, f2: float, lower: np.ndarray
 ) -> tuple[float, np.ndarray]:
@@ -124,7 +117,7 @@ def line_fits(
     narrow fit's active lines (amplitude > 0; 0 where the lines gain nothing): a
     non-negative least-squares fit spends a degree of freedom on each line it uses and
     none on a line held at 0."""
-    eigen = galaxy_basis(galaxy, loglam, z)
+    eigen = galaxy.shifted(0, loglam, z)
     parts = [eigen, poly, line_basis(loglam, z, NARROW_LINES, NARROW_SIGMA_KMS)]
     if broad:
         parts.append(line_basis(loglam, z, BROAD_LINES, BROAD_SIGMA_KMS))

@@ -33,6 +33,13 @@ class ClassTemplates:
     flux: np.ndarray
     names: tuple[str, ...]
 
+    def shifted(self, index: int, loglam: np.ndarray, z: float) -> np.ndarray:
+        """(K, P) template set ``index`` redshifted to ``z`` on the observed log10 grid
+        ``loglam`` (0 outside the templates)."""
+        rest = self.loglam0 + self.dloglam * np.arange(self.flux.shape[-1])
+        x = loglam - np.log10(1.0 + z)
+        return np.array([np.interp(x, rest, t, left=0.0, right=0.0) for t in self.flux[index]])
+
     def on_step(self, step: float) -> ClassTemplates:
         """The templates resampled to a grid step ``step`` (unchanged when it matches)."""
         if abs(step - self.dloglam) <= 1e-6 * self.dloglam:
