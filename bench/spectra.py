@@ -34,6 +34,22 @@ COMBINEREJ = 1 << 25  # rejected when the exposures were combined
 # the bits that mean no measurement: the SDSS pipeline leaves these pixels out of its fits
 NO_MEASUREMENT = NODATA | FULLREJECT | COMBINEREJ
 
+# The SDSS pipeline's ZWARNING bits (idlspec2d; redrock's ZWARN uses the same numbers), by
+# name: the ``zwarning`` column a model may add to its object facts, OR'ed by the core with
+# LITTLE_COVERAGE and NODATA measured on the spectrum itself.
+ZWARNING_BITS: dict[str, int] = {
+    "SKY": 1 << 0, "LITTLE_COVERAGE": 1 << 1, "SMALL_DELTA_CHI2": 1 << 2,
+    "NEGATIVE_MODEL": 1 << 3, "MANY_OUTLIERS": 1 << 4, "Z_FITLIMIT": 1 << 5,
+    "NEGATIVE_EMISSION": 1 << 6, "UNPLUGGED": 1 << 7, "BAD_TARGET": 1 << 8, "NODATA": 1 << 9,
+}  # fmt: skip
+
+
+def zwarning_names(value: int) -> list[str]:
+    """The names of the ZWARNING bits set in ``value``, lowest bit first (``BITk`` for a
+    bit the pipeline does not name)."""
+    names = {bit: name for name, bit in ZWARNING_BITS.items()}
+    return [names.get(1 << k, f"BIT{k}") for k in range(63) if int(value) >> k & 1]
+
 
 def boss_grid() -> np.ndarray:
     """The BOSS DR12 coadd log10-wavelength grid (4649 pixels)."""

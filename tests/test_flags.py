@@ -101,3 +101,13 @@ def test_every_model_gets_the_column_and_the_report_table(tmp_path):
     assert f"{result['n_test']} of {result['n_test']}" in md
     html = (tmp_path / "run" / "report.html").read_text()
     assert "Objects flagged as uncertain" in html
+
+
+def test_zwarning_names_read_the_pipeline_bits_and_name_unknown_ones() -> None:
+    """One table of ZWARNING names (bench.spectra) serves the core and template_fit."""
+    from bench.spectra import ZWARNING_BITS, zwarning_names
+
+    assert zwarning_names(0) == []
+    assert zwarning_names(ZWARNING_BITS["NODATA"] | ZWARNING_BITS["SKY"]) == ["SKY", "NODATA"]
+    assert zwarning_names(1 << 12) == ["BIT12"]
+    assert flags.LITTLE_COVERAGE == ZWARNING_BITS["LITTLE_COVERAGE"] == 2

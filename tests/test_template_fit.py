@@ -14,7 +14,7 @@ from bench.conformance import check
 from bench.errors import BenchError
 from bench.feed import Feed, Pipeline
 from bench.plugins import manager
-from bench.spectra import ArraySource, SpectrumBatch, boss_grid
+from bench.spectra import ArraySource, SpectrumBatch, boss_grid, zwarning_names
 from bench_plugins.models.template_fit import TemplateFit
 from bench_plugins.models.template_fit.calibration import fit_temperature, probabilities
 from bench_plugins.models.template_fit.prepare import prepare
@@ -500,7 +500,6 @@ def test_zwarning_bits() -> None:
         NODATA,
         SMALL_DELTA_CHI2,
         Z_FITLIMIT,
-        flag_names,
         zwarning,
     )
 
@@ -515,7 +514,7 @@ def test_zwarning_bits() -> None:
     assert flags[2] == SMALL_DELTA_CHI2 | Z_FITLIMIT
     assert flags[3] == LITTLE_COVERAGE  # 700 pixels span 0.07 < 0.18
     assert flags[4] == NODATA
-    assert flag_names(int(flags[2])) == ["SMALL_DELTA_CHI2", "Z_FITLIMIT"]
+    assert zwarning_names(int(flags[2])) == ["SMALL_DELTA_CHI2", "Z_FITLIMIT"]
 
 
 def test_an_ambiguous_spectrum_is_flagged_and_a_clean_one_is_not() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bench.errors import BenchError
-from bench.spectra import SpectrumBatch
+from bench.spectra import SpectrumBatch, zwarning_names
 from bench_plugins.models.template_fit import TemplateFit
 from bench_plugins.models.template_fit.bestfit import model_checks
 from bench_plugins.models.template_fit.criterion import PENALTIES, class_scores
@@ -19,7 +19,6 @@ from bench_plugins.models.template_fit.zwarning import (
     MANY_OUTLIERS,
     NEGATIVE_MODEL,
     SMALL_DELTA_CHI2,
-    flag_names,
     zwarning,
 )
 from tests.test_template_fit import CLASSES, feed_of, template_spectra
@@ -56,7 +55,7 @@ def test_a_spectrum_no_template_fits_gets_many_outliers_and_a_clean_one_none() -
     flags = facts["zwarning"]
     assert list(flags[:3]) == [0, 0, 0]  # clean template spectra: no warning
     assert (flags[3:] & MANY_OUTLIERS).all(), flags
-    assert all("MANY_OUTLIERS" in flag_names(int(f)) for f in flags[3:])
+    assert all("MANY_OUTLIERS" in zwarning_names(int(f)) for f in flags[3:])
 
 
 def test_clean_synthetic_spectra_get_no_poor_fit_bit() -> None:
@@ -144,7 +143,7 @@ def test_zwarning_poor_fit_bits() -> None:
     negative = np.array([False, False, False, True])
     flags = zwarning(chi2, z_err, n_good, n_good * 1e-4, outliers, negative)
     assert list(flags) == [0, 0, MANY_OUTLIERS, NEGATIVE_MODEL]
-    assert flag_names(MANY_OUTLIERS | NEGATIVE_MODEL) == ["NEGATIVE_MODEL", "MANY_OUTLIERS"]
+    assert zwarning_names(MANY_OUTLIERS | NEGATIVE_MODEL) == ["NEGATIVE_MODEL", "MANY_OUTLIERS"]
     # the pipeline's relative rule: a gap under 1 % of a poor fit's chi-square is small
     poor = np.array([[20000.0, 20150.0, 30000.0]])
     assert zwarning(poor, z_err[:1], n_good[:1], n_good[:1] * 1e-4)[0] == SMALL_DELTA_CHI2

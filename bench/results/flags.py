@@ -25,17 +25,11 @@ from typing import Any
 import numpy as np
 
 from bench.results.rates import wilson
-from bench.spectra import NO_MEASUREMENT, SpectrumSource
+from bench.spectra import NO_MEASUREMENT, ZWARNING_BITS, SpectrumSource, zwarning_names
 
-LITTLE_COVERAGE = 1 << 1
-NO_DATA = 1 << 9
+LITTLE_COVERAGE = ZWARNING_BITS["LITTLE_COVERAGE"]
+NO_DATA = ZWARNING_BITS["NODATA"]
 MIN_COVERAGE_DEX = 0.18
-# the pipeline's ZWARNING bit names (bit number: name), for every bit a model may set
-BIT_NAMES = {
-    0: "SKY", 1: "LITTLE_COVERAGE", 2: "SMALL_DELTA_CHI2", 3: "NEGATIVE_MODEL",
-    4: "MANY_OUTLIERS", 5: "Z_FITLIMIT", 6: "NEGATIVE_EMISSION", 7: "UNPLUGGED",
-    8: "BAD_TARGET", 9: "NODATA",
-}  # fmt: skip
 CHUNK = 512
 
 
@@ -87,5 +81,6 @@ def summary(y_true: np.ndarray, proba: np.ndarray, flags: np.ndarray) -> dict[st
     for k in range(63):
         count = int(((flags >> k) & 1).sum())
         if count:
-            bits[BIT_NAMES.get(k, f"BIT{k}")] = count
+            (name,) = zwarning_names(1 << k)
+            bits[name] = count
     return {"flagged": side(flagged), "clean": side(~flagged), "bits": bits}

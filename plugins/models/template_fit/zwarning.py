@@ -36,12 +36,14 @@ from __future__ import annotations
 
 import numpy as np
 
-LITTLE_COVERAGE = 1 << 1
-SMALL_DELTA_CHI2 = 1 << 2
-NEGATIVE_MODEL = 1 << 3
-MANY_OUTLIERS = 1 << 4
-Z_FITLIMIT = 1 << 5
-NODATA = 1 << 9
+from bench.spectra import ZWARNING_BITS
+
+LITTLE_COVERAGE = ZWARNING_BITS["LITTLE_COVERAGE"]
+SMALL_DELTA_CHI2 = ZWARNING_BITS["SMALL_DELTA_CHI2"]
+NEGATIVE_MODEL = ZWARNING_BITS["NEGATIVE_MODEL"]
+MANY_OUTLIERS = ZWARNING_BITS["MANY_OUTLIERS"]
+Z_FITLIMIT = ZWARNING_BITS["Z_FITLIMIT"]
+NODATA = ZWARNING_BITS["NODATA"]
 MIN_COVERAGE = 0.18  # log10 wavelength
 MIN_DELTA_CHI2_PER_DOF = 0.01
 MAX_OUTLIER_FRACTION = 0.05  # of the good pixels, beyond 5 sigma
@@ -77,11 +79,3 @@ def zwarning(
     if negative is not None:
         flags |= np.where(negative, NEGATIVE_MODEL, 0)
     return np.where(n_good > 0, flags, NODATA)
-
-
-def flag_names(value: int) -> list[str]:
-    """The names of the bits set in one ZWARNING value."""
-    names = {LITTLE_COVERAGE: "LITTLE_COVERAGE", SMALL_DELTA_CHI2: "SMALL_DELTA_CHI2",
-             NEGATIVE_MODEL: "NEGATIVE_MODEL", MANY_OUTLIERS: "MANY_OUTLIERS",
-             Z_FITLIMIT: "Z_FITLIMIT", NODATA: "NODATA"}  # fmt: skip
-    return [name for bit, name in names.items() if value & bit]
