@@ -147,7 +147,7 @@ def test_report_md_has_the_coverage_table_and_reads_as_plain_text(toy_registry, 
 
 
 def test_paper_table_says_where_each_column_was_measured():
-    from bench.results.report_md import paper_data_note, paper_row
+    from bench.results.tables import paper_data_note, paper_row
 
     report = {"results": [{"cell": {"dataset": "synthetic", "test_dataset": ""}}]}
     assert "real SDSS spectra" in paper_data_note(report) and "(synthetic)" in paper_data_note(

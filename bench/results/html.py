@@ -18,7 +18,7 @@ from bench.results import figures as figures_
 from bench.results import paper, plots
 from bench.results.bins import EDGES
 from bench.results.objects import read_predictions
-from bench.results.report_md import (
+from bench.results.tables import (
     TRANSFER_HEAD,
     TRANSFER_NOTE,
     WARNING_HEAD,

@@ -13,30 +13,20 @@ from typing import Any
 from bench.results import coverage, seeds
 from bench.results.plots import final_cells
 from bench.results.rates import clip_unit
-
-
-def split_heading(cell: dict[str, Any], validation_fraction: float) -> str:
-    """What a cell trained and was tested on, e.g. ``synthetic, train/validation/test
-    72%/8%/20%`` or ``trained on synthetic (72%/8% of its objects for train/validation),
-    tested on sdss``."""
-    f, v = float(cell["train_fraction"]), float(validation_fraction)
-    test = cell.get("test_dataset") or ""
-    shares = f"{f * (1 - v):.0%}/{f * v:.0%}"
-    if not test:
-        return f"{cell['dataset']}, train/validation/test {shares}/{1 - f:.0%}"
-    return f"trained on {cell['dataset']} ({shares} of its objects for train/validation), tested on {test}"
-
-
-def validation_fraction(report: dict[str, Any]) -> float:
-    """The report's ``protocol.validation_fraction`` (0 for reports written before it existed)."""
-    return float(report["config"]["protocol"].get("validation_fraction", 0.0))
-
-
-def _ci(value: float | None, interval: list[float] | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"{value:.3f}"
-
+from bench.results.tables import (
+    TRANSFER_HEAD,
+    TRANSFER_NOTE,
+    WARNING_HEAD,
+    WARNING_NOTE,
+    ci_text,
+    paper_data_note,
+    paper_row,
+    split_heading,
+    transfer_heading,
+    transfer_rows,
+    validation_fraction,
+    warning_rows,
+)
 
 MD_ESCAPES = {
     "|": "\\|", "`": "\\`", "\\": "\\\\",
@@ -104,58 +94,20 @@ def results_table(report: dict[str, Any]) -> list[str]:
         val = (r["history"].get("val_accuracy") or [None])[-1]
         sizes = f"{r.get('n_train', '?')}/{r.get('n_validation', 0)}/{r.get('n_test', '?')}"
         recalls = [
-            _ci(m["per_class"][c]["recall"], (ci.get("recall") or {}).get(c)) for c in classes
+            ci_text(m["per_class"][c]["recall"], (ci.get("recall") or {}).get(c)) for c in classes
         ]
         lines.append(
             _row(
                 [cell, "ok", sizes, "–" if val is None else f"{val:.3f}"]
                 + [
-                    _ci(m["accuracy"], ci.get("accuracy")),
-                    _ci(m.get("macro_f1"), ci.get("macro_f1")),
+                    ci_text(m["accuracy"], ci.get("accuracy")),
+                    ci_text(m.get("macro_f1"), ci.get("macro_f1")),
                 ]
                 + recalls
                 + [f"{r['timings']['fit_s']:.1f}"]
             )
         )
     return lines
-
-
-TRANSFER_HEAD = ["model", "validation accuracy [95 % CI]", "n val", "test accuracy [95 % CI]"]
-TRANSFER_HEAD += ["n test", "gap (val − test)", "macro recall val / test"]
-TRANSFER_NOTE = (
-    "Validation objects come from the training dataset, test objects from the other "
-    "dataset; a positive gap is what the training data's own figures overstate. Accuracy "
-    "follows each set's class mix: where the mixes differ, compare macro recall too."
-)
-
-
-def _pair(a: float | None, b: float | None) -> str:
-    return " / ".join("–" if v is None else f"{v:.3f}" for v in (a, b))
-
-
-def transfer_rows(group: dict[str, Any]) -> list[list[str]]:
-    """One row per model of a ``transfer`` group, as :data:`TRANSFER_HEAD` names them."""
-    return [
-        [
-            m["model"],
-            _ci(m["validation_accuracy"], m.get("validation_interval")),
-            str(m["n_validation"]),
-            _ci(m["test_accuracy"], m.get("test_interval")),
-            str(m["n_test"]),
-            f"{m['gap']:+.3f}",
-            _pair(m.get("validation_macro_recall"), m.get("test_macro_recall")),
-        ]
-        for m in group["models"]
-    ]
-
-
-def transfer_heading(group: dict[str, Any]) -> str:
-    """``synthetic validation against sdss test (train fraction 0.8, 10 epochs, seed 0)``."""
-    return (
-        f"{group['dataset']} validation against {group['test_dataset']} test (train fraction "
-        f"{group['train_fraction']:g}, {group['epochs']} epoch{'s' * (group['epochs'] != 1)}, "
-        f"seed {group['seed']})"
-    )
 
 
 def transfer_lines(report: dict[str, Any]) -> list[str]:
@@ -254,46 +206,9 @@ def coverage_table(report: dict[str, Any]) -> list[str]:
     ]
     for r in cells:
         rows = r["metrics"]["coverage"]
-        values = [f"{_ci(t['accuracy'], t['interval'])} ({t['n']})" for t in rows]
+        values = [f"{ci_text(t['accuracy'], t['interval'])} ({t['n']})" for t in rows]
         lines.append(_row([r["cell"]["id"], *values, coverage.sentence(rows) or "–"]))
     return lines
-
-
-WARNING_HEAD = [
-    "cell",
-    "flagged (of n)",
-    "accuracy flagged [95 % CI]",
-    "accuracy clean [95 % CI]",
-    "bits",
-]
-WARNING_NOTE = (
-    "The zwarning column of predictions.csv (the SDSS pipeline's ZWARNING bits): for every "
-    "model LITTLE_COVERAGE and NODATA from the spectrum itself, OR'ed with the model's own "
-    "(template_fit: SMALL_DELTA_CHI2 where the runner-up class is a coin toss away, ...). "
-    "A flag worth having marks objects the model gets wrong more often."
-)
-
-
-def warning_rows(report: dict[str, Any]) -> list[list[str]]:
-    """Per final cell with a ``warnings`` summary: flagged count, accuracy on the flagged
-    and the clean objects, counts per bit."""
-    rows = []
-    for r in final_cells(report["results"]):
-        w = r["metrics"].get("warnings")
-        if not w:
-            continue
-        flagged, clean = w["flagged"], w["clean"]
-        bits = ", ".join(f"{name} {count}" for name, count in w["bits"].items()) or "–"
-        rows.append(
-            [
-                r["cell"]["id"],
-                f"{flagged['n']} of {flagged['n'] + clean['n']}",
-                _ci(flagged["accuracy"], flagged["interval"]) or "–",
-                _ci(clean["accuracy"], clean["interval"]) or "–",
-                bits,
-            ]
-        )
-    return rows
 
 
 def warning_table(report: dict[str, Any]) -> list[str]:
@@ -344,7 +259,7 @@ def bins_tables(report: dict[str, Any]) -> list[str]:
 def _rate(value: float | None, interval: list[float] | None, n: int) -> str:
     if value is None:
         return f"– (n={n})"
-    return f"{_ci(value, interval)} (n={n})"
+    return f"{ci_text(value, interval)} (n={n})"
 
 
 def paper_lines(report: dict[str, Any]) -> list[str]:
@@ -365,26 +280,6 @@ def paper_lines(report: dict[str, Any]) -> list[str]:
     ]
     rows = [paper_row(row) for row in paper.comparison(report)]
     return lines + [_row([row[k] for k in keys]) for row in rows]
-
-
-def paper_data_note(report: dict[str, Any]) -> str:
-    """What the two columns were measured on: the paper on real SDSS spectra, ours on this
-    run's test sets (named)."""
-    tested = sorted(
-        {r["cell"].get("test_dataset") or r["cell"]["dataset"] for r in report["results"]}
-    )
-    return (
-        "The paper's figures are on real SDSS spectra; ours on this run's test set"
-        f"{'s' if len(tested) > 1 else ''} ({', '.join(map(str, tested))}), which may be "
-        "synthetic: read them side by side, not as a replication."
-    )
-
-
-def paper_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A comparison row for display: a train fraction the paper does not give reads
-    ``not stated``, never ``None``."""
-    fraction = row.get("train_fraction")
-    return {**row, "train_fraction": "not stated" if fraction is None else f"{fraction:g}"}
 
 
 def overrides_lines(report: dict[str, Any]) -> list[str]:
