@@ -162,3 +162,38 @@ def test_every_spectrum_misses_the_grids_red_end():
     last = np.array([np.flatnonzero(row > 0)[-1] for row in batch.ivar])
     from_end = len(batch.loglam) - 1 - last
     assert from_end.min() >= 18 and from_end.max() <= 40
+
+
+def test_legacy_fraction_per_class_gives_the_sdss_i_coverage_to_that_class_only():
+    """A table per class: every galaxy ends at ~9200 A, no star or quasar does, and the
+    others' spectra are those of the default (per-object draws, none added)."""
+    base = _source(n=90).read(np.arange(90))
+    batch = _source(n=90, legacy_fraction={"GALAXY": 1.0}).read(np.arange(90))
+    lam = np.power(10.0, batch.loglam)
+    cut = (batch.ivar[:, lam > 9300] == 0).all(axis=1)
+    galaxy = batch.labels == "GALAXY"
+    assert cut[galaxy].all() and not cut[~galaxy].any()
+    np.testing.assert_array_equal(batch.flux[~galaxy], base.flux[~galaxy])
+
+
+def test_legacy_fraction_as_a_number_or_a_name_resolves_per_class():
+    from bench_plugins.synthetic.source import LEGACY_SHARES, legacy_shares
+
+    assert legacy_shares(0.15) == {"STAR": 0.15, "GALAXY": 0.15, "QSO": 0.15}
+    assert legacy_shares("dr12") == LEGACY_SHARES["dr12"]
+    assert legacy_shares({"QSO": 1}) == {"STAR": 0.0, "GALAXY": 0.0, "QSO": 1.0}
+    dr12 = LEGACY_SHARES["dr12"]  # SDSS-I/II took most stars, fewer galaxies and quasars
+    assert dr12["STAR"] > dr12["GALAXY"] > dr12["QSO"] > 0.25
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [(1.5, "legacy_fraction: 1.5"), ("dr13", "'dr13'"), ({"PLANET": 0.1}, "PLANET"),
+     ({"QSO": 2}, "legacy_fraction.QSO"), ([0.1], "got list"), (True, "bool")],
+)  # fmt: skip
+def test_bad_legacy_fraction_is_one_line_naming_the_key(value, says):
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match="synthetic.legacy_fraction") as info:
+        _source(n=3, legacy_fraction=value)
+    assert says in str(info.value) and "\n" not in str(info.value)

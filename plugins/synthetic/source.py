@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.spectra import CLASSES, SpectrumBatch, SpectrumSource, boss_grid, hash_arrays
 from bench_plugins.synthetic import catalog, galaxies, observe, quasars, stars, templates
 
@@ -24,6 +25,49 @@ CHUNK = 512
 # spectra of ../shared/data, all classes: 3790-3829 A and 9185-9226 A)
 LEGACY_RANGE = (3800.0, 9200.0)
 LEGACY_EDGES = ((3790.0, 3830.0), (9185.0, 9230.0))
+
+# The share of each class's spectra taken with the SDSS-I/II spectrographs (Legacy, SEGUE-1
+# and -2) among all optical spectra of DR12 (Alam et al. 2015, ApJS 219, 12, Table 1: all
+# spectra of a class minus the BOSS ones; the stored copy searched held only the paper's
+# opening, so these counts are unchecked there, the cross-check below is): galaxies (2,401,952 - 1,372,737) / 2,401,952,
+# quasars (477,161 - 294,512) / 477,161, stars (851,968 - 247,216) / 851,968. The DR7
+# abstract (Abazajian et al. 2009, ApJS 182, 543: 930,000 galaxies, 120,000 quasars,
+# 460,000 stars) with DR12Q (Paris et al. 2017: 297,301 BOSS quasars) and the DR12
+# clustering sample (Reid et al. 2016: 1,198,006 BOSS galaxies) give 0.44 and 0.29.
+LEGACY_SHARES = {"dr12": {"STAR": 0.710, "GALAXY": 0.428, "QSO": 0.383}}
+
+
+def legacy_shares(value: object) -> dict[str, float]:
+    """``legacy_fraction`` as a share per class: a number (every class), a table
+    ``{"GALAXY": 0.4, ...}`` (classes left out: 0) or a named choice (``"dr12"``);
+    BenchError naming the key for anything else."""
+    key = "synthetic.legacy_fraction"
+    if isinstance(value, str):
+        if value not in LEGACY_SHARES:
+            raise BenchError(
+                f"{key}: {value!r} is not valid; expected a number in [0, 1], a table of "
+                f"classes to numbers, or one of {sorted(LEGACY_SHARES)}"
+            )
+        value = LEGACY_SHARES[value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not 0 <= value <= 1:
+            raise BenchError(f"{key}: {value!r} is not valid; expected a number in [0, 1]")
+        value = dict.fromkeys(CLASSES, float(value))
+    if not isinstance(value, dict):
+        raise BenchError(
+            f"{key}: expected a number in [0, 1], a table of classes to numbers, or one of "
+            f"{sorted(LEGACY_SHARES)}; got {type(value).__name__} {value!r}"
+        )
+    shares = dict.fromkeys(CLASSES, 0.0)
+    for label, share in value.items():
+        ok = isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share <= 1
+        if label not in CLASSES or not ok:
+            raise BenchError(
+                f"{key}.{label}: {share!r} is not valid; expected a class of {list(CLASSES)} "
+                "with a number in [0, 1]"
+            )
+        shares[label] = float(share)
+    return shares
 
 
 class SyntheticSource(SpectrumSource):
@@ -41,6 +85,7 @@ class SyntheticSource(SpectrumSource):
         self.ids = np.array(
             [f"synthetic-{self.seed}-{i}" for i in range(params["n"])], dtype=object
         )
+        self.legacy_share = legacy_shares(params.get("legacy_fraction", 0.0))
         self.templates = None
         if params["template_dir"] is not None:
             self.templates = templates.load(params["template_dir"], sorted(set(self.labels)))
@@ -89,18 +134,19 @@ class SyntheticSource(SpectrumSource):
             reject[row] = rng.random(p, dtype=np.float32)  # drawn last: the rest as before
         return u, n, uo, no, noise, field, flat, reject
 
-    def _legacy(self, uo: np.ndarray) -> np.ndarray:
-        """(B,) True for the ``legacy_fraction`` of spectra taken with the SDSS-I/II
-        spectrographs (uo[:, 14], a draw no other part uses)."""
-        return uo[:, 14] < self.params.get("legacy_fraction", 0.0)
+    def _legacy(self, uo: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """(B,) True for the spectra taken with the SDSS-I/II spectrographs: the
+        ``legacy_fraction`` share of each class (uo[:, 14], a draw no other part uses)."""
+        share = np.array([self.legacy_share[str(label)] for label in labels])
+        return uo[:, 14] < share
 
-    def _legacy_coverage(self, uo: np.ndarray) -> np.ndarray:
-        """(B, P) False outside the SDSS-I/II coverage for legacy spectra: from a first
+    def _legacy_coverage(self, uo: np.ndarray, legacy: np.ndarray) -> np.ndarray:
+        """(B, P) False outside the SDSS-I/II coverage for ``legacy`` spectra: from a first
         good wavelength in 3790-3830 A to a last in 9185-9230 A (uo[:, 12], uo[:, 13])."""
         lam = np.power(10.0, self.loglam)[None, :]
         (b0, b1), (r0, r1) = LEGACY_EDGES
         first, last = b0 + (b1 - b0) * uo[:, 12:13], r0 + (r1 - r0) * uo[:, 13:14]
-        return ~(self._legacy(uo)[:, None] & ((lam < first) | (lam > last)))
+        return ~(legacy[:, None] & ((lam < first) | (lam > last)))
 
     def _snr_scale(self, uo: np.ndarray) -> float | np.ndarray:
         """``snr_scale``, or per spectrum log-uniform up to ``snr_scale_max`` (B, 1)."""
@@ -146,11 +192,11 @@ class SyntheticSource(SpectrumSource):
         observed, sigma, mask = observe.observe(model, self.loglam, uo, no, self._snr_scale(uo))
         # BOSS rejects sky-line cores and stray pixels; the SDSS-I/II spectra of
         # ../shared/data have (almost) none inside their range
-        boss = ~self._legacy(uo)[:, None]
-        hit = observe.rejected(self.loglam, reject, no[:, 9:10]) & boss
+        legacy = self._legacy(uo, labels)
+        hit = observe.rejected(self.loglam, reject, no[:, 9:10]) & ~legacy[:, None]
         mask |= np.where(hit, observe.FULLREJECT, 0).astype(np.int32)
-        if self.params.get("legacy_fraction", 0.0) > 0:
-            covered &= self._legacy_coverage(uo)
+        if legacy.any():
+            covered &= self._legacy_coverage(uo, legacy)
         mask |= np.where(covered, 0, observe.NODATA).astype(np.int32)
         good = (mask & observe.NO_MEASUREMENT) == 0
         excess = observe.blue_excess(np.power(10.0, self.loglam))
