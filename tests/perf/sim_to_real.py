@@ -1,8 +1,8 @@
 """Sim-to-real preset: time and per-class accuracy of each model on every real folder.
 
 Run: .venv/bin/python tests/perf/sim_to_real.py [--preset presets/sim_to_real.toml]
-     [--models cnn1d,mnist_cnn] [--set KEY=VALUE ...] [--synthetic-test N] [--out DIR]
-     [--existing RUN_DIR]
+     [--models cnn1d,mnist_cnn] [--set KEY=VALUE ...] [--synthetic-test N]
+     [--synthetic-set KEY=VALUE ...] [--synthetic-trim P] [--out DIR] [--existing RUN_DIR]
 
 Each model of the preset is trained by its own ``bench run`` (the preset with
 ``models = [that model]`` and the ``--set`` overrides), in a child process, so its wall
@@ -12,7 +12,12 @@ preset's cost plus one start-up per model. The trained cell is then scored with
 their labels.csv; an absent folder is skipped) and, with ``--synthetic-test N``, on N
 spectra of the training generator with the next seed (same instrument options, never
 trained on): the figures to choose a configuration by, the real folders being a handful
-of objects, mostly quasars. ``--existing`` scores the cells of a finished run instead.
+of objects, mostly quasars. ``--synthetic-set KEY=VALUE`` changes the check set's generator
+options (a harder set drawn with instrument options the training set did not use, e.g.
+``snr_scale=0.5``, ``legacy_fraction=0.5``, ``lowz_qso_fraction=0.3``) and
+``--synthetic-trim P`` keeps only a 700-2500 pixel window of a fraction P of its spectra
+(the trimmed real files); the accuracy on its subsets (trimmed, S/N < 3, quasars at
+z < 0.3) is printed too. ``--existing`` scores the cells of a finished run instead.
 
 Prints per model: wall / CPU seconds of its run (and fit / predict wall inside it),
 synthetic validation accuracy, accuracy and per-class recall (with counts) on each set;
@@ -90,27 +95,78 @@ def test_set_figures(cell: Path, classes: Sequence[str]) -> dict[str, Any]:
     return scored_predictions(cell / "predictions.csv", classes)
 
 
-def synthetic_scores(cell: Path, dataset: Mapping[str, Any], n: int) -> dict[str, Any]:
+def check_options(dataset: Mapping[str, Any], n: int, overrides: Sequence[str]) -> dict[str, Any]:
+    """The check set's generator options: the training set's with ``n``, the next seed
+    and the ``KEY=VALUE`` overrides (values parsed as TOML)."""
+    options = dict(dataset)
+    options.update(n=n, seed=int(options.get("seed", 0)) + 1)
+    for text in overrides:
+        key, _, value = text.partition("=")
+        options[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+    return options
+
+
+def synthetic_scores(
+    cell: Path, dataset: Mapping[str, Any], n: int, overrides: Sequence[str] = (), trim: float = 0.0
+) -> dict[str, Any]:
     """The trained cell on ``n`` spectra of the training set's generator with the next
-    seed (never seen in training): accuracy and per-class recall."""
+    seed (never seen in training; ``overrides`` change its options, ``trim`` is the
+    fraction kept to a window): accuracy and per-class recall, and on its subsets."""
     import numpy as np
 
     from bench.backend import ensure_jax_backend
     from bench.feed import Feed
     from bench.run.predict_checks import rebuild
+    from bench.spectra import NODATA
     from bench.store.rundir import read_cell_config
+    from bench_plugins.models.augment import outside_window
     from bench_plugins.synthetic import Synthetic
 
     ensure_jax_backend()
     config = read_cell_config(cell)
     pipeline, model = rebuild(config, cell)
-    options = dict(dataset)
-    options.update(n=n, seed=int(options.get("seed", 0)) + 1)
+    options = check_options(dataset, n, overrides)
     source = Synthetic(**options).open()
-    feed = Feed(source, np.arange(n), pipeline, config["classes"], batch_size=256)
+    batch = source.read(np.arange(n))
+    lost = outside_window(n, batch.flux.shape[1], np.random.default_rng(options["seed"]), trim)
+    trimmed = lost.any(axis=1)
+    batch = batch.with_arrays(
+        flux=np.where(lost, 0.0, batch.flux).astype(np.float32),
+        ivar=np.where(lost, 0.0, batch.ivar).astype(np.float32),
+        mask=np.where(lost, batch.mask | NODATA, batch.mask),
+    )
+    feed = Feed(Batched(source, batch), np.arange(n), pipeline, config["classes"], batch_size=256)
     predicted = np.asarray(config["classes"])[np.asarray(model.predict_proba(feed)).argmax(1)]
-    pairs = list(zip(map(str, source.labels), map(str, predicted), strict=True))
-    return per_class(pairs, config["classes"])
+    labels = np.asarray(source.labels).astype(str)
+    pairs = list(zip(labels, map(str, predicted), strict=True))
+    figures = per_class(pairs, config["classes"])
+    subsets = {
+        "trimmed": trimmed,
+        "S/N < 3": np.asarray(batch.snr) < 3,
+        "QSO z < 0.3": (labels == "QSO") & (np.asarray(source.redshift) < 0.3),
+    }
+    figures["subsets"] = {
+        name: per_class([pairs[i] for i in np.flatnonzero(chosen)], config["classes"])
+        for name, chosen in subsets.items()
+        if chosen.any()
+    }
+    return figures
+
+
+class Batched:
+    """``source`` whose spectra are those of ``batch`` (read by position)."""
+
+    def __init__(self, source: Any, batch: Any) -> None:
+        self.source, self.batch = source, batch
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def read(self, index: Any) -> Any:
+        return self.batch.take(index)
 
 
 def train(
@@ -128,7 +184,11 @@ def train(
 
 
 def scored_run(
-    run_dir: Path, n_synthetic: int, labels: Sequence[str] = ()
+    run_dir: Path,
+    n_synthetic: int,
+    labels: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+    trim: float = 0.0,
 ) -> dict[str, dict[str, Any]]:
     """Per cell of a finished run: its timings, synthetic validation accuracy, its test
     set, every real folder (``bench predict``) and ``n_synthetic`` fresh synthetic spectra;
@@ -172,7 +232,9 @@ def scored_run(
         if n_synthetic:
             dataset = config["datasets"][0]["params"]
             try:
-                figures["synthetic_test"] = synthetic_scores(cell, dataset, n_synthetic)
+                figures["synthetic_test"] = synthetic_scores(
+                    cell, dataset, n_synthetic, overrides, trim
+                )
             except Exception as exc:  # noqa: BLE001 - a model's failure is a figure, not the end
                 figures["synthetic_test"] = {"error": f"{type(exc).__name__}: {exc}"}
         out[str(result["cell"]["model"])] = figures
@@ -203,7 +265,10 @@ def show(label: str, figures: Mapping[str, Any], classes: Sequence[str]) -> None
     for name, test in figures["test"].items():
         print(line(f"test ({name})", test, classes))
     if "synthetic_test" in figures:
-        print(line("synthetic test", figures["synthetic_test"], classes))
+        check = figures["synthetic_test"]
+        print(line("synthetic test", check, classes))
+        for name, subset in check.get("subsets", {}).items():
+            print(line(f"  {name}", subset, classes))
     for folder, scores in figures["real"].items():
         print(line(f"real {folder}", scores, classes))
     sys.stdout.flush()
@@ -215,6 +280,10 @@ def main() -> None:
     ap.add_argument("--models", default="", help="labels or names to run (default: all)")
     ap.add_argument("--set", action="append", default=[], help="bench run --set KEY=VALUE")
     ap.add_argument("--synthetic-test", type=int, default=0, help="N synthetic test spectra")
+    ap.add_argument(
+        "--synthetic-set", action="append", default=[], help="check set option KEY=VALUE"
+    )
+    ap.add_argument("--synthetic-trim", type=float, default=0.0, help="check set trimmed share")
     ap.add_argument("--out", type=Path, default=Path("/tmp/sim_to_real_perf"))
     ap.add_argument(
         "--existing", type=Path, help="score the cells of this finished run instead of training"
@@ -226,12 +295,16 @@ def main() -> None:
     models = [m for m in raw["models"] if not chosen or m.get("label", m["name"]) in chosen]
     results: dict[str, Any] = {}
     if args.existing:
-        results = scored_run(args.existing, args.synthetic_test, chosen)
+        results = scored_run(
+            args.existing, args.synthetic_test, chosen, args.synthetic_set, args.synthetic_trim
+        )
         for label, figures in results.items():
             show(label, figures, classes)
     for model in [] if args.existing else models:
         run_dir, wall, cpu = train(args.preset, model, args.set, args.out)
-        for label, figures in scored_run(run_dir, args.synthetic_test).items():
+        for label, figures in scored_run(
+            run_dir, args.synthetic_test, (), args.synthetic_set, args.synthetic_trim
+        ).items():
             results[label] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **figures}
             show(label, results[label], classes)
     total_wall = sum(f.get("wall_s", 0.0) for f in results.values())
@@ -248,6 +321,8 @@ def main() -> None:
         "commit": git.stdout.strip(),
         "preset": str(args.preset),
         "overrides": args.set,
+        "synthetic_set": args.synthetic_set,
+        "synthetic_trim": args.synthetic_trim,
         "existing": str(args.existing) if args.existing else None,
         "total_wall_s": round(total_wall, 1),
         "total_cpu_s": round(total_cpu, 1),
