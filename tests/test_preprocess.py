@@ -192,6 +192,36 @@ def test_normalize_median_and_ivar_mean_std() -> None:
         assert (out.ivar[row] > 0).sum() == good_in[row].sum()
 
 
+def test_normalize_ends_level_fills_beyond_the_coverage_only() -> None:
+    batch = spectra(n=2, n_pixels=400)
+    batch.ivar[0, :100] = 0  # a file starting late
+    batch.ivar[0, 300:] = 0  # and ending early
+    batch.ivar[0, 200:210] = 0  # a gap inside the coverage
+    batch.ivar[1, :] = 0  # no good pixel
+    nearest = Normalize()(batch)
+    out = Normalize(ends="level")(batch)
+    np.testing.assert_array_equal(out.flux[0, :100], 1.0)
+    np.testing.assert_array_equal(out.flux[0, 300:], 1.0)
+    assert nearest.flux[0, 0] == nearest.flux[0, 100] != 1.0
+    np.testing.assert_array_equal(out.flux[0, 100:300], nearest.flux[0, 100:300])
+    np.testing.assert_array_equal(out.ivar, nearest.ivar)
+    assert (out.flux[1] == 1.0).all()
+    centred = Normalize(method="ivar_mean_std", ends="level")(batch)
+    np.testing.assert_array_equal(centred.flux[0, :100], 0.0)
+
+
+def test_normalize_ends_level_on_the_device_matches_numpy() -> None:
+    pytest.importorskip("jax")
+    batch = spectra(n=2, n_pixels=400)
+    batch.ivar[0, :100] = 0
+    batch.ivar[1, 350:] = 0
+    step = Normalize(ends="level")
+    flux, ivar = step.device_function(batch.loglam)(batch.flux, batch.ivar)
+    out = step(batch)
+    np.testing.assert_allclose(np.asarray(flux), out.flux, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(ivar), out.ivar, rtol=1e-5)
+
+
 def test_clip_removes_a_cosmic_ray_but_keeps_resolved_lines() -> None:
     batch = spectra(n=3)
     wave = batch.wavelength
