@@ -1,11 +1,13 @@
 """Who is in the synthetic survey: labels and redshifts for all objects, drawn up front.
 
 Class mixes: ``balanced`` (equal counts, shuffled) or ``boss`` (roughly the BOSS DR12
-spectroscopic mix: mostly galaxies). Redshifts follow BOSS-like distributions:
-galaxies peak at z ~ 0.5 (LOWZ/CMASS, a low-z main-sample tail and eBOSS LRG/ELG to
-z ~ 1), quasars at z ~ 2.4 with a z ~ 1 population, a high-z tail and low-z broad-line AGN
-(SDSS legacy Seyfert 1s); stars get
-radial velocities from a disk (40 km/s) and a halo (``star_rv_kms``) component.
+spectroscopic mix: mostly galaxies). Redshifts follow Gaussian mixtures whose components
+are the DR12 samples, weighted by their published sizes (see ``GALAXY_Z`` and ``QSO_Z``):
+galaxies from the SDSS-I/II main sample (z ~ 0.1), BOSS LOWZ (0.15-0.43) and CMASS
+(0.43-0.7) and a small eBOSS tail to z ~ 1; quasars from the BOSS peak at z ~ 2.4, the
+z ~ 1.4 population of SDSS-I/II and BOSS's lower-z targets, a high-z tail and low-z
+broad-line AGN (SDSS legacy Seyfert 1s); stars get radial velocities from a disk
+(40 km/s) and a halo (``star_rv_kms``) component.
 """
 
 from __future__ import annotations
@@ -17,9 +19,24 @@ import numpy as np
 from bench_plugins.synthetic.lines import C_KMS
 
 BOSS_MIX = {"GALAXY": 0.66, "QSO": 0.20, "STAR": 0.14}
-# (weight, mean, sigma) of Gaussian components in redshift
-GALAXY_Z = [(0.12, 0.10, 0.05), (0.25, 0.32, 0.08), (0.48, 0.53, 0.08), (0.15, 0.80, 0.12)]
-QSO_Z = [(0.60, 2.45, 0.35), (0.28, 1.30, 0.50), (0.07, 3.30, 0.50), (0.05, 0.12, 0.08)]
+# (weight, mean, sigma) of Gaussian components in redshift.
+# Galaxies, weighted by the sizes of the DR12 samples: the SDSS-I/II main sample (r < 17.77,
+# median z = 0.104, Strauss et al. 2002, AJ 124, 1810; most of the ~930,000 DR7 galaxy
+# spectra, Abazajian et al. 2009, ApJS 182, 543: ~800,000, an estimate, the rest LRGs and
+# others), BOSS LOWZ (0.15 < z < 0.43, 361,762 galaxies, with the ~100,000 SDSS-I/II LRGs
+# of Eisenstein et al. 2001, AJ 122, 2267, at the same redshifts) and CMASS (0.43 < z <
+# 0.7, n(z) peaking at z ~ 0.55, 777,202 galaxies; Reid et al. 2016, MNRAS 455, 1553:
+# sample sizes and n(z)): 0.39 : 0.23 : 0.38, scaled to 0.92 to leave 8 % for eBOSS
+# LRGs/ELGs at 0.6 < z < 1.0 (Dawson et al. 2016, AJ 151, 44; after DR12, in the SDSS
+# archive). The main-sample component alone has a median z of 0.10.
+GALAXY_Z = [(0.36, 0.10, 0.05), (0.21, 0.30, 0.07), (0.35, 0.54, 0.07), (0.08, 0.80, 0.12)]
+# Quasars: DR12Q holds 297,301 quasars, 184,101 (62 %) at z >= 2.15, the BOSS target
+# population peaking at z ~ 2.2-2.6 (Paris et al. 2017, A&A 597, A79: abstract and their
+# redshift histogram); the z < 2.15 rest follows the SDSS-I/II DR7Q population (105,783
+# quasars, median z = 1.49, ~19,000 at z > 2.15; Schneider et al. 2010, AJ 139, 2360).
+# These weights give 62 % at z >= 2.15 in [0.05, 4.5] (median z = 2.32, 2.5 % at
+# z > 3.5); the last component is the low-z AGN (``lowz_qso_fraction``).
+QSO_Z = [(0.64, 2.40, 0.33), (0.20, 1.35, 0.50), (0.11, 3.15, 0.45), (0.05, 0.12, 0.08)]
 # weight of the last QSO_Z component: SDSS-I/II legacy broad-line AGN (Seyfert 1s) at low z,
 # few in BOSS (its quasar targets are mostly at z > 2), many more in the legacy sample
 LOWZ_QSO_FRACTION = QSO_Z[-1][0]
