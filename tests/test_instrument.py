@@ -197,3 +197,23 @@ def test_bad_legacy_fraction_is_one_line_naming_the_key(value, says):
     with pytest.raises(BenchError, match="synthetic.legacy_fraction") as info:
         _source(n=3, legacy_fraction=value)
     assert says in str(info.value) and "\n" not in str(info.value)
+
+
+def test_sdss_i_spectrographs_are_noisier_at_both_ends_and_quieter_at_the_dichroic():
+    """The same bright object through each instrument: against the red arm, SDSS-I/II's
+    errors are larger in the blue and beyond 8500 A and smaller at 6000-6400 A."""
+    from bench.spectra import boss_grid
+
+    loglam = np.asarray(boss_grid(), np.float64)
+    lam = 10**loglam
+    rng = np.random.default_rng(4)
+    model = np.full((2, len(loglam)), 50.0, np.float32)
+    u, n = rng.random((1, 16)).repeat(2, 0), rng.standard_normal((1, 16)).repeat(2, 0)
+    _, sigma, _ = observe.observe(model, loglam, u, n, 1.0, np.array([False, True]))
+    rel = sigma / np.median(sigma[:, (lam > 6200) & (lam < 9000)], axis=1, keepdims=True)
+    at = lambda lo, hi: np.median(rel[:, (lam > lo) & (lam < hi)], axis=1)  # noqa: E731
+    blue, far_red, dichroic = at(3900, 4100), at(8800, 9100), at(5900, 6300)  # (BOSS, SDSS)
+    assert 1.1 < blue[1] / blue[0] < 1.4 and 1.2 < far_red[1] / far_red[0] < 1.6
+    assert dichroic[1] < 0.85 * dichroic[0]
+    _, alone, _ = observe.observe(model[:1], loglam, u[:1], n[:1], 1.0)
+    np.testing.assert_array_equal(alone[0], sigma[0])  # BOSS as without the flag

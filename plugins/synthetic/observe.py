@@ -46,6 +46,27 @@ def throughput(lam: np.ndarray) -> np.ndarray:
     return np.interp(lam, THROUGHPUT[:, 0], THROUGHPUT[:, 1])
 
 
+# The SDSS-I/II spectrographs against BOSS's (Smee et al. 2013, AJ 146, 32: BOSS's VPH
+# gratings and new CCDs nearly doubled the peak throughput and extended the bandpass at
+# both ends): the throughput of SDSS-I/II relative to BOSS, each normalised in its red arm
+# (6200-9000 A, so a spectrum's red-arm noise is unchanged). Measured as the ratio of the
+# two instruments' median sigma^2 / flux (the inverse throughput where the source's photons
+# dominate) in the real spectra of ../shared/data with S/N > 15, 17 BOSS and 33 SDSS-I/II,
+# all classes (3800-9200 A, 400 A bins): the SDSS-I/II blue arm is poorer (0.62 at 4000 A,
+# 0.87 at 5200 A), its dichroic crossover less deep (1.27-1.34 at 6000-6400 A) and its
+# red CCDs fade beyond 8000 A (0.74 at 8400 A, 0.42 at 9200 A).
+LEGACY_THROUGHPUT = np.array([
+    [4000, 0.72], [4400, 0.76], [4800, 0.82], [5200, 0.95], [5600, 0.95], [6000, 1.83],
+    [6400, 1.37], [6800, 1.30], [7200, 1.07], [7600, 0.99], [8000, 0.94], [8400, 0.87],
+    [8800, 0.61], [9200, 0.50],
+])  # fmt: skip
+
+
+def legacy_throughput(lam: np.ndarray) -> np.ndarray:
+    """Relative SDSS-I/II system throughput: BOSS's times :data:`LEGACY_THROUGHPUT`."""
+    return throughput(lam) * np.interp(lam, LEGACY_THROUGHPUT[:, 0], LEGACY_THROUGHPUT[:, 1])
+
+
 @cache
 def sky(loglam_key: tuple[float, float, int]) -> tuple[np.ndarray, np.ndarray]:
     """(continuum, lines) of the night sky in a 2" fibre, 1e-17 erg/s/cm^2/A, on the grid."""
@@ -172,10 +193,13 @@ def observe(
     u: np.ndarray,
     n: np.ndarray,
     snr_scale: float | np.ndarray,
+    legacy: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(noiseless observed model, sigma, mask) for noiseless spectra ``model`` (B, P).
 
-    ``u``/``n`` (B, K) uniforms/normals per object; ``snr_scale`` a number or (B, 1).
+    ``u``/``n`` (B, K) uniforms/normals per object; ``snr_scale`` a number or (B, 1);
+    ``legacy`` (B,) True where the SDSS-I/II spectrographs took the spectrum (its
+    throughput; None: all BOSS).
     """
     b, p = model.shape
     f32 = np.float32
@@ -209,8 +233,11 @@ def observe(
     # of its brightness across the two arms, SKY_TILT per unit of (lambda - 6000 A) / 2000 A
     across = np.clip((lam - 6000.0) / 2000.0, -1.2, 2.2).astype(f32)
     tilt = np.exp((SKY_TILT * n[:, 11:12]).astype(f32) * across)
-    sky_var = ((cont + lines) / throughput(lam) * tilt).astype(f32)
-    inv_t = (1.0 / throughput(lam)).astype(f32)
+    t = throughput(lam)
+    if legacy is not None and legacy.any():  # (B, P): each spectrum its spectrograph's
+        t = np.where(legacy[:, None], legacy_throughput(lam)[None, :], t[None, :])
+    sky_var = ((cont + lines) / t * tilt).astype(f32)
+    inv_t = (1.0 / t).astype(f32)
     # read noise: a floor in counts, so larger in flux units where the throughput is low
     sigma = np.sqrt(depth * (np.maximum(model, 0.0) * inv_t + sky_var) + f32(0.004) * inv_t**2)
     return out, sigma, instrument_mask(u, lines, b, p)

@@ -189,10 +189,12 @@ class SyntheticSource(SpectrumSource):
                 bal[rows] = meta["bal"]
             model[rows] = f
             subclass[rows] = meta["subclass"]
-        observed, sigma, mask = observe.observe(model, self.loglam, uo, no, self._snr_scale(uo))
+        legacy = self._legacy(uo, labels)
+        observed, sigma, mask = observe.observe(
+            model, self.loglam, uo, no, self._snr_scale(uo), legacy
+        )
         # BOSS rejects sky-line cores and stray pixels; the SDSS-I/II spectra of
         # ../shared/data have (almost) none inside their range
-        legacy = self._legacy(uo, labels)
         hit = observe.rejected(self.loglam, reject, no[:, 9:10]) & ~legacy[:, None]
         mask |= np.where(hit, observe.FULLREJECT, 0).astype(np.int32)
         if legacy.any():
