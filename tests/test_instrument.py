@@ -217,3 +217,21 @@ def test_sdss_i_spectrographs_are_noisier_at_both_ends_and_quieter_at_the_dichro
     assert dichroic[1] < 0.85 * dichroic[0]
     _, alone, _ = observe.observe(model[:1], loglam, u[:1], n[:1], 1.0)
     np.testing.assert_array_equal(alone[0], sigma[0])  # BOSS as without the flag
+
+
+def test_sdss_i_sky_residuals_in_the_oh_forest_are_larger_than_bosss():
+    """No source, the same draws: the legacy spectrum's sky residual (the observed model)
+    is LEGACY_SKY_RESIDUAL times BOSS's, in flux, in the OH forest and at [O I] 5577."""
+    from bench.spectra import boss_grid
+
+    loglam = np.asarray(boss_grid(), np.float64)
+    lam = 10**loglam
+    rng = np.random.default_rng(8)
+    zero = np.zeros((2, len(loglam)), np.float32)
+    u, n = rng.random((1, 16)).repeat(2, 0), rng.standard_normal((1, 16)).repeat(2, 0)
+    out, _, _ = observe.observe(zero, loglam, u, n, 1.0, np.array([False, True]))
+    rms = lambda sel: np.sqrt(np.mean(out[:, sel] ** 2, axis=1))  # noqa: E731
+    oh, o5577 = rms((lam > 8000) & (lam < 9200)), rms(np.abs(lam - 5578.9) < 3)
+    optical_k, oh_k = observe.LEGACY_SKY_RESIDUAL
+    assert oh[1] / oh[0] == pytest.approx(oh_k, rel=0.02) and oh_k > 2
+    assert o5577[1] / o5577[0] == pytest.approx(optical_k, rel=0.05)
