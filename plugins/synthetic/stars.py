@@ -16,11 +16,22 @@ HC_K = 1.4388e8  # h c / k in Angstrom Kelvin
 SUBCLASSES = ("O", "B", "A", "F", "G", "K", "M", "WD")
 TEFF = {"O": (30000, 45000), "B": (10500, 30000), "A": (7400, 10000), "F": (6000, 7400),
         "G": (5200, 6000), "K": (3900, 5200), "M": (2500, 3900), "WD": (7000, 40000)}  # fmt: skip
-WEIGHTS = np.array([0.01, 0.04, 0.10, 0.20, 0.15, 0.20, 0.21, 0.09])
+# Shares of the types among SDSS/BOSS stellar spectra, from the published samples: of the
+# ~460,000 stellar spectra of DR7 (Abazajian et al. 2009, ApJS 182, 543) 70,841 are
+# clean M dwarfs (West et al. 2011, AJ 141, 97: 15 %; M giants and the lower-S/N M stars
+# on top: 20 % here) and ~20,000 white dwarfs (Kleinman et al. 2013, ApJS 204, 5: 4 %;
+# BOSS added ~8,400 and ~6,600 new ones, Kepler et al. 2015, MNRAS 446, 4078 and 2016,
+# MNRAS 455, 3413: 4.5 % here); SEGUE's 240,000 are mostly F/G turn-off stars, G dwarfs
+# and K dwarfs/giants (Yanny et al. 2009, AJ 137, 4377, target categories), and the
+# spectrophotometric standards of every plate are F stars (SDSS: Stoughton et al. 2002,
+# AJ 123, 485; BOSS: Dawson et al. 2013, AJ 145, 10); A/B stars (blue horizontal branch,
+# SEGUE's BHB category) and hot subdwarfs (O/B here) are few. The A/B/WD shares were
+# 0.10/0.04/0.09: too many stars with strong Balmer lines.
+WEIGHTS = np.array([0.005, 0.02, 0.06, 0.26, 0.21, 0.20, 0.20, 0.045])
 
 BALMER = np.array([6564.61, 4862.68, 4341.68, 4102.89, 3971.20, 3890.15, 3836.47, 3798.98,
                    3771.70, 3751.22])  # fmt: skip
-BALMER_TAU = np.array([1.0, 0.9, 0.8, 0.75, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35])
+BALMER_TAU = np.array([0.45, 0.9, 0.8, 0.75, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35])
 # (rest wavelengths, Teff of peak strength, log10 width below, above, peak optical depth, sigma km/s)
 METALS = [
     ((3934.78, 3969.59), 4800, 0.12, 0.15, 2.0, 350),  # Ca II K, H
@@ -34,8 +45,11 @@ METALS = [
     ((4027.3, 4472.7, 5877.3, 6680.0), 20000, 0.12, 0.12, 0.25, 200),  # He I
     ((4687.0, 5413.0), 42000, 0.08, 0.08, 0.3, 250),  # He II
 ]
-# TiO and CaH band heads (vacuum A) with relative depths; bands are degraded to the red
-BANDS = np.array([[4956, 0.4], [5168, 0.5], [5449, 0.6], [5848, 0.6], [6160, 0.8],
+# TiO and CaH band heads (vacuum A) with relative depths; bands are degraded to the red.
+# The 5001 A head (TiO alpha system, beside 4956) is in the spEigenStar M templates: their
+# flux drops 20-25 % from 4994 to 5008 A (M1, M3III, M5III); without it the synthetic M
+# stars' [O III] window read as emission (ew_OIII +0.9; the M templates -3.6, now -2.5).
+BANDS = np.array([[4956, 0.4], [5001, 0.2], [5168, 0.5], [5449, 0.6], [5848, 0.6], [6160, 0.8],
                   [6382, 0.4], [6653, 0.5], [6750, 0.4], [7055, 1.0], [7591, 0.7],
                   [8434, 0.4], [8860, 0.3]])  # fmt: skip
 
@@ -53,36 +67,84 @@ CARBON_BANDS = np.array([[3883, 0.8], [4216, 0.6], [4737, 0.9], [5165, 1.0], [56
 
 
 # The blanketing forest: thousands of weak metal lines (Fe I, Ti I, Cr I, CH, CN...) too
-# many to list, drawn once (a fixed list, the same for every star): denser and deeper in
-# the blue. Its depth per star is set so the pixel-scale structure (rms about a 15-pixel
-# running median at BOSS resolution, 3800-5800 A) of the synthetic stars matches that of
-# the pipeline's spEigenStar-55734 templates of each type, their own noise floor (the O
-# templates' 0.02) and the listed lines' share taken out in quadrature: A 0.036, F 0.052,
-# G 0.063, K 0.087, M 0.095 (nodes in Teff, K; none for O/B stars and white dwarfs).
+# many to list. Their positions and relative depths are taken from the pipeline's own
+# stellar templates (spEigenStar-55734, shipped in bench_plugins/templates): the mean
+# line-depth spectrum of its G and K stars, -ln(flux / running upper envelope), with the
+# cores of the lines listed above (Balmer, METALS) cut out as those are drawn per star;
+# where the templates are absent, a fixed random forest (denser and deeper in the blue)
+# stands in. A random forest put the lines in the wrong places: its depth at [O III]
+# 5008 A and H-delta read as emission, the templates' as absorption (realism features
+# ew_OIII, ew_Hdelta on the noiseless templates: G -0.67 and +0.07, K -1.05 and +1.59;
+# the random forest's G stars +0.58 and -2.44). Its depth per star is set so the
+# pixel-scale structure (rms about a 15-pixel running median at BOSS resolution,
+# 3800-5800 A) of the synthetic stars matches that of the templates of each type, their
+# own noise floor (the O templates' 0.02) and the listed lines' share taken out in
+# quadrature: A 0.036, F 0.052, G 0.063, K 0.087, M 0.095 (nodes in Teff, K; none for
+# O/B stars and white dwarfs).
 FOREST_RMS = np.array([[2800, 0.095], [4500, 0.087], [5600, 0.063], [6700, 0.052],
                        [8700, 0.036], [11000, 0.0]])  # fmt: skip
 FOREST_LINES = 6000
+FOREST_TYPES = ("G", "K")  # the templates whose line-depth spectrum is the forest
+FOREST_CUT_A = 8.0  # half-width (A) of the listed lines' cores cut out of it
+ENVELOPE_PIX = 81  # running-envelope window of the templates' pseudo-continuum (~190 A)
 
 
 @cache
 def blanketing_forest() -> tuple[np.ndarray, np.ndarray]:
     """(log10 rest wavelength grid, optical depth) of the weak-line forest, scaled so its
     relative structure about a 15-pixel running median is 1 (rms) at 3800-5800 A."""
-    rng = np.random.default_rng(4226)
     step = 0.25e-4  # a quarter of a BOSS pixel
     grid = np.arange(np.log10(3300.0), np.log10(11000.0), step)
-    inv = rng.uniform(1 / 11000.0, 1 / 3300.0, FOREST_LINES)  # density ~ lambda^-2
-    depth = rng.lognormal(0.0, 1.0, FOREST_LINES) * (4500.0 * inv) ** 1.5
-    tau = np.bincount(np.rint((np.log10(1 / inv) - grid[0]) / step).astype(int), depth, len(grid))
-    sigma = float(broaden(5.0)) / PIX_KMS * 4  # in quarter pixels
-    x = np.arange(-int(5 * sigma), int(5 * sigma) + 1)
-    tau = np.convolve(tau, np.exp(-0.5 * (x / sigma) ** 2), mode="same")
+    tau = template_forest(grid, FOREST_TYPES)
+    if tau is None:
+        tau = random_forest(grid, step)
     boss = grid[::4]
     sel = (boss > np.log10(3800.0)) & (boss < np.log10(5800.0))
     coarse = tau[::4][sel]
     windows = np.lib.stride_tricks.sliding_window_view(np.pad(coarse, 7, mode="edge"), 15)
     rms = np.sqrt(np.mean((coarse - np.median(windows, axis=1)) ** 2))
     return grid, (tau / rms).astype(np.float32)
+
+
+def template_forest(grid: np.ndarray, types: tuple[str, ...]) -> np.ndarray | None:
+    """Mean line depth -ln(flux / envelope) of the shipped spEigenStar templates of
+    spectral ``types`` on ``grid`` (log10 rest A), the listed lines' cores cut out; None
+    without them."""
+    from bench.errors import BenchError
+    from bench_plugins.synthetic.galaxies import TEMPLATE_DIR
+    from bench_plugins.synthetic.templates import load
+
+    try:
+        t = load(str(TEMPLATE_DIR), ["STAR"])["STAR"]
+    except BenchError:
+        return None
+    pick = [i for i, name in enumerate(t.names) if name[:1] in types]
+    if not pick:
+        return None
+    depth = []
+    for flux in t.flux[pick]:
+        padded = np.pad(flux, ENVELOPE_PIX // 2, mode="edge")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, ENVELOPE_PIX)
+        envelope = np.percentile(windows, 90, axis=1)
+        depth.append(-np.log(np.clip(flux / np.maximum(envelope, 1e-30), 0.05, 1.0)))
+    tau = np.interp(grid, t.loglam, np.mean(depth, axis=0), left=0.0, right=0.0)
+    rest = np.power(10.0, grid)
+    listed = np.concatenate([BALMER, *[np.array(lines) for lines, *_ in METALS]])
+    for w in listed:
+        tau[np.abs(rest - w) < FOREST_CUT_A] = 0.0
+    return tau
+
+
+def random_forest(grid: np.ndarray, step: float) -> np.ndarray:
+    """A fixed random forest of FOREST_LINES weak lines, density ~ lambda^-2, deeper in
+    the blue, at BOSS resolution: the stand-in when the templates are absent."""
+    rng = np.random.default_rng(4226)
+    inv = rng.uniform(1 / 11000.0, 1 / 3300.0, FOREST_LINES)  # density ~ lambda^-2
+    depth = rng.lognormal(0.0, 1.0, FOREST_LINES) * (4500.0 * inv) ** 1.5
+    tau = np.bincount(np.rint((np.log10(1 / inv) - grid[0]) / step).astype(int), depth, len(grid))
+    sigma = float(broaden(5.0)) / PIX_KMS * 4  # in quarter pixels
+    x = np.arange(-int(5 * sigma), int(5 * sigma) + 1)
+    return np.convolve(tau, np.exp(-0.5 * (x / sigma) ** 2), mode="same")
 
 
 def strength(teff: np.ndarray, peak: float, below: float, above: float) -> np.ndarray:

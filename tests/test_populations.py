@@ -1,0 +1,53 @@
+"""Who is in the synthetic survey: stellar types in published shares, line strengths of
+the stars against the pipeline's own stellar templates (spEigenStar)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.spectra import SpectrumBatch, boss_grid
+from bench_plugins.synthetic import stars
+from bench_plugins.synthetic.realism_features import feature_names, features
+
+
+def _line_features(flux: np.ndarray, names: list[str]) -> np.ndarray:
+    """Realism features ``names`` of noiseless rest-frame spectra ``flux`` (B, P)."""
+    b = len(flux)
+    batch = SpectrumBatch(
+        ids=np.array([str(i) for i in range(b)], dtype=object), loglam=boss_grid(),
+        flux=flux.astype(np.float32), ivar=np.ones(flux.shape, np.float32),
+        mask=np.zeros(flux.shape, np.int32), labels=np.array(["STAR"] * b, dtype=object),
+        redshift=np.zeros(b), snr=np.ones(b, np.float32), meta={},
+    )  # fmt: skip
+    columns = [feature_names().index(n) for n in names]
+    return features(batch)[:, columns]
+
+
+def test_balmer_strong_types_are_a_minority() -> None:
+    """A, B, O stars and white dwarfs: under 15 % of stars (DR7 WDs 4 %, few BHB/sdB)."""
+    kind = np.searchsorted(np.cumsum(stars.WEIGHTS) / stars.WEIGHTS.sum(), np.linspace(0, 1, 1001))
+    hot = np.isin(np.array(stars.SUBCLASSES)[np.minimum(kind, 7)], ["O", "B", "A", "WD"])
+    assert hot.mean() < 0.15 and np.isclose(stars.WEIGHTS.sum(), 1.0)
+
+
+def test_cool_stars_absorb_at_oiii_as_the_templates_do() -> None:
+    """The forest from the templates puts lines inside [O III] 5008 A: G/K/M stars read as
+    absorption there (the random forest read as emission, +0.6 to +0.9 A)."""
+    rng = np.random.default_rng(5)
+    u = rng.random((24, 40))
+    u[:, 0] = np.repeat([0.55, 0.75, 0.95], 8)  # G, K, M by the cumulative weights
+    flux, meta = stars.stars(boss_grid(), np.zeros(24), u)
+    assert set(meta["subclass"]) <= {"G", "K", "M", "CARBON"}
+    oiii, halpha = _line_features(flux, ["ew_OIII", "ew_Halpha"]).T
+    assert np.median(oiii) < -0.5 and (oiii < 0).mean() > 0.8
+    m = meta["subclass"] == "M"
+    assert np.median(oiii[m]) < -1.5 and np.median(halpha[~m]) < 0.5
+
+
+def test_blanketing_forest_comes_from_the_shipped_templates() -> None:
+    grid, tau = stars.blanketing_forest()
+    fallback = stars.random_forest(grid, 0.25e-4)
+    assert tau.shape == grid.shape and np.isfinite(tau).all() and tau.min() >= 0
+    assert np.corrcoef(tau, fallback)[0, 1] < 0.5  # not the random stand-in
+    rest = np.power(10.0, grid)
+    assert tau[np.abs(rest - 4102.89) < stars.FOREST_CUT_A].max() == 0.0  # H-delta cut out
