@@ -179,11 +179,30 @@ def test_legacy_fraction_per_class_gives_the_sdss_i_coverage_to_that_class_only(
 def test_legacy_fraction_as_a_number_or_a_name_resolves_per_class():
     from bench_plugins.synthetic.source import LEGACY_SHARES, legacy_shares
 
-    assert legacy_shares(0.15) == {"STAR": 0.15, "GALAXY": 0.15, "QSO": 0.15}
+    inf = float("inf")
+    assert legacy_shares(0.15) == {"STAR": ((inf, 0.15),), "GALAXY": ((inf, 0.15),),
+                                   "QSO": ((inf, 0.15),)}  # fmt: skip
     assert legacy_shares("dr12") == LEGACY_SHARES["dr12"]
-    assert legacy_shares({"QSO": 1}) == {"STAR": 0.0, "GALAXY": 0.0, "QSO": 1.0}
-    dr12 = LEGACY_SHARES["dr12"]  # SDSS-I/II took most stars, fewer galaxies and quasars
-    assert dr12["STAR"] > dr12["GALAXY"] > dr12["QSO"] > 0.25
+    assert legacy_shares({"QSO": 1})["QSO"] == ((inf, 1.0),)
+    assert legacy_shares({"QSO": 1})["STAR"] == ((inf, 0.0),)
+    dr12 = {label: bins[0][1] for label, bins in LEGACY_SHARES["dr12"].items()}
+    assert dr12["STAR"] > dr12["GALAXY"] > dr12["QSO"] > 0.25  # SDSS-I/II took most stars
+
+
+def test_dr12_redshift_gives_low_redshift_galaxies_and_quasars_to_sdss_i():
+    from bench_plugins.synthetic.source import LEGACY_SHARES, legacy_share
+
+    bins = LEGACY_SHARES["dr12_redshift"]
+    z = np.array([0.05, 0.3, 0.6, 1.0, 2.5])
+    galaxy, qso = legacy_share(bins["GALAXY"], z), legacy_share(bins["QSO"], z)
+    assert galaxy[0] > 0.9 and galaxy[2] < 0.05 and qso[0] > 0.8 and qso[-1] < 0.1
+    assert (np.diff(galaxy) <= 0).all() and (np.diff(qso) <= 0).all()
+    batch = _source(n=300, legacy_fraction="dr12_redshift").read(np.arange(300))
+    lam = np.power(10.0, batch.loglam)
+    legacy = (batch.ivar[:, lam > 9300] == 0).all(axis=1)
+    low, high = batch.redshift < 0.2, batch.redshift > 0.6
+    galaxies = batch.labels == "GALAXY"
+    assert legacy[galaxies & low].mean() > 0.8 and legacy[galaxies & high].mean() < 0.1
 
 
 @pytest.mark.parametrize(

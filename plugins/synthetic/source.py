@@ -29,17 +29,38 @@ LEGACY_EDGES = ((3790.0, 3830.0), (9185.0, 9230.0))
 # The share of each class's spectra taken with the SDSS-I/II spectrographs (Legacy, SEGUE-1
 # and -2) among all optical spectra of DR12 (Alam et al. 2015, ApJS 219, 12, Table 1: all
 # spectra of a class minus the BOSS ones; the stored copy searched held only the paper's
-# opening, so these counts are unchecked there, the cross-check below is): galaxies (2,401,952 - 1,372,737) / 2,401,952,
-# quasars (477,161 - 294,512) / 477,161, stars (851,968 - 247,216) / 851,968. The DR7
-# abstract (Abazajian et al. 2009, ApJS 182, 543: 930,000 galaxies, 120,000 quasars,
-# 460,000 stars) with DR12Q (Paris et al. 2017: 297,301 BOSS quasars) and the DR12
-# clustering sample (Reid et al. 2016: 1,198,006 BOSS galaxies) give 0.44 and 0.29.
-LEGACY_SHARES = {"dr12": {"STAR": 0.710, "GALAXY": 0.428, "QSO": 0.383}}
+# opening, so these counts are unchecked there, the cross-check below is): galaxies
+# (2,401,952 - 1,372,737) / 2,401,952, quasars (477,161 - 294,512) / 477,161, stars
+# (851,968 - 247,216) / 851,968. The DR7 abstract (Abazajian et al. 2009, ApJS 182, 543:
+# 930,000 galaxies, 120,000 quasars, 460,000 stars) with DR12Q (Paris et al. 2017: 297,301
+# BOSS quasars) and the DR12 clustering sample (Reid et al. 2016: 1,198,006 BOSS galaxies)
+# give 0.44 and 0.29.
+#
+# "dr12_redshift": the two surveys took different redshifts, so the share depends on the
+# redshift (upper edge, share; stars as "dr12"). Galaxies: SDSS-I/II's main sample (r <
+# 17.77, median z 0.10, Strauss et al. 2002, AJ 124, 1810) and LRGs (to z ~ 0.45, Eisenstein
+# et al. 2001, AJ 122, 2267) against BOSS's LOWZ and CMASS at 0.2 < z < 0.75 (Reid et al.
+# 2016); the middle bin's share is a rough estimate. Quasars: DR7Q (Schneider et al. 2010,
+# AJ 139, 2360: 105,783, median z 1.49, ~19,000 at z > 2.15 by Paris et al. 2017) against
+# DR12Q (297,301, 184,101 at z > 2.15): 86,783 / 199,983 = 0.43 below z = 2.15, 19,000 /
+# 203,101 = 0.094 above; below z = 0.5 BOSS's quasar selection (z > 2.15 aimed, Ross et al.
+# 2012) took few, SDSS-I/II's UV-excess quasars and main-sample broad-line galaxies many
+# (0.9, an estimate).
+INF = float("inf")
+LEGACY_SHARES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
+    "dr12": {"STAR": ((INF, 0.710),), "GALAXY": ((INF, 0.428),), "QSO": ((INF, 0.383),)},
+    "dr12_redshift": {
+        "STAR": ((INF, 0.710),),
+        "GALAXY": ((0.2, 0.95), (0.45, 0.2), (INF, 0.02)),
+        "QSO": ((0.5, 0.9), (2.15, 0.43), (INF, 0.094)),
+    },
+}
 
 
-def legacy_shares(value: object) -> dict[str, float]:
-    """``legacy_fraction`` as a share per class: a number (every class), a table
-    ``{"GALAXY": 0.4, ...}`` (classes left out: 0) or a named choice (``"dr12"``);
+def legacy_shares(value: object) -> dict[str, tuple[tuple[float, float], ...]]:
+    """``legacy_fraction`` as each class's SDSS-I/II share in redshift bins ((upper edge,
+    share), ...): from a number (every class, any redshift), a table ``{"GALAXY": 0.4,
+    ...}`` (classes left out: 0) or a named choice (``"dr12"``, ``"dr12_redshift"``);
     BenchError naming the key for anything else."""
     key = "synthetic.legacy_fraction"
     if isinstance(value, str):
@@ -48,7 +69,7 @@ def legacy_shares(value: object) -> dict[str, float]:
                 f"{key}: {value!r} is not valid; expected a number in [0, 1], a table of "
                 f"classes to numbers, or one of {sorted(LEGACY_SHARES)}"
             )
-        value = LEGACY_SHARES[value]
+        return dict(LEGACY_SHARES[value])
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not 0 <= value <= 1:
             raise BenchError(f"{key}: {value!r} is not valid; expected a number in [0, 1]")
@@ -58,7 +79,7 @@ def legacy_shares(value: object) -> dict[str, float]:
             f"{key}: expected a number in [0, 1], a table of classes to numbers, or one of "
             f"{sorted(LEGACY_SHARES)}; got {type(value).__name__} {value!r}"
         )
-    shares = dict.fromkeys(CLASSES, 0.0)
+    shares = {label: ((INF, 0.0),) for label in CLASSES}
     for label, share in value.items():
         ok = isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share <= 1
         if label not in CLASSES or not ok:
@@ -66,8 +87,15 @@ def legacy_shares(value: object) -> dict[str, float]:
                 f"{key}.{label}: {share!r} is not valid; expected a class of {list(CLASSES)} "
                 "with a number in [0, 1]"
             )
-        shares[label] = float(share)
+        shares[label] = ((INF, float(share)),)
     return shares
+
+
+def legacy_share(bins: tuple[tuple[float, float], ...], redshift: np.ndarray) -> np.ndarray:
+    """The share of the first bin whose upper edge lies above each ``redshift``."""
+    edges = np.array([edge for edge, _ in bins])
+    values = np.array([share for _, share in bins])
+    return values[np.minimum(np.searchsorted(edges, redshift, side="right"), len(bins) - 1)]
 
 
 class SyntheticSource(SpectrumSource):
@@ -134,10 +162,14 @@ class SyntheticSource(SpectrumSource):
             reject[row] = rng.random(p, dtype=np.float32)  # drawn last: the rest as before
         return u, n, uo, no, noise, field, flat, reject
 
-    def _legacy(self, uo: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    def _legacy(self, uo: np.ndarray, labels: np.ndarray, redshift: np.ndarray) -> np.ndarray:
         """(B,) True for the spectra taken with the SDSS-I/II spectrographs: the
-        ``legacy_fraction`` share of each class (uo[:, 14], a draw no other part uses)."""
-        share = np.array([self.legacy_share[str(label)] for label in labels])
+        ``legacy_fraction`` share of each class at its redshift (uo[:, 14], a draw no
+        other part uses)."""
+        share = np.zeros(len(labels))
+        for label, bins in self.legacy_share.items():
+            rows = labels == label
+            share[rows] = legacy_share(bins, np.asarray(redshift, np.float64)[rows])
         return uo[:, 14] < share
 
     def _legacy_coverage(self, uo: np.ndarray, legacy: np.ndarray) -> np.ndarray:
@@ -189,7 +221,7 @@ class SyntheticSource(SpectrumSource):
                 bal[rows] = meta["bal"]
             model[rows] = f
             subclass[rows] = meta["subclass"]
-        legacy = self._legacy(uo, labels)
+        legacy = self._legacy(uo, labels, z)
         observed, sigma, mask = observe.observe(
             model, self.loglam, uo, no, self._snr_scale(uo), legacy
         )
