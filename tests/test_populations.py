@@ -10,14 +10,14 @@ from bench_plugins.synthetic import stars
 from bench_plugins.synthetic.realism_features import feature_names, features
 
 
-def _line_features(flux: np.ndarray, names: list[str]) -> np.ndarray:
-    """Realism features ``names`` of noiseless rest-frame spectra ``flux`` (B, P)."""
+def _line_features(flux: np.ndarray, names: list[str], z: float = 0.0) -> np.ndarray:
+    """Realism features ``names`` of noiseless spectra ``flux`` (B, P) at redshift ``z``."""
     b = len(flux)
     batch = SpectrumBatch(
         ids=np.array([str(i) for i in range(b)], dtype=object), loglam=boss_grid(),
         flux=flux.astype(np.float32), ivar=np.ones(flux.shape, np.float32),
         mask=np.zeros(flux.shape, np.int32), labels=np.array(["STAR"] * b, dtype=object),
-        redshift=np.zeros(b), snr=np.ones(b, np.float32), meta={},
+        redshift=np.full(b, z), snr=np.ones(b, np.float32), meta={},
     )  # fmt: skip
     columns = [feature_names().index(n) for n in names]
     return features(batch)[:, columns]
@@ -51,3 +51,20 @@ def test_blanketing_forest_comes_from_the_shipped_templates() -> None:
     assert np.corrcoef(tau, fallback)[0, 1] < 0.5  # not the random stand-in
     rest = np.power(10.0, grid)
     assert tau[np.abs(rest - 4102.89) < stars.FOREST_CUT_A].max() == 0.0  # H-delta cut out
+
+
+def test_galaxy_lines_follow_their_type() -> None:
+    """Passive galaxies carry no gas of the mean BOSS galaxy (|EW(H-alpha + [N II])| small);
+    star-forming ones have [O II] below H-alpha + [N II] (Kennicutt 1992: ~0.4)."""
+    from bench_plugins.synthetic import galaxies
+
+    rng = np.random.default_rng(7)
+    u, n = rng.random((40, 40)), rng.standard_normal((40, 40))
+    u[:, 0] = np.repeat([0.2, 0.9], 20)  # SF, PASSIVE at z < 0.25
+    u[:20, 6] = 0.3  # moderate dust for the star-forming ones
+    flux, meta = galaxies.galaxies(boss_grid(), np.full(40, 0.08), u, n)
+    oii, halpha = _line_features(flux, ["ew_OII", "ew_Halpha"], z=0.08).T
+    passive = meta["subclass"] == "PASSIVE"
+    assert passive.sum() == 20 and np.median(np.abs(halpha[passive])) < 2.5
+    ratio = oii[~passive] / halpha[~passive]
+    assert 0.15 < np.median(ratio) < 0.7

@@ -50,7 +50,31 @@ def eigen_galaxy() -> tuple[np.ndarray, np.ndarray] | None:
     flux = t.flux / ref
     rms0 = np.sqrt(np.mean(flux[0] ** 2))
     flux[1:] *= rms0 / np.sqrt(np.mean(flux[1:] ** 2, axis=1, keepdims=True))
+    flux = np.stack([without_gas(rest, f) for f in flux])
     return t.loglam, flux
+
+
+# Rest windows (A) of the nebular lines in the mean BOSS galaxy: [O II], [Ne III],
+# [O III], [O I], H-alpha + [N II], [S II]. The mean holds the average gas emission of
+# all BOSS galaxies (realism features of spEigenGal's first component at z = 0:
+# H-alpha + [N II] +6.6 A, [O II] +3.1 A), which gave every passive galaxy that much,
+# and the other components its variations (negative amounts of them dug absorption
+# troughs once the mean's lines were gone); the old population is taken without them,
+# the gas being drawn per galaxy below.
+GAS_WINDOWS = [(3716.0, 3741.0), (3860.0, 3880.0), (4950.0, 4970.0), (4998.0, 5018.0),
+               (6292.0, 6312.0), (6538.0, 6598.0), (6708.0, 6743.0)]  # fmt: skip
+
+
+def without_gas(rest: np.ndarray, flux: np.ndarray) -> np.ndarray:
+    """``flux`` with each GAS_WINDOWS stretch replaced by the straight line between the
+    medians of 15 A on either side (the stellar absorption under the lines goes too)."""
+    out = flux.copy()
+    for lo, hi in GAS_WINDOWS:
+        left = np.median(flux[(rest > lo - 15.0) & (rest < lo)])
+        right = np.median(flux[(rest > hi) & (rest < hi + 15.0)])
+        inside = (rest >= lo) & (rest <= hi)
+        out[inside] = left + (right - left) * (rest[inside] - lo) / (hi - lo)
+    return out
 
 
 def eigen_population(loglam: np.ndarray, z: np.ndarray, n: np.ndarray) -> np.ndarray | None:
@@ -156,11 +180,14 @@ def galaxies(
                      np.where(u[:, 7] < 0.3, 2.0 * u[:, 8], 0.0)))  # fmt: skip
     line_dust = 10 ** (-0.4 * (a_v / 0.44)[:, None] * (5500.0 / EMISSION))
     line_flux = emission_ratios(kind, n[:, 4:7], z) * line_dust / line_dust[:, HA : HA + 1]
-    old_at = stars.continuum(
-        np.broadcast_to(EMISSION, (b, len(EMISSION))), 4800.0 * np.ones(b), np.zeros(b)
-    )
-    cont_at = old_at / old_at[:, HA : HA + 1] * (5500.0 / EMISSION) ** (-1.0 * f_young[:, None])
-    ew = ew_ha[:, None] * line_flux / cont_at
+    # equivalent widths against the galaxy's own continuum at each line, so the line flux
+    # ratios in the spectrum are the ones above (a 4800 K black body stood in for it: its
+    # continuum at 3727 A was 2-3x too faint beside H-alpha for a galaxy with young stars,
+    # which made [O II] 1.6x the EW of H-alpha + [N II]; Kennicutt 1992, ApJ 388, 310,
+    # measured ~0.4). Lines beyond the observed range take the nearest edge's continuum.
+    cont_at = np.stack([np.interp(EMISSION, rest_lam[i], cont[i]) for i in range(b)])
+    cont_at = cont_at / np.maximum(cont_at[:, HA : HA + 1], 1e-30)
+    ew = ew_ha[:, None] * line_flux / np.maximum(cont_at, 1e-6)
     gas = broaden(40.0 + 80.0 * u[:, 9])[:, None] * np.ones((1, len(EMISSION)))
     flux += cont * profiles(loglam, z, EMISSION, gas, ew_amplitude(ew, EMISSION, gas))
     # main sample r < 17.8 at low z; ELGs g ~ 22; CMASS i < 19.9; eBOSS LRGs z ~ 20
