@@ -164,16 +164,19 @@ def test_every_spectrum_misses_the_grids_red_end():
     assert from_end.min() >= 18 and from_end.max() <= 40
 
 
-def test_legacy_fraction_per_class_gives_the_sdss_i_coverage_to_that_class_only():
-    """A table per class: every galaxy ends at ~9200 A, no star or quasar does, and the
-    others' spectra are those of the default (per-object draws, none added)."""
-    base = _source(n=90).read(np.arange(90))
-    batch = _source(n=90, legacy_fraction={"GALAXY": 1.0}).read(np.arange(90))
+def test_legacy_survey_gives_each_class_its_dr12_share_of_sdss_i_coverage():
+    """legacy_survey = "dr12": about 71 % of stars, 43 % of galaxies and 38 % of quasars end
+    at ~9200 A; the others are the default's spectra (per-object draws, none added)."""
+    from bench_plugins.synthetic.source import LEGACY_SHARES
+
+    base = _source(n=600).read(np.arange(600))
+    batch = _source(n=600, legacy_survey="dr12").read(np.arange(600))
     lam = np.power(10.0, batch.loglam)
     cut = (batch.ivar[:, lam > 9300] == 0).all(axis=1)
-    galaxy = batch.labels == "GALAXY"
-    assert cut[galaxy].all() and not cut[~galaxy].any()
-    np.testing.assert_array_equal(batch.flux[~galaxy], base.flux[~galaxy])
+    for label, bins in LEGACY_SHARES["dr12"].items():
+        rows = batch.labels == label
+        assert cut[rows].mean() == pytest.approx(bins[0][1], abs=0.12)
+    np.testing.assert_array_equal(batch.flux[~cut], base.flux[~cut])
 
 
 def test_legacy_fraction_as_a_number_or_a_name_resolves_per_class():
@@ -197,7 +200,7 @@ def test_dr12_redshift_gives_low_redshift_galaxies_and_quasars_to_sdss_i():
     galaxy, qso = legacy_share(bins["GALAXY"], z), legacy_share(bins["QSO"], z)
     assert galaxy[0] > 0.9 and galaxy[2] < 0.05 and qso[0] > 0.8 and qso[-1] < 0.1
     assert (np.diff(galaxy) <= 0).all() and (np.diff(qso) <= 0).all()
-    batch = _source(n=300, legacy_fraction="dr12_redshift").read(np.arange(300))
+    batch = _source(n=300, legacy_survey="dr12_redshift").read(np.arange(300))
     lam = np.power(10.0, batch.loglam)
     legacy = (batch.ivar[:, lam > 9300] == 0).all(axis=1)
     low, high = batch.redshift < 0.2, batch.redshift > 0.6
@@ -206,16 +209,26 @@ def test_dr12_redshift_gives_low_redshift_galaxies_and_quasars_to_sdss_i():
 
 
 @pytest.mark.parametrize(
-    ("value", "says"),
-    [(1.5, "legacy_fraction: 1.5"), ("dr13", "'dr13'"), ({"PLANET": 0.1}, "PLANET"),
-     ({"QSO": 2}, "legacy_fraction.QSO"), ([0.1], "got list"), (True, "bool")],
+    ("options", "says"),
+    [({"legacy_survey": "dr13"}, "synthetic.legacy_survey: 'dr13'"),
+     ({"legacy_fraction": 1.5}, "synthetic.legacy_fraction: 1.5"),
+     ({"legacy_survey": "dr12", "legacy_fraction": 0.2}, "leave legacy_fraction (0.2) out")],
 )  # fmt: skip
-def test_bad_legacy_fraction_is_one_line_naming_the_key(value, says):
+def test_bad_legacy_options_are_one_line_naming_the_key(options, says):
     from bench.errors import BenchError
 
-    with pytest.raises(BenchError, match="synthetic.legacy_fraction") as info:
-        _source(n=3, legacy_fraction=value)
+    with pytest.raises(BenchError) as info:
+        _source(n=3, **options)
     assert says in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [1.5, "dr13", {"PLANET": 0.1}, {"QSO": 2}, [0.1], True])
+def test_legacy_shares_refuse_what_they_cannot_read(value):
+    from bench.errors import BenchError
+    from bench_plugins.synthetic.source import legacy_shares
+
+    with pytest.raises(BenchError, match="synthetic.legacy_fraction"):
+        legacy_shares(value)
 
 
 def test_sdss_i_spectrographs_are_noisier_at_both_ends_and_quieter_at_the_dichroic():

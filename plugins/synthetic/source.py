@@ -113,7 +113,9 @@ class SyntheticSource(SpectrumSource):
         self.ids = np.array(
             [f"synthetic-{self.seed}-{i}" for i in range(params["n"])], dtype=object
         )
-        self.legacy_share = legacy_shares(params.get("legacy_fraction", 0.0))
+        self.legacy_share = legacy_shares(
+            params.get("legacy_survey") or params.get("legacy_fraction", 0.0)
+        )
         self.templates = None
         if params["template_dir"] is not None:
             self.templates = templates.load(params["template_dir"], sorted(set(self.labels)))
