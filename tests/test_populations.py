@@ -68,3 +68,14 @@ def test_galaxy_lines_follow_their_type() -> None:
     assert passive.sum() == 20 and np.median(np.abs(halpha[passive])) < 2.5
     ratio = oii[~passive] / halpha[~passive]
     assert 0.15 < np.median(ratio) < 0.7
+
+
+def test_template_mode_draws_stellar_templates_by_type_share() -> None:
+    from bench_plugins.synthetic.templates import star_weights
+
+    names = ["A0 (1)", "A1V (2)", "B9 (3)", "F5V (4)", "sdF3 (5)", "M1 (6)", "WDhotter",
+             "CalciumWD", "Carbon"]  # fmt: skip
+    w = star_weights(names)
+    share = dict(zip(stars.SUBCLASSES, stars.WEIGHTS / stars.WEIGHTS.sum(), strict=True))
+    assert np.isclose(w[0], share["A"] / 2) and np.isclose(w[3], w[4])
+    assert np.isclose(w[6], share["WD"] / 2) and w[8] == 0.01 and w[5] > 5 * w[0]

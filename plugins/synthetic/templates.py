@@ -54,7 +54,8 @@ def combine(
     """One rest-frame spectrum per object: a stellar template, or eigen-spectra mixed with
     random coefficients around the first (mean-like) component. Returns (flux, name)."""
     if label == "STAR":
-        pick = np.minimum((u[:, 0] * len(t.flux)).astype(int), len(t.flux) - 1)
+        cdf = np.cumsum(star_weights(t.names))
+        pick = np.minimum(np.searchsorted(cdf / cdf[-1], u[:, 0], side="right"), len(t.flux) - 1)
         return t.flux[pick], np.array(t.names, dtype=object)[pick]
     scale = np.median(np.abs(t.flux[0])) / np.maximum(t.flux.std(axis=1), 1e-30)
     coeff = np.concatenate(
@@ -65,6 +66,23 @@ def combine(
     )  # not BLAS: batch-independent
     floor = 0.02 * np.median(np.abs(flux), axis=1, keepdims=True)
     return np.maximum(flux, floor), np.full(len(u), "EIGEN", dtype=object)
+
+
+def star_weights(names: list[str]) -> np.ndarray:
+    """Pick weight of each stellar template: its type's share in ``stars.WEIGHTS`` (the
+    SDSS/BOSS stellar population) split evenly among the templates of that type (O..M by
+    the name's first letter, sd* as the letter after it, *WD*; the rest, carbon stars and
+    L dwarfs among them, share 1 %). spEigenStar has 49 O/B/A of its 123 templates: drawn
+    uniformly, 40 % of the stars had strong Balmer lines."""
+    from bench_plugins.synthetic.stars import SUBCLASSES, WEIGHTS
+
+    def kind(name: str) -> str:
+        name = name.removeprefix("sd:").removeprefix("sd")
+        return "WD" if "WD" in name else name[:1] if name[:1] in "OBAFGKM" else ""
+
+    kinds = [kind(n) for n in names]
+    share = dict(zip(SUBCLASSES, WEIGHTS / WEIGHTS.sum(), strict=True)) | {"": 0.01}
+    return np.array([share[k] / kinds.count(k) for k in kinds])
 
 
 def spectra(
