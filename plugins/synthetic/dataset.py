@@ -103,6 +103,14 @@ class Synthetic(Dataset):
             le=1.0,
         ),  # fmt: skip
         Option(
+            "legacy_survey",
+            str,
+            None,
+            "each class's SDSS-I/II share instead of legacy_fraction: its share of DR12's "
+            "spectra (dr12; Alam et al. 2015, Table 1) or those by redshift (dr12_redshift)",
+            choices=("dr12", "dr12_redshift"),
+        ),  # fmt: skip
+        Option(
             "template_dir",
             str,
             None,
@@ -123,6 +131,11 @@ class Synthetic(Dataset):
             raise BenchError(
                 f"synthetic.snr_scale_max: expected more than snr_scale ({p['snr_scale']}), "
                 f"got {top_snr}"
+            )
+        if p["legacy_survey"] is not None and p["legacy_fraction"] > 0:
+            raise BenchError(
+                f"synthetic.legacy_survey: {p['legacy_survey']!r} sets each class's SDSS-I/II "
+                f"share; leave legacy_fraction ({p['legacy_fraction']}) out"
             )
         for key, top in MAX_Z.items():
             z = p[key]
