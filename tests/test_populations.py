@@ -79,3 +79,15 @@ def test_template_mode_draws_stellar_templates_by_type_share() -> None:
     share = dict(zip(stars.SUBCLASSES, stars.WEIGHTS / stars.WEIGHTS.sum(), strict=True))
     assert np.isclose(w[0], share["A"] / 2) and np.isclose(w[3], w[4])
     assert np.isclose(w[6], share["WD"] / 2) and w[8] == 0.01 and w[5] > 5 * w[0]
+
+
+def test_late_m_dwarfs_are_mostly_active() -> None:
+    """H-alpha emission in ~3-8 % of M0-M2 dwarfs and most M5-M8 (West et al. 2011)."""
+    rng = np.random.default_rng(3)
+    u = rng.random((2000, 40))
+    teff = np.repeat([3700.0, 2800.0], 1000)
+    emis = stars.chromosphere(boss_grid(), np.zeros(2000), teff, u, np.zeros(2000, bool))
+    active = emis.max(axis=1) > 0
+    assert 0.01 < active[:1000].mean() < 0.1 and 0.6 < active[1000:].mean() < 0.9
+    hot = stars.chromosphere(boss_grid(), np.zeros(5), np.full(5, 5000.0), u[:5], np.zeros(5, bool))
+    assert not hot.any()

@@ -8,7 +8,7 @@ from functools import cache
 
 import numpy as np
 
-from bench_plugins.synthetic.lines import PIX_KMS, broaden, profiles
+from bench_plugins.synthetic.lines import PIX_KMS, broaden, ew_amplitude, profiles
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
 HC_K = 1.4388e8  # h c / k in Angstrom Kelvin
@@ -53,6 +53,16 @@ BANDS = np.array([[4956, 0.4], [5001, 0.2], [5168, 0.5], [5449, 0.6], [5848, 0.6
                   [6382, 0.4], [6653, 0.5], [6750, 0.4], [7055, 1.0], [7591, 0.7],
                   [8434, 0.4], [8860, 0.3]])  # fmt: skip
 
+
+# Chromospheric H-alpha emission of M dwarfs: the active share rises from a few per cent
+# at M0-M2 to ~60-80 % at M5-M8 (West et al. 2008, AJ 135, 785; West et al. 2011, AJ
+# 141, 97, 70,841 DR7 M dwarfs), emission EWs of 1 to ~10 A (the same papers); nodes in
+# Teff (K: M0 3850, M2 3550, M4 3200, M5 3050, M6 2850, M8 2570) and active share. The
+# draws u[:, 32] (active or not) and u[:, 33] (EW, log-uniform 1-8 A) are the stars' own.
+ACTIVE_SHARE = np.array([[2500, 0.75], [2850, 0.75], [3050, 0.6], [3200, 0.3],
+                         [3550, 0.08], [3850, 0.03]])  # fmt: skip
+ACTIVE_EW = (1.0, 8.0)
+HALPHA = 6564.61
 
 # Carbon stars (C/O > 1: the oxygen is locked in CO, so C2 and CN bands replace TiO).
 # SDSS found about 1,200 of them among the ~460,000 stellar spectra of DR7 (Green 2013,
@@ -213,6 +223,19 @@ def band_tau(
     return out
 
 
+def chromosphere(
+    loglam: np.ndarray, z: np.ndarray, teff: np.ndarray, u: np.ndarray, off: np.ndarray
+) -> np.ndarray:
+    """H-alpha emission of active M dwarfs relative to the local flux (B, P): the stars
+    below 3900 K (not ``off``), active with ACTIVE_SHARE's chance at their Teff."""
+    share = np.interp(teff, ACTIVE_SHARE[:, 0], ACTIVE_SHARE[:, 1], right=0.0)
+    active = (teff < 3900.0) & ~off & (u[:, 32] < share)
+    lo, hi = ACTIVE_EW
+    ew = np.where(active, lo * (hi / lo) ** u[:, 33], 0.0)[:, None]
+    sigma = np.full_like(ew, float(broaden(30.0)))
+    return profiles(loglam, z, np.array([HALPHA]), sigma, ew_amplitude(ew, HALPHA, sigma))
+
+
 def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, dict]:
     """Star spectra (arbitrary units) for uniforms ``u`` (B, K); returns flux and meta."""
     kind = np.searchsorted(np.cumsum(WEIGHTS) / WEIGHTS.sum(), u[:, 0])
@@ -248,6 +271,7 @@ def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray,
         t[row] += level[row] * np.interp(np.log10(rest_lam[row]), grid, forest)
     subclass = np.where(wd, "WD" + wd_type, np.array(SUBCLASSES, dtype=object)[kind])
     subclass = np.where(carbon, "CARBON", subclass)
+    flux = flux * np.exp(-t) * (1.0 + chromosphere(loglam, z, teff, u, wd | carbon))
     band = np.full(len(z), 6200.0)
-    flux = scale_to(flux * np.exp(-t), loglam, band, ab_flux(16.5 + 5.5 * u[:, 2], band))
+    flux = scale_to(flux, loglam, band, ab_flux(16.5 + 5.5 * u[:, 2], band))
     return flux, {"subclass": subclass.astype(object), "teff": teff}
