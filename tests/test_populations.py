@@ -3,6 +3,8 @@ the stars against the pipeline's own stellar templates (spEigenStar)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from bench.spectra import SpectrumBatch, boss_grid
@@ -91,3 +93,22 @@ def test_late_m_dwarfs_are_mostly_active() -> None:
     assert 0.01 < active[:1000].mean() < 0.1 and 0.6 < active[1000:].mean() < 0.9
     hot = stars.chromosphere(boss_grid(), np.zeros(5), np.full(5, 5000.0), u[:5], np.zeros(5, bool))
     assert not hot.any()
+
+
+def test_quasar_lines_match_the_vanden_berk_composite(shared_data: Path) -> None:
+    """Ly-alpha, C IV, C III], Mg II of synthetic quasars at z = 2.3 (median, noiseless)
+    within 15 % of the same features of the Vanden Berk et al. 2001 composite."""
+    from bench_plugins.synthetic import quasars
+
+    table = np.loadtxt(shared_data / "templates" / "VandenBerk2001.dat", comments="#")
+    loglam = boss_grid()
+    composite = np.interp(10**loglam / 3.3, table[:, 0], table[:, 1])
+    names = ["ew_LyA", "ew_CIV", "ew_CIII", "ew_MgII"]
+    expected = _line_features(composite[None, :], names, z=2.3)[0]
+    rng = np.random.default_rng(2)
+    u, n = rng.random((120, 40)), rng.standard_normal((120, 40))
+    u[:, 9] = 1.0  # no BAL troughs
+    field = rng.standard_normal((120, len(loglam))).astype(np.float32)
+    flux, _ = quasars.quasars(loglam, np.full(120, 2.3), u, n, field)
+    got = np.median(_line_features(flux, names, z=2.3), axis=0)
+    np.testing.assert_allclose(got, expected, rtol=0.15)

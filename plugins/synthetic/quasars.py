@@ -12,11 +12,15 @@ from bench_plugins.synthetic.galaxies import eigen_population, population
 from bench_plugins.synthetic.lines import C_KMS, broaden, ew_amplitude, fwhm_to_sigma, profiles
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
-# rest wavelength (vacuum A), rest EW (A), FWHM (km/s), high-ionisation (blueshifted) flag
+# rest wavelength (vacuum A), rest EW (A), FWHM (km/s), high-ionisation (blueshifted) flag.
+# Ly-alpha (80 + 20 A) and C IV (24 + 10 A) are set so the realism features of noiseless
+# synthetic quasars at z = 2.3 match those of the Vanden Berk et al. (2001) median
+# composite (VandenBerk2001.dat) at the same redshift: ew_LyA 97 (it was 72 with
+# 60 + 15 A), ew_CIV 26 (it was 32 with 30 + 12 A); C III], Mg II, H-beta already agree.
 LINES = np.array([
-    [1033.8, 12.0, 5500, 1], [1215.67, 60.0, 6000, 0], [1215.67, 15.0, 2500, 0],
+    [1033.8, 12.0, 5500, 1], [1215.67, 80.0, 6000, 0], [1215.67, 20.0, 2500, 0],
     [1240.14, 10.0, 4500, 1], [1304.35, 2.0, 3500, 0], [1335.3, 1.0, 3000, 0],
-    [1399.8, 8.0, 5500, 1], [1549.06, 30.0, 6500, 1], [1549.06, 12.0, 2500, 1],
+    [1399.8, 8.0, 5500, 1], [1549.06, 24.0, 6500, 1], [1549.06, 10.0, 2500, 1],
     [1640.42, 2.0, 4000, 1], [1857.4, 1.5, 4000, 0], [1908.73, 20.0, 6000, 0],
     [2400.0, 25.0, 25000, 0], [2600.0, 20.0, 20000, 0], [2950.0, 12.0, 20000, 0],
     [2799.12, 30.0, 5000, 0], [3426.9, 1.0, 700, 0], [3728.5, 1.5, 600, 0],
