@@ -17,7 +17,6 @@ continuum (kept with ``galaxy_model = "physical"``)."""
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
@@ -29,8 +28,6 @@ EMISSION = np.array([3727.09, 3729.88, 3869.86, 4102.89, 4341.68, 4862.68, 4960.
                      6302.05, 6549.86, 6564.61, 6585.27, 6718.29, 6732.67])  # fmt: skip
 HA = 10
 STARBURST_EW_HA = 50.0  # Angstrom, rest: the SDSS pipeline's STARBURST subclass
-# the SDSS templates shipped with the package (data folder, shared with template_fit)
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
 EIGEN_SCATTER = 0.06  # spread of the higher eigen-coefficients, relative to the mean galaxy
 
 
@@ -39,10 +36,10 @@ def eigen_galaxy() -> tuple[np.ndarray, np.ndarray] | None:
     """(rest log10 wavelength, (K, T) eigen-spectra) of spEigenGal with the first (the
     mean BOSS galaxy) scaled to 1 at 5500 A and the others to its RMS; None if absent."""
     from bench.errors import BenchError
-    from bench_plugins.synthetic.templates import load
+    from bench_plugins.synthetic.template_files import SHIPPED_DIR, load
 
     try:
-        t = load(str(TEMPLATE_DIR), ["GALAXY"])["GALAXY"]
+        t = load(str(SHIPPED_DIR), ["GALAXY"])["GALAXY"]
     except BenchError:
         return None
     rest = np.power(10.0, t.loglam)

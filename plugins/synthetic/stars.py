@@ -121,11 +121,10 @@ def template_forest(grid: np.ndarray, types: tuple[str, ...]) -> np.ndarray | No
     spectral ``types`` on ``grid`` (log10 rest A), the listed lines' cores cut out; None
     without them."""
     from bench.errors import BenchError
-    from bench_plugins.synthetic.galaxies import TEMPLATE_DIR
-    from bench_plugins.synthetic.templates import load
+    from bench_plugins.synthetic.template_files import SHIPPED_DIR, load
 
     try:
-        t = load(str(TEMPLATE_DIR), ["STAR"])["STAR"]
+        t = load(str(SHIPPED_DIR), ["STAR"])["STAR"]
     except BenchError:
         return None
     pick = [i for i, name in enumerate(t.names) if name[:1] in types]

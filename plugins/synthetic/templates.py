@@ -3,49 +3,14 @@ spEigenQSO FITS) in a user-given folder, instead of the physical model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from bench.errors import BenchError
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
+from bench_plugins.synthetic.template_files import FILES, SHIPPED_DIR, Templates, load
 
-FILES = {"STAR": "spEigenStar-*.fits", "GALAXY": "spEigenGal-*.fits", "QSO": "spEigenQSO-*.fits"}
+__all__ = ["FILES", "MAG", "SHIPPED_DIR", "Templates", "combine", "load", "spectra", "star_weights"]
+
 MAG = {"STAR": (16.5, 21.0), "GALAXY": (18.0, 20.0), "QSO": (19.0, 21.8)}
-
-
-@dataclass
-class Templates:
-    """Rest-frame log10 wavelengths (T,), eigen-spectra or stellar templates (K, T), names."""
-
-    loglam: np.ndarray
-    flux: np.ndarray
-    names: list[str]
-
-
-def load(folder: str, classes: list[str]) -> dict[str, Templates]:
-    """Read the template file of each class; BenchError naming the folder when one is missing."""
-    from astropy.io import fits
-
-    root = Path(folder)
-    out = {}
-    for label in classes:
-        found = sorted(root.glob(FILES[label]))
-        if not found:
-            raise BenchError(
-                f"synthetic.template_dir: no {FILES[label]} in {root} (needed for {label})"
-            )
-        try:
-            with fits.open(found[-1]) as hdul:
-                hdu = hdul[0]
-                flux = np.asarray(hdu.data, dtype=np.float64)
-                c0, c1 = float(hdu.header["COEFF0"]), float(hdu.header["COEFF1"])
-                names = [str(hdu.header.get(f"NAME{i}", f"{label}{i}")) for i in range(len(flux))]
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise BenchError(f"{found[-1]}: not a readable SDSS template file ({exc})") from None
-        out[label] = Templates(c0 + c1 * np.arange(flux.shape[1]), flux, names)
-    return out
 
 
 def combine(
