@@ -13,12 +13,14 @@ from bench_plugins.synthetic.lines import C_KMS, broaden, ew_amplitude, fwhm_to_
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
 # rest wavelength (vacuum A), rest EW (A), FWHM (km/s), high-ionisation (blueshifted) flag.
-# Ly-alpha (80 + 20 A) and C IV (24 + 10 A) are set so the realism features of noiseless
-# synthetic quasars at z = 2.3 match those of the Vanden Berk et al. (2001) median
-# composite (VandenBerk2001.dat) at the same redshift: ew_LyA 97 (it was 72 with
-# 60 + 15 A), ew_CIV 26 (it was 32 with 30 + 12 A); C III], Mg II, H-beta already agree.
+# C IV (24 + 10 A) is set so the realism feature ew_CIV of noiseless synthetic quasars at
+# z = 2.3 matches that of the Vanden Berk et al. (2001) median composite
+# (VandenBerk2001.dat) at the same redshift: 25 vs 26 (it was 32 with 30 + 12 A); C III],
+# Mg II, H-beta agree within 15 %. Ly-alpha does not (ew_LyA 76 vs 97) while its peak
+# is higher than the composite's (3.0 vs 2.4 times the 1280-1350 A continuum): its
+# profile, not its EW, differs; left as it was.
 LINES = np.array([
-    [1033.8, 12.0, 5500, 1], [1215.67, 80.0, 6000, 0], [1215.67, 20.0, 2500, 0],
+    [1033.8, 12.0, 5500, 1], [1215.67, 60.0, 6000, 0], [1215.67, 15.0, 2500, 0],
     [1240.14, 10.0, 4500, 1], [1304.35, 2.0, 3500, 0], [1335.3, 1.0, 3000, 0],
     [1399.8, 8.0, 5500, 1], [1549.06, 24.0, 6500, 1], [1549.06, 10.0, 2500, 1],
     [1640.42, 2.0, 4000, 1], [1857.4, 1.5, 4000, 0], [1908.73, 20.0, 6000, 0],
@@ -32,6 +34,7 @@ LINES = np.array([
     [6585.27, 9.0, 500, 0], [6718.29, 3.0, 500, 0], [6732.67, 2.5, 500, 0],
 ])  # fmt: skip
 NARROW = LINES[:, 2] < 1000
+EUV_BREAK, EUV_ALPHA = 1200.0, -1.76  # A, and f_nu slope blueward (Telfer et al. 2002)
 # BAL troughs: C IV, Si IV, N V (high ionisation), Mg II, Al III (low ionisation BALs)
 BAL_LINES = np.array([1549.06, 1396.76, 1240.14, 1215.67])
 LOBAL_LINES = np.array([2799.12, 1857.4])
@@ -52,6 +55,9 @@ def quasars(
     alpha_nu = -0.5 + 0.3 * n[:, 0]
     cont = np.power(rest_lam / np.float32(3000.0), -(2.0 + alpha_nu)[:, None].astype(np.float32))
     cont *= np.maximum(rest_lam / np.float32(5000.0), 1.0)  # redder beyond 5000 A (hot dust)
+    # softer below 1200 A: f_nu ~ nu^-1.76 there (Telfer et al. 2002, ApJ 565, 773)
+    below = np.minimum(rest_lam / np.float32(EUV_BREAK), 1.0)
+    cont *= np.power(below, (alpha_nu - EUV_ALPHA)[:, None].astype(np.float32))
     # low-luminosity AGN (Seyfert 1s) at low z: brighter, host-dominated, strong narrow lines
     seyfert = np.clip((0.4 - z) / 0.3, 0.0, 1.0)[:, None]
     # emission lines: global EW scale (0.2 dex), per-line jitter, width scale, C IV blueshift
