@@ -189,12 +189,12 @@ class SyntheticSource(SpectrumSource):
             return float(low)
         return low * (top / low) ** uo[:, 15:16]
 
-    def _generate(self, index: np.ndarray, noiseless: bool = False) -> SpectrumBatch:
-        if len(index) and (index.min() < 0 or index.max() >= len(self.ids)):
-            raise IndexError(f"synthetic: index out of range 0..{len(self.ids) - 1}")
-        b, p = len(index), len(self.loglam)
-        labels, z = self.labels[index], self.redshift[index]
-        u, n, uo, no, white, field, flat, reject = self._draws(index)
+    def _objects(
+        self, labels: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray, field: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The objects before the instrument: noiseless rest-to-observed model flux (B, P),
+        where a template covers the grid (B, P), subclass (B,) and BAL (B,)."""
+        b, p = len(labels), len(self.loglam)
         model = np.zeros((b, p), np.float32)
         covered = np.ones((b, p), bool)
         subclass = np.full(b, "", dtype=object)
@@ -223,6 +223,14 @@ class SyntheticSource(SpectrumSource):
                 bal[rows] = meta["bal"]
             model[rows] = f
             subclass[rows] = meta["subclass"]
+        return model, covered, subclass, bal
+
+    def _generate(self, index: np.ndarray, noiseless: bool = False) -> SpectrumBatch:
+        if len(index) and (index.min() < 0 or index.max() >= len(self.ids)):
+            raise IndexError(f"synthetic: index out of range 0..{len(self.ids) - 1}")
+        labels, z = self.labels[index], self.redshift[index]
+        u, n, uo, no, white, field, flat, reject = self._draws(index)
+        model, covered, subclass, bal = self._objects(labels, z, u, n, field)
         legacy = self._legacy(uo, labels, z)
         observed, sigma, mask = observe.observe(
             model, self.loglam, uo, no, self._snr_scale(uo), legacy
