@@ -128,3 +128,13 @@ def test_quasar_continuum_softens_below_1200_a() -> None:
     slope = np.log(flux[:, blue].mean(1) / flux[:, red].mean(1)) / np.log(1070 / 1290)
     # with the forest: ~ +0.14 with the break, ~ -0.63 without (measured)
     assert np.median(slope) > -0.2
+
+
+def test_quasar_reddening_follows_hopkins_2004() -> None:
+    """E(B-V) > 0.1 for ~2 % and > 0.2 for ~1 % (Hopkins et al. 2004), none above the cap."""
+    from bench_plugins.synthetic import quasars
+
+    ebv = quasars.reddening(np.random.default_rng(5).random(40_000))
+    assert 0.015 < (ebv > 0.1).mean() < 0.025
+    assert 0.006 < (ebv > 0.2).mean() < 0.014
+    assert ebv.max() <= quasars.EBV_MAX and np.median(ebv) < 0.01
