@@ -267,3 +267,38 @@ def test_sdss_i_sky_residuals_in_the_oh_forest_are_larger_than_bosss():
     optical_k, oh_k = observe.LEGACY_SKY_RESIDUAL
     assert oh[1] / oh[0] == pytest.approx(oh_k, rel=0.02) and oh_k > 2
     assert o5577[1] / o5577[0] == pytest.approx(optical_k, rel=0.05)
+
+
+def test_boss_quasar_fibre_offset_ratio_has_margalas_mean_and_crossover():
+    """Margala et al. 2016: BOSS quasar flux 19 % too high at 3600 A, about 20 % too low at
+    10,000 A; quasar and standard offset alike (ratio 1) near 4540 A; smooth, monotonic."""
+    lam = np.linspace(3600.0, 10400.0, 500)
+    r = observe.fibre_offset_ratio(lam)
+    assert r[0] == pytest.approx(1.19, abs=1e-6)
+    assert 0.78 < observe.fibre_offset_ratio(np.array(10000.0)) < 0.82
+    assert observe.fibre_offset_ratio(np.array(4537.0)) == pytest.approx(1.0, abs=2e-3)
+    assert np.all(np.diff(r) < 0)
+
+
+def test_fibre_offset_tilts_boss_quasars_only(monkeypatch):
+    """With and without the offset (ratio 1), the same draws: stars, galaxies and SDSS-I/II
+    quasars bit for bit the same; BOSS quasars' noiseless flux bluer by the ratio (blue
+    3700-4100 A over red 8500-9500 A, medians), and their errors change with it."""
+    from bench.spectra import NODATA
+
+    src = _source(n=150, legacy_survey="dr12_redshift")
+    idx = np.arange(150)
+    tilted, tilted_model = src.read(idx), src.model(idx)
+    expected = observe.fibre_offset_ratio(np.array([3900.0, 9000.0]))
+    monkeypatch.setattr(observe, "fibre_offset_ratio", lambda lam: np.ones_like(lam))
+    flat, flat_model = src.read(idx), src.model(idx)
+    lam = 10**tilted.loglam
+    legacy = (tilted.mask[:, lam < 3780] & NODATA).all(axis=1)
+    boss_qso = (tilted.labels == "QSO") & ~legacy
+    assert boss_qso.sum() > 20 and ((tilted.labels == "QSO") & legacy).any()
+    np.testing.assert_array_equal(tilted.flux[~boss_qso], flat.flux[~boss_qso])
+    np.testing.assert_array_equal(tilted.ivar[~boss_qso], flat.ivar[~boss_qso])
+    assert not np.array_equal(tilted.ivar[boss_qso], flat.ivar[boss_qso])
+    ratio = tilted_model[boss_qso] / np.where(flat_model[boss_qso] == 0, 1, flat_model[boss_qso])
+    band = lambda lo, hi: np.median(ratio[:, (lam > lo) & (lam < hi)])  # noqa: E731
+    assert band(3700, 4100) / band(8500, 9500) == pytest.approx(expected[0] / expected[1], rel=0.02)

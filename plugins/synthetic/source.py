@@ -232,6 +232,11 @@ class SyntheticSource(SpectrumSource):
         u, n, uo, no, white, field, flat, reject = self._draws(index)
         model, covered, subclass, bal = self._objects(labels, z, u, n, field)
         legacy = self._legacy(uo, labels, z)
+        # a BOSS quasar's offset fibre takes in more of its blue light, less of its red,
+        # than the standards that calibrate it: its photons change, the sky's do not
+        offset = np.flatnonzero((labels == "QSO") & ~legacy)
+        if len(offset):
+            model[offset] *= observe.fibre_offset_ratio(10**self.loglam).astype(np.float32)
         observed, sigma, mask = observe.observe(
             model, self.loglam, uo, no, self._snr_scale(uo), legacy
         )
