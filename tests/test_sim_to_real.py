@@ -93,3 +93,20 @@ def test_perf_driver_recall_counts_each_true_class():
     assert scores["GALAXY"] == {"n": 1, "recall": 0.0}
     assert scores["QSO"] == {"n": 1, "recall": 1.0}
     assert perf.per_class([], ["STAR"])["STAR"] == {"n": 0, "recall": None}
+
+
+def test_perf_driver_check_set_takes_the_next_seed_and_typed_overrides():
+    """The hard synthetic check set: the training generator's options with n, the next
+    seed and the --synthetic-set overrides parsed as TOML values (numbers stay numbers)."""
+    perf = perf_driver()
+    dataset = {"n": 6000, "seed": 3, "snr_scale_max": 4.0, "legacy_fraction": 0.15}
+    options = perf.check_options(dataset, 500, ["snr_scale=0.5", "legacy_fraction = 0.5"])
+    assert options == {
+        "n": 500,
+        "seed": 4,
+        "snr_scale_max": 4.0,
+        "legacy_fraction": 0.5,
+        "snr_scale": 0.5,
+    }
+    assert dataset["seed"] == 3 and dataset["n"] == 6000
+    assert perf.check_options({}, 10, ['legacy_survey="dr12"'])["legacy_survey"] == "dr12"
