@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import BenchError
 from bench.spectra import CLASSES, SpectrumBatch, SpectrumSource, boss_grid, hash_arrays
 from bench_plugins.synthetic import catalog, galaxies, observe, quasars, stars, templates
 
@@ -57,38 +56,15 @@ LEGACY_SHARES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
 }
 
 
-def legacy_shares(value: object) -> dict[str, tuple[tuple[float, float], ...]]:
-    """``legacy_fraction`` as each class's SDSS-I/II share in redshift bins ((upper edge,
-    share), ...): from a number (every class, any redshift), a table ``{"GALAXY": 0.4,
-    ...}`` (classes left out: 0) or a named choice (``"dr12"``, ``"dr12_redshift"``);
-    BenchError naming the key for anything else."""
-    key = "synthetic.legacy_fraction"
-    if isinstance(value, str):
-        if value not in LEGACY_SHARES:
-            raise BenchError(
-                f"{key}: {value!r} is not valid; expected a number in [0, 1], a table of "
-                f"classes to numbers, or one of {sorted(LEGACY_SHARES)}"
-            )
-        return dict(LEGACY_SHARES[value])
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if not 0 <= value <= 1:
-            raise BenchError(f"{key}: {value!r} is not valid; expected a number in [0, 1]")
-        value = dict.fromkeys(CLASSES, float(value))
-    if not isinstance(value, dict):
-        raise BenchError(
-            f"{key}: expected a number in [0, 1], a table of classes to numbers, or one of "
-            f"{sorted(LEGACY_SHARES)}; got {type(value).__name__} {value!r}"
-        )
-    shares = {label: ((INF, 0.0),) for label in CLASSES}
-    for label, share in value.items():
-        ok = isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share <= 1
-        if label not in CLASSES or not ok:
-            raise BenchError(
-                f"{key}.{label}: {share!r} is not valid; expected a class of {list(CLASSES)} "
-                "with a number in [0, 1]"
-            )
-        shares[label] = ((INF, float(share)),)
-    return shares
+def legacy_shares(
+    survey: str | None, fraction: float
+) -> dict[str, tuple[tuple[float, float], ...]]:
+    """Each class's SDSS-I/II share in redshift bins ((upper edge, share), ...): a named
+    ``survey`` of :data:`LEGACY_SHARES`, else ``fraction`` for every class at any redshift
+    (the options have checked both)."""
+    if survey is not None:
+        return dict(LEGACY_SHARES[survey])
+    return {label: ((INF, float(fraction)),) for label in CLASSES}
 
 
 def legacy_share(bins: tuple[tuple[float, float], ...], redshift: np.ndarray) -> np.ndarray:
@@ -114,7 +90,7 @@ class SyntheticSource(SpectrumSource):
             [f"synthetic-{self.seed}-{i}" for i in range(params["n"])], dtype=object
         )
         self.legacy_share = legacy_shares(
-            params.get("legacy_survey") or params.get("legacy_fraction", 0.0)
+            params.get("legacy_survey"), params.get("legacy_fraction", 0.0)
         )
         self.templates = None
         if params["template_dir"] is not None:
