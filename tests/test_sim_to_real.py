@@ -110,3 +110,14 @@ def test_perf_driver_check_set_takes_the_next_seed_and_typed_overrides():
     }
     assert dataset["seed"] == 3 and dataset["n"] == 6000
     assert perf.check_options({}, 10, ['legacy_survey="dr12"'])["legacy_survey"] == "dr12"
+
+
+def test_perf_driver_check_set_sets_the_sdss_i_share_one_way():
+    """The synthetic options refuse legacy_fraction beside legacy_survey: an override of
+    one replaces the training set's other."""
+    perf = perf_driver()
+    survey = {"seed": 0, "legacy_survey": "dr12_redshift"}
+    options = perf.check_options(survey, 10, ["legacy_fraction=0.5"])
+    assert options["legacy_fraction"] == 0.5 and "legacy_survey" not in options
+    options = perf.check_options({"legacy_fraction": 0.15}, 10, ['legacy_survey="dr12"'])
+    assert options["legacy_survey"] == "dr12" and "legacy_fraction" not in options

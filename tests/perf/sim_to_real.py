@@ -97,12 +97,17 @@ def test_set_figures(cell: Path, classes: Sequence[str]) -> dict[str, Any]:
 
 def check_options(dataset: Mapping[str, Any], n: int, overrides: Sequence[str]) -> dict[str, Any]:
     """The check set's generator options: the training set's with ``n``, the next seed
-    and the ``KEY=VALUE`` overrides (values parsed as TOML)."""
+    and the ``KEY=VALUE`` overrides (values parsed as TOML). The SDSS-I/II share is set
+    one way or the other: a ``legacy_fraction`` override replaces the training set's
+    ``legacy_survey``, and the other way round."""
     options = dict(dataset)
     options.update(n=n, seed=int(options.get("seed", 0)) + 1)
+    rival = {"legacy_fraction": "legacy_survey", "legacy_survey": "legacy_fraction"}
     for text in overrides:
         key, _, value = text.partition("=")
-        options[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        key = key.strip()
+        options.pop(rival.get(key, ""), None)
+        options[key] = tomllib.loads(f"v = {value}")["v"]
     return options
 
 
