@@ -138,3 +138,24 @@ def test_quasar_reddening_follows_hopkins_2004() -> None:
     assert 0.015 < (ebv > 0.1).mean() < 0.025
     assert 0.006 < (ebv > 0.2).mean() < 0.014
     assert ebv.max() <= quasars.EBV_MAX and np.median(ebv) < 0.01
+
+
+def test_brighter_low_z_quasars_carry_a_smaller_host_share() -> None:
+    """Host share at 5100 A follows the quasar's luminosity (Shen et al. 2011, eq. 1): at
+    z = 0.08 it falls with the apparent magnitude and vanishes above L_5100 ~ 1e45 erg/s;
+    luminosity distances are flat LCDM (H0 = 70, Omega_m = 0.3) ones."""
+    from bench_plugins.synthetic import quasars
+
+    z = np.full(6, 0.08)
+    mag = np.array([12.0, 15.0, 16.5, 17.5, 18.5, 19.5])
+    f_host = quasars.host_fraction(z, mag, np.full(6, -0.5), np.full(6, 0.5))
+    assert np.all(np.diff(f_host) > 0)
+    assert f_host[0] == 0.0 and 0.3 < f_host[2] < f_host[-1] <= quasars.HOST_MAX
+    # the same draws, only the magnitude differs: the brighter half has the smaller share
+    rng = np.random.default_rng(3)
+    u = rng.random(400)
+    faint = quasars.host_fraction(np.full(400, 0.08), np.full(400, 18.5), np.full(400, -0.5), u)
+    bright = quasars.host_fraction(np.full(400, 0.08), np.full(400, 16.5), np.full(400, -0.5), u)
+    assert np.all(bright < faint) and np.median(faint) - np.median(bright) > 0.1
+    dl = quasars.luminosity_distance_cm(np.array([0.1, 1.0])) / 3.0857e24
+    np.testing.assert_allclose(dl, [460.0, 6607.0], rtol=0.01)  # Mpc, flat LCDM 70 / 0.3

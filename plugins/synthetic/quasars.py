@@ -46,6 +46,18 @@ EBV_GAMMA, EBV_MAX = 0.1 / np.tan(0.5 * np.pi * 0.98), 0.5
 # BAL troughs: C IV, Si IV, N V (high ionisation), Mg II, Al III (low ionisation BALs)
 BAL_LINES = np.array([1549.06, 1396.76, 1240.14, 1215.67])
 LOBAL_LINES = np.array([2799.12, 1857.4])
+# host share at 5100 A rest: L_host / L_QSO = poly(x), x = log10(L_5100,total / 1e44 erg/s),
+# zero for x >= 1.053 (Shen et al. 2011, ApJS 194, 45, eq. 1, a fit to the Vanden Berk et al.
+# 2006, AJ 131, 84, eigenspectrum decompositions of SDSS quasars at z < 0.75). The
+# coefficients are as recalled (by two of us, independently); the search tool's stored copies
+# did not show the equation, so they are not verified against the paper's text here.
+HOST_POLY = (0.8052, -1.5502, 0.9121, -0.1577)  # x^0 .. x^3
+HOST_X_MAX = 1.053
+# scatter about the mean relation: +-0.3 dex uniform (0.17 dex rms), an assumption (the
+# decompositions scatter widely about the fit, Vanden Berk et al. 2006 fig. 5; no value quoted)
+HOST_SCATTER_DEX = 0.3
+HOST_MAX = 0.9  # share cap, so the AGN is never negligible in an object labelled QSO
+H0, OMEGA_M = 70.0, 0.3  # flat LCDM for luminosity distances
 
 
 def quasars(
@@ -66,7 +78,7 @@ def quasars(
     # softer below 1200 A: f_nu ~ nu^-1.76 there (Telfer et al. 2002, ApJ 565, 773)
     below = np.minimum(rest_lam / np.float32(EUV_BREAK), 1.0)
     cont *= np.power(below, (alpha_nu - EUV_ALPHA)[:, None].astype(np.float32))
-    # low-luminosity AGN (Seyfert 1s) at low z: brighter, host-dominated, strong narrow lines
+    # low-luminosity AGN (Seyfert 1s) at low z: brighter, strong narrow lines
     seyfert = np.clip((0.4 - z) / 0.3, 0.0, 1.0)[:, None]
     # emission lines: global EW scale (0.2 dex), per-line jitter, width scale, C IV blueshift
     jitter = np.concatenate([n[:, 8:40], n[:, 20:40]], axis=1)[:, : len(LINES)]
@@ -83,7 +95,9 @@ def quasars(
     bc_edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 3646.0) / 30.0, -50, 50)))
     emis += (0.1 + 0.2 * u[:, 4:5]).astype(np.float32) * (rest_lam / 3646.0) ** 2 * bc_edge
     flux = cont * (1.0 + emis)
-    flux = add_host(flux, loglam, z, rest_lam, seyfert[:, 0], alpha_nu, u, n, use_eigen)
+    mag = 19.5 + 2.7 * u[:, 11] - 3.0 * seyfert[:, 0]
+    f_host = host_fraction(z, mag, alpha_nu, u[:, 21])
+    flux = add_host(flux, loglam, z, rest_lam, f_host, alpha_nu, u, n, use_eigen)
     ebv = reddening(u[:, 7])
     red = ebv > 0
     if red.any():
@@ -92,7 +106,6 @@ def quasars(
     if bal.any():
         flux[bal] *= np.exp(-bal_tau(loglam, z[bal], u[bal]))
     flux *= forest.transmission(lam, z, field, u[:, 12:16])
-    mag = 19.5 + 2.7 * u[:, 11] - 3.0 * seyfert[:, 0]
     band = np.full(len(z), 6200.0)
     lobal = bal & (u[:, 10] < 0.15)
     kind = np.where(lobal, "LoBAL", np.where(bal, "BAL", np.where(ebv > 0.1, "RED", "")))
@@ -108,25 +121,54 @@ def reddening(u: np.ndarray) -> np.ndarray:
     return np.minimum(EBV_GAMMA * np.tan(0.5 * np.pi * u), EBV_MAX)
 
 
+def luminosity_distance_cm(z: np.ndarray) -> np.ndarray:
+    """Luminosity distance (cm) in flat LCDM (H0 = 70 km/s/Mpc, Omega_m = 0.3)."""
+    z = np.asarray(z, dtype=float)
+    grid = np.linspace(0.0, max(float(z.max(initial=0.0)), 1e-3), 2001)
+    inv_e = 1.0 / np.sqrt(OMEGA_M * (1.0 + grid) ** 3 + 1.0 - OMEGA_M)
+    comoving = np.concatenate([[0.0], np.cumsum(0.5 * (inv_e[1:] + inv_e[:-1]) * np.diff(grid))])
+    return (1.0 + z) * np.interp(z, grid, comoving) * C_KMS / H0 * 3.0857e24
+
+
+def host_fraction(
+    z: np.ndarray, mag: np.ndarray, alpha_nu: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """Host share of the total 5100 A rest light of quasars at ``z`` of AB magnitude ``mag``
+    at 6200 A observed (r), AGN slope ``alpha_nu``: the Shen et al. (2011) mean relation in
+    L_5100 (from the magnitude, k-corrected with the power law) and a scatter from ``u``."""
+    z = np.asarray(z, dtype=float)
+    nu_f_nu = 3631e-23 * 10 ** (-0.4 * np.asarray(mag)) * C_KMS * 1e13 / 6200.0
+    lam_rest = 6200.0 / (1.0 + z)
+    l5100 = (
+        4
+        * np.pi
+        * luminosity_distance_cm(z) ** 2
+        * nu_f_nu
+        * (5100.0 / lam_rest) ** -(1.0 + alpha_nu)
+    )
+    x = np.log10(np.maximum(l5100, 1e30) / 1e44)
+    ratio = np.polynomial.polynomial.polyval(np.minimum(x, HOST_X_MAX), HOST_POLY)
+    ratio = np.where(x < HOST_X_MAX, np.maximum(ratio, 0.0), 0.0)
+    ratio = ratio * 10 ** (HOST_SCATTER_DEX * (2.0 * np.asarray(u) - 1.0))
+    return np.minimum(ratio / (1.0 + ratio), HOST_MAX)
+
+
 def add_host(
     flux: np.ndarray,
     loglam: np.ndarray,
     z: np.ndarray,
     rest_lam: np.ndarray,
-    seyfert: np.ndarray,
+    f_host: np.ndarray,
     alpha_nu: np.ndarray,
     u: np.ndarray,
     n: np.ndarray,
     use_eigen: bool,
 ) -> np.ndarray:
-    """``flux`` plus a host galaxy below z = 0.9, a fraction of the light at 5100 A rest
-    (most of it in the Seyfert 1s, weight ``seyfert``)."""
-    host = (z < 0.9) & ((u[:, 5] < 0.7) | (z < 0.3))
+    """``flux`` plus a host galaxy below z = 0.9 carrying ``f_host`` of the light at 5100 A
+    rest (every object below z = 0.3, 70 % of those above)."""
+    host = (z < 0.9) & ((u[:, 5] < 0.7) | (z < 0.3)) & (f_host > 0)
     if host.any():
-        low = seyfert[host]
-        f_host = low * (0.7 + 0.25 * u[host, 6]) + (1 - low) * 0.5 * u[host, 6] * np.clip(
-            1.0 - z[host] / 0.9, 0, 1
-        )
+        share = f_host[host]
         # hosts of quasars and Seyfert 1s are mostly massive, bulge-dominated and old: the
         # BOSS mean galaxy (f_lambda rising to ~6500 A), else an old physical population
         gal = eigen_population(loglam, z[host], n[host, 25:]) if use_eigen else None
@@ -135,7 +177,7 @@ def add_host(
             _, gal = population(loglam, z[host], rest_lam[host], teff, np.full(int(host.sum()), 0.5),
                                 np.full(int(host.sum()), 180.0), np.ones(int(host.sum())))  # fmt: skip
         pl5100 = (5100.0 / 3000.0) ** -(2.0 + alpha_nu[host])
-        flux[host] += gal * (f_host / (1.0 - f_host) * pl5100 / (5500 / 5100) ** -2.0)[:, None]
+        flux[host] += gal * (share / (1.0 - share) * pl5100 / (5500 / 5100) ** -2.0)[:, None]
     return flux
 
 
