@@ -137,7 +137,7 @@ def host_fraction(
     at 6200 A observed (r), AGN slope ``alpha_nu``: the Shen et al. (2011) mean relation in
     L_5100 (from the magnitude, k-corrected with the power law) and a scatter from ``u``."""
     z = np.asarray(z, dtype=float)
-    nu_f_nu = 3631e-23 * 10 ** (-0.4 * np.asarray(mag)) * C_KMS * 1e13 / 6200.0
+    nu_f_nu = ab_flux(mag, 6200.0) * 1e-17 * 6200.0  # lambda f_lambda, erg/s/cm^2
     lam_rest = 6200.0 / (1.0 + z)
     l5100 = (
         4
