@@ -270,10 +270,13 @@ class KerasModel(Model):
         """``network.fit`` over the datasets; the history of the epochs run in this call.
         Adds the fit's compile/data/step/validation seconds to :meth:`timing`
         (``timed``: the dataset counting data waits, default ``data``)."""
-        from bench_plugins.models.keras.callbacks import Reshuffle, StepTimer
+        from bench_plugins.models.keras.callbacks import Reshuffle, StepTimer, WeightAverage
 
         timer = StepTimer(data if timed is None else timed, first=id(network) not in self._trained)
         timer.start()
+        callbacks = [Reshuffle(data.inputs, progress), timer]
+        if self.params["average_epochs"] > 1:
+            callbacks.append(WeightAverage(self.params["average_epochs"]))
         try:
             history = network.fit(
                 data,
@@ -281,7 +284,7 @@ class KerasModel(Model):
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 shuffle=False,  # the input orders the samples, reshuffled by Reshuffle
-                callbacks=[Reshuffle(data.inputs, progress), timer],
+                callbacks=callbacks,
                 verbose=0,
             )
         finally:

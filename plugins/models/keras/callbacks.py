@@ -1,12 +1,15 @@
 """The Keras callbacks of a fit: :class:`Reshuffle` (the input's seeded order and
-augmentation draws per absolute epoch, and the runner's progress) and :class:`StepTimer`
-(where the fit's time went). Imports keras at module level: import it lazily."""
+augmentation draws per absolute epoch, and the runner's progress), :class:`StepTimer`
+(where the fit's time went) and :class:`WeightAverage` (the mean of the last epochs'
+weights). Imports keras at module level: import it lazily."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from bench.backend import ensure_jax_backend
 from bench.interfaces import ModelInput
@@ -97,3 +100,68 @@ class StepTimer(keras.callbacks.Callback):
             rec["compile_s"] = max(0.0, total - rec["validation_s"])
         rec["data_s"] = self._data() - self._data0
         rec["step_s"] = max(0.0, total - rec["compile_s"] - rec["data_s"] - rec["validation_s"])
+
+
+class WeightAverage(keras.callbacks.Callback):
+    """Stochastic weight averaging (Izmailov et al. 2018, "Averaging weights leads to wider
+    optima and better generalization", UAI): the mean of the weights at the ends of the
+    fit's last ``epochs`` epochs replaces them when the fit ends, and validation in those
+    epochs scores the mean so far. Batch-normalisation statistics are averaged like the
+    weights (the paper recomputes them with a pass over the training data); integer
+    variables (random seed states) keep their last value. Weights travel as host copies
+    (``get_weights``), so no device buffer is shared with the trained ones."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.window = epochs
+        self.total: list[np.ndarray] = []
+        self.count, self.epoch, self.counted = 0, 0, -1
+        self.stash: list[np.ndarray] | None = None
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self.total, self.count, self.counted = [], 0, -1
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.epoch = epoch
+
+    def _add(self) -> None:
+        """Count this epoch's end weights once, when the epoch is in the window."""
+        if self.counted == self.epoch or self.epoch < self.params["epochs"] - self.window:
+            return
+        weights = self.model.get_weights()
+        if not self.total:
+            self.total = [np.array(w, dtype=np.float64 if _floating(w) else w.dtype)
+                          for w in weights]  # fmt: skip
+        else:
+            self.total = [t + w if _floating(w) else np.array(w)
+                          for t, w in zip(self.total, weights, strict=True)]  # fmt: skip
+        self.count, self.counted = self.count + 1, self.epoch
+
+    def mean(self) -> list[np.ndarray]:
+        """The averaged weights (each in its variable's dtype)."""
+        weights = self.model.get_weights()
+        return [(t / self.count).astype(w.dtype) if _floating(w) else t
+                for t, w in zip(self.total, weights, strict=True)]  # fmt: skip
+
+    def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
+        # only a fit's validation reaches this callback: score the mean so far
+        self._add()
+        if self.count:
+            self.stash = self.model.get_weights()
+            self.model.set_weights(self.mean())
+
+    def on_test_end(self, logs: dict[str, float] | None = None) -> None:
+        if self.stash is not None:
+            self.model.set_weights(self.stash)
+            self.stash = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._add()  # an epoch without validation
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if self.count > 1:
+            self.model.set_weights(self.mean())
+
+
+def _floating(array: np.ndarray) -> bool:
+    return bool(np.issubdtype(np.asarray(array).dtype, np.floating))

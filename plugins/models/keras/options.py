@@ -13,6 +13,15 @@ TRAINING_OPTIONS = (
     Option("optimizer", str, "adam", "optimizer", choices=("adam", "sgd", "rmsprop")),
     Option("learning_rate", float, 1e-3, "optimizer learning rate"),
     Option(
+        "average_epochs",
+        int,
+        1,
+        "stochastic weight averaging: the mean of the weights at the ends of the last N "
+        "epochs of a fit replaces them (validation scores the mean so far); 1: the last "
+        "epoch's weights, as before",
+        ge=1,
+    ),
+    Option(
         "class_weight",
         str,
         "none",
