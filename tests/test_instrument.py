@@ -291,3 +291,24 @@ def test_fibre_offset_tilts_boss_quasars_only(monkeypatch):
     ratio = tilted_model[boss_qso] / np.where(flat_model[boss_qso] == 0, 1, flat_model[boss_qso])
     band = lambda lo, hi: np.median(ratio[:, (lam > lo) & (lam < hi)])  # noqa: E731
     assert band(3700, 4100) / band(8500, 9500) == pytest.approx(expected[0] / expected[1], rel=0.02)
+
+
+def test_eboss_quasars_carry_no_fibre_offset(monkeypatch):
+    """eBOSS placed quasar fibres for 5400 A light: with ``eboss_fraction = 1`` every
+    spectrum is the untilted one bit for bit; with 0.5, about half the BOSS quasars are
+    (binomial bounds), the others tilted, and stars and galaxies never change."""
+    idx = np.arange(200)
+    every = _source(n=200, eboss_fraction=1.0).read(idx)
+    half = _source(n=200, eboss_fraction=0.5).read(idx)
+    tilted = _source(n=200).read(idx)
+    monkeypatch.setattr(observe, "fibre_offset_ratio", lambda lam: np.ones_like(lam))
+    flat = _source(n=200).read(idx)
+    np.testing.assert_array_equal(every.flux, flat.flux)
+    np.testing.assert_array_equal(every.ivar, flat.ivar)
+    qso = half.labels == "QSO"
+    same_flat = np.array([np.array_equal(half.flux[i], flat.flux[i]) for i in idx])
+    same_tilted = np.array([np.array_equal(half.flux[i], tilted.flux[i]) for i in idx])
+    assert (same_flat & same_tilted)[~qso].all()  # no offset for stars and galaxies either way
+    assert not (same_flat & same_tilted)[qso].any() and (same_flat | same_tilted)[qso].all()
+    untilted = same_flat[qso].mean()
+    assert 0.3 < untilted < 0.7, untilted  # 67 quasars: 0.5 +- 3 sigma

@@ -111,6 +111,15 @@ class Synthetic(Dataset):
             choices=("dr12", "dr12_redshift"),
         ),  # fmt: skip
         Option(
+            "eboss_fraction",
+            float,
+            0.0,
+            "share of the BOSS-spectrograph quasars observed by eBOSS (SDSS-IV), which did "
+            "not offset quasar fibres for 4000 A light: no fibre-offset calibration tilt",
+            ge=0.0,
+            le=1.0,
+        ),  # fmt: skip
+        Option(
             "template_dir",
             str,
             None,

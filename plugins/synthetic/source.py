@@ -122,13 +122,14 @@ class SyntheticSource(SpectrumSource):
 
     def _draws(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per-object uniforms, normals, observing draws, pixel noise, forest field, the
-        flat-field error field and the pixel-rejection uniforms."""
+        flat-field error field, the pixel-rejection uniforms and the programme uniform."""
         b, p = len(index), len(self.loglam)
         u, n = np.empty((b, N_PARAMS)), np.empty((b, N_PARAMS))
         uo, no = np.empty((b, 16)), np.empty((b, 16))
         noise, field = np.empty((b, p), np.float32), np.zeros((b, p), np.float32)
         flat = np.empty((b, p), np.float32)
         reject = np.empty((b, p), np.float32)
+        programme = np.empty(b)
         for row, i in enumerate(index):
             rng = np.random.default_rng([self.seed, int(i)])
             u[row], n[row] = rng.random(N_PARAMS), rng.standard_normal(N_PARAMS)
@@ -137,8 +138,9 @@ class SyntheticSource(SpectrumSource):
             if self.labels[i] == "QSO":
                 field[row] = rng.standard_normal(p, dtype=np.float32)
             flat[row] = rng.standard_normal(p, dtype=np.float32)
-            reject[row] = rng.random(p, dtype=np.float32)  # drawn last: the rest as before
-        return u, n, uo, no, noise, field, flat, reject
+            reject[row] = rng.random(p, dtype=np.float32)  # drawn after the rest: as before
+            programme[row] = rng.random()  # drawn last: the rest as before
+        return u, n, uo, no, noise, field, flat, reject, programme
 
     def _legacy(self, uo: np.ndarray, labels: np.ndarray, redshift: np.ndarray) -> np.ndarray:
         """(B,) True for the spectra taken with the SDSS-I/II spectrographs: the
@@ -205,12 +207,14 @@ class SyntheticSource(SpectrumSource):
         if len(index) and (index.min() < 0 or index.max() >= len(self.ids)):
             raise IndexError(f"synthetic: index out of range 0..{len(self.ids) - 1}")
         labels, z = self.labels[index], self.redshift[index]
-        u, n, uo, no, white, field, flat, reject = self._draws(index)
+        u, n, uo, no, white, field, flat, reject, programme = self._draws(index)
         model, covered, subclass, bal = self._objects(labels, z, u, n, field)
         legacy = self._legacy(uo, labels, z)
         # a BOSS quasar's offset fibre takes in more of its blue light, less of its red,
-        # than the standards that calibrate it: its photons change, the sky's do not
-        offset = np.flatnonzero((labels == "QSO") & ~legacy)
+        # than the standards that calibrate it: its photons change, the sky's do not.
+        # eBOSS (SDSS-IV) placed every fibre for 5400 A light, quasars too
+        eboss = programme < self.params.get("eboss_fraction", 0.0)
+        offset = np.flatnonzero((labels == "QSO") & ~legacy & ~eboss)
         if len(offset):
             model[offset] *= observe.fibre_offset_ratio(10**self.loglam).astype(np.float32)
         observed, sigma, mask = observe.observe(
