@@ -300,6 +300,13 @@ class Model(Plugin, ABC):
         the members the options name. Does nothing by default."""
 
     @classmethod
+    def code_dependencies(cls, params: Mapping[str, Any]) -> list[str]:
+        """Optional, for composite models: the names of the other model plugins whose code
+        the model runs with these ``params`` (``blend``: its members). Their code goes into
+        the cell key, so editing a member retrains the composite. [] by default."""
+        return []
+
+    @classmethod
     def quick_params(
         cls, params: Mapping[str, Any], model_class: Callable[[str], type[Model]]
     ) -> dict[str, Any]:

@@ -307,6 +307,44 @@ def test_an_edited_plugin_reruns_its_cells_and_says_why(tmp_path, capsys):
     sys.modules.pop("edited_plugin", None)
 
 
+def test_an_edited_blend_member_retrains_the_blend_and_says_why(tmp_path, capsys):
+    """A blend runs its members' code: editing a member (its own module, outside the
+    blend's folder) changes the blend's cell keys; the cells of the plain model beside it
+    are reused."""
+    options = "label = 'mix'\nmembers = ['centroid', 'edited']"
+    config, out = _config(tmp_path, "blend", model_options=options), tmp_path / "run"
+    results = []
+    for shift in (0.0, 0.0, 0.5):
+        module = _plugin_module(tmp_path / "plugin", shift)
+        with manager.using_registry(manager.get_registry(extra=[toy, module], third_party=False)):
+            capsys.readouterr()
+            assert main(["run", str(config), "--out", str(out)]) == 0
+        results.append({r["cell"]["id"]: r for r in load_report(out / "report.json")["results"]})
+    printed = _printed(capsys)
+    blend = [i for i in results[0] if "__mix__" in i]
+    assert len(blend) == 2
+    assert all(results[1][i]["reused"] for i in results[1])  # same code: same keys
+    assert not any(results[2][i]["reused"] for i in blend)
+    assert all(results[2][i]["reused"] for i in results[2] if i not in blend)
+    for i in blend:
+        assert f"{i}: retrained: the code of member model edited changed" in printed
+    sys.modules.pop("edited_plugin", None)
+
+
+def test_only_composite_models_carry_member_code():
+    from bench.config.sections import PluginSpec
+    from bench.run.cellkey import _plugin, code_hash
+
+    registry = manager.get_registry()
+    plain = _plugin(registry, "model", PluginSpec("centroid", {}))
+    mix = _plugin(registry, "model", PluginSpec("blend", {"members": ["centroid", "logreg"]}))
+    assert "member_code" not in plain
+    assert mix["member_code"] == {
+        "centroid": code_hash(registry.get("model", "centroid")),
+        "logreg": code_hash(registry.get("model", "logreg")),
+    }
+
+
 def test_the_code_hash_is_the_same_in_any_folder(tmp_path):
     from bench.run.cellkey import code_hash
 

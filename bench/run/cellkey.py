@@ -119,12 +119,25 @@ def _hash_files(files: list[Path]) -> str:
 def _plugin(registry: Registry, kind: str, spec: PluginSpec) -> dict[str, Any]:
     cls = registry.get(kind, spec.name)
     version = getattr(cls, "version", None)
-    return {
+    entry = {
         "name": spec.name,
         "params": spec.params,
         "version": str(version),
         "code": code_hash(cls),
     }
+    members = _members(registry, kind, spec)
+    if members:  # only composites: every other key stays as it was
+        entry["member_code"] = {name: code_hash(member) for name, member in members.items()}
+    return entry
+
+
+def _members(registry: Registry, kind: str, spec: PluginSpec) -> dict[str, type]:
+    """The model plugins a composite model runs (``Model.code_dependencies``), by name."""
+    if kind != "model":
+        return {}
+    cls = registry.get(kind, spec.name)
+    names: list[str] = getattr(cls, "code_dependencies", lambda params: [])(spec.params)
+    return {name: registry.get("model", name) for name in names}
 
 
 def plugin_code(
@@ -137,10 +150,13 @@ def plugin_code(
     if config.test_dataset is not None:
         roles.append(("test_dataset", "dataset", config.test_dataset))
     roles += [(f"preprocess {i}", "preprocessor", p) for i, p in enumerate(config.preprocess, 1)]
-    return {
+    code = {
         f"{role} {spec.name}": code_hash(registry.get(kind, spec.name))
         for role, kind, spec in roles
     }
+    for name, member in _members(registry, "model", model).items():
+        code[f"member model {name}"] = code_hash(member)
+    return code
 
 
 def cell_keys(

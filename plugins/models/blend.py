@@ -104,6 +104,11 @@ class Blend(Model):
         self.input_kind = kinds[0] if kinds else "flux"  # type: ignore[misc]
 
     @classmethod
+    def code_dependencies(cls, params: Mapping[str, Any]) -> list[str]:
+        """The members: their code goes into the blend's cell key."""
+        return [str(name) for name in params.get("members") or cls.options[0].default]
+
+    @classmethod
     def quick_params(
         cls, params: Mapping[str, Any], model_class: Callable[[str], type[Model]]
     ) -> dict[str, Any]:
