@@ -284,16 +284,22 @@ def _plugin_module(folder: Path, shift: float):  # type: ignore[no-untyped-def]
         sys.path.remove(str(folder))
 
 
-def test_an_edited_plugin_reruns_its_cells_and_says_why(tmp_path, capsys):
-    config, out = _config(tmp_path, "edited", model_options=""), tmp_path / "run"
-    results = []
+def _run_edited_three_times(tmp_path: Path, config: Path, capsys):  # type: ignore[no-untyped-def]
+    """Run ``config`` into one folder with the ``edited`` model unchanged, unchanged and
+    edited: each run's results by cell id, and what the runs printed."""
+    out, results = tmp_path / "run", []
     for shift in (0.0, 0.0, 0.5):
         module = _plugin_module(tmp_path / "plugin", shift)
         with manager.using_registry(manager.get_registry(extra=[toy, module], third_party=False)):
             capsys.readouterr()
             assert main(["run", str(config), "--out", str(out)]) == 0
         results.append({r["cell"]["id"]: r for r in load_report(out / "report.json")["results"]})
-    printed = _printed(capsys)
+    return results, _printed(capsys)
+
+
+def test_an_edited_plugin_reruns_its_cells_and_says_why(tmp_path, capsys):
+    config = _config(tmp_path, "edited", model_options="")
+    results, printed = _run_edited_three_times(tmp_path, config, capsys)
     edited = [i for i in results[0] if "__edited__" in i]
     assert len(edited) == 2
     assert all(results[1][i]["reused"] for i in results[1])  # same code: same keys
@@ -312,15 +318,8 @@ def test_an_edited_blend_member_retrains_the_blend_and_says_why(tmp_path, capsys
     blend's folder) changes the blend's cell keys; the cells of the plain model beside it
     are reused."""
     options = "label = 'mix'\nmembers = ['centroid', 'edited']"
-    config, out = _config(tmp_path, "blend", model_options=options), tmp_path / "run"
-    results = []
-    for shift in (0.0, 0.0, 0.5):
-        module = _plugin_module(tmp_path / "plugin", shift)
-        with manager.using_registry(manager.get_registry(extra=[toy, module], third_party=False)):
-            capsys.readouterr()
-            assert main(["run", str(config), "--out", str(out)]) == 0
-        results.append({r["cell"]["id"]: r for r in load_report(out / "report.json")["results"]})
-    printed = _printed(capsys)
+    config = _config(tmp_path, "blend", model_options=options)
+    results, printed = _run_edited_three_times(tmp_path, config, capsys)
     blend = [i for i in results[0] if "__mix__" in i]
     assert len(blend) == 2
     assert all(results[1][i]["reused"] for i in results[1])  # same code: same keys
