@@ -74,8 +74,10 @@ def test_bench_data_realism_command(tmp_path, capsys) -> None:
     config.write_text('[dataset]\nname = "synthetic"\nn = 300\n[[models]]\nname = "logreg"\n')
     figure = tmp_path / "realism.png"
     args = ["data", "realism", str(config), str(real), "--json", "--figure", str(figure)]
-    assert main(args) == 0
+    assert main([*args, "--exclude", "first_good_A,last_good_A", "--exclude", "d4000"]) == 0
     report = json.loads(capsys.readouterr().out)  # the figure's line goes to stderr
+    assert report["settings"]["exclude"] == ["d4000", "first_good_A", "last_good_A"]
+    assert "d4000" not in report["features"] and "log_snr" in report["features"]
     assert set(report["classes"]) == {"STAR", "GALAXY", "QSO"}
     qso = report["classes"]["QSO"]
     assert qso["auc"] is None or 0.0 <= qso["auc"] <= 1.0
@@ -134,6 +136,19 @@ def test_a_bad_figure_path_is_one_line_exit_2_before_any_work(
     assert "Traceback" not in captured.err and captured.out == ""
 
 
+def test_an_unknown_excluded_feature_is_one_line_exit_2_before_any_work(tmp_path, capsys) -> None:
+    from bench.cli import main
+
+    config = tmp_path / "bench.toml"
+    config.write_text('[dataset]\nname = "synthetic"\nn = 30\n[[models]]\nname = "logreg"\n')
+    args = ["data", "realism", str(config), str(tmp_path / "none"), "--exclude", "log_snr,blue"]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "--exclude: ['blue'] are not realism features" in lines[0], lines
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
 def test_auc_interval_holds_the_auc_and_narrows_with_more_real_spectra() -> None:
     from bench_plugins.synthetic.realism import auc_interval
 
@@ -151,3 +166,36 @@ def test_auc_interval_holds_the_auc_and_narrows_with_more_real_spectra() -> None
     assert lo_small <= auc_small <= hi_small and lo_large <= auc_large <= hi_large
     assert hi_small - lo_small > 2 * (hi_large - lo_large)
     assert auc_interval(np.r_[1, 1, 0, 0], np.r_[0.9, 0.8, 0.1, 0.2], seed=1) == [1.0, 1.0]
+
+
+def test_excluded_features_are_left_out_of_the_discriminator() -> None:
+    """The "real" copy differs from the generator in its coverage only (the SDSS-I/II
+    3800-9200 A range): the coverage features give it away, and without them (and the end
+    bands' colours, measured over what is left) the two look alike again."""
+    from bench.errors import BenchError
+    from bench.spectra import NODATA
+
+    kw = {"n": 160, "classes": ["QSO", "GALAXY"], "snr_scale": 2.0}
+    first = Synthetic(seed=1, **kw).open()
+    batch = Synthetic(seed=2, **kw).open().read(np.arange(40))
+    lam = 10**batch.loglam
+    out = (lam < 3800) | (lam > 9200)
+    trimmed = batch.with_arrays(
+        flux=np.where(out, 0.0, batch.flux).astype(np.float32),
+        ivar=np.where(out, 0.0, batch.ivar).astype(np.float32),
+        mask=np.where(out, batch.mask | NODATA, batch.mask),
+    )
+    full = realism_report(first, ArraySource(trimmed), pool=80, trees=60)
+    coverage = ["first_good_A", "last_good_A", "masked_fraction", "colour_3600_4200",
+                "colour_8700_9500", "colour_9500_10300", "scatter_oh"]  # fmt: skip
+    blind = realism_report(first, ArraySource(trimmed), pool=80, trees=60, exclude=coverage)
+    assert full["all"]["auc"] > 0.95, format_report(full)
+    assert blind["all"]["auc"] < 0.8, format_report(blind)
+    shown = {f["name"] for e in [blind["all"], *blind["classes"].values()]
+             for f in e.get("top_features", [])}  # fmt: skip
+    assert shown and not shown & set(coverage)
+    assert blind["features"] == [n for n in feature_names() if n not in coverage]
+    assert blind["settings"]["exclude"] == sorted(coverage)
+    assert "features left out of the discriminator: colour_3600_4200" in format_report(blind)
+    with pytest.raises(BenchError, match=r"exclude: \['colour_blue'\] are not realism features"):
+        realism_report(first, ArraySource(trimmed), exclude=["colour_blue"])

@@ -38,6 +38,15 @@ def _realism_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="also draw a PNG: per class, the top features' distributions, real vs synthetic",
     )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="FEATURE[,FEATURE]",
+        help="leave features out of the discriminator (e.g. first_good_A,last_good_A,"
+        "masked_fraction: what the physics gives away when the real files' mix of "
+        "instruments and coverage is not the synthetic one's)",
+    )
 
 
 def realism(args: argparse.Namespace, context: CommandContext) -> int:
@@ -45,12 +54,17 @@ def realism(args: argparse.Namespace, context: CommandContext) -> int:
     as any plugin would: `sdss` reads them), then train the discriminator."""
     import json
 
-    from bench_plugins.synthetic.realism import realism_report
+    from bench_plugins.synthetic.realism import feature_names, realism_report
 
     if args.figure is not None:
         from bench_plugins.synthetic.realism_figure import check_figure_path
 
         check_figure_path(args.figure)  # before the discriminator's minutes
+    exclude = [name.strip() for item in args.exclude for name in item.split(",") if name.strip()]
+    unknown = sorted(set(exclude) - set(feature_names()))
+    if unknown:
+        raise BenchError(f"--exclude: {unknown} are not realism features; expected some of "
+                         f"{feature_names()}")  # fmt: skip
     config = context.load_benchmark(args.config)
     spec = config.datasets[0]
     create = context.create_plugin
@@ -60,7 +74,9 @@ def realism(args: argparse.Namespace, context: CommandContext) -> int:
     if len(real) == 0:
         raise BenchError(f"{', '.join(paths)}: no readable real spectra")
     rows: dict[str, Any] = {}
-    report = realism_report(synthetic, real, classes=config.classes, seed=args.seed, keep=rows)
+    report = realism_report(
+        synthetic, real, classes=config.classes, seed=args.seed, keep=rows, exclude=exclude
+    )
     if args.json:
         context.console.print_json(json.dumps(report, default=str))
     else:
@@ -95,6 +111,9 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{real_m if real_m is None else f'{real_m:.3g}'}  synthetic "
                 f"{syn_m if syn_m is None else f'{syn_m:.3g}'}"
             )
+    left_out = report.get("settings", {}).get("exclude")
+    if left_out:
+        lines.append(f"(features left out of the discriminator: {', '.join(left_out)})")
     return "\n".join(lines)
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.spectra import CLASSES, SpectrumSource
 from bench_plugins.synthetic.realism_features import feature_names, features
 
@@ -145,6 +146,7 @@ def realism_report(
     seed: int = 0,
     trees: int = 200,
     keep: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    exclude: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Per-class ROC-AUC of a real-vs-synthetic discriminator and the features behind it.
 
@@ -156,12 +158,21 @@ def realism_report(
     reported. Deterministic for a given ``seed``. See the module docstring for the returned dict.
     ``keep``: a dict that gets each measured class's (features, real = 1) rows, in the
     columns of :func:`feature_names` (for :func:`realism_figure.draw_realism`).
+    ``exclude``: feature names the discriminator leaves out (still used for matching), e.g.
+    the coverage ones (first_good_A, last_good_A, masked_fraction) to see what the physics
+    alone gives away when the real set's mix of instruments is not the synthetic one's.
     """
     rng = np.random.default_rng(seed)
     names = feature_names()
+    unknown = sorted(set(exclude) - set(names))
+    if unknown:
+        raise BenchError(f"exclude: {unknown} are not realism features; expected some of {names}")
+    used = [i for i, name in enumerate(names) if name not in set(exclude)]
+    if not used:
+        raise BenchError("exclude: leaves no feature for the discriminator")
     settings = {
         "per_real": per_real, "pool": pool, "max_real": max_real, "n_splits": n_splits,
-        "min_real": min_real, "seed": seed, "trees": trees, "top": top,
+        "min_real": min_real, "seed": seed, "trees": trees, "top": top, "used": used,
     }  # fmt: skip
     rows_x: list[np.ndarray] = []
     rows_y: list[np.ndarray] = []
@@ -176,10 +187,14 @@ def realism_report(
             rows_y.append(xy[1])
     if rows_x:
         x, y = np.concatenate(rows_x), np.concatenate(rows_y)
-        report["all"] = _discriminate(x, y, names, seed, int(min(n_splits, y.sum())), top, trees)
-    report["features"] = names
+        splits = int(min(n_splits, y.sum()))
+        report["all"] = _discriminate(
+            x[:, used], y, [names[i] for i in used], seed, splits, top, trees
+        )
+    report["features"] = [names[i] for i in used]
     report["settings"] = {
-        **{k: v for k, v in settings.items() if k != "top"},
+        **{k: v for k, v in settings.items() if k not in ("top", "used")},
+        "exclude": sorted(set(exclude)),
         "classifier": "RandomForestClassifier",
     }
     return report
@@ -190,7 +205,7 @@ def _class_entry(
     real: SpectrumSource,
     label: str,
     rng: np.random.Generator,
-    settings: dict[str, int],
+    settings: dict[str, Any],
     names: list[str],
 ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray] | None]:
     """One class's discriminator entry and its (features, real=1) rows, matched in
@@ -214,5 +229,9 @@ def _class_entry(
     x = np.concatenate([xr, xs])
     y = np.concatenate([np.ones(len(xr)), np.zeros(len(xs))]).astype(int)
     splits = int(min(settings["n_splits"], len(xr)))
-    entry = _discriminate(x, y, names, settings["seed"], splits, settings["top"], settings["trees"])
+    used = settings["used"]
+    entry = _discriminate(
+        x[:, used], y, [names[i] for i in used], settings["seed"], splits, settings["top"],
+        settings["trees"],
+    )  # fmt: skip
     return entry, (x, y)
