@@ -164,12 +164,7 @@ def realism_report(
     """
     rng = np.random.default_rng(seed)
     names = feature_names()
-    unknown = sorted(set(exclude) - set(names))
-    if unknown:
-        raise BenchError(f"exclude: {unknown} are not realism features; expected some of {names}")
-    used = [i for i, name in enumerate(names) if name not in set(exclude)]
-    if not used:
-        raise BenchError("exclude: leaves no feature for the discriminator")
+    used = _used_columns(names, exclude)
     settings = {
         "per_real": per_real, "pool": pool, "max_real": max_real, "n_splits": n_splits,
         "min_real": min_real, "seed": seed, "trees": trees, "top": top, "used": used,
@@ -198,6 +193,18 @@ def realism_report(
         "classifier": "RandomForestClassifier",
     }
     return report
+
+
+def _used_columns(names: list[str], exclude: Sequence[str]) -> list[int]:
+    """The columns of ``names`` the discriminator uses: all but ``exclude``, each of which
+    must name a feature (BenchError otherwise, and when none would be left)."""
+    unknown = sorted(set(exclude) - set(names))
+    if unknown:
+        raise BenchError(f"exclude: {unknown} are not realism features; expected some of {names}")
+    used = [i for i, name in enumerate(names) if name not in set(exclude)]
+    if not used:
+        raise BenchError("exclude: leaves no feature for the discriminator")
+    return used
 
 
 def _class_entry(
