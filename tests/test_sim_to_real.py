@@ -84,6 +84,20 @@ def test_perf_driver_sets_each_preset_model_as_toml_bench_reads_back():
     assert parse_override("models=" + perf.toml_value([odd]))[1] == [odd]
 
 
+def test_perf_driver_gives_each_model_only_its_own_model_overrides():
+    """``--set models.cnn1d.x=1 --set models.mnist_cnn.x=2`` for a two-model preset: each
+    child run holds one model, so it gets that model's override only (bench run refuses
+    a ``models.<X>`` key naming no model of the run); the others go to every run."""
+    perf = perf_driver()
+    sets = ["models.cnn1d.average_epochs=3", "models.mnist_cnn.average_epochs=2",
+            "dataset.n=500", "protocol.seeds=[1]", "models.fast.ensemble = 2"]  # fmt: skip
+    assert perf.own_overrides({"name": "cnn1d"}, sets) == [sets[0], sets[2], sets[3]]
+    assert perf.own_overrides({"name": "mnist_cnn"}, sets) == sets[1:4]
+    assert perf.own_overrides({"name": "cnn1d", "label": "fast"}, sets) == [
+        sets[0], sets[2], sets[3], sets[4],
+    ]  # fmt: skip
+
+
 def test_perf_driver_recall_counts_each_true_class():
     perf = perf_driver()
     pairs = [("STAR", "STAR"), ("STAR", "QSO"), ("QSO", "QSO"), ("GALAXY", "STAR")]

@@ -5,7 +5,8 @@ Run: .venv/bin/python tests/perf/sim_to_real.py [--preset presets/sim_to_real.to
      [--synthetic-set KEY=VALUE ...] [--synthetic-trim P] [--out DIR] [--existing RUN_DIR]
 
 Each model of the preset is trained by its own ``bench run`` (the preset with
-``models = [that model]`` and the ``--set`` overrides), in a child process, so its wall
+``models = [that model]`` and the ``--set`` overrides; a ``models.<X>.key`` one only in
+model X's run), in a child process, so its wall
 and CPU seconds (user + system, every thread) are its own; the sum over the models is the
 preset's cost plus one start-up per model. The trained cell is then scored with
 ``bench predict`` on every real folder (../shared/data/sdss and sdss_extra, labels from
@@ -174,15 +175,28 @@ class Batched:
         return self.batch.take(index)
 
 
+def own_overrides(model: Mapping[str, Any], overrides: Sequence[str]) -> list[str]:
+    """The ``--set`` overrides for ``model``'s own run: a ``models.<X>.key`` one only when
+    X is its label or name (the run holds that model alone), every other one as given."""
+    names = {str(model.get("label", model["name"])), str(model["name"])}
+    own = []
+    for text in overrides:
+        parts = text.split("=", 1)[0].strip().split(".")
+        if len(parts) >= 3 and parts[0] == "models" and parts[1] not in names:
+            continue
+        own.append(text)
+    return own
+
+
 def train(
     preset: Path, model: Mapping[str, Any], overrides: Sequence[str], out: Path
 ) -> tuple[Path, float, float]:
     """One model of the preset trained and tested by a child ``bench run``: its run
-    folder, wall and CPU seconds."""
+    folder, wall and CPU seconds (``overrides`` of other models left out)."""
     run_dir = out / str(model.get("label", model["name"]))
     command = [*BENCH, "run", str(preset), "--out", str(run_dir), "--fresh"]
     command += ["--set", "models=" + toml_value([dict(model)])]
-    for text in overrides:
+    for text in own_overrides(model, overrides):
         command += ["--set", text]
     wall, cpu = timed(command)
     return run_dir, wall, cpu
