@@ -135,8 +135,7 @@ def _members(registry: Registry, kind: str, spec: PluginSpec) -> dict[str, type]
     """The model plugins a composite model runs (``Model.code_dependencies``), by name."""
     if kind != "model":
         return {}
-    cls = registry.get(kind, spec.name)
-    names: list[str] = getattr(cls, "code_dependencies", lambda params: [])(spec.params)
+    names = registry.model_class(spec.name).code_dependencies(spec.params)
     return {name: registry.get("model", name) for name in names}
 
 
