@@ -54,17 +54,14 @@ def realism(args: argparse.Namespace, context: CommandContext) -> int:
     as any plugin would: `sdss` reads them), then train the discriminator."""
     import json
 
-    from bench_plugins.synthetic.realism import feature_names, realism_report
+    from bench_plugins.synthetic.realism import realism_report, used_columns
 
     if args.figure is not None:
         from bench_plugins.synthetic.realism_figure import check_figure_path
 
         check_figure_path(args.figure)  # before the discriminator's minutes
     exclude = [name.strip() for item in args.exclude for name in item.split(",") if name.strip()]
-    unknown = sorted(set(exclude) - set(feature_names()))
-    if unknown:
-        raise BenchError(f"--exclude: {unknown} are not realism features; expected some of "
-                         f"{feature_names()}")  # fmt: skip
+    used_columns(exclude, key="--exclude")  # before the discriminator's minutes
     config = context.load_benchmark(args.config)
     spec = config.datasets[0]
     create = context.create_plugin

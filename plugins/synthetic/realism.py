@@ -32,7 +32,8 @@ With few real spectra of a class the AUC is noisy (``n_real`` says how many); be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -68,12 +69,17 @@ def _discriminate(
     n_splits: int,
     top: int,
     trees: int = 200,
+    columns: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Out-of-fold AUC of a random forest telling real (y = 1) from synthetic (y = 0), and
-    its mean impurity importance per feature (missing values: a sentinel below all)."""
+    its mean impurity importance per feature (missing values: a sentinel below all), on
+    the ``columns`` of ``x`` and ``names`` (None: all)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
+
+    if columns is not None:
+        x, names = x[:, list(columns)], [names[i] for i in columns]
 
     filled = np.where(np.isfinite(x), x, -1e6)
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -164,16 +170,17 @@ def realism_report(
     """
     rng = np.random.default_rng(seed)
     names = feature_names()
-    used = _used_columns(names, exclude)
+    used = used_columns(exclude)
+    judge = partial(_discriminate, names=names, seed=seed, top=top, trees=trees, columns=used)
     settings = {
         "per_real": per_real, "pool": pool, "max_real": max_real, "n_splits": n_splits,
-        "min_real": min_real, "seed": seed, "trees": trees, "top": top, "used": used,
+        "min_real": min_real, "seed": seed, "trees": trees, "top": top,
     }  # fmt: skip
     rows_x: list[np.ndarray] = []
     rows_y: list[np.ndarray] = []
     report: dict[str, Any] = {"classes": {}}
     for label in classes:
-        entry, xy = _class_entry(synthetic, real, label, rng, settings, names)
+        entry, xy = _class_entry(synthetic, real, label, rng, settings, judge)
         report["classes"][label] = entry
         if xy is not None:
             if keep is not None:
@@ -182,28 +189,27 @@ def realism_report(
             rows_y.append(xy[1])
     if rows_x:
         x, y = np.concatenate(rows_x), np.concatenate(rows_y)
-        splits = int(min(n_splits, y.sum()))
-        report["all"] = _discriminate(
-            x[:, used], y, [names[i] for i in used], seed, splits, top, trees
-        )
+        report["all"] = judge(x, y, n_splits=int(min(n_splits, y.sum())))
     report["features"] = [names[i] for i in used]
     report["settings"] = {
-        **{k: v for k, v in settings.items() if k not in ("top", "used")},
+        **{k: v for k, v in settings.items() if k != "top"},
         "exclude": sorted(set(exclude)),
         "classifier": "RandomForestClassifier",
     }
     return report
 
 
-def _used_columns(names: list[str], exclude: Sequence[str]) -> list[int]:
-    """The columns of ``names`` the discriminator uses: all but ``exclude``, each of which
-    must name a feature (BenchError otherwise, and when none would be left)."""
+def used_columns(exclude: Sequence[str], key: str = "exclude") -> list[int]:
+    """The columns of :func:`feature_names` the discriminator uses: all but ``exclude``,
+    each of which must name a feature (BenchError naming ``key`` otherwise, and when none
+    would be left)."""
+    names = feature_names()
     unknown = sorted(set(exclude) - set(names))
     if unknown:
-        raise BenchError(f"exclude: {unknown} are not realism features; expected some of {names}")
+        raise BenchError(f"{key}: {unknown} are not realism features; expected some of {names}")
     used = [i for i, name in enumerate(names) if name not in set(exclude)]
     if not used:
-        raise BenchError("exclude: leaves no feature for the discriminator")
+        raise BenchError(f"{key}: leaves no feature for the discriminator")
     return used
 
 
@@ -212,11 +218,12 @@ def _class_entry(
     real: SpectrumSource,
     label: str,
     rng: np.random.Generator,
-    settings: dict[str, Any],
-    names: list[str],
+    settings: dict[str, int],
+    judge: Callable[..., dict[str, Any]],
 ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray] | None]:
-    """One class's discriminator entry and its (features, real=1) rows, matched in
-    (log(1+z), log S/N); no rows when the class has too few spectra."""
+    """One class's discriminator entry (``judge(x, y, n_splits=...)``) and its (features,
+    real=1) rows, matched in (log(1+z), log S/N); no rows when the class has too few
+    spectra."""
     per_real, pool, max_real = settings["per_real"], settings["pool"], settings["max_real"]
     real_idx = np.flatnonzero(np.asarray(real.labels) == label)
     syn_idx = np.flatnonzero(np.asarray(synthetic.labels) == label)
@@ -229,16 +236,10 @@ def _class_entry(
         return {"auc": None, "n_real": int(len(real_idx)), "note": note}, None
     xr = features(real.read(real_idx))
     xs = features(synthetic.read(syn_idx))
-    snr_col = names.index("log_snr")
+    snr_col = feature_names().index("log_snr")
     key_r = np.stack([np.log1p(np.asarray(real.redshift)[real_idx]), xr[:, snr_col]], 1)
     key_s = np.stack([np.log1p(np.asarray(synthetic.redshift)[syn_idx]), xs[:, snr_col]], 1)
     xs = xs[_match(key_r, key_s, per_real)]
     x = np.concatenate([xr, xs])
     y = np.concatenate([np.ones(len(xr)), np.zeros(len(xs))]).astype(int)
-    splits = int(min(settings["n_splits"], len(xr)))
-    used = settings["used"]
-    entry = _discriminate(
-        x[:, used], y, [names[i] for i in used], settings["seed"], splits, settings["top"],
-        settings["trees"],
-    )  # fmt: skip
-    return entry, (x, y)
+    return judge(x, y, n_splits=int(min(settings["n_splits"], len(xr)))), (x, y)
