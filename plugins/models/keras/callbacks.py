@@ -115,6 +115,7 @@ class WeightAverage(keras.callbacks.Callback):
         super().__init__()
         self.window = epochs
         self.total: list[np.ndarray] = []
+        self.dtypes: list[np.dtype] = []
         self.count, self.epoch, self.counted = 0, 0, -1
         self.stash: list[np.ndarray] | None = None
 
@@ -124,12 +125,12 @@ class WeightAverage(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self.epoch = epoch
 
-    def _add(self) -> None:
-        """Count this epoch's end weights once, when the epoch is in the window."""
+    def _add(self, weights: list[np.ndarray]) -> None:
+        """Count this epoch's end ``weights`` once, when the epoch is in the window."""
         if self.counted == self.epoch or self.epoch < self.params["epochs"] - self.window:
             return
-        weights = self.model.get_weights()
         if not self.total:
+            self.dtypes = [w.dtype for w in weights]
             self.total = [np.array(w, dtype=np.float64 if _floating(w) else w.dtype)
                           for w in weights]  # fmt: skip
         else:
@@ -139,15 +140,15 @@ class WeightAverage(keras.callbacks.Callback):
 
     def mean(self) -> list[np.ndarray]:
         """The averaged weights (each in its variable's dtype)."""
-        weights = self.model.get_weights()
-        return [(t / self.count).astype(w.dtype) if _floating(w) else t
-                for t, w in zip(self.total, weights, strict=True)]  # fmt: skip
+        return [(t / self.count).astype(d) if np.issubdtype(d, np.floating) else t
+                for t, d in zip(self.total, self.dtypes, strict=True)]  # fmt: skip
 
     def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
         # only a fit's validation reaches this callback: score the mean so far
-        self._add()
+        weights = self.model.get_weights()
+        self._add(weights)
         if self.count:
-            self.stash = self.model.get_weights()
+            self.stash = weights
             self.model.set_weights(self.mean())
 
     def on_test_end(self, logs: dict[str, float] | None = None) -> None:
@@ -156,7 +157,8 @@ class WeightAverage(keras.callbacks.Callback):
             self.stash = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        self._add()  # an epoch without validation
+        if self.counted != epoch:  # an epoch without validation
+            self._add(self.model.get_weights())
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         if self.count > 1:
