@@ -135,3 +135,30 @@ def test_perf_driver_check_set_sets_the_sdss_i_share_one_way():
     assert options["legacy_fraction"] == 0.5 and "legacy_survey" not in options
     options = perf.check_options({"legacy_fraction": 0.15}, 10, ['legacy_survey="dr12"'])
     assert options["legacy_survey"] == "dr12" and "legacy_fraction" not in options
+
+
+def test_perf_driver_scores_each_seed_and_summarises_over_seeds():
+    """A run with several seeds: each cell keeps its own figures (keyed by model and
+    seed) and the summary gives the mean, sd and range of the accuracy per set."""
+    perf = perf_driver()
+    assert perf.cell_label({"model": "cnn1d", "seed": 2}) == "cnn1d seed 2"
+
+    def figures(acc_real: float, acc_check: float) -> dict:
+        real = {"n": 4, "accuracy": acc_real, "STAR": {"n": 2, "recall": acc_real},
+                "QSO": {"n": 2, "recall": 1.0}, "GALAXY": {"n": 0, "recall": None}}  # fmt: skip
+        return {"test": {"sdss": real}, "real": {"sdss": real},
+                "synthetic_test": {"n": 10, "accuracy": acc_check}}  # fmt: skip
+
+    results = {
+        "cnn1d seed 0": figures(0.5, 0.9),
+        "cnn1d seed 1": figures(1.0, 0.8),
+        "logreg seed 0": figures(0.25, 0.7),
+    }
+    spread = perf.across_seeds(results)
+    assert set(spread) == {"cnn1d"}  # one seed: no spread
+    real = spread["cnn1d"]["real sdss"]
+    assert real["seeds"] == 2 and real["accuracy_mean"] == 0.75
+    assert real["accuracy_sd"] == round(0.5 / 2**0.5, 4)
+    assert real["accuracy_range"] == [0.5, 1.0]
+    assert real["STAR_recall_mean"] == 0.75 and "GALAXY_recall_mean" not in real
+    assert spread["cnn1d"]["synthetic test"]["accuracy_mean"] == 0.85

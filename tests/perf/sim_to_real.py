@@ -20,9 +20,14 @@ options (a harder set drawn with instrument options the training set did not use
 (the trimmed real files); the accuracy on its subsets (trimmed, S/N < 3, quasars at
 z < 0.3) is printed too. ``--existing`` scores the cells of a finished run instead.
 
-Prints per model: wall / CPU seconds of its run (and fit / predict wall inside it),
-synthetic validation accuracy, accuracy and per-class recall (with counts) on each set;
-then one line of JSON (with the commit it ran on).
+Every cell is scored, each seed on its own (``--set 'protocol.seeds=[0,1,2]'``): a single
+seed's accuracy on the real folders moves by several hundredths, so options are compared
+on the mean over seeds, which is printed (with the standard deviation and range) for
+every model scored at two or more.
+
+Prints per cell (model and seed): wall / CPU seconds of its run (and fit / predict wall
+inside it), synthetic validation accuracy, accuracy and per-class recall (with counts) on
+each set; per model over its seeds; then one line of JSON (with the commit it ran on).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import argparse
 import csv
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -237,7 +243,8 @@ def scored_run(
             if (SHARED / folder).resolve() in tested:
                 figures["real"][folder] = test_figures
                 continue
-            predictions = run_dir / f"predict_{folder}_{result['cell']['model']}.csv"
+            cell_id = f"{result['cell']['model']}_s{result['cell']['seed']}"
+            predictions = run_dir / f"predict_{folder}_{cell_id}.csv"
             command = [
                 *BENCH,
                 "predict",
@@ -256,7 +263,55 @@ def scored_run(
                 )
             except Exception as exc:  # noqa: BLE001 - a model's failure is a figure, not the end
                 figures["synthetic_test"] = {"error": f"{type(exc).__name__}: {exc}"}
-        out[str(result["cell"]["model"])] = figures
+        out[cell_label(result["cell"])] = figures
+    return out
+
+
+def cell_label(cell: Mapping[str, Any]) -> str:
+    """A cell's name in the output: its model and seed (a run may hold several seeds)."""
+    return f"{cell['model']} seed {cell['seed']}"
+
+
+def across_seeds(results: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per model scored at two or more seeds: the mean, standard deviation (n - 1) and
+    range of its accuracy on each set (test, every real folder, the synthetic check), and
+    its mean recall per class there: one seed's figure on a handful of real objects moves
+    by several hundredths, so options are compared on these."""
+    by_model: dict[str, list[Mapping[str, Any]]] = {}
+    for label, figures in results.items():
+        by_model.setdefault(label.rsplit(" seed ", 1)[0], []).append(figures)
+    out: dict[str, dict[str, Any]] = {}
+    for model, runs in by_model.items():
+        if len(runs) < 2:
+            continue
+        sets: dict[str, list[Mapping[str, Any]]] = {}
+        for figures in runs:
+            named = {**{f"test ({k})": v for k, v in figures["test"].items()},
+                     **{f"real {k}": v for k, v in figures["real"].items()}}  # fmt: skip
+            if "accuracy" in figures.get("synthetic_test", {}):
+                named["synthetic test"] = figures["synthetic_test"]
+            for name, scores in named.items():
+                if scores.get("accuracy") is not None:
+                    sets.setdefault(name, []).append(scores)
+        out[model] = {name: seed_spread(scores) for name, scores in sets.items()}
+    return out
+
+
+def seed_spread(scores: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Mean, standard deviation (n - 1; None for one seed) and range of ``accuracy`` over
+    ``scores`` (one per seed), and the mean recall of each class that has objects."""
+    acc = [float(s["accuracy"]) for s in scores]
+    out: dict[str, Any] = {
+        "seeds": len(acc),
+        "accuracy_mean": round(statistics.fmean(acc), 4),
+        "accuracy_sd": round(statistics.stdev(acc), 4) if len(acc) > 1 else None,
+        "accuracy_range": [round(min(acc), 4), round(max(acc), 4)],
+    }
+    classes = [k for k, v in scores[0].items() if isinstance(v, Mapping) and "recall" in v]
+    for c in classes:
+        recalls = [s[c]["recall"] for s in scores if s[c]["recall"] is not None]
+        if recalls:
+            out[f"{c}_recall_mean"] = round(statistics.fmean(recalls), 4)
     return out
 
 
@@ -319,20 +374,29 @@ def main() -> None:
         )
         for label, figures in results.items():
             show(label, figures, classes)
+    total_wall = total_cpu = 0.0
     for model in [] if args.existing else models:
         run_dir, wall, cpu = train(args.preset, model, args.set, args.out)
+        total_wall, total_cpu = total_wall + wall, total_cpu + cpu
         for label, figures in scored_run(
             run_dir, args.synthetic_test, (), args.synthetic_set, args.synthetic_trim
-        ).items():
+        ).items():  # every seed of the model's run: wall and CPU are the whole run's
             results[label] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **figures}
             show(label, results[label], classes)
-    total_wall = sum(f.get("wall_s", 0.0) for f in results.values())
-    total_cpu = sum(f.get("cpu_s", 0.0) for f in results.values())
     if total_cpu:
         print(
             f"all models: {total_wall:.0f} s wall, {total_cpu:.0f} s CPU "
             f"(CPU / 2 = {total_cpu / 2:.0f} s: the estimate for 2 idle cores)"
         )
+    spread = across_seeds(results)
+    for model, sets in spread.items():
+        for name, figures in sets.items():
+            sd = figures["accuracy_sd"]
+            lo, hi = figures["accuracy_range"]
+            print(
+                f"{model} over {figures['seeds']} seeds, {name}: accuracy "
+                f"{figures['accuracy_mean']:.3f} +- {sd:.3f} (range {lo:.3f}-{hi:.3f})"
+            )
     git = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     )
@@ -346,6 +410,7 @@ def main() -> None:
         "total_wall_s": round(total_wall, 1),
         "total_cpu_s": round(total_cpu, 1),
         "models": results,
+        "across_seeds": spread,
     }
     print(json.dumps(summary))
 
