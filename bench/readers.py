@@ -11,6 +11,8 @@ names from here and never from ``bench.data``, so the format modules can change 
 - :func:`read_batch`: files onto a common grid as a :class:`~bench.spectra.SpectrumBatch`,
   with the ``(path, reason)`` of each file that could not be read.
 - :func:`object_snr`: the file's SN_MEDIAN_ALL, else :func:`snr_median` of the flux.
+- :func:`find_template_file` and :func:`read_template_file`: the SDSS pipeline's template
+  files (spEigenStar, spEigenGal, spEigenQSO) as a :class:`TemplateFile`.
 """
 
 from __future__ import annotations
@@ -24,13 +26,23 @@ from bench.data.readers import (
     read_spectrum,
     snr_median,
 )
+from bench.data.speigen import (
+    TEMPLATE_PATTERNS,
+    TemplateFile,
+    find_template_file,
+    read_template_file,
+)
 
 __all__ = [
     "SPECTRUM_SUFFIXES",
+    "TEMPLATE_PATTERNS",
     "RawSpectrum",
+    "TemplateFile",
     "find_spectra",
+    "find_template_file",
     "object_snr",
     "read_batch",
     "read_spectrum",
+    "read_template_file",
     "snr_median",
 ]

@@ -233,3 +233,44 @@ def test_gzip_files_under_the_limit_read_and_plain_files_over_it_are_refused(
     for path, says in ((plain, "is more than"), (packed, "inflates to more than")):
         with pytest.raises(BenchError, match=says):
             read_spectrum(path)
+
+
+def _template_file(path: Path, flux: np.ndarray, names: dict[int, str]) -> Path:
+    from astropy.io import fits
+
+    hdu = fits.PrimaryHDU(flux)
+    hdu.header["COEFF0"], hdu.header["COEFF1"] = 3.5, 1e-4
+    for i, name in names.items():
+        hdu.header[f"NAME{i}"] = name
+    hdu.writeto(path)
+    return path
+
+
+def test_template_files_are_found_newest_first_and_read_with_their_grid(tmp_path: Path) -> None:
+    """The SDSS template reader the synthetic generator and template_fit share: the last
+    file by name, the grid from COEFF0/COEFF1, NAME<i> cards, <label><i> where absent."""
+    from bench.readers import find_template_file, read_template_file
+
+    flux = np.arange(12, dtype=np.float32).reshape(2, 6) + 1.0
+    _template_file(tmp_path / "spEigenStar-55000.fits", flux * 0, {})
+    newest = _template_file(tmp_path / "spEigenStar-55734.fits", flux, {0: "G2V"})
+    found = find_template_file(tmp_path, "STAR", "x.template_dir")
+    assert found == newest
+    t = read_template_file(found, "STAR")
+    assert t.flux.dtype == np.float64 and np.array_equal(t.flux, flux)
+    assert t.names == ("G2V", "STAR1")
+    assert np.allclose(t.loglam, 3.5 + 1e-4 * np.arange(6)) and t.dloglam == 1e-4
+
+
+def test_template_file_errors_name_the_option_or_the_file(tmp_path: Path) -> None:
+    from bench.readers import find_template_file, read_template_file
+
+    with pytest.raises(BenchError, match=r"x\.template_dir: no spEigenQSO-\*\.fits in .* QSO"):
+        find_template_file(tmp_path, "QSO", "x.template_dir")
+    bad = tmp_path / "spEigenGal-1.fits"
+    bad.write_text("not FITS")
+    with pytest.raises(BenchError, match="spEigenGal-1.fits: not a readable SDSS template"):
+        read_template_file(bad, "GALAXY")
+    nan = _template_file(tmp_path / "spEigenQSO-1.fits", np.full((2, 4), np.nan), {})
+    with pytest.raises(BenchError, match="spEigenQSO-1.fits: expected a finite"):
+        read_template_file(nan, "QSO")

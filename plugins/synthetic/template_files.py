@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.readers import TEMPLATE_PATTERNS, find_template_file, read_template_file
 
-FILES = {"STAR": "spEigenStar-*.fits", "GALAXY": "spEigenGal-*.fits", "QSO": "spEigenQSO-*.fits"}
+FILES = TEMPLATE_PATTERNS
 # the SDSS templates shipped with the package (data folder, shared with template_fit)
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -27,23 +27,10 @@ class Templates:
 
 def load(folder: str, classes: list[str]) -> dict[str, Templates]:
     """Read the template file of each class; BenchError naming the folder when one is missing."""
-    from astropy.io import fits
-
-    root = Path(folder)
     out = {}
     for label in classes:
-        found = sorted(root.glob(FILES[label]))
-        if not found:
-            raise BenchError(
-                f"synthetic.template_dir: no {FILES[label]} in {root} (needed for {label})"
-            )
-        try:
-            with fits.open(found[-1]) as hdul:
-                hdu = hdul[0]
-                flux = np.asarray(hdu.data, dtype=np.float64)
-                c0, c1 = float(hdu.header["COEFF0"]), float(hdu.header["COEFF1"])
-                names = [str(hdu.header.get(f"NAME{i}", f"{label}{i}")) for i in range(len(flux))]
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise BenchError(f"{found[-1]}: not a readable SDSS template file ({exc})") from None
-        out[label] = Templates(c0 + c1 * np.arange(flux.shape[1]), flux, names)
+        found = read_template_file(
+            find_template_file(folder, label, "synthetic.template_dir"), label
+        )
+        out[label] = Templates(found.loglam, found.flux, list(found.names))
     return out

@@ -10,14 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.readers import TEMPLATE_PATTERNS, find_template_file, read_template_file
 
 FIT_CLASSES = ("STAR", "GALAXY", "QSO")
-TEMPLATE_FILES = {
-    "STAR": "spEigenStar-*.fits",
-    "GALAXY": "spEigenGal-*.fits",
-    "QSO": "spEigenQSO-*.fits",
-}
+TEMPLATE_FILES = TEMPLATE_PATTERNS
 # shipped with the package (package data of bench_plugins, shared with `synthetic`)
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -63,30 +59,18 @@ class ClassTemplates:
 def load_templates(folder: str | None = None) -> dict[str, ClassTemplates]:
     """The spEigenStar/Gal/QSO templates in ``folder`` (default: the ones shipped in the
     package). BenchError naming the folder when a file is missing or unreadable."""
-    from astropy.io import fits
-
     root = Path(folder) if folder is not None else DEFAULT_TEMPLATE_DIR
     out: dict[str, ClassTemplates] = {}
-    for label, pattern in TEMPLATE_FILES.items():
-        found = sorted(root.glob(pattern))
-        if not found:
-            raise BenchError(f"template_fit.template_dir: no {pattern} in {root}")
-        try:
-            with fits.open(found[-1]) as hdul:
-                header = hdul[0].header
-                flux = np.asarray(hdul[0].data, dtype=np.float64)
-                c0, c1 = float(header["COEFF0"]), float(header["COEFF1"])
-                names = [str(header.get(f"NAME{i}", f"{label}{i}")) for i in range(len(flux))]
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise BenchError(f"{found[-1]}: not a readable SDSS template file ({exc})") from None
-        if flux.ndim != 2 or not np.isfinite(flux).all():
-            raise BenchError(f"{found[-1]}: expected a finite (templates, pixels) image")
-        flux = flux / np.sqrt(np.mean(flux**2, axis=1, keepdims=True) + 1e-300)
+    for label in FIT_CLASSES:
+        found = read_template_file(
+            find_template_file(root, label, "template_fit.template_dir"), label
+        )
+        flux = found.flux / np.sqrt(np.mean(found.flux**2, axis=1, keepdims=True) + 1e-300)
         if label == "STAR":
-            flux, names = flux[:, None, :], names
+            flux, names = flux[:, None, :], found.names
         else:
-            flux, names = flux[None, :, :], [found[-1].stem]
-        out[label] = ClassTemplates(label, c0, c1, flux, tuple(names))
+            flux, names = flux[None, :, :], (found.path.stem,)
+        out[label] = ClassTemplates(label, found.loglam0, found.dloglam, flux, tuple(names))
     return out
 
 
