@@ -159,3 +159,18 @@ def test_brighter_low_z_quasars_carry_a_smaller_host_share() -> None:
     assert np.all(bright < faint) and np.median(faint) - np.median(bright) > 0.1
     dl = quasars.luminosity_distance_cm(np.array([0.1, 1.0])) / 3.0857e24
     np.testing.assert_allclose(dl, [460.0, 6607.0], rtol=0.01)  # Mpc, flat LCDM 70 / 0.3
+
+
+def test_stars_vs_templates_keeps_dwarfs_and_subgiants() -> None:
+    """tests/perf/stars_vs_templates.py --dwarfs: luminosity class IV/V or none."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "perf" / "stars_vs_templates.py"
+    spec = importlib.util.spec_from_file_location("perf_stars_vs_templates", path)
+    assert spec is not None and spec.loader is not None
+    perf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(perf)
+    kept = ["K3V (1)", "G0Va", "A0IVn (2)", "B2IV-V", "M1 (204445)", "G5/G6IVw", "K5"]
+    left = ["K3III", "M4.5:III (123657)", "F5Ib...", "B0.5Iae", "K3Iab:", "A2II", "G9Ib"]
+    assert all(perf.dwarf_or_subgiant(n) for n in kept)
+    assert not any(perf.dwarf_or_subgiant(n) for n in left)
