@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.readers import TEMPLATE_PATTERNS, find_template_file, read_template_file
+from bench.readers import find_template_file, read_template_file
 
 FIT_CLASSES = ("STAR", "GALAXY", "QSO")
-TEMPLATE_FILES = TEMPLATE_PATTERNS
+KEY = "template_fit.template_dir"  # the option that names a folder of one's own
 # shipped with the package (package data of bench_plugins, shared with `synthetic`)
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -62,9 +62,7 @@ def load_templates(folder: str | None = None) -> dict[str, ClassTemplates]:
     root = Path(folder) if folder is not None else DEFAULT_TEMPLATE_DIR
     out: dict[str, ClassTemplates] = {}
     for label in FIT_CLASSES:
-        found = read_template_file(
-            find_template_file(root, label, "template_fit.template_dir"), label
-        )
+        found = read_template_file(find_template_file(root, label, KEY), label)
         flux = found.flux / np.sqrt(np.mean(found.flux**2, axis=1, keepdims=True) + 1e-300)
         if label == "STAR":
             flux, names = flux[:, None, :], found.names
@@ -77,7 +75,7 @@ def load_templates(folder: str | None = None) -> dict[str, ClassTemplates]:
 def template_files(folder: str | None) -> list[str]:
     """The file names :func:`load_templates` reads from ``folder`` (None: the shipped ones)."""
     root = DEFAULT_TEMPLATE_DIR if folder is None else Path(folder)
-    return [sorted(root.glob(p))[-1].name for p in TEMPLATE_FILES.values()]
+    return [find_template_file(root, label, KEY).name for label in FIT_CLASSES]
 
 
 def with_host(qso: ClassTemplates, galaxy: ClassTemplates) -> ClassTemplates:
