@@ -26,7 +26,8 @@ on the mean over seeds, which is printed (with the standard deviation and range)
 every model scored at two or more.
 
 Prints per cell (model and seed): wall / CPU seconds of its run (and fit / predict wall
-inside it), synthetic validation accuracy, accuracy and per-class recall (with counts) on
+inside it), the package versions that trained it (its report's provenance: figures from
+another install differ by about a seed's swing), synthetic validation accuracy, accuracy and per-class recall (with counts) on
 each set; per model over its seeds; then one line of JSON (with the commit it ran on).
 """
 
@@ -231,6 +232,8 @@ def scored_run(
         history = result.get("history") or {}
         test_figures = test_set_figures(cell, classes)
         figures: dict[str, Any] = {
+            # the install that trained it: a new jax or keras moves the real figures
+            "versions": (report.get("provenance") or {}).get("versions"),
             "fit_s": result["timings"].get("fit_s"),
             "predict_s": result["timings"].get("predict_s"),
             "val_accuracy": (history.get("val_accuracy") or [None])[-1],
@@ -336,6 +339,9 @@ def show(label: str, figures: Mapping[str, Any], classes: Sequence[str]) -> None
         f"{label}: {cost}fit {figures['fit_s']:.0f} s, predict {figures['predict_s']:.0f} s "
         f"wall; synthetic validation accuracy {figures['val_accuracy']}"
     )
+    versions = figures.get("versions") or {}
+    if versions:
+        print("    trained with " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
     for name, test in figures["test"].items():
         print(line(f"test ({name})", test, classes))
     if "synthetic_test" in figures:
