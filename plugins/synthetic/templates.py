@@ -3,18 +3,21 @@ spEigenQSO FITS) in a user-given folder, instead of the physical model."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from bench.readers import TemplateFile
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
-from bench_plugins.synthetic.template_files import FILES, SHIPPED_DIR, Templates, load
+from bench_plugins.synthetic.template_files import SHIPPED_DIR, load
 
-__all__ = ["FILES", "MAG", "SHIPPED_DIR", "Templates", "combine", "load", "spectra", "star_weights"]
+__all__ = ["MAG", "SHIPPED_DIR", "combine", "load", "spectra", "star_weights"]
 
 MAG = {"STAR": (16.5, 21.0), "GALAXY": (18.0, 20.0), "QSO": (19.0, 21.8)}
 
 
 def combine(
-    t: Templates, label: str, u: np.ndarray, n: np.ndarray
+    t: TemplateFile, label: str, u: np.ndarray, n: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """One rest-frame spectrum per object: a stellar template, or eigen-spectra mixed with
     random coefficients around the first (mean-like) component. Returns (flux, name)."""
@@ -33,7 +36,7 @@ def combine(
     return np.maximum(flux, floor), np.full(len(u), "EIGEN", dtype=object)
 
 
-def star_weights(names: list[str]) -> np.ndarray:
+def star_weights(names: Sequence[str]) -> np.ndarray:
     """Pick weight of each stellar template: its type's share in ``stars.WEIGHTS`` (the
     SDSS/BOSS stellar population) split evenly among the templates of that type (O..M by
     the name's first letter, sd* as the letter after it, *WD*; the rest, carbon stars and
@@ -51,7 +54,7 @@ def star_weights(names: list[str]) -> np.ndarray:
 
 
 def spectra(
-    t: Templates, label: str, loglam: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray
+    t: TemplateFile, label: str, loglam: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """(flux, covered, meta) on ``loglam``; ``covered`` is False beyond the templates."""
     rest, names = combine(t, label, u, n)
