@@ -143,16 +143,16 @@ def test_perf_driver_scores_each_seed_and_summarises_over_seeds():
     perf = perf_driver()
     assert perf.cell_label({"model": "cnn1d", "seed": 2}) == "cnn1d seed 2"
 
-    def figures(acc_real: float, acc_check: float) -> dict:
+    def figures(model: str, acc_real: float, acc_check: float) -> dict:
         real = {"n": 4, "accuracy": acc_real, "STAR": {"n": 2, "recall": acc_real},
                 "QSO": {"n": 2, "recall": 1.0}, "GALAXY": {"n": 0, "recall": None}}  # fmt: skip
-        return {"test": {"sdss": real}, "real": {"sdss": real},
+        return {"model": model, "test": {"sdss": real}, "real": {"sdss": real},
                 "synthetic_test": {"n": 10, "accuracy": acc_check}}  # fmt: skip
 
     results = {
-        "cnn1d seed 0": figures(0.5, 0.9),
-        "cnn1d seed 1": figures(1.0, 0.8),
-        "logreg seed 0": figures(0.25, 0.7),
+        "cnn1d seed 0": figures("cnn1d", 0.5, 0.9),
+        "cnn1d seed 1": figures("cnn1d", 1.0, 0.8),
+        "logreg seed 0": figures("logreg", 0.25, 0.7),
     }
     spread = perf.across_seeds(results)
     assert set(spread) == {"cnn1d"}  # one seed: no spread

@@ -203,11 +203,11 @@ def used_columns(exclude: Sequence[str], key: str = "exclude") -> list[int]:
     """The columns of :func:`feature_names` the discriminator uses: all but ``exclude``,
     each of which must name a feature (BenchError naming ``key`` otherwise, and when none
     would be left)."""
-    names = feature_names()
-    unknown = sorted(set(exclude) - set(names))
+    names, excluded = feature_names(), set(exclude)
+    unknown = sorted(excluded - set(names))
     if unknown:
         raise BenchError(f"{key}: {unknown} are not realism features; expected some of {names}")
-    used = [i for i, name in enumerate(names) if name not in set(exclude)]
+    used = [i for i, name in enumerate(names) if name not in excluded]
     if not used:
         raise BenchError(f"{key}: leaves no feature for the discriminator")
     return used

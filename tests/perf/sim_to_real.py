@@ -27,8 +27,9 @@ every model scored at two or more.
 
 Prints per cell (model and seed): wall / CPU seconds of its run (and fit / predict wall
 inside it), the package versions that trained it (its report's provenance: figures from
-another install differ by about a seed's swing), synthetic validation accuracy, accuracy and per-class recall (with counts) on
-each set; per model over its seeds; then one line of JSON (with the commit it ran on).
+another install differ by about a seed's swing), synthetic validation accuracy, accuracy
+and per-class recall (with counts) on each set; per model over its seeds; then one line
+of JSON (with the commit it ran on).
 """
 
 from __future__ import annotations
@@ -232,6 +233,7 @@ def scored_run(
         history = result.get("history") or {}
         test_figures = test_set_figures(cell, classes)
         figures: dict[str, Any] = {
+            "model": result["cell"]["model"],
             # the install that trained it: a new jax or keras moves the real figures
             "versions": (report.get("provenance") or {}).get("versions"),
             "fit_s": result["timings"].get("fit_s"),
@@ -281,8 +283,8 @@ def across_seeds(results: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str
     its mean recall per class there: one seed's figure on a handful of real objects moves
     by several hundredths, so options are compared on these."""
     by_model: dict[str, list[Mapping[str, Any]]] = {}
-    for label, figures in results.items():
-        by_model.setdefault(label.rsplit(" seed ", 1)[0], []).append(figures)
+    for figures in results.values():
+        by_model.setdefault(str(figures["model"]), []).append(figures)
     out: dict[str, dict[str, Any]] = {}
     for model, runs in by_model.items():
         if len(runs) < 2:

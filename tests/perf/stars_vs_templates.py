@@ -50,9 +50,8 @@ def noiseless(flux: np.ndarray, loglam: np.ndarray) -> SpectrumBatch:
 
 def dwarf_or_subgiant(name: str) -> bool:
     """A template named with luminosity class IV or V, or with none (``M1``, ``K5``)."""
-    spectral = name.split(" ")[0]
-    found = re.search(r"(Ia|Ib|Iab|III|II|IV|V)", spectral)
-    return found is None or found.group(1) in ("IV", "V")
+    found = re.search(r"IV|V|I", name.split(" ")[0])  # the first class letter: I.., IV or V
+    return found is None or found.group() in ("IV", "V")
 
 
 def medians(values: np.ndarray) -> list[float | None]:
