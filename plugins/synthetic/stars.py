@@ -4,6 +4,8 @@ where their ion dominates, TiO/CaH bands in M dwarfs, C2 and CN bands in carbon 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -32,9 +34,19 @@ WEIGHTS = np.array([0.005, 0.02, 0.06, 0.26, 0.21, 0.20, 0.20, 0.045])
 BALMER = np.array([6564.61, 4862.68, 4341.68, 4102.89, 3971.20, 3890.15, 3836.47, 3798.98,
                    3771.70, 3751.22])  # fmt: skip
 BALMER_TAU = np.array([0.45, 0.9, 0.8, 0.75, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35])
+# Balmer lines of G and K dwarfs fade about linearly with Teff (their pressure-broadened
+# wings), not as fast as the A-star peak's Gaussian: no less than a linear fall from 0.5
+# at 6000 K to nothing at 4000 K (only stars below ~6700 K reach it). Ca II K, H: peak
+# depth 1.7 (was 2.0). Against the shipped spEigenStar dwarfs, each beside a synthetic
+# star of its type's Teff (`python tests/perf/stars_vs_templates.py --paired`; median
+# template - synthetic index, A; before -> with these two and the continuum correction
+# below): H-beta G -1.50 -> -0.09, K -1.79 -> -0.85 (F +0.59 -> +0.96, A +0.56 -> +0.76:
+# the correction moves their side bands); H-alpha G -1.40 -> -0.34, K -1.10 -> -0.37;
+# Ca II K A +2.32 -> +1.55, F +1.24 -> +0.23, G +0.98 -> -0.04, K +1.53 -> +0.39.
+BALMER_COOL = ((4000.0, 0.0), (6000.0, 0.5))
 # (rest wavelengths, Teff of peak strength, log10 width below, above, peak optical depth, sigma km/s)
 METALS = [
-    ((3934.78, 3969.59), 4800, 0.12, 0.15, 2.0, 350),  # Ca II K, H
+    ((3934.78, 3969.59), 4800, 0.12, 0.15, 1.7, 350),  # Ca II K, H (depth: below)
     ((4227.92,), 3700, 0.08, 0.08, 1.0, 150),  # Ca I
     ((4305.0,), 5200, 0.10, 0.08, 0.35, 600),  # G band (CH)
     ((4384.8, 5270.4, 5335.1), 4600, 0.10, 0.10, 0.25, 150),  # Fe I blends
@@ -97,6 +109,150 @@ FOREST_LINES = 6000
 FOREST_TYPES = ("G", "K")  # the templates whose line-depth spectrum is the forest
 FOREST_CUT_A = 8.0  # half-width (A) of the listed lines' cores cut out of it
 ENVELOPE_PIX = 81  # running-envelope window of the templates' pseudo-continuum (~190 A)
+
+
+# The continuum as real dwarfs have it. Black body, blanketing law and lines leave the
+# synthetic dwarfs off the pipeline's own dwarf templates in broad-band shape: beside a
+# star of the same Teff (Pecaut & Mamajek below), median log10 template / synthetic flux at
+# 3800-4200 A over 5300-5600 A was A +0.15, F +0.11, G +0.12, K +0.04, M1 +0.18, and at
+# 7100-9400 A A -0.09, F -0.04, G -0.02, K +0.03 (4000 A break G +0.07, K +0.14). So each
+# star's flux is multiplied by the templates' broad-band ratio to the uncorrected model, per
+# spectral-type half-class (A0-4, A5-9, ... M0-4: the median of its dwarf and subgiant
+# templates, peculiar ones left out), in bins of CONTINUUM_BIN_DEX in log wavelength,
+# interpolated in log Teff between the half-classes' median Teffs; held at the coolest
+# (M1: no cooler dwarf template is shipped, so M2-M9 take M1's, unchecked) and faded out
+# above the hottest (to nothing at CONTINUUM_FADE_K; B and O stars, white dwarfs and
+# carbon stars keep the uncorrected model). Line depths stay the model's: a bin is
+# ~80-230 A wide. Held out (each template against the correction built without it), the
+# median |template - synthetic| at 3800-4200 A falls from 0.14-0.16 to 0.05 (A), 0.11 to
+# 0.015 (F), 0.09-0.14 to 0.02-0.04 (G), and at 7100-9400 A from 0.09-0.10 to 0.03 (A),
+# 0.04 to 0.01 (F), 0.02 to 0.01 (G); K's own scatter is larger than its bias (0.03-0.09
+# to 0.05-0.07 at 3800-4200 A, 0.02-0.04 to 0.03-0.04 in the red: its templates disagree).
+# Dwarf Teff (K) by spectral subtype 0-9: Pecaut & Mamajek 2013 (ApJS 208, 9), Table 5 as
+# updated by E. Mamajek, "A Modern Mean Dwarf Stellar Color and Effective Temperature
+# Sequence", version 2022.04.16.
+DWARF_TEFF = {
+    "A": (9700, 9300, 8800, 8600, 8250, 8100, 7910, 7760, 7590, 7400),
+    "F": (7220, 7020, 6820, 6750, 6670, 6550, 6350, 6280, 6180, 6050),
+    "G": (5930, 5860, 5770, 5720, 5680, 5660, 5600, 5550, 5480, 5380),
+    "K": (5270, 5170, 5100, 4830, 4600, 4440, 4300, 4100, 3990, 3930),
+    "M": (3850, 3660, 3560),
+}
+CONTINUUM_BIN_DEX = 0.01
+CONTINUUM_FADE_K = 12000.0
+CONTINUUM_RANGE_A = (3550.0, 10450.0)  # rest-frame span measured (the BOSS grid and a bit)
+TEMPLATE_NAME = re.compile(r"(?:sd:?)?([AFGKM])(\d)(?:\.\d)?(?:/[A-Z]\d)?([IVab]*)([a-z]*)")
+
+
+def dwarf_template_types(names: Sequence[str]) -> list[tuple[int, str, int]]:
+    """(index, class letter, subtype) of the templates named as dwarfs or subgiants of types
+    A-M (luminosity class V or IV, or none: ``M1``, ``sd:F0``), not peculiar (``p``, ``m``
+    suffixes: ``K3p``, ``A1m``, ``Am``)."""
+    out = []
+    for i, name in enumerate(names):
+        m = TEMPLATE_NAME.fullmatch(name.split(" ")[0].rstrip("."))
+        if m is None or m.group(3) not in ("", "V", "IV", "Va", "IVa"):
+            continue
+        if "p" in m.group(4) or "m" in m.group(4):
+            continue
+        out.append((i, m.group(1), int(m.group(2))))
+    return out
+
+
+def typical(teff: np.ndarray) -> np.ndarray:
+    """Uniforms (B, 40) of an unremarkable star at each ``teff`` (not a white dwarf, not a
+    carbon star, not active; every other draw at its median)."""
+    u = np.full((len(teff), 40), 0.5)
+    cdf = np.cumsum(WEIGHTS) / WEIGHTS.sum()
+    for j, t in enumerate(teff):
+        k = next(k for k, s in enumerate(SUBCLASSES[:-1]) if t >= TEFF[s][0] or s == "M")
+        lo, hi = TEFF[SUBCLASSES[k]]
+        u[j, 0] = (cdf[k] + (cdf[k - 1] if k else 0.0)) / 2
+        u[j, 1] = np.clip(np.log(t / lo) / np.log(hi / lo), 0.0, 1.0)
+    u[:, 30] = u[:, 32] = 1.0
+    return u
+
+
+@cache
+def continuum_correction() -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`correction_table` of the shipped stellar templates; None without them."""
+    from bench.errors import BenchError
+    from bench_plugins.synthetic.template_files import SHIPPED_DIR, load
+
+    try:
+        t = load(str(SHIPPED_DIR), ["STAR"])["STAR"]
+    except BenchError:
+        return None
+    return correction_table(t.names, t.loglam, t.flux)
+
+
+def correction_table(
+    names: Sequence[str], t_loglam: np.ndarray, t_flux: np.ndarray, leave_out: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(node Teffs (K,) ascending, bin centres in log10 rest A (L,), log10 flux correction
+    (K, L), zero at 6200 A) from the dwarf templates among ``names`` (rows of ``t_flux`` on
+    ``t_loglam``), without template ``leave_out``; None without any."""
+    picked = [
+        p for p in dwarf_template_types(names) if p[2] < len(DWARF_TEFF[p[1]]) and p[0] != leave_out
+    ]
+    if not picked:
+        return None
+    lo, hi = np.log10(CONTINUUM_RANGE_A)
+    loglam = np.arange(lo, hi, 1e-4)
+    teff = np.array([DWARF_TEFF[c][k] for _, c, k in picked], float)
+    model = physical(loglam, np.zeros(len(teff)), typical(teff))[0]
+    real = np.array([np.interp(loglam, t_loglam, t_flux[i]) for i, _, _ in picked])
+    which = np.floor((loglam - lo) / CONTINUUM_BIN_DEX).astype(int)
+    bins = np.unique(which)
+    ratio = np.stack(
+        [
+            np.log10(real[:, which == b].mean(axis=1) / model[:, which == b].mean(axis=1))
+            for b in bins
+        ],
+        axis=1,
+    )
+    centres = np.array([loglam[which == b].mean() for b in bins])
+    ratio -= np.array([np.interp(np.log10(6200.0), centres, r) for r in ratio])[:, None]
+    groups: dict[tuple[str, int], list[int]] = {}
+    for row, (_, c, k) in enumerate(picked):
+        groups.setdefault((c, k // 5), []).append(row)
+    nodes = sorted(
+        (
+            (float(np.median(teff[rows])), np.median(ratio[rows], axis=0))
+            for rows in groups.values()
+        ),
+        key=lambda node: node[0],
+    )
+    return (
+        np.array([n[0] for n in nodes]),
+        centres,
+        np.array([n[1] for n in nodes], np.float32),
+    )
+
+
+def correction(
+    loglam: np.ndarray,
+    z: np.ndarray,
+    teff: np.ndarray,
+    off: np.ndarray,
+    table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Flux factor (B, P) of ``table`` (default :func:`continuum_correction`) at each
+    star's ``teff`` and rest wavelength; 1 for the ``off`` rows and without the templates."""
+    out = np.ones((len(z), len(loglam)), np.float32)
+    table = continuum_correction() if table is None else table
+    if table is None:
+        return out
+    nodes, centres, corr = table
+    x = np.log10(np.clip(teff, nodes[0], nodes[-1]))
+    k = np.clip(np.searchsorted(np.log10(nodes), x) - 1, 0, len(nodes) - 2)
+    w = (x - np.log10(nodes[k])) / (np.log10(nodes[k + 1]) - np.log10(nodes[k]))
+    fade = np.clip(np.log(CONTINUUM_FADE_K / teff) / np.log(CONTINUUM_FADE_K / nodes[-1]), 0, 1)
+    for row in np.flatnonzero(~off & (fade > 0)):
+        c = (1 - w[row]) * corr[k[row]] + w[row] * corr[k[row] + 1]
+        rest = loglam - np.log10(1.0 + z[row])
+        out[row] = np.power(10.0, fade[row] * np.interp(rest, centres, c))
+    return out
 
 
 @cache
@@ -162,6 +318,15 @@ def strength(teff: np.ndarray, peak: float, below: float, above: float) -> np.nd
     return np.exp(-0.5 * (d / np.where(d < 0, below, above)) ** 2)
 
 
+def balmer_strength(teff: np.ndarray) -> np.ndarray:
+    """Relative strength of the Balmer lines at ``teff``: a Gaussian in log Teff about the
+    A0 peak, on its cool side no less than BALMER_COOL's linear fall (which only the stars
+    below ~6700 K reach)."""
+    (t0, floor), (t1, top) = BALMER_COOL
+    ramp = np.clip(floor + (top - floor) * (teff - t0) / (t1 - t0), floor, top)
+    return np.maximum(strength(teff, 9500.0, 0.13, 0.22), np.where(teff < 9500.0, ramp, 0.0))
+
+
 def continuum(rest_lam: np.ndarray, teff: np.ndarray, balmer_jump: np.ndarray) -> np.ndarray:
     """Black body with metal-line blanketing in the blue and a Balmer jump at 3646 A."""
     t = teff[:, None].astype(np.float32)
@@ -185,7 +350,7 @@ def tau(
 ) -> np.ndarray:
     """Optical depth of stellar absorption lines (B, P) for temperatures ``teff`` (B,)."""
     waves, taus, sigmas = [], [], []
-    bal = strength(teff, 9500.0, 0.13, 0.22) * balmer_scale
+    bal = balmer_strength(teff) * balmer_scale
     for w, t in zip(BALMER, BALMER_TAU, strict=True):
         waves.append(w)
         taus.append(t * bal)
@@ -237,6 +402,18 @@ def chromosphere(
 
 def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, dict]:
     """Star spectra (arbitrary units) for uniforms ``u`` (B, K); returns flux and meta."""
+    flux, teff, subclass = physical(loglam, z, u)
+    off = np.isin(subclass.astype(str), ("WDDA", "WDDB", "WDDC", "CARBON"))
+    flux = flux * correction(loglam, z, teff, off)
+    band = np.full(len(z), 6200.0)
+    flux = scale_to(flux, loglam, band, ab_flux(16.5 + 5.5 * u[:, 2], band))
+    return flux, {"subclass": subclass, "teff": teff}
+
+
+def physical(
+    loglam: np.ndarray, z: np.ndarray, u: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The physical model before :func:`correction` and flux scale: (flux, teff, subclass)."""
     kind = np.searchsorted(np.cumsum(WEIGHTS) / WEIGHTS.sum(), u[:, 0])
     lo = np.array([TEFF[s][0] for s in SUBCLASSES])[kind]
     hi = np.array([TEFF[s][1] for s in SUBCLASSES])[kind]
@@ -271,6 +448,4 @@ def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray,
     subclass = np.where(wd, "WD" + wd_type, np.array(SUBCLASSES, dtype=object)[kind])
     subclass = np.where(carbon, "CARBON", subclass)
     flux = flux * np.exp(-t) * (1.0 + chromosphere(loglam, z, teff, u, wd | carbon))
-    band = np.full(len(z), 6200.0)
-    flux = scale_to(flux, loglam, band, ab_flux(16.5 + 5.5 * u[:, 2], band))
-    return flux, {"subclass": subclass.astype(object), "teff": teff}
+    return flux, teff, subclass.astype(object)
