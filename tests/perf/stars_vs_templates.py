@@ -17,7 +17,9 @@ log-uniform in 3900-5200 K, the K templates are mostly K0-K3). ``--paired`` sets
 dwarf template beside a synthetic star of its type's Teff (``stars.DWARF_TEFF``; every
 other draw at its median) and prints, per template and per type A/F/G/K/M, template minus
 synthetic: the line strengths, and log10 broad-band flux ratios (bands over 5300-5600 A),
-for the generator's stars and for its physical model before ``stars.correction``.
+for the generator's stars, for its physical model before ``stars.correction``, and held
+out (each template against the correction built without it); ``--n``, ``--seed`` and
+``--option`` do not apply to it.
 """
 
 from __future__ import annotations
@@ -96,14 +98,9 @@ def paired(names: tuple[str, ...], t_loglam: np.ndarray, t_flux: np.ndarray) -> 
     columns = [c for c in COLUMNS if not c.startswith("colour_")]
     lines = [feature_names().index(c) for c in columns]
 
-    def line_diff(flux: np.ndarray) -> np.ndarray:
-        return (
-            features(noiseless(real, loglam))[:, lines]
-            - features(noiseless(flux, loglam))[:, lines]
-        )
-
     diffs = {
-        "lines": line_diff(model),
+        "lines": features(noiseless(real, loglam))[:, lines]
+        - features(noiseless(model, loglam))[:, lines],
         "bands": broad_bands(real, lam) - broad_bands(model, lam),
         "bands_uncorrected": broad_bands(real, lam) - broad_bands(uncorrected, lam),
         "bands_held_out": broad_bands(real, lam) - broad_bands(held, lam),
