@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.spectra import SpectrumBatch, boss_grid
-from bench_plugins.synthetic import stars
+from bench_plugins.synthetic import dwarf_continuum, stars
 from bench_plugins.synthetic.realism_features import feature_names, features
 
 
@@ -168,7 +168,7 @@ def test_dwarf_templates_are_classes_iv_and_v_not_peculiar() -> None:
             "sd:F0 (G_84-29)", "G0.5IV (4)", "K5Ve (5)"]  # fmt: skip
     left = ["K3III", "M4.5:III (123657)", "F5Ib...", "B0.5Iae", "K3Iab:", "A2II", "G9Ib", "K3p",
             "A1m (6)", "Am (7)", "B2IV-V", "WDhotter", "Carbon"]  # fmt: skip
-    types = stars.dwarf_template_types(kept + left)
+    types = dwarf_continuum.dwarf_template_types(kept + left)
     assert [i for i, _, _ in types] == list(range(len(kept)))
     assert [(c, k) for _, c, k in types][:3] == [("K", 3), ("G", 0), ("A", 0)]
 
@@ -193,16 +193,16 @@ def test_continuum_correction_brings_dwarfs_to_the_templates_held_out() -> None:
     from bench_plugins.synthetic.template_files import SHIPPED_DIR
 
     t = read_template_file(find_template_file(SHIPPED_DIR, "STAR", "x"), "STAR")
-    picked = [p for p in stars.dwarf_template_types(t.names) if p[1] == "G"]
+    picked = [p for p in dwarf_continuum.dwarf_template_types(t.names) if p[1] == "G"]
     assert len(picked) >= 6
     loglam = boss_grid()
-    teff = np.array([stars.DWARF_TEFF[c][k] for _, c, k in picked], float)
+    teff = np.array([dwarf_continuum.DWARF_TEFF[c][k] for _, c, k in picked], float)
     real = np.array([np.interp(loglam, t.loglam, t.flux[i]) for i, _, _ in picked])
     uncorrected = _typical_stars(teff)[1]
     held = np.concatenate([
-        uncorrected[j : j + 1] * stars.correction(
+        uncorrected[j : j + 1] * dwarf_continuum.correction(
             loglam, np.zeros(1), teff[j : j + 1], np.zeros(1, bool),
-            stars.correction_table(t.names, t.loglam, t.flux, leave_out=i),
+            dwarf_continuum.correction_table(t.names, t.loglam, t.flux, stars.typical_model, i),
         )
         for j, (i, _, _) in enumerate(picked)
     ])  # fmt: skip
@@ -215,7 +215,9 @@ def test_continuum_correction_leaves_white_dwarfs_hot_and_carbon_stars() -> None
     loglam = boss_grid()
     teff = np.array([5800.0, 5800.0, 20000.0, 3500.0])
     off = np.array([False, True, False, False])
-    factor = stars.correction(loglam, np.zeros(4), teff, off)
+    factor = dwarf_continuum.correction(
+        loglam, np.zeros(4), teff, off, stars.continuum_correction()
+    )
     assert np.ptp(factor[0]) > 0.1  # a G star's blue end is raised
     assert (factor[1] == 1).all() and (factor[2] == 1).all()  # off; beyond the fade
     assert np.isfinite(factor).all() and (factor > 0).all()

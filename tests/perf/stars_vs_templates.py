@@ -8,16 +8,17 @@ Measures the realism features (colours, 4000 A break, line strengths:
 the noiseless synthetic stars (``source.model``: no noise, no sky; both at z = 0 on the
 BOSS grid), and prints the median per spectral type F, G, K, M, templates above synthetic,
 then one line of JSON. ``--dwarfs`` keeps the templates of luminosity class IV and V
-(and unclassed ones, peculiar ones left out: ``stars.dwarf_template_types``) only: the
+(and unclassed ones, peculiar ones left out: ``dwarf_continuum.dwarf_template_types``) only: the
 library is mostly giants and supergiants, SDSS's stars mostly dwarfs. The templates are
 the pipeline's physics; this is how far the generator's stars are from them.
 
 A population's median mixes in its Teff spread (the synthetic K stars are drawn
 log-uniform in 3900-5200 K, the K templates are mostly K0-K3). ``--paired`` sets each
-dwarf template beside a synthetic star of its type's Teff (``stars.DWARF_TEFF``; every
+dwarf template beside a synthetic star of its type's Teff (``dwarf_continuum.DWARF_TEFF``; every
 other draw at its median) and prints, per template and per type A/F/G/K/M, template minus
 synthetic: the line strengths, and log10 broad-band flux ratios (bands over 5300-5600 A),
-for the generator's stars, for its physical model before ``stars.correction``, and held
+for the generator's stars, for its physical model before the continuum correction
+(``dwarf_continuum``), and held
 out (each template against the correction built without it); ``--n``, ``--seed`` and
 ``--option`` do not apply to it.
 """
@@ -31,7 +32,7 @@ import numpy as np
 
 from bench.readers import find_template_file, read_template_file
 from bench.spectra import SpectrumBatch, boss_grid
-from bench_plugins.synthetic import Synthetic, stars
+from bench_plugins.synthetic import Synthetic, dwarf_continuum, stars
 from bench_plugins.synthetic.realism_features import feature_names, features
 from bench_plugins.synthetic.template_files import SHIPPED_DIR
 
@@ -82,15 +83,19 @@ def paired(names: tuple[str, ...], t_loglam: np.ndarray, t_flux: np.ndarray) -> 
     it has not seen)."""
     loglam = boss_grid()
     lam = np.power(10.0, loglam)
-    picked = [p for p in stars.dwarf_template_types(names) if p[2] < len(stars.DWARF_TEFF[p[1]])]
-    teff = np.array([stars.DWARF_TEFF[c][k] for _, c, k in picked], float)
+    picked = [
+        p
+        for p in dwarf_continuum.dwarf_template_types(names)
+        if p[2] < len(dwarf_continuum.DWARF_TEFF[p[1]])
+    ]
+    teff = np.array([dwarf_continuum.DWARF_TEFF[c][k] for _, c, k in picked], float)
     real = np.array([np.interp(loglam, t_loglam, t_flux[i]) for i, _, _ in picked])
     u, z = stars.typical(teff), np.zeros(len(teff))
     uncorrected = np.asarray(stars.physical(loglam, z, u)[0])
     held = np.concatenate([
-        uncorrected[j : j + 1] * stars.correction(
+        uncorrected[j : j + 1] * dwarf_continuum.correction(
             loglam, z[:1], teff[j : j + 1], np.zeros(1, bool),
-            stars.correction_table(names, t_loglam, t_flux, leave_out=i),
+            dwarf_continuum.correction_table(names, t_loglam, t_flux, stars.typical_model, i),
         )
         for j, (i, _, _) in enumerate(picked)
     ])  # fmt: skip
@@ -155,7 +160,7 @@ def main() -> None:
     if args.paired:
         print(json.dumps(paired(templates.names, templates.loglam, templates.flux)))
         return
-    dwarfs = {i for i, _, _ in stars.dwarf_template_types(templates.names)}
+    dwarfs = {i for i, _, _ in dwarf_continuum.dwarf_template_types(templates.names)}
     on_grid = np.array(
         [np.interp(loglam, templates.loglam, f, left=np.nan, right=np.nan) for f in templates.flux]
     )
