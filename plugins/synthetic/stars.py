@@ -1,6 +1,8 @@
 """Stars O to M, white dwarfs and carbon stars: black-body continua shaped by line
 blanketing and the Balmer jump, absorption lines whose strength peaks at the temperature
-where their ion dominates, TiO/CaH bands in M dwarfs, C2 and CN bands in carbon stars."""
+where their ion dominates, TiO/CaH bands in M dwarfs, C2 and CN bands in carbon stars;
+the A-M stars' broad-band shape then corrected to the pipeline's own dwarf templates
+(:mod:`bench_plugins.synthetic.dwarf_continuum`)."""
 
 from __future__ import annotations
 
@@ -39,13 +41,13 @@ BALMER_TAU = np.array([0.45, 0.9, 0.8, 0.75, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35])
 # depth 1.7 (was 2.0). Against the shipped spEigenStar dwarfs, each beside a synthetic
 # star of its type's Teff (`python tests/perf/stars_vs_templates.py --paired`; median
 # template - synthetic index, A; before -> with these two and the continuum correction
-# below): H-beta G -1.50 -> -0.09, K -1.79 -> -0.85 (F +0.59 -> +0.96, A +0.56 -> +0.76:
+# of dwarf_continuum): H-beta G -1.50 -> -0.09, K -1.79 -> -0.85 (F +0.59 -> +0.96, A +0.56 -> +0.76:
 # the correction moves their side bands); H-alpha G -1.40 -> -0.34, K -1.10 -> -0.37;
 # Ca II K A +2.32 -> +1.55, F +1.24 -> +0.23, G +0.98 -> -0.04, K +1.53 -> +0.39.
 BALMER_COOL = ((4000.0, 0.0), (6000.0, 0.5))
 # (rest wavelengths, Teff of peak strength, log10 width below, above, peak optical depth, sigma km/s)
 METALS = [
-    ((3934.78, 3969.59), 4800, 0.12, 0.15, 1.7, 350),  # Ca II K, H (depth: below)
+    ((3934.78, 3969.59), 4800, 0.12, 0.15, 1.7, 350),  # Ca II K, H (depth 1.7: above)
     ((4227.92,), 3700, 0.08, 0.08, 1.0, 150),  # Ca I
     ((4305.0,), 5200, 0.10, 0.08, 0.35, 600),  # G band (CH)
     ((4384.8, 5270.4, 5335.1), 4600, 0.10, 0.10, 0.25, 150),  # Fe I blends
