@@ -52,15 +52,16 @@ TEMPLATE_NAME = re.compile(r"(?:sd:?)?([AFGKM])(\d)(?:\.\d)?(?:/[A-Z]\d)?([IVab]
 def dwarf_template_types(names: Sequence[str]) -> list[tuple[int, str, int]]:
     """(index, class letter, subtype) of the templates named as dwarfs or subgiants of types
     A-M (luminosity class V or IV, or none: ``M1``, ``sd:F0``), not peculiar (``p``, ``m``
-    suffixes: ``K3p``, ``A1m``, ``Am``)."""
+    suffixes: ``K3p``, ``A1m``, ``Am``), whose type has a Teff in DWARF_TEFF."""
     out = []
     for i, name in enumerate(names):
         m = TEMPLATE_NAME.fullmatch(name.split(" ")[0].rstrip("."))
         if m is None or m.group(3) not in ("", "V", "IV", "Va", "IVa"):
             continue
-        if "p" in m.group(4) or "m" in m.group(4):
+        kind, subtype = m.group(1), int(m.group(2))
+        if "p" in m.group(4) or "m" in m.group(4) or subtype >= len(DWARF_TEFF[kind]):
             continue
-        out.append((i, m.group(1), int(m.group(2))))
+        out.append((i, kind, subtype))
     return out
 
 
@@ -75,9 +76,7 @@ def correction_table(
     (K, L), zero at 6200 A) from the dwarf templates among ``names`` (rows of ``t_flux`` on
     ``t_loglam``), without template ``leave_out``, against ``model(loglam, teff)``: the
     uncorrected flux (B, P) of a typical star at each Teff, at rest; None without any."""
-    picked = [
-        p for p in dwarf_template_types(names) if p[2] < len(DWARF_TEFF[p[1]]) and p[0] != leave_out
-    ]
+    picked = [p for p in dwarf_template_types(names) if p[0] != leave_out]
     if not picked:
         return None
     lo, hi = np.log10(CONTINUUM_RANGE_A)

@@ -10,6 +10,7 @@ from functools import cache
 
 import numpy as np
 
+from bench.readers import TemplateFile
 from bench_plugins.synthetic import dwarf_continuum
 from bench_plugins.synthetic.lines import PIX_KMS, broaden, ew_amplitude, profiles
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
@@ -135,14 +136,23 @@ def typical_model(loglam: np.ndarray, teff: np.ndarray) -> np.ndarray:
 def continuum_correction() -> dwarf_continuum.Table | None:
     """The dwarf-template continuum correction (:mod:`dwarf_continuum`) of the shipped
     stellar templates against this model; None without them."""
+    t = shipped_star_templates()
+    if t is None:
+        return None
+    return dwarf_continuum.correction_table(t.names, t.loglam, t.flux, typical_model)
+
+
+@cache
+def shipped_star_templates() -> TemplateFile | None:
+    """The package's spEigenStar templates (read once: the line forest and the continuum
+    correction both start from them); None without them."""
     from bench.errors import BenchError
     from bench_plugins.synthetic.template_files import SHIPPED_DIR, load
 
     try:
-        t = load(str(SHIPPED_DIR), ["STAR"])["STAR"]
+        return load(str(SHIPPED_DIR), ["STAR"])["STAR"]
     except BenchError:
         return None
-    return dwarf_continuum.correction_table(t.names, t.loglam, t.flux, typical_model)
 
 
 @cache
@@ -166,12 +176,8 @@ def template_forest(grid: np.ndarray, types: tuple[str, ...]) -> np.ndarray | No
     """Mean line depth -ln(flux / envelope) of the shipped spEigenStar templates of
     spectral ``types`` on ``grid`` (log10 rest A), the listed lines' cores cut out; None
     without them."""
-    from bench.errors import BenchError
-    from bench_plugins.synthetic.template_files import SHIPPED_DIR, load
-
-    try:
-        t = load(str(SHIPPED_DIR), ["STAR"])["STAR"]
-    except BenchError:
+    t = shipped_star_templates()
+    if t is None:
         return None
     pick = [i for i, name in enumerate(t.names) if name[:1] in types]
     if not pick:
@@ -293,7 +299,8 @@ def chromosphere(
 def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, dict]:
     """Star spectra (arbitrary units) for uniforms ``u`` (B, K); returns flux and meta."""
     flux, teff, subclass = physical(loglam, z, u)
-    off = np.isin(subclass.astype(str), ("WDDA", "WDDB", "WDDC", "CARBON"))
+    kinds = subclass.astype(str)
+    off = np.char.startswith(kinds, "WD") | (kinds == "CARBON")
     flux = flux * dwarf_continuum.correction(loglam, z, teff, off, continuum_correction())
     band = np.full(len(z), 6200.0)
     flux = scale_to(flux, loglam, band, ab_flux(16.5 + 5.5 * u[:, 2], band))

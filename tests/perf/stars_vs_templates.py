@@ -83,11 +83,7 @@ def paired(names: tuple[str, ...], t_loglam: np.ndarray, t_flux: np.ndarray) -> 
     it has not seen)."""
     loglam = boss_grid()
     lam = np.power(10.0, loglam)
-    picked = [
-        p
-        for p in dwarf_continuum.dwarf_template_types(names)
-        if p[2] < len(dwarf_continuum.DWARF_TEFF[p[1]])
-    ]
+    picked = dwarf_continuum.dwarf_template_types(names)
     teff = np.array([dwarf_continuum.DWARF_TEFF[c][k] for _, c, k in picked], float)
     real = np.array([np.interp(loglam, t_loglam, t_flux[i]) for i, _, _ in picked])
     u, z = stars.typical(teff), np.zeros(len(teff))
