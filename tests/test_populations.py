@@ -161,6 +161,28 @@ def test_brighter_low_z_quasars_carry_a_smaller_host_share() -> None:
     np.testing.assert_allclose(dl, [460.0, 6607.0], rtol=0.01)  # Mpc, flat LCDM 70 / 0.3
 
 
+def test_low_z_seyferts_draw_their_host_share_apart_from_the_quasar_relation() -> None:
+    """Below z = 0.1 (Seyfert weight 1) the host share no longer follows the magnitude (the
+    AGN / host ratio is log-uniform over SEYFERT_RATIO, whatever the host); above z = 0.4
+    (weight 0) it is the quasar relation's, untouched; between, a blend."""
+    from bench_plugins.synthetic import quasars
+
+    u = np.random.default_rng(4).random(2000)
+    shen = quasars.host_fraction(np.full(2000, 0.08), np.full(2000, 16.5), np.full(2000, -0.5), u)
+    seyfert = quasars.seyfert_host(shen, np.ones(2000), u)
+    ratio = (1.0 - seyfert) / seyfert
+    lo, hi = quasars.SEYFERT_RATIO
+    assert ratio.min() >= lo - 1e-9 and ratio.max() <= hi + 1e-9
+    # log-uniform: a quarter of the draws in each quarter of the log range
+    quarters = np.histogram(np.log10(ratio), bins=4, range=np.log10([lo, hi]))[0]
+    assert np.all(np.abs(quarters / 2000 - 0.25) < 0.04)
+    assert np.all(np.diff(seyfert[np.argsort(u)]) >= 0)  # a higher draw, a larger host
+    assert seyfert.max() <= 1.0 / (1.0 + lo) + 1e-9 < quasars.HOST_MAX + 0.002
+    np.testing.assert_array_equal(quasars.seyfert_host(shen, np.zeros(2000), u), shen)
+    half = quasars.seyfert_host(shen, np.full(2000, 0.5), u)
+    np.testing.assert_allclose(half, 0.5 * (shen + seyfert))
+
+
 def test_dwarf_templates_are_classes_iv_and_v_not_peculiar() -> None:
     """The continuum correction's templates: A-M dwarfs and subgiants (or unclassed), not
     giants, supergiants or chemically peculiar stars."""
