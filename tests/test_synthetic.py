@@ -344,6 +344,43 @@ def test_starbursts_are_the_star_forming_galaxies_with_halpha_ew_over_50() -> No
     assert min(ew["STARBURST"]) > 0.7 * 50  # measured within the line's wings
 
 
+def test_a_few_low_z_galaxies_carry_a_weak_broad_line_agn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BROADLINE_SHARE of the galaxies below BROADLINE_Z get a broad-line AGN (subclass
+    "... BROADLINE"): broad H-alpha wings, an AGN / host ratio at 5100 A within
+    BROADLINE_RATIO; every other galaxy is the spectrum it is without them."""
+    from bench_plugins.synthetic import galaxies
+
+    params = dict(n=1200, seed=3, classes=["GALAXY"], galaxy_z=[0.02, 0.5])
+    idx = np.arange(1200)
+    source = make(**params)
+    model, batch = source.model(idx), source.read(idx)
+    broad = np.char.endswith(batch.meta["subclass"].astype(str), " BROADLINE")
+    low = batch.redshift < galaxies.BROADLINE_Z
+    assert not broad[~low].any()
+    assert 0.3 * galaxies.BROADLINE_SHARE < broad[low].mean() < 3 * galaxies.BROADLINE_SHARE
+    monkeypatch.setattr(galaxies, "BROADLINE_SHARE", 0.0)
+    plain = make(**params).model(idx)
+    np.testing.assert_array_equal(model[~broad], plain[~broad])
+    for i in np.flatnonzero(broad):  # same draws otherwise; scaled to the same magnitude
+        lam = 10**batch.loglam / (1 + batch.redshift[i])
+        ok = plain[i] > 0
+        gain = model[i, ok] / plain[i, ok]
+        lam = lam[ok]
+        # broad H-alpha's equivalent width against the galaxy (A): ~250 A x the ratio
+        line = (lam > 6400) & (lam < 6730)
+        ref = np.median(gain[((lam > 6200) & (lam < 6300)) | ((lam > 6800) & (lam < 6900))])
+        assert np.sum((gain[line] - ref) * np.gradient(lam)[line]) > 1.0
+    # the AGN / host ratio at 5100 A rest, from the u draw, within BROADLINE_RATIO
+    grid = boss_grid()
+    z = np.full(50, 0.1)
+    rest = np.tile(10**grid / 1.1, (50, 1))
+    u = np.random.default_rng(0).random((50, 40))
+    agn = galaxies.broad_line_agn(grid, z, rest, np.ones_like(rest), u, np.zeros((50, 40)))
+    ratio = np.array([np.interp(5100.0, rest[i], agn[i]) for i in range(50)])
+    lo, hi = galaxies.BROADLINE_RATIO
+    np.testing.assert_allclose(ratio, lo * (hi / lo) ** u[:, 11], rtol=1e-4)
+
+
 def test_carbon_stars_are_a_small_share_with_swan_bands() -> None:
     """CARBON_FRACTION of the stars are carbon stars: no TiO, the C2 Swan (0-0) band head
     at 5165 A with the flux blueward of it well below the flux redward (the pipeline's

@@ -70,6 +70,7 @@ HOST_MAX = 0.9  # share cap, so the AGN is never negligible in an object labelle
 # of synthetic z < 0.3 quasars QSO at host shares 0.5 / 0.8 / 0.9 / 0.95 / 0.98 (143 each,
 # S/N as the sim-to-real preset; the rest GALAXY).
 SEYFERT_RATIO = (0.11, 1.0)
+BALMER_BROAD = (4102.89, 4341.68, 4862.68, 6564.61)  # the broad lines of broad_balmer_agn
 H0, OMEGA_M = 70.0, 0.3  # flat LCDM for luminosity distances
 
 
@@ -164,6 +165,27 @@ def host_fraction(
     ratio = np.where(x < HOST_X_MAX, np.maximum(ratio, 0.0), 0.0)
     ratio = ratio * 10 ** (HOST_SCATTER_DEX * (2.0 * np.asarray(u) - 1.0))
     return np.minimum(ratio / (1.0 + ratio), HOST_MAX)
+
+
+def broad_balmer_agn(
+    loglam: np.ndarray,
+    z: np.ndarray,
+    alpha_nu: np.ndarray,
+    ew_scale: np.ndarray,
+    fwhm_scale: np.ndarray,
+) -> np.ndarray:
+    """An AGN's power law (f_nu ~ nu^``alpha_nu``, redder beyond 5000 A as above) and the
+    broad Balmer lines of LINES (their EWs times ``ew_scale``, FWHMs times ``fwhm_scale``),
+    unit flux at 5100 A rest: the AGN of a galaxy the pipeline still calls a galaxy."""
+    rest_lam = (np.power(10.0, loglam)[None, :] / (1.0 + z[:, None])).astype(np.float32)
+    slope = -(2.0 + alpha_nu)[:, None].astype(np.float32)
+    cont = np.power(rest_lam / np.float32(5100.0), slope)
+    cont *= np.maximum(rest_lam / np.float32(5000.0), 1.0) / np.float32(5100.0 / 5000.0)
+    rows = ~NARROW & np.isin(LINES[:, 0], BALMER_BROAD)
+    ew = LINES[rows, 1][None, :] * ew_scale[:, None]
+    sigma = broaden(fwhm_to_sigma(LINES[rows, 2][None, :] * fwhm_scale[:, None]))
+    rest_wave = np.broadcast_to(LINES[rows, 0], ew.shape)
+    return cont * (1.0 + profiles(loglam, z, rest_wave, sigma, ew_amplitude(ew, rest_wave, sigma)))
 
 
 def seyfert_host(f_host: np.ndarray, weight: np.ndarray, u: np.ndarray) -> np.ndarray:
