@@ -270,13 +270,21 @@ class KerasModel(Model):
         """``network.fit`` over the datasets; the history of the epochs run in this call.
         Adds the fit's compile/data/step/validation seconds to :meth:`timing`
         (``timed``: the dataset counting data waits, default ``data``)."""
-        from bench_plugins.models.keras.callbacks import Reshuffle, StepTimer, WeightAverage
+        from bench_plugins.models.keras.callbacks import (
+            Reshuffle,
+            StepTimer,
+            WeightAverage,
+            cosine_schedule,
+        )
 
         timer = StepTimer(data if timed is None else timed, first=id(network) not in self._trained)
         timer.start()
         callbacks = [Reshuffle(data.inputs, progress), timer]
         if self.params["average_epochs"] > 1:
             callbacks.append(WeightAverage(self.params["average_epochs"]))
+        if self.params["lr_schedule"] == "cosine":
+            rate = cosine_schedule(self.params["learning_rate"], epochs)
+            callbacks.append(import_keras().callbacks.LearningRateScheduler(rate))
         try:
             history = network.fit(
                 data,

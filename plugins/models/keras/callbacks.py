@@ -1,10 +1,12 @@
 """The Keras callbacks of a fit: :class:`Reshuffle` (the input's seeded order and
 augmentation draws per absolute epoch, and the runner's progress), :class:`StepTimer`
-(where the fit's time went) and :class:`WeightAverage` (the mean of the last epochs'
-weights). Imports keras at module level: import it lazily."""
+(where the fit's time went), :class:`WeightAverage` (the mean of the last epochs'
+weights) and :func:`cosine_schedule` (a learning-rate curve for Keras's
+``LearningRateScheduler``). Imports keras at module level: import it lazily."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -167,3 +169,14 @@ class WeightAverage(keras.callbacks.Callback):
 
 def _floating(array: np.ndarray) -> bool:
     return bool(np.issubdtype(np.asarray(array).dtype, np.floating))
+
+
+def cosine_schedule(base: float, epochs: int) -> Callable[[int, float], float]:
+    """Learning rate of epoch ``epoch`` (0-based) of a fit ending at ``epochs``: ``base``
+    at the first, falling along a half cosine (Loshchilov & Hutter 2017, "SGDR") to
+    ``base * (1 - cos(pi / epochs)) / 2`` at the last, never 0."""
+
+    def rate(epoch: int, lr: float) -> float:
+        return float(base * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs - 1) / epochs)))
+
+    return rate

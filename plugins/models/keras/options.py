@@ -13,6 +13,15 @@ TRAINING_OPTIONS = (
     Option("optimizer", str, "adam", "optimizer", choices=("adam", "sgd", "rmsprop")),
     Option("learning_rate", float, 1e-3, "optimizer learning rate"),
     Option(
+        "lr_schedule",
+        str,
+        "constant",
+        "learning rate over a fit: constant, or cosine (from learning_rate at the first epoch "
+        "down a half cosine towards 0 at the fit's last: no late spike is kept; a fit that "
+        "continues a trained cell to more epochs restarts the curve from the top)",
+        choices=("constant", "cosine"),
+    ),
+    Option(
         "average_epochs",
         int,
         1,
