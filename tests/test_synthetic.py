@@ -348,7 +348,7 @@ def test_a_few_low_z_galaxies_carry_a_weak_broad_line_agn(monkeypatch: pytest.Mo
     """BROADLINE_SHARE of the galaxies below BROADLINE_Z get a broad-line AGN (subclass
     "... BROADLINE"): broad H-alpha wings, an AGN / host ratio at 5100 A within
     BROADLINE_RATIO; every other galaxy is the spectrum it is without them."""
-    from bench_plugins.synthetic import galaxies
+    from bench_plugins.synthetic import galaxies, quasars
 
     params = dict(n=1200, seed=3, classes=["GALAXY"], galaxy_z=[0.02, 0.5])
     idx = np.arange(1200)
@@ -375,7 +375,9 @@ def test_a_few_low_z_galaxies_carry_a_weak_broad_line_agn(monkeypatch: pytest.Mo
     z = np.full(50, 0.1)
     rest = np.tile(10**grid / 1.1, (50, 1))
     u = np.random.default_rng(0).random((50, 40))
-    agn = galaxies.broad_line_agn(grid, z, rest, np.ones_like(rest), u, np.zeros((50, 40)))
+    agn = galaxies.broad_line_agn(
+        grid, z, rest, np.ones_like(rest), u, np.zeros((50, 40)), quasars.broad_balmer_agn
+    )
     ratio = np.array([np.interp(5100.0, rest[i], agn[i]) for i in range(50)])
     lo, hi = galaxies.BROADLINE_RATIO
     np.testing.assert_allclose(ratio, lo * (hi / lo) ** u[:, 11], rtol=1e-4)

@@ -16,6 +16,7 @@ continuum (kept with ``galaxy_model = "physical"``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -155,13 +156,19 @@ def emission_ratios(kind: np.ndarray, n: np.ndarray, z: np.ndarray) -> np.ndarra
     return np.stack(cols, axis=1)
 
 
+AgnModel = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
 def galaxies(
-    loglam: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray, use_eigen: bool = True
-) -> tuple[np.ndarray, dict]:
+    loglam: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray,
+    use_eigen: bool = True, agn: AgnModel | None = None,
+) -> tuple[np.ndarray, dict]:  # fmt: skip
     """Galaxy spectra in 1e-17 erg/s/cm^2/A for uniforms ``u`` and normals ``n`` (B, K).
 
     ``use_eigen``: the old stellar population from the shipped spEigenGal templates
-    (:func:`eigen_population`); False: the physical model (black body, lines, break)."""
+    (:func:`eigen_population`); False: the physical model (black body, lines, break).
+    ``agn``: the spectrum of the broad-line AGN of :func:`broad_line_agn` (the source
+    passes ``quasars.broad_balmer_agn``); None: no galaxy holds one."""
     b = len(z)
     kind = galaxy_type(z, u[:, 0])
     sf, psb = kind == "SF", kind == "PSB"
@@ -201,10 +208,7 @@ def galaxies(
     ew = ew_ha[:, None] * line_flux / np.maximum(cont_at, 1e-6)
     gas = broaden(40.0 + 80.0 * u[:, 9])[:, None] * np.ones((1, len(EMISSION)))
     flux += cont * profiles(loglam, z, EMISSION, gas, ew_amplitude(ew, EMISSION, gas))
-    broad = (z < BROADLINE_Z) & (u[:, 10] < BROADLINE_SHARE)
-    if broad.any():
-        flux[broad] += broad_line_agn(loglam, z[broad], rest_lam[broad], cont[broad],
-                                      u[broad], n[broad])  # fmt: skip
+    broad = add_broad_line_agn(flux, loglam, z, rest_lam, cont, u, n, agn)
     # main sample r < 17.8 at low z; ELGs g ~ 22; CMASS i < 19.9; eBOSS LRGs z ~ 20
     elg, far = sf & (z > 0.6), ~sf & (z > 0.65)
     mag = np.select([z < 0.25, elg, far], [15.8 + 2.0 * u[:, 1], 21.5 + 1.2 * u[:, 1],
@@ -216,6 +220,27 @@ def galaxies(
     return flux, {"subclass": subclass, "velocity_dispersion": sigma_v}
 
 
+def add_broad_line_agn(
+    flux: np.ndarray,
+    loglam: np.ndarray,
+    z: np.ndarray,
+    rest_lam: np.ndarray,
+    cont: np.ndarray,
+    u: np.ndarray,
+    n: np.ndarray,
+    agn: AgnModel | None,
+) -> np.ndarray:
+    """Adds, in place, to the BROADLINE_SHARE of the galaxies below BROADLINE_Z (``u[:, 10]``)
+    their weak broad-line AGN (:func:`broad_line_agn`; none when ``agn`` is None); returns
+    which galaxies got one (B,)."""
+    broad = (z < BROADLINE_Z) & (u[:, 10] < BROADLINE_SHARE)
+    if agn is None or not broad.any():
+        return np.zeros(len(z), bool)
+    flux[broad] += broad_line_agn(loglam, z[broad], rest_lam[broad], cont[broad], u[broad],
+                                  n[broad], agn)  # fmt: skip
+    return broad
+
+
 def broad_line_agn(
     loglam: np.ndarray,
     z: np.ndarray,
@@ -223,16 +248,13 @@ def broad_line_agn(
     cont: np.ndarray,
     u: np.ndarray,
     n: np.ndarray,
+    agn: AgnModel,
 ) -> np.ndarray:
     """The weak broad-line AGN of galaxies with continuum ``cont`` (see BROADLINE_SHARE):
-    ``quasars.broad_balmer_agn`` scaled to its AGN / host ratio at 5100 A rest."""
-    from bench_plugins.synthetic import quasars  # quasars builds its hosts from this module
-
+    ``agn``'s spectrum ((``loglam``, ``z``, (B, 3) normals) -> unit flux at 5100 A rest)
+    scaled to its AGN / host ratio there. ``agn`` is passed in: the quasars build their
+    hosts from this module, so it does not import them."""
     lo, hi = np.log10(BROADLINE_RATIO)
     ratio = 10.0 ** (lo + (hi - lo) * u[:, 11])
     host = np.array([np.interp(5100.0, rest_lam[i], cont[i]) for i in range(len(z))])
-    agn = quasars.broad_balmer_agn(
-        loglam, z, quasars.ALPHA_MEAN + quasars.ALPHA_SIGMA * n[:, 7],
-        10 ** (0.2 * n[:, 8]), 10 ** (0.12 * n[:, 9]),
-    )  # fmt: skip
-    return agn * (ratio * host)[:, None].astype(np.float32)
+    return agn(loglam, z, n[:, 7:10]) * (ratio * host)[:, None].astype(np.float32)

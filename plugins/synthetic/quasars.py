@@ -167,23 +167,20 @@ def host_fraction(
     return np.minimum(ratio / (1.0 + ratio), HOST_MAX)
 
 
-def broad_balmer_agn(
-    loglam: np.ndarray,
-    z: np.ndarray,
-    alpha_nu: np.ndarray,
-    ew_scale: np.ndarray,
-    fwhm_scale: np.ndarray,
-) -> np.ndarray:
-    """An AGN's power law (f_nu ~ nu^``alpha_nu``, redder beyond 5000 A as above) and the
-    broad Balmer lines of LINES (their EWs times ``ew_scale``, FWHMs times ``fwhm_scale``),
-    unit flux at 5100 A rest: the AGN of a galaxy the pipeline still calls a galaxy."""
+def broad_balmer_agn(loglam: np.ndarray, z: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """An AGN's power law (f_nu ~ nu^alpha, alpha as the quasars', redder beyond 5000 A as
+    above) and the broad Balmer lines of LINES (EWs scaled by 0.2 dex, FWHMs by 0.12 dex, as
+    the quasars'), unit flux at 5100 A rest, for normals ``n`` (B, 3: slope, line strength,
+    width): the AGN of a galaxy the pipeline still calls a galaxy
+    (``galaxies.galaxies(..., agn=broad_balmer_agn)``)."""
+    alpha_nu = ALPHA_MEAN + ALPHA_SIGMA * n[:, 0]
     rest_lam = (np.power(10.0, loglam)[None, :] / (1.0 + z[:, None])).astype(np.float32)
     slope = -(2.0 + alpha_nu)[:, None].astype(np.float32)
     cont = np.power(rest_lam / np.float32(5100.0), slope)
     cont *= np.maximum(rest_lam / np.float32(5000.0), 1.0) / np.float32(5100.0 / 5000.0)
     rows = ~NARROW & np.isin(LINES[:, 0], BALMER_BROAD)
-    ew = LINES[rows, 1][None, :] * ew_scale[:, None]
-    sigma = broaden(fwhm_to_sigma(LINES[rows, 2][None, :] * fwhm_scale[:, None]))
+    ew = LINES[rows, 1][None, :] * 10 ** (0.2 * n[:, 1:2])
+    sigma = broaden(fwhm_to_sigma(LINES[rows, 2][None, :] * 10 ** (0.12 * n[:, 2:3])))
     rest_wave = np.broadcast_to(LINES[rows, 0], ew.shape)
     return cont * (1.0 + profiles(loglam, z, rest_wave, sigma, ew_amplitude(ew, rest_wave, sigma)))
 

@@ -192,8 +192,9 @@ class SyntheticSource(SpectrumSource):
                 f, meta = stars.stars(self.loglam, z[rows], u[rows])
             elif label == "GALAXY":
                 f, meta = galaxies.galaxies(
-                    self.loglam, z[rows], u[rows], n[rows], use_eigen=use_eigen
-                )
+                    self.loglam, z[rows], u[rows], n[rows], use_eigen=use_eigen,
+                    agn=quasars.broad_balmer_agn,
+                )  # fmt: skip
             else:
                 f, meta = quasars.quasars(
                     self.loglam, z[rows], u[rows], n[rows], field[rows], use_eigen=use_eigen

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -60,67 +61,65 @@ seeds = [0]
 """
 
 
-def pipeline_recall(shares: list[float], n: int) -> dict[str, float]:
-    """Share of z < 0.3 synthetic quasars template_fit calls QSO, per forced host share."""
+def template_fit_calls(n: int, label: str, z_max: float, patch: Callable[[], None]) -> list[str]:
+    """``template_fit``'s classes for the synthetic objects of ``label`` below ``z_max`` of
+    a set of ``n`` spectra (CONFIG) drawn after ``patch()``; ``bench run`` in a temporary
+    folder. The caller restores what ``patch`` changed."""
     import csv
 
     from bench.cli.main import main
+
+    patch()
+    with tempfile.TemporaryDirectory() as tmp:
+        config, run = Path(tmp) / "seyfert.toml", Path(tmp) / "run"
+        config.write_text(CONFIG.format(n=n))
+        if main(["run", str(config), "--out", str(run)]) != 0:
+            raise SystemExit(f"bench run failed ({config.read_text()})")
+        (table,) = run.glob("cells/*/predictions.csv")
+        with table.open() as f:
+            return [
+                r["predicted"]
+                for r in csv.DictReader(f)
+                if r["true"] == label and float(r["redshift"]) < z_max
+            ]
+
+
+def pipeline_recall(shares: list[float], n: int) -> dict[str, float]:
+    """Share of z < 0.3 synthetic quasars template_fit calls QSO, per forced host share."""
     from bench_plugins.synthetic import quasars
 
     original = quasars.seyfert_host
     out: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "seyfert.toml"
-        config.write_text(CONFIG.format(n=n))
-        try:
-            for share in shares:
+    try:
+        for share in shares:
 
-                def fixed(f_host: np.ndarray, weight: np.ndarray, u: np.ndarray) -> np.ndarray:
-                    return np.where(weight > 0, share, f_host)  # noqa: B023
+            def fixed(f_host: np.ndarray, weight: np.ndarray, u: np.ndarray) -> np.ndarray:
+                return np.where(weight > 0, share, f_host)  # noqa: B023
 
-                quasars.seyfert_host = fixed
-                run = Path(tmp) / f"r{share}"
-                if main(["run", str(config), "--out", str(run)]) != 0:
-                    raise SystemExit(f"bench run failed for host share {share}")
-                (table,) = run.glob("cells/*/predictions.csv")
-                rows = [
-                    r
-                    for r in csv.DictReader(table.open())
-                    if r["true"] == "QSO" and float(r["redshift"]) < 0.3
-                ]
-                out[str(share)] = sum(r["predicted"] == "QSO" for r in rows) / len(rows)
-                print(f"host share {share:5.2f}: {out[str(share)]:.2f} of {len(rows)} called QSO")
-        finally:
-            quasars.seyfert_host = original
+            calls = template_fit_calls(
+                n, "QSO", 0.3, lambda: setattr(quasars, "seyfert_host", fixed)
+            )
+            out[str(share)] = calls.count("QSO") / len(calls)
+            print(f"host share {share:5.2f}: {out[str(share)]:.2f} of {len(calls)} called QSO")
+    finally:
+        quasars.seyfert_host = original
     return out
 
 
 def broadline_galaxies_kept(n: int) -> float:
     """Share of z < BROADLINE_Z synthetic galaxies, each with its weak broad-line AGN,
     that template_fit calls GALAXY."""
-    import csv
-
-    from bench.cli.main import main
     from bench_plugins.synthetic import galaxies
 
     share = galaxies.BROADLINE_SHARE
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "broadline.toml"
-        config.write_text(CONFIG.format(n=n))
-        galaxies.BROADLINE_SHARE = 1.0
-        try:
-            if main(["run", str(config), "--out", str(Path(tmp) / "run")]) != 0:
-                raise SystemExit("bench run failed for the broad-line galaxies")
-        finally:
-            galaxies.BROADLINE_SHARE = share
-        (table,) = (Path(tmp) / "run").glob("cells/*/predictions.csv")
-        rows = [
-            r
-            for r in csv.DictReader(table.open())
-            if r["true"] == "GALAXY" and float(r["redshift"]) < galaxies.BROADLINE_Z
-        ]
-    kept = sum(r["predicted"] == "GALAXY" for r in rows) / len(rows)
-    print(f"galaxies with a weak broad-line AGN: {kept:.2f} of {len(rows)} called GALAXY")
+    try:
+        calls = template_fit_calls(
+            n, "GALAXY", galaxies.BROADLINE_Z, lambda: setattr(galaxies, "BROADLINE_SHARE", 1.0)
+        )
+    finally:
+        galaxies.BROADLINE_SHARE = share
+    kept = calls.count("GALAXY") / len(calls)
+    print(f"galaxies with a weak broad-line AGN: {kept:.2f} of {len(calls)} called GALAXY")
     return kept
 
 
