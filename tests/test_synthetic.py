@@ -371,13 +371,16 @@ def test_a_few_low_z_galaxies_carry_a_weak_broad_line_agn(monkeypatch: pytest.Mo
         ref = np.median(gain[((lam > 6200) & (lam < 6300)) | ((lam > 6800) & (lam < 6900))])
         assert np.sum((gain[line] - ref) * np.gradient(lam)[line]) > 1.0
     # the AGN / host ratio at 5100 A rest, from the u draw, within BROADLINE_RATIO
+    monkeypatch.setattr(galaxies, "BROADLINE_SHARE", 1.0)  # every low-z galaxy gets one
     grid = boss_grid()
     z = np.full(50, 0.1)
     rest = np.tile(10**grid / 1.1, (50, 1))
     u = np.random.default_rng(0).random((50, 40))
-    agn = galaxies.broad_line_agn(
-        grid, z, rest, np.ones_like(rest), u, np.zeros((50, 40)), quasars.broad_balmer_agn
+    agn = np.zeros_like(rest, dtype=np.float32)
+    broad = galaxies.add_broad_line_agn(
+        agn, grid, z, rest, np.ones_like(rest), u, np.zeros((50, 40)), quasars.broad_balmer_agn
     )
+    assert broad.all()
     ratio = np.array([np.interp(5100.0, rest[i], agn[i]) for i in range(50)])
     lo, hi = galaxies.BROADLINE_RATIO
     np.testing.assert_allclose(ratio, lo * (hi / lo) ** u[:, 11], rtol=1e-4)

@@ -167,7 +167,7 @@ def galaxies(
 
     ``use_eigen``: the old stellar population from the shipped spEigenGal templates
     (:func:`eigen_population`); False: the physical model (black body, lines, break).
-    ``agn``: the spectrum of the broad-line AGN of :func:`broad_line_agn` (the source
+    ``agn``: the spectrum of the broad-line AGN of :func:`add_broad_line_agn` (the source
     passes ``quasars.broad_balmer_agn``); None: no galaxy holds one."""
     b = len(z)
     kind = galaxy_type(z, u[:, 0])
@@ -231,30 +231,18 @@ def add_broad_line_agn(
     agn: AgnModel | None,
 ) -> np.ndarray:
     """Adds, in place, to the BROADLINE_SHARE of the galaxies below BROADLINE_Z (``u[:, 10]``)
-    their weak broad-line AGN (:func:`broad_line_agn`; none when ``agn`` is None); returns
-    which galaxies got one (B,)."""
+    their weak broad-line AGN: ``agn``'s spectrum ((``loglam``, ``z``, (B, 3) normals) ->
+    unit flux at 5100 A rest) times its AGN / host ratio there (``u[:, 11]``) and the
+    continuum ``cont`` at 5100 A; none when ``agn`` is None (it is passed in: the quasars
+    build their hosts from this module, so it does not import them). Returns which galaxies
+    got one (B,)."""
     broad = (z < BROADLINE_Z) & (u[:, 10] < BROADLINE_SHARE)
     if agn is None or not broad.any():
         return np.zeros(len(z), bool)
-    flux[broad] += broad_line_agn(loglam, z[broad], rest_lam[broad], cont[broad], u[broad],
-                                  n[broad], agn)  # fmt: skip
-    return broad
-
-
-def broad_line_agn(
-    loglam: np.ndarray,
-    z: np.ndarray,
-    rest_lam: np.ndarray,
-    cont: np.ndarray,
-    u: np.ndarray,
-    n: np.ndarray,
-    agn: AgnModel,
-) -> np.ndarray:
-    """The weak broad-line AGN of galaxies with continuum ``cont`` (see BROADLINE_SHARE):
-    ``agn``'s spectrum ((``loglam``, ``z``, (B, 3) normals) -> unit flux at 5100 A rest)
-    scaled to its AGN / host ratio there. ``agn`` is passed in: the quasars build their
-    hosts from this module, so it does not import them."""
     lo, hi = np.log10(BROADLINE_RATIO)
-    ratio = 10.0 ** (lo + (hi - lo) * u[:, 11])
-    host = np.array([np.interp(5100.0, rest_lam[i], cont[i]) for i in range(len(z))])
-    return agn(loglam, z, n[:, 7:10]) * (ratio * host)[:, None].astype(np.float32)
+    ratio = 10.0 ** (lo + (hi - lo) * u[broad, 11])
+    host = np.array([np.interp(5100.0, rest_lam[i], cont[i]) for i in np.flatnonzero(broad)])
+    flux[broad] += agn(loglam, z[broad], n[broad, 7:10]) * (ratio * host)[:, None].astype(
+        np.float32
+    )
+    return broad

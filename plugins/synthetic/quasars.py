@@ -87,8 +87,7 @@ def quasars(
     lam = np.power(10.0, loglam)
     rest_lam = (lam[None, :] / (1.0 + z[:, None])).astype(np.float32)
     alpha_nu = ALPHA_MEAN + ALPHA_SIGMA * n[:, 0]
-    cont = np.power(rest_lam / np.float32(3000.0), -(2.0 + alpha_nu)[:, None].astype(np.float32))
-    cont *= np.maximum(rest_lam / np.float32(5000.0), 1.0)  # redder beyond 5000 A (hot dust)
+    cont = agn_continuum(rest_lam, alpha_nu, 3000.0)
     # softer below 1200 A: f_nu ~ nu^-1.76 there (Telfer et al. 2002, ApJ 565, 773)
     below = np.minimum(rest_lam / np.float32(EUV_BREAK), 1.0)
     cont *= np.power(below, (alpha_nu - EUV_ALPHA)[:, None].astype(np.float32))
@@ -167,17 +166,22 @@ def host_fraction(
     return np.minimum(ratio / (1.0 + ratio), HOST_MAX)
 
 
+def agn_continuum(rest_lam: np.ndarray, alpha_nu: np.ndarray, at: float) -> np.ndarray:
+    """The AGN power law f_nu ~ nu^``alpha_nu`` in f_lambda at ``rest_lam`` (B, P), redder
+    beyond 5000 A (hot dust), unit at ``at`` A rest."""
+    cont = np.power(rest_lam / np.float32(at), -(2.0 + alpha_nu)[:, None].astype(np.float32))
+    cont *= np.maximum(rest_lam / np.float32(5000.0), 1.0) / np.float32(max(at / 5000.0, 1.0))
+    return cont
+
+
 def broad_balmer_agn(loglam: np.ndarray, z: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """An AGN's power law (f_nu ~ nu^alpha, alpha as the quasars', redder beyond 5000 A as
-    above) and the broad Balmer lines of LINES (EWs scaled by 0.2 dex, FWHMs by 0.12 dex, as
-    the quasars'), unit flux at 5100 A rest, for normals ``n`` (B, 3: slope, line strength,
-    width): the AGN of a galaxy the pipeline still calls a galaxy
-    (``galaxies.galaxies(..., agn=broad_balmer_agn)``)."""
+    """An AGN's power law (:func:`agn_continuum`, alpha as the quasars') and the broad
+    Balmer lines of LINES (EWs scaled by 0.2 dex, FWHMs by 0.12 dex, as the quasars'), unit
+    flux at 5100 A rest, for normals ``n`` (B, 3: slope, line strength, width): the AGN of a
+    galaxy the pipeline still calls a galaxy (``galaxies.galaxies(..., agn=broad_balmer_agn)``)."""
     alpha_nu = ALPHA_MEAN + ALPHA_SIGMA * n[:, 0]
     rest_lam = (np.power(10.0, loglam)[None, :] / (1.0 + z[:, None])).astype(np.float32)
-    slope = -(2.0 + alpha_nu)[:, None].astype(np.float32)
-    cont = np.power(rest_lam / np.float32(5100.0), slope)
-    cont *= np.maximum(rest_lam / np.float32(5000.0), 1.0) / np.float32(5100.0 / 5000.0)
+    cont = agn_continuum(rest_lam, alpha_nu, 5100.0)
     rows = ~NARROW & np.isin(LINES[:, 0], BALMER_BROAD)
     ew = LINES[rows, 1][None, :] * 10 ** (0.2 * n[:, 1:2])
     sigma = broaden(fwhm_to_sigma(LINES[rows, 2][None, :] * 10 ** (0.12 * n[:, 2:3])))
