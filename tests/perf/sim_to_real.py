@@ -18,7 +18,9 @@ options (a harder set drawn with instrument options the training set did not use
 ``snr_scale=0.5``, ``legacy_fraction=0.5``, ``lowz_qso_fraction=0.3``) and
 ``--synthetic-trim P`` keeps only a 700-2500 pixel window of a fraction P of its spectra
 (the trimmed real files); the accuracy on its subsets (trimmed, S/N < 3, quasars at
-z < 0.3) is printed too. ``--existing`` scores the cells of a finished run instead.
+z < 0.3) is printed too, and on every check spectrum cut to the picca test files'
+3708-4365 A (``forest window``: quasars at 2.4 < z < 2.9, whose Ly-alpha forest alone it
+holds, beside the stars and galaxies cut the same way). ``--existing`` scores the cells of a finished run instead.
 
 Every cell is scored, each seed on its own (``--set 'protocol.seeds=[0,1,2]'``): a single
 seed's accuracy on the real folders moves by several hundredths, so options are compared
@@ -149,8 +151,13 @@ def synthetic_scores(
         ivar=np.where(lost, 0.0, batch.ivar).astype(np.float32),
         mask=np.where(lost, batch.mask | NODATA, batch.mask),
     )
-    feed = Feed(Batched(source, batch), np.arange(n), pipeline, config["classes"], batch_size=256)
-    predicted = np.asarray(config["classes"])[np.asarray(model.predict_proba(feed)).argmax(1)]
+    classes = np.asarray(config["classes"])
+
+    def predicted_for(spectra: Any) -> np.ndarray:
+        feed = Feed(Batched(source, spectra), np.arange(n), pipeline, list(classes), batch_size=256)
+        return classes[np.asarray(model.predict_proba(feed)).argmax(1)]
+
+    predicted = predicted_for(batch)
     labels = np.asarray(source.labels).astype(str)
     pairs = list(zip(labels, map(str, predicted), strict=True))
     figures = per_class(pairs, config["classes"])
@@ -164,7 +171,38 @@ def synthetic_scores(
         for name, chosen in subsets.items()
         if chosen.any()
     }
+    cut, chosen = forest_window(batch, labels, np.asarray(source.redshift))
+    if chosen.any():
+        cut_pairs = list(zip(labels, map(str, predicted_for(cut)), strict=True))
+        figures["subsets"]["forest window"] = per_class(
+            [cut_pairs[i] for i in np.flatnonzero(chosen)], config["classes"]
+        )
     return figures
+
+
+# The picca test files among the real ones keep 710 pixels, 3708-4365 A: for a quasar at
+# 2.4 < z < 2.9 its Ly-alpha forest alone, the Ly-alpha line at or beyond the red edge
+FOREST_WINDOW = (3708.0, 4365.0)
+FOREST_Z = (2.4, 2.9)
+
+
+def forest_window(batch: Any, labels: Any, redshift: Any) -> tuple[Any, Any]:
+    """``batch`` cut to :data:`FOREST_WINDOW` (no data elsewhere) and which spectra to
+    score on it: the quasars in :data:`FOREST_Z` (their forest only) and every star and
+    galaxy (the same window of theirs: what the forest is told apart from)."""
+    import numpy as np
+
+    from bench.spectra import NODATA
+
+    lam = np.power(10.0, np.asarray(batch.loglam))
+    lost = np.broadcast_to((lam < FOREST_WINDOW[0]) | (lam > FOREST_WINDOW[1]), batch.flux.shape)
+    cut = batch.with_arrays(
+        flux=np.where(lost, 0.0, batch.flux).astype(np.float32),
+        ivar=np.where(lost, 0.0, batch.ivar).astype(np.float32),
+        mask=np.where(lost, batch.mask | NODATA, batch.mask),
+    )
+    quasar = (labels == "QSO") & (redshift > FOREST_Z[0]) & (redshift < FOREST_Z[1])
+    return cut, quasar | (labels != "QSO")
 
 
 class Batched:
