@@ -20,7 +20,8 @@ options (a harder set drawn with instrument options the training set did not use
 (the trimmed real files); the accuracy on its subsets (trimmed, S/N < 3, quasars at
 z < 0.3) is printed too, and on every check spectrum cut to the picca test files'
 3708-4365 A (``forest window``: quasars at 2.4 < z < 2.9, whose Ly-alpha forest alone it
-holds, beside the stars and galaxies cut the same way). ``--existing`` scores the cells of a finished run instead.
+holds, beside the stars and galaxies cut the same way). ``--existing`` scores the cells
+of a finished run instead.
 
 Every cell is scored, each seed on its own (``--set 'protocol.seeds=[0,1,2]'``): a single
 seed's accuracy on the real folders moves by several hundredths, so options are compared
@@ -133,7 +134,6 @@ def synthetic_scores(
     from bench.backend import ensure_jax_backend
     from bench.feed import Feed
     from bench.run.predict_checks import rebuild
-    from bench.spectra import NODATA
     from bench.store.rundir import read_cell_config
     from bench_plugins.models.augment import outside_window
     from bench_plugins.synthetic import Synthetic
@@ -146,11 +146,7 @@ def synthetic_scores(
     batch = source.read(np.arange(n))
     lost = outside_window(n, batch.flux.shape[1], np.random.default_rng(options["seed"]), trim)
     trimmed = lost.any(axis=1)
-    batch = batch.with_arrays(
-        flux=np.where(lost, 0.0, batch.flux).astype(np.float32),
-        ivar=np.where(lost, 0.0, batch.ivar).astype(np.float32),
-        mask=np.where(lost, batch.mask | NODATA, batch.mask),
-    )
+    batch = blanked(batch, lost)
     classes = np.asarray(config["classes"])
 
     def predicted_for(spectra: Any) -> np.ndarray:
@@ -192,17 +188,24 @@ def forest_window(batch: Any, labels: Any, redshift: Any) -> tuple[Any, Any]:
     galaxy (the same window of theirs: what the forest is told apart from)."""
     import numpy as np
 
-    from bench.spectra import NODATA
-
     lam = np.power(10.0, np.asarray(batch.loglam))
     lost = np.broadcast_to((lam < FOREST_WINDOW[0]) | (lam > FOREST_WINDOW[1]), batch.flux.shape)
-    cut = batch.with_arrays(
+    quasar = (labels == "QSO") & (redshift > FOREST_Z[0]) & (redshift < FOREST_Z[1])
+    return blanked(batch, lost), quasar | (labels != "QSO")
+
+
+def blanked(batch: Any, lost: Any) -> Any:
+    """``batch`` without data on the ``lost`` pixels (B, P): flux and ivar 0, NODATA set,
+    as a file that does not reach them."""
+    import numpy as np
+
+    from bench.spectra import NODATA
+
+    return batch.with_arrays(
         flux=np.where(lost, 0.0, batch.flux).astype(np.float32),
         ivar=np.where(lost, 0.0, batch.ivar).astype(np.float32),
         mask=np.where(lost, batch.mask | NODATA, batch.mask),
     )
-    quasar = (labels == "QSO") & (redshift > FOREST_Z[0]) & (redshift < FOREST_Z[1])
-    return cut, quasar | (labels != "QSO")
 
 
 class Batched:
