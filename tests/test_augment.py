@@ -125,6 +125,36 @@ def test_trim_keeps_one_window_of_the_stated_length() -> None:
     assert 1 <= (some.ivar == 0).any(axis=1).sum() <= 25
 
 
+def test_trim_blue_windows_start_at_the_first_measured_pixel() -> None:
+    batch = flat(200)
+    first = np.arange(200) % 5 * 60  # SDSS-I/II files start later on the BOSS grid
+    for row, k in enumerate(first):
+        batch.ivar[row, :k] = 0.0
+    out = augment_batch(batch, np.random.default_rng(3), only(trim=1.0, trim_blue=1.0))
+    for row in range(len(batch)):
+        ((start, stop),) = runs(out.ivar[row] > 0)
+        assert first[row] <= start <= first[row] + augment_module.TRIM_BLUE_OFFSET
+        assert 700 <= stop - start <= 2500
+    half = augment_batch(batch, np.random.default_rng(3), only(trim=1.0, trim_blue=0.5))
+    starts = np.array([runs(half.ivar[row] > 0)[0][0] for row in range(len(batch))])
+    near = starts <= first + augment_module.TRIM_BLUE_OFFSET
+    assert 0.4 < near.mean() < 0.75  # half at the blue end, a few of the rest by chance
+
+
+def test_trim_blue_zero_draws_the_windows_it_drew_before() -> None:
+    rng = np.random.default_rng(9)  # the draws before augment_trim_blue existed
+    hit = rng.random(50) < 0.5
+    width = rng.integers(700, 2501, 50)
+    start = np.floor(rng.random(50) * (4000 - width + 1)).astype(int)
+    pixels = np.arange(4000)
+    kept = (pixels >= start[:, None]) & (pixels < (start + width)[:, None])
+    blue = augment_module.outside_window(50, 4000, np.random.default_rng(9), 0.5, 0.0)
+    assert np.array_equal(blue, hit[:, None] & ~kept) and blue.any()
+    ivar = np.ones((3, 10))
+    ivar[1, :4], ivar[2] = 0.0, 0.0
+    assert augment_module.first_measured(ivar).tolist() == [0, 4, 0]
+
+
 def source(n: int, prefix: str, n_pixels: int = 200, seed: int = 0) -> ArraySource:
     """Toy classes (rising, falling, a line) with ids ``<prefix><i>``."""
     rng = np.random.default_rng(seed)

@@ -11,7 +11,9 @@ preprocessing or rendering, so it serves the 1-D and the image models alike):
   ``N(0, sqrt(f**2 - 1) / sqrt(ivar))`` and divides ivar by ``f**2`` (ivar 0 untouched);
 - ``mask``: with this probability, 1-3 stretches of 1-10 % of the pixels each are lost;
 - ``trim``: with this probability, only a window of 700-2500 pixels is kept, like the
-  real files that cover part of the grid.
+  real files that cover part of the grid; ``trim_blue`` of those windows start within
+  200 pixels of the spectrum's first measured pixel, as the Lyman-alpha forest extracts
+  among real files do (the blue end, e.g. 3708-4365 A), the rest anywhere.
 
 Lost pixels get flux 0, ivar 0 and the SDSS ``NODATA`` bit in ``mask``. Scale and tilt
 multiply flux and its error alike (ivar divided by the factor squared): a calibration
@@ -35,6 +37,7 @@ from bench.spectra import NODATA, SpectrumBatch
 MASK_STRETCHES = (1, 3)  # masked stretches per spectrum, inclusive
 MASK_FRACTION = (0.01, 0.10)  # length of each stretch, as a fraction of the pixels
 TRIM_PIXELS = (700, 2500)  # length of the kept window, inclusive
+TRIM_BLUE_OFFSET = 200  # a blue-end window starts at most this many pixels after the first
 
 AUGMENT_OPTIONS = (
     Option(
@@ -88,6 +91,16 @@ AUGMENT_OPTIONS = (
         ge=0.0,
         le=1.0,
     ),
+    Option(
+        "augment_trim_blue",
+        float,
+        0.0,
+        "with augment_trim: share of the kept windows that start at the blue end (within "
+        "200 pixels of the first measured one), as Lyman-alpha forest extracts of real "
+        "spectra do; the others start anywhere (0: all anywhere)",
+        ge=0.0,
+        le=1.0,
+    ),
 )
 
 
@@ -100,6 +113,7 @@ class AugmentSettings:
     noise: float = 1.0
     mask: float = 0.3
     trim: float = 0.1
+    trim_blue: float = 0.0
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> AugmentSettings | None:
@@ -112,6 +126,7 @@ class AugmentSettings:
             noise=params["augment_noise"],
             mask=params["augment_mask"],
             trim=params["augment_trim"],
+            trim_blue=params["augment_trim_blue"],
         )
 
 
@@ -145,7 +160,8 @@ def augment_batch(
     if settings.mask > 0:
         lost |= masked_stretches(n, p, rng, settings.mask)
     if settings.trim > 0:
-        lost |= outside_window(n, p, rng, settings.trim)
+        first = first_measured(ivar) if settings.trim_blue > 0 else None
+        lost |= outside_window(n, p, rng, settings.trim, settings.trim_blue, first)
     flux[lost] = 0.0
     ivar[lost] = 0.0
     mask[lost] |= NODATA
@@ -199,15 +215,36 @@ def masked_stretches(n: int, p: int, rng: np.random.Generator, probability: floa
     return lost
 
 
-def outside_window(n: int, p: int, rng: np.random.Generator, probability: float) -> np.ndarray:
+def outside_window(
+    n: int,
+    p: int,
+    rng: np.random.Generator,
+    probability: float,
+    blue: float = 0.0,
+    first: np.ndarray | None = None,
+) -> np.ndarray:
     """``(n, p)`` True outside the kept window: with ``probability`` a spectrum keeps only
-    a contiguous window of 700-2500 pixels (all of them when ``p`` is shorter)."""
+    a contiguous window of 700-2500 pixels (all of them when ``p`` is shorter). With
+    ``blue`` > 0, that share of the windows starts 0-200 pixels after ``first`` (each
+    spectrum's first measured pixel, 0 when None), the rest anywhere; ``blue`` 0 draws
+    exactly what it did before the option existed."""
     hit = rng.random(n) < probability
     width = np.minimum(rng.integers(TRIM_PIXELS[0], TRIM_PIXELS[1] + 1, n), p)
     start = np.floor(rng.random(n) * (p - width + 1)).astype(int)
+    if blue > 0:
+        at_blue = rng.random(n) < blue
+        offset = rng.integers(0, TRIM_BLUE_OFFSET + 1, n)
+        base = np.zeros(n, int) if first is None else np.asarray(first, int)
+        start = np.where(at_blue, np.minimum(base + offset, p - width), start)
     pixels = np.arange(p)
     inside = (pixels >= start[:, None]) & (pixels < (start + width)[:, None])
     return hit[:, None] & ~inside
+
+
+def first_measured(ivar: np.ndarray) -> np.ndarray:
+    """Index of each row's first pixel with ivar > 0 (0 for a row with none)."""
+    measured = np.asarray(ivar) > 0
+    return np.where(measured.any(axis=1), measured.argmax(axis=1), 0)
 
 
 def augmented(inputs: ModelInput, params: Mapping[str, Any]) -> ModelInput:
