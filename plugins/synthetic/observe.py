@@ -299,11 +299,15 @@ def instrument_mask(u: np.ndarray, lines: np.ndarray, b: int, p: int) -> np.ndar
     lines in half the spectra, and bad columns (FULLREJECT); ``u`` (B, K) uniforms."""
     mask = np.zeros((b, p), np.int32)
     pix = np.arange(p)
-    # no data at the ends: a few pixels in the blue, 18-36 in the red: the real BOSS
-    # spectra of ../shared/data/sdss (98) end at 10,315-10,359 A (5-95 %), never at the
-    # grid's 10,400 A
-    start = np.where(u[:, 0] < 0.6, (25 * u[:, 1]).astype(int), 0)
-    stop = p - (18 + 19 * u[:, 3]).astype(int)
+    # no data at the ends: 0-51 pixels in the blue, 6-38 in the red, the first good
+    # wavelength 3567-3609 A and the last 10,311-10,387 A (never the grid's 10,400 A): the
+    # range over the 15 (plate, spectrograph) units of the real BOSS and eBOSS spectra in
+    # ../shared/data (sdss, sdss_extra; medians 3583 A and 10,337 A), each unit counted
+    # once, since a spectrograph's exposures set the coverage of all its fibres (plate
+    # 3655's 68 spectra share two pairs of values). Per spectrum, that plate's 41 at 3567 A
+    # had made the blue end look like 0-24 pixels and the red one 10,315-10,359 A
+    start = (52 * u[:, 1]).astype(int)
+    stop = p - (6 + 33 * u[:, 3]).astype(int)
     mask |= np.where((pix < start[:, None]) | (pix >= stop[:, None]), NODATA, 0).astype(np.int32)
     bright = (lines > 60.0)[None, :] & (u[:, 4:5] < 0.5)
     mask |= np.where(bright, BRIGHTSKY, 0).astype(np.int32)
