@@ -377,7 +377,10 @@ class CommandContext(Protocol):
 
     @property
     def console(self) -> CommandConsole: ...
-    def load_benchmark(self, path: Path) -> BenchmarkConfig: ...  # BenchError on a problem
+    def load_benchmark(self, path: Path, overrides: Sequence[str] = ()) -> BenchmarkConfig:
+        """``path`` read and resolved, with ``--set KEY=VALUE`` ``overrides`` applied
+        (a BenchError naming the file or key on a problem)."""
+
     def create_plugin(self, kind: str, name: str, params: Mapping[str, Any], where: str) -> Any:
         """An instance of the registered ``kind`` plugin ``name`` (errors name ``where``)."""
 

@@ -149,6 +149,24 @@ def test_an_unknown_excluded_feature_is_one_line_exit_2_before_any_work(tmp_path
     assert "Traceback" not in captured.err and captured.out == ""
 
 
+def test_realism_set_overrides_the_config_and_a_bad_key_is_one_line_exit_2(
+    tmp_path, capsys
+) -> None:
+    from bench.cli import main
+
+    config = tmp_path / "bench.toml"
+    config.write_text('[dataset]\nname = "synthetic"\nn = 60\n[[models]]\nname = "logreg"\n')
+    real = tmp_path / "none"
+    assert main(["data", "realism", str(config), str(real), "--set", "dataset.nn=3"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "nn" in lines[0] and "Traceback" not in captured.err, lines
+    # a good key reaches the synthetic dataset: 0 spectra of it is an error of that dataset
+    assert main(["data", "realism", str(config), str(real), "--set", "dataset.n=0"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "n" in lines[0] and ">= 1" in lines[0], lines
+
+
 def test_auc_interval_holds_the_auc_and_narrows_with_more_real_spectra() -> None:
     from bench_plugins.synthetic.realism import auc_interval
 

@@ -4,7 +4,7 @@ plugin's command needs neither ``bench.cli``, ``bench.config`` nor ``bench.plugi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +41,10 @@ class CliContext:
     registry: Registry
     console: TerminalConsole = field(default_factory=TerminalConsole)
 
-    def load_benchmark(self, path: Path) -> Config:
-        """``path`` read and resolved against the registry (a BenchError on a problem)."""
-        return load_config(path, self.registry)
+    def load_benchmark(self, path: Path, overrides: Sequence[str] = ()) -> Config:
+        """``path`` read and resolved against the registry, with ``--set`` ``overrides``
+        applied (a BenchError on a problem)."""
+        return load_config(path, self.registry, overrides=overrides)
 
     def create_plugin(self, kind: str, name: str, params: Mapping[str, Any], where: str) -> Any:
         """An instance of the registered ``kind`` plugin ``name`` (errors name ``where``)."""

@@ -47,6 +47,15 @@ def _realism_arguments(parser: argparse.ArgumentParser) -> None:
         "masked_fraction: what the physics gives away when the real files' mix of "
         "instruments and coverage is not the synthetic one's)",
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one key of the config, as bench run --set does (VALUE is TOML), e.g. "
+        'dataset.legacy_survey="dr12_redshift": how a population change moves the AUCs',
+    )
 
 
 def realism(args: argparse.Namespace, context: CommandContext) -> int:
@@ -62,7 +71,7 @@ def realism(args: argparse.Namespace, context: CommandContext) -> int:
         check_figure_path(args.figure)  # before the discriminator's minutes
     exclude = [name.strip() for item in args.exclude for name in item.split(",") if name.strip()]
     used_columns(exclude, key="--exclude")  # before the discriminator's minutes
-    config = context.load_benchmark(args.config)
+    config = context.load_benchmark(args.config, args.overrides)
     spec = config.datasets[0]
     create = context.create_plugin
     synthetic = create("dataset", spec.name, spec.params, f"dataset {spec.label}").open()
