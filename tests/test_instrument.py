@@ -1,5 +1,5 @@
 """The synthetic instrument: coadd-correlated noise, sky-subtraction residuals, the
-flat-field error the variance leaves out, blue errors, and the red end's missing pixels."""
+flat-field error the variance leaves out, blue errors, and the missing pixels at both ends."""
 
 from __future__ import annotations
 
@@ -157,11 +157,21 @@ def test_blue_errors_exceed_red_ones_as_in_boss():
     assert np.median(np.log10(red / blue)) < -0.2
 
 
-def test_every_spectrum_misses_the_grids_red_end():
+def test_boss_spectra_start_and_end_where_real_boss_spectrographs_do():
+    """The range of the 15 (plate, spectrograph) units of real BOSS / eBOSS spectra in
+    ../shared/data (observe.instrument_mask): first good 3567-3609 A, last good
+    10,311-10,387 A, never the grid's red end, spread over the range, not piled at one
+    end as one plate's spectra are."""
     batch = _source().read(np.arange(300))
-    last = np.array([np.flatnonzero(row > 0)[-1] for row in batch.ivar])
-    from_end = len(batch.loglam) - 1 - last
-    assert from_end.min() >= 18 and from_end.max() <= 40
+    lam = np.power(10.0, batch.loglam)
+    first = np.array([lam[np.flatnonzero(row > 0)[0]] for row in batch.ivar])
+    last_pixel = np.array([np.flatnonzero(row > 0)[-1] for row in batch.ivar])
+    last = lam[last_pixel]
+    from_end = len(batch.loglam) - 1 - last_pixel
+    assert from_end.min() >= 6 and from_end.max() <= 40
+    assert first.min() < 3572 and 3600 < first.max() <= 3610
+    assert last.min() < 10320 and 10375 < last.max() <= 10388
+    assert 3575 < np.median(first) < 3600 and 10325 < np.median(last) < 10370
 
 
 def test_legacy_survey_gives_each_class_its_dr12_share_of_sdss_i_coverage():

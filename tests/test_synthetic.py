@@ -141,19 +141,6 @@ def test_legacy_spectra_start_and_end_within_the_sdss_i_edges() -> None:
     assert step.max() < 3
 
 
-def test_boss_spectra_start_and_end_where_real_boss_spectrographs_do() -> None:
-    # the range of the 15 (plate, spectrograph) units of real BOSS / eBOSS spectra in
-    # ../shared/data: first good 3567-3609 A, last good 10,311-10,387 A (observe.py)
-    batch = make(n=300, seed=7).read(np.arange(300))
-    lam = np.power(10.0, batch.loglam)
-    first = np.array([lam[np.flatnonzero(row > 0)[0]] for row in batch.ivar])
-    last = np.array([lam[np.flatnonzero(row > 0)[-1]] for row in batch.ivar])
-    assert first.min() < 3572 and 3600 < first.max() <= 3610
-    assert last.min() < 10320 and 10375 < last.max() <= 10388
-    # spread over the whole range, not piled at one end as one plate's spectra are
-    assert 3575 < np.median(first) < 3600 and 10325 < np.median(last) < 10370
-
-
 def test_pixel_rejection_is_the_same_whatever_the_batch() -> None:
     source = make(n=40, seed=8)
     whole = source.read(np.arange(40))
