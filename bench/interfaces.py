@@ -337,6 +337,24 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
 
 
+def add_set_argument(
+    parser: argparse.ArgumentParser,
+    example: str = "protocol.epochs=[3], models.mnist_cnn.batch_size=16 (a model by its label "
+    "or name), dataset.n=500",
+) -> None:
+    """``--set KEY=VALUE`` as ``bench run`` has it (repeatable, into ``args.overrides``), for
+    a command that loads a benchmark: it passes ``args.overrides`` to
+    :meth:`CommandContext.load_benchmark`. ``example``: the help's examples."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override one config key (repeatable; VALUE is TOML), e.g. {example}",
+    )
+
+
 class ProgressBar(Protocol):
     """``with context.console.progress("reading") as bar: bar.update(done, total)``."""
 

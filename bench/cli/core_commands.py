@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench import hookimpl
 from bench.cli.context import CliContext
-from bench.interfaces import Command, CommandContext
+from bench.interfaces import Command, CommandContext, add_set_argument
 from bench.plugins.registry import Registry
 
 
@@ -21,23 +21,11 @@ def _registry(context: CommandContext) -> Registry:
     return context.registry
 
 
-def _set_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one config key (repeatable; VALUE is TOML), e.g. protocol.epochs=[3], "
-        "models.mnist_cnn.batch_size=16 (a model by its label or name), dataset.n=500",
-    )
-
-
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "config", nargs="?", default="benchmarks.toml", type=Path, help="default: ./benchmarks.toml"
     )
-    _set_argument(parser)
+    add_set_argument(parser)
     parser.add_argument(
         "--out", type=Path, help="output folder (default: <benchmark.output>/<name>-<time>)"
     )
@@ -200,7 +188,7 @@ def _config(parser: argparse.ArgumentParser) -> None:
 
 def _validate_arguments(parser: argparse.ArgumentParser) -> None:
     _config(parser)
-    _set_argument(parser)
+    add_set_argument(parser)
 
 
 def _paths(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.interfaces import Command, CommandContext
+from bench.interfaces import Command, CommandContext, add_set_argument
 
 
 def _spectra_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,14 +47,8 @@ def _realism_arguments(parser: argparse.ArgumentParser) -> None:
         "masked_fraction: what the physics gives away when the real files' mix of "
         "instruments and coverage is not the synthetic one's)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one key of the config, as bench run --set does (VALUE is TOML), e.g. "
-        'dataset.legacy_survey="dr12_redshift": how a population change moves the AUCs',
+    add_set_argument(
+        parser, 'dataset.legacy_survey="dr12_redshift" (how a population moves the AUCs)'
     )
 
 
