@@ -47,9 +47,7 @@ def _realism_arguments(parser: argparse.ArgumentParser) -> None:
         "masked_fraction: what the physics gives away when the real files' mix of "
         "instruments and coverage is not the synthetic one's)",
     )
-    add_set_argument(
-        parser, 'dataset.legacy_survey="dr12_redshift" (how a population moves the AUCs)'
-    )
+    add_set_argument(parser, "dataset.lowz_qso_fraction=0.05 (how a population moves the AUCs)")
 
 
 def realism(args: argparse.Namespace, context: CommandContext) -> int:
