@@ -38,8 +38,8 @@ EIGEN_SCATTER = 0.06  # spread of the higher eigen-coefficients, relative to the
 # 5100 A is log-uniform over BROADLINE_RATIO: from 0.02 (broad H-alpha of a few A against
 # the galaxy: 1.7-9 A on 27 noiseless ones) to 0.053, host share 0.95, where the
 # pipeline-like template fit calls half of a quasar's host-dominated spectra QSO; of these
-# galaxies it calls 82 % GALAXY (tests/perf/seyfert_hosts.py; the quasars' Seyfert 1s stop
-# at 0.11, ``quasars.SEYFERT_RATIO``). Draws u[:, 10] (whether), u[:, 11] (ratio) and n[:, 7:10]
+# galaxies it calls 82 % GALAXY (tests/perf/seyfert_hosts.py; the quasars' Seyfert 1s start
+# there, ``quasars.SEYFERT_RATIO``). Draws u[:, 10] (whether), u[:, 11] (ratio) and n[:, 7:10]
 # (slope, line strength, width), which no other part of a galaxy uses.
 BROADLINE_SHARE = 0.02
 BROADLINE_Z = 0.33
