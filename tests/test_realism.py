@@ -43,6 +43,43 @@ def test_same_generator_is_indistinguishable_and_a_distortion_is_found() -> None
     assert report["classes"]["STAR"]["auc"] is None  # no stars generated
 
 
+def test_coverage_kinds_are_counted_for_real_and_matched_synthetic_spectra() -> None:
+    """Each class entry counts its real and matched synthetic spectra per wavelength range:
+    here the "real" ones are BOSS spectra, half of them cut to a Ly-alpha forest window,
+    against SDSS-I/II synthetic ones."""
+    from bench.spectra import NODATA
+    from bench_plugins.synthetic.realism import coverage_kind
+
+    np.testing.assert_array_equal(
+        coverage_kind(
+            np.array([3570.0, 3805.0, 3710.0, np.nan]), np.array([10350.0, 9200.0, 4400.0, 9000.0])
+        ),
+        ["BOSS", "SDSS-I/II", "trimmed", ""],
+    )
+    kw = {"n": 60, "classes": ["QSO"], "snr_scale": 2.0}
+    synthetic = Synthetic(seed=1, legacy_fraction=1.0, **kw).open()
+    batch = Synthetic(seed=2, legacy_fraction=0.0, **kw).open().read(np.arange(20))
+    lam = np.power(10.0, batch.loglam)
+    outside = (lam < 3708) | (lam > 4365)
+    cut = np.zeros(batch.flux.shape, bool)
+    cut[:10] = outside
+    real = batch.with_arrays(
+        ivar=np.where(cut, 0.0, batch.ivar).astype(np.float32),
+        mask=np.where(cut, NODATA, batch.mask).astype(np.int32),
+    )
+    report = realism_report(synthetic, ArraySource(real), per_real=2, pool=60, trees=30)
+    qso = report["classes"]["QSO"]
+    assert qso["coverage"] == {
+        "real": {"BOSS": 10, "SDSS-I/II": 0, "trimmed": 10},
+        "synthetic": {"BOSS": 0, "SDSS-I/II": 40, "trimmed": 0},
+    }
+    assert report["all"]["coverage"] == qso["coverage"]
+    assert (
+        "coverage, real / synthetic: BOSS 10 / 0, SDSS-I/II 0 / 40, trimmed 10 / 0"
+        in format_report(report)
+    )
+
+
 def test_report_is_deterministic() -> None:
     kw = {"n": 40, "classes": ["QSO"]}
     a = realism_report(Synthetic(seed=1, **kw).open(), Synthetic(seed=4, **kw).open(), trees=30)

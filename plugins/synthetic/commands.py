@@ -88,7 +88,8 @@ def realism(args: argparse.Namespace, context: CommandContext) -> int:
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """A few plain-text lines: AUC per class and the top features with their medians."""
+    """A few plain-text lines: AUC per class, its spectra per coverage kind (real /
+    synthetic) and the top features with their medians."""
     lines = []
     entries = list(report["classes"].items())
     if "all" in report:
@@ -102,6 +103,13 @@ def format_report(report: dict[str, Any]) -> str:
             f"{label:7s} AUC {entry['auc']:.3f} [{lo:.3f}, {hi:.3f}] 95 %  (real "
             f"{entry['n_real']}, synthetic {entry['n_synthetic']})"
         )
+        coverage = entry.get("coverage")
+        if coverage:
+            real, syn = coverage["real"], coverage["synthetic"]
+            counts = [
+                f"{kind} {real[kind]} / {syn[kind]}" for kind in real if real[kind] or syn[kind]
+            ]
+            lines.append(f"        coverage, real / synthetic: {', '.join(counts)}")
         for f in entry["top_features"]:
             real_m, syn_m = f["real_median"], f["synthetic_median"]
             lines.append(

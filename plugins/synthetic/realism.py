@@ -12,6 +12,8 @@ importance), each with its median among real and synthetic spectra::
 
     {"classes": {"QSO": {"auc": 0.71, "auc_interval": [0.65, 0.77], "auc_folds": [...],
                          "n_real": 120, "n_synthetic": 360,
+                         "coverage": {"real": {"BOSS": 88, "SDSS-I/II": 28, "trimmed": 4},
+                                      "synthetic": {...}},
                          "top_features": [{"name": "colour_8400_10300", "importance": 0.08,
                                            "real_median": ..., "synthetic_median": ...}, ...]},
                  ...},
@@ -24,6 +26,10 @@ fractions and the first and last good wavelength, excess scatter about a running
 (the noise model, sky-subtraction residuals at 5577 A and in the OH forest), the fraction
 of negative pixels, and, at the catalogue redshift, rest-frame equivalent widths of the
 main lines (Ly-alpha to H-alpha, Ca II K, Mg b, Na D) and the 4000 A break.
+
+``coverage`` counts the real and the matched synthetic spectra by the wavelength range they
+measure (:func:`coverage_kind`): when the two mixes differ, the coverage features
+(first_good_A, last_good_A, masked_fraction) tell them apart whatever the physics.
 
 The real spectra are only measured here: nothing of them goes into the generator.
 With few real spectra of a class the AUC is noisy (``n_real`` says how many); below
@@ -42,7 +48,7 @@ from bench.errors import BenchError
 from bench.spectra import CLASSES, SpectrumSource
 from bench_plugins.synthetic.realism_features import feature_names, features
 
-__all__ = ["feature_names", "features", "realism_report"]
+__all__ = ["coverage_kind", "feature_names", "features", "realism_report"]
 
 
 # observed-frame bands (A) for colours; the BOSS dichroic is at ~6000 A
@@ -59,6 +65,32 @@ def _match(real: np.ndarray, pool: np.ndarray, per_real: int) -> np.ndarray:
         used[pick] = True
         chosen += list(pick)
     return np.array(chosen, dtype=np.int64)
+
+
+COVERAGE_KINDS = ("BOSS", "SDSS-I/II", "trimmed")
+BOSS_BLUE_A = 3700.0  # BOSS measures from ~3570-3610 A, the SDSS-I/II spectrographs ~3800 A
+TRIMMED_SPAN_A = 5000.0  # both measure ~5400-6800 A; extracts (e.g. Ly-alpha forest) less
+
+
+def coverage_kind(first_good_a: np.ndarray, last_good_a: np.ndarray) -> np.ndarray:
+    """Per spectrum, the kind of wavelength range it measures, from its first and last good
+    wavelength (A): ``trimmed`` (under TRIMMED_SPAN_A), else ``BOSS`` (from below
+    BOSS_BLUE_A) or ``SDSS-I/II``; ``""`` where nothing is measured (NaN)."""
+    first, last = np.asarray(first_good_a, float), np.asarray(last_good_a, float)
+    kind = np.where(first < BOSS_BLUE_A, COVERAGE_KINDS[0], COVERAGE_KINDS[1]).astype(object)
+    kind[last - first < TRIMMED_SPAN_A] = COVERAGE_KINDS[2]
+    kind[~(np.isfinite(first) & np.isfinite(last))] = ""
+    return kind
+
+
+def _coverage(x: np.ndarray, y: np.ndarray) -> dict[str, dict[str, int]]:
+    """Counts of real (y = 1) and synthetic (y = 0) rows of features ``x`` per coverage kind."""
+    names = feature_names()
+    kind = coverage_kind(x[:, names.index("first_good_A")], x[:, names.index("last_good_A")])
+    return {
+        side: {k: int(((kind == k) & (y == flag)).sum()) for k in COVERAGE_KINDS}
+        for side, flag in (("real", 1), ("synthetic", 0))
+    }
 
 
 def _discriminate(
@@ -190,6 +222,7 @@ def realism_report(
     if rows_x:
         x, y = np.concatenate(rows_x), np.concatenate(rows_y)
         report["all"] = judge(x, y, n_splits=int(min(n_splits, y.sum())))
+        report["all"]["coverage"] = _coverage(x, y)
     report["features"] = [names[i] for i in used]
     report["settings"] = {
         **{k: v for k, v in settings.items() if k != "top"},
@@ -242,4 +275,6 @@ def _class_entry(
     xs = xs[_match(key_r, key_s, per_real)]
     x = np.concatenate([xr, xs])
     y = np.concatenate([np.ones(len(xr)), np.zeros(len(xs))]).astype(int)
-    return judge(x, y, n_splits=int(min(settings["n_splits"], len(xr)))), (x, y)
+    entry = judge(x, y, n_splits=int(min(settings["n_splits"], len(xr))))
+    entry["coverage"] = _coverage(x, y)
+    return entry, (x, y)
