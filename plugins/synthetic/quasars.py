@@ -72,8 +72,9 @@ HOST_MAX = 0.9  # share cap, so the AGN is never negligible in an object labelle
 # (``galaxies.BROADLINE_RATIO``, 0.02-0.053) take over, labelled GALAXY. The quasars' cap
 # (HOST_MAX, 0.9) had stopped the Seyfert 1s at 0.11 too, leaving shares 0.90-0.95, which
 # the pipeline calls QSO 50-80 % of the time, to neither class: the development folders'
-# SDSS-I/II Seyfert 1s that cnn1d calls galaxies have galaxy-like Ca K (ew -5 to -7 A,
-# synthetic quasars at z < 0.2: -3.0 median, -3.9 lower quartile).
+# SDSS-I/II Seyfert 1s that cnn1d calls galaxies have galaxy-like Ca II K (EW -5 to -7 A
+# in tests/perf/seyfert_hosts.py's measures; synthetic quasars at z < 0.2 had -3.0 median,
+# -3.9 lower quartile; now -3.4 and -4.4).
 SEYFERT_RATIO = (0.053, 1.0)
 BALMER_BROAD = (4102.89, 4341.68, 4862.68, 6564.61)  # the broad lines of broad_balmer_agn
 H0, OMEGA_M = 70.0, 0.3  # flat LCDM for luminosity distances

@@ -69,7 +69,7 @@ def _match(real: np.ndarray, pool: np.ndarray, per_real: int) -> np.ndarray:
 
 COVERAGE_KINDS = ("BOSS", "SDSS-I/II", "trimmed")
 BOSS_BLUE_A = 3700.0  # BOSS measures from ~3570-3610 A, the SDSS-I/II spectrographs ~3800 A
-TRIMMED_SPAN_A = 5000.0  # both measure ~5400-6800 A; extracts (e.g. Ly-alpha forest) less
+TRIMMED_SPAN_A = 5000.0  # whole spectra span ~5400 A (SDSS-I/II) to ~6800 A (BOSS)
 
 
 def coverage_kind(first_good_a: np.ndarray, last_good_a: np.ndarray) -> np.ndarray:
