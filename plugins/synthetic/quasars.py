@@ -56,7 +56,7 @@ HOST_X_MAX = 1.053
 # scatter about the mean relation: +-0.3 dex uniform (0.17 dex rms), an assumption (the
 # decompositions scatter widely about the fit, Vanden Berk et al. 2006 fig. 5; no value quoted)
 HOST_SCATTER_DEX = 0.3
-HOST_MAX = 0.9  # share cap, so the AGN is never negligible in an object labelled QSO
+HOST_MAX = 0.9  # cap of the relation above (the low-z Seyfert 1s reach 0.95: SEYFERT_RATIO)
 # Seyfert 1s at low z (the ``seyfert`` weight below z = 0.4): the SDSS-I/II broad-line AGN
 # there come mostly from the galaxy sample, not from the quasar catalogues (M_i < -22) the
 # Shen et al. relation's decompositions were drawn from (Vanden Berk et al. 2006 list the
