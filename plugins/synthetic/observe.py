@@ -305,7 +305,9 @@ def instrument_mask(u: np.ndarray, lines: np.ndarray, b: int, p: int) -> np.ndar
     # ../shared/data (sdss, sdss_extra; medians 3583 A and 10,337 A), each unit counted
     # once, since a spectrograph's exposures set the coverage of all its fibres (plate
     # 3655's 68 spectra share two pairs of values). Per spectrum, that plate's 41 at 3567 A
-    # had made the blue end look like 0-24 pixels and the red one 10,315-10,359 A
+    # had made the blue end look like 0-24 pixels and the red one 10,315-10,359 A.
+    # u[:, 0] (the old "blue end at pixel 0" draw) and u[:, 2] are read by no one here; the
+    # columns stay so that every other draw of a spectrum is what it was
     start = (52 * u[:, 1]).astype(int)
     stop = p - (6 + 33 * u[:, 3]).astype(int)
     mask |= np.where((pix < start[:, None]) | (pix >= stop[:, None]), NODATA, 0).astype(np.int32)
