@@ -130,6 +130,30 @@ def test_quasar_continuum_softens_below_1200_a() -> None:
     assert np.median(slope) > -0.2
 
 
+def test_agn_continuum_is_one_power_law_and_gives_the_broad_balmer_decrement() -> None:
+    """The AGN continuum keeps one slope through the optical (Selsing et al. 2016: the
+    host-free composite does to 1 micron), and with LINES' EWs the broad H-alpha / H-beta
+    flux ratio at the mean slope is the ~3.1 of blue SDSS AGN (Dong et al. 2008)."""
+    from bench_plugins.synthetic import quasars
+
+    loglam = boss_grid()
+    rest = (10**loglam)[None, :].astype(np.float32)
+    alpha = np.array([quasars.ALPHA_MEAN])
+    cont = quasars.agn_continuum(rest, alpha, 5100.0)[0]
+    blue, red = (3700.0, 4800.0), (5500.0, 10000.0)
+    slopes = [np.log(np.interp(b, rest[0], cont) / np.interp(a, rest[0], cont)) / np.log(b / a)
+              for a, b in (blue, red)]  # fmt: skip
+    np.testing.assert_allclose(slopes, -(2.0 + quasars.ALPHA_MEAN), atol=1e-3)
+    agn = quasars.broad_balmer_agn(loglam, np.zeros(1), np.zeros((1, 3)))[0]
+    lam, step = rest[0], np.gradient(rest[0])
+
+    def line_flux(centre: float) -> float:
+        near = np.abs(lam - centre) < 150.0
+        return float(np.sum(((agn - cont) * step)[near]))
+
+    assert 2.7 < line_flux(6564.61) / line_flux(4862.68) < 3.6
+
+
 def test_quasar_reddening_follows_hopkins_2004() -> None:
     """E(B-V) > 0.1 for ~2 % and > 0.2 for ~1 % (Hopkins et al. 2004), none above the cap."""
     from bench_plugins.synthetic import quasars
