@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench.spectra import SpectrumBatch, boss_grid
 from bench_plugins.synthetic import dwarf_continuum, stars
@@ -95,10 +96,15 @@ def test_late_m_dwarfs_are_mostly_active() -> None:
     assert not hot.any()
 
 
-def test_quasar_lines_match_the_vanden_berk_composite(shared_data: Path) -> None:
+def test_quasar_lines_match_the_vanden_berk_composite(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """C IV, C III], Mg II of synthetic quasars at z = 2.3 (median, noiseless) within 15 %
-    of the same features of the Vanden Berk et al. 2001 composite."""
+    of the same features of the Vanden Berk et al. 2001 composite, at the composite's
+    luminosity (no Baldwin effect: every quasar as bright as its quasars)."""
     from bench_plugins.synthetic import quasars
+
+    monkeypatch.setattr(quasars, "BALDWIN_BETA", 0.0)
 
     table = np.loadtxt(shared_data / "templates" / "VandenBerk2001.dat", comments="#")
     loglam = boss_grid()
@@ -112,6 +118,30 @@ def test_quasar_lines_match_the_vanden_berk_composite(shared_data: Path) -> None
     flux, _ = quasars.quasars(loglam, np.full(120, 2.3), u, n, field)
     got = np.median(_line_features(flux, names, z=2.3), axis=0)
     np.testing.assert_allclose(got, expected, rtol=0.15)
+
+
+def test_fainter_quasars_have_stronger_lines_by_the_baldwin_effect() -> None:
+    """EW ~ L^BALDWIN_BETA at a given redshift: unit at BALDWIN_REF_MAG, stronger for
+    fainter quasars, N V untouched, and none for the low-z Seyfert 1s (weight 0)."""
+    from bench_plugins.synthetic import quasars
+
+    ref = quasars.BALDWIN_REF_MAG
+    factor = quasars.baldwin(np.array([ref, ref + 2.5, ref - 2.5]))
+    np.testing.assert_allclose(factor, [1.0, 10**-quasars.BALDWIN_BETA, 10**quasars.BALDWIN_BETA])
+    np.testing.assert_allclose(quasars.baldwin(np.array([ref + 2.5]), 0.0), [1.0])
+    assert not quasars.BALDWIN_LINES[quasars.LINES[:, 0] == 1240.14].any()
+    # the same quasar at z = 2.3, only its magnitude draw changed: C IV and C III] grow by
+    # about the factor; the spectra are scaled to their magnitudes, so compare shapes
+    loglam = boss_grid()
+    rng = np.random.default_rng(6)
+    u, n = np.tile(rng.random((1, 40)), (2, 1)), np.tile(rng.standard_normal((1, 40)), (2, 1))
+    u[:, 9] = 1.0  # no BAL troughs
+    u[:, 11] = [0.0, 1.0]  # r = 19.5 and 22.2
+    field = np.zeros((2, len(loglam)), np.float32)
+    flux, _ = quasars.quasars(loglam, np.full(2, 2.3), u, n, field)
+    got = _line_features(flux, ["ew_CIV", "ew_CIII"], z=2.3)
+    expected = quasars.baldwin(np.array([22.2]))[0] / quasars.baldwin(np.array([19.5]))[0]
+    np.testing.assert_allclose(got[1] / got[0], expected, rtol=0.1)
 
 
 def test_quasar_continuum_softens_below_1200_a() -> None:

@@ -76,6 +76,18 @@ HOST_MAX = 0.9  # cap of the relation above (the low-z Seyfert 1s reach 0.95: SE
 # in tests/perf/seyfert_hosts.py's measures; synthetic quasars at z < 0.2 had -3.0 median,
 # -3.9 lower quartile; now -3.4 and -4.4).
 SEYFERT_RATIO = (0.053, 1.0)
+# the Baldwin effect: a quasar's line EWs fall with its luminosity, EW ~ L^BALDWIN_BETA
+# (Baldwin 1977). LINES' EWs are those of the Vanden Berk et al. (2001) composite, made of
+# SDSS-I quasars near that survey's limit (i < 19.1 below z ~ 3, Richards et al. 2002:
+# BALDWIN_REF_MAG in r, the magnitude of this module); BOSS's quasars (g < 22) are about two
+# magnitudes fainter at the same redshift, 0.8 dex in L, so their lines are stronger. The
+# slopes: C IV -0.24 in 35,019 SDSS DR7 quasars (Bian et al. 2012, arXiv:1209.3496),
+# flatter for lines of lower ionisation energy, N V's EW independent of luminosity
+# (Dietrich et al. 2002, astro-ph/0208348, 744 AGN): one slope between, -0.15, for all but
+# N V (a choice, not a fit). Not applied to the low-z Seyfert 1s (their lines are set on
+# their own above): blended by the Seyfert weight as the host share is.
+BALDWIN_BETA, BALDWIN_REF_MAG = -0.15, 18.8
+BALDWIN_LINES = LINES[:, 0] != 1240.14
 BALMER_BROAD = (4102.89, 4341.68, 4862.68, 6564.61)  # the broad lines of broad_balmer_agn
 H0, OMEGA_M = 70.0, 0.3  # flat LCDM for luminosity distances
 
@@ -102,6 +114,8 @@ def quasars(
     # emission lines: global EW scale (0.2 dex), per-line jitter, width scale, C IV blueshift
     jitter = np.concatenate([n[:, 8:40], n[:, 20:40]], axis=1)[:, : len(LINES)]
     ew = LINES[:, 1] * 10 ** (0.2 * n[:, 1:2] + 0.1 * jitter)
+    mag = 19.5 + 2.7 * u[:, 11] - 3.0 * seyfert[:, 0]
+    ew = ew * np.where(BALDWIN_LINES, baldwin(mag, 1.0 - seyfert[:, 0])[:, None], 1.0)
     # narrow lines: Seyfert 1s' narrow-line regions are strong against the AGN continuum
     # (the host dilutes them below; observed [O III] 5007 EWs of tens of A)
     ew = ew * np.where(NARROW, 1.0 + seyfert * (2.0 + 8.0 * u[:, 19:20]), 1.0)
@@ -114,7 +128,6 @@ def quasars(
     bc_edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 3646.0) / 30.0, -50, 50)))
     emis += (0.1 + 0.2 * u[:, 4:5]).astype(np.float32) * (rest_lam / 3646.0) ** 2 * bc_edge
     flux = cont * (1.0 + emis)
-    mag = 19.5 + 2.7 * u[:, 11] - 3.0 * seyfert[:, 0]
     f_host = seyfert_host(host_fraction(z, mag, alpha_nu, u[:, 21]), seyfert[:, 0], u[:, 21])
     flux = add_host(flux, loglam, z, rest_lam, f_host, alpha_nu, u, n, use_eigen)
     ebv = reddening(u[:, 7])
@@ -132,6 +145,14 @@ def quasars(
         "subclass": kind.astype(object),
         "bal": bal,
     }
+
+
+def baldwin(mag: np.ndarray, weight: np.ndarray | float = 1.0) -> np.ndarray:
+    """Factor on the EWs of quasars of r magnitude ``mag`` against LINES' (the Vanden Berk
+    composite's, at BALDWIN_REF_MAG): (L / L_ref)^BALDWIN_BETA at the same redshift, its
+    exponent times ``weight`` (the quasar share: 1 - the Seyfert weight)."""
+    dex = -0.4 * (np.asarray(mag, dtype=float) - BALDWIN_REF_MAG)  # log10 L / L_ref
+    return np.power(10.0, BALDWIN_BETA * dex * np.asarray(weight, dtype=float))
 
 
 def reddening(u: np.ndarray) -> np.ndarray:
