@@ -1,7 +1,8 @@
 """Quasars: a power-law continuum (f_nu ~ nu^alpha, alpha ~ -0.5), broad and narrow
 emission lines with widths and equivalent widths from SDSS composites (Vanden Berk et
-al. 2001; Shen et al. 2011), Fe II and Balmer pseudo-continua, a host galaxy at low z,
-SMC-like reddening, broad absorption line (BAL) troughs, and the Ly-alpha forest."""
+al. 2001; Shen et al. 2011) made stronger in fainter quasars (the Baldwin effect), Fe II and
+Balmer pseudo-continua, a host galaxy at low z, SMC-like reddening, broad absorption line
+(BAL) troughs, and the Ly-alpha forest."""
 
 from __future__ import annotations
 
