@@ -16,28 +16,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from bench.feed import Feed, Pipeline
-from bench.plugins import manager
-from bench.spectra import CLASSES, ZWARNING_BITS, ArraySource, SpectrumBatch
-from bench_plugins.models.template_fit import TemplateFit
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.spectra import CLASSES, ZWARNING_BITS, SpectrumBatch  # noqa: E402
+from bench_plugins.models.template_fit import TemplateFit  # noqa: E402
+from tests.test_template_fit import feed_of  # noqa: E402
 
 Z_EDGES = (-1.0, 0.01, 0.4, 1.0, 2.0, 2.7, 7.0)
 
 
 def warnings_of(batch: SpectrumBatch) -> np.ndarray:
-    """ZWARNING (N,) of ``template_fit`` on ``batch``."""
-    registry = manager.get_registry(third_party=False)
-    renderer = registry.create("renderer", "none", {}, "render")
-    pipeline = Pipeline([], renderer, (len(batch.loglam), 1))
-    feed = Feed(ArraySource(batch), np.arange(len(batch)), pipeline, CLASSES, batch_size=64)
+    """ZWARNING (N,) of ``template_fit`` on ``batch``, fed as the template-fit tests feed it."""
     model = TemplateFit(backend="numpy")
     model.build((len(batch.loglam), 1), CLASSES, 0)
-    return np.asarray(model.object_facts(feed)["zwarning"], np.int64)
+    return np.asarray(model.object_facts(feed_of(batch))["zwarning"], np.int64)
 
 
 def table(batch: SpectrumBatch, flags: np.ndarray, classes: Sequence[str]) -> dict:
@@ -70,7 +69,7 @@ def main() -> None:
     ap.add_argument("--real", nargs="*", default=[], help="real spectrum folders")
     args = ap.parse_args()
     classes = [c for c in args.classes.split(",") if c]
-    options = {k: v for k, v in tomllib.loads("\n".join(args.option)).items()}
+    options = tomllib.loads("\n".join(args.option))
     synthetic = Synthetic(n=args.n, seed=args.seed, classes=classes, **options).open()
     sets = {"synthetic": synthetic.read(np.arange(len(synthetic)))}
     if args.real:
