@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.spectra import SpectrumBatch, boss_grid
-from bench_plugins.synthetic import dwarf_continuum, stars
+from bench_plugins.synthetic import dwarf_continuum, photometry, stars
 from bench_plugins.synthetic.realism_features import feature_names, features
 
 
@@ -248,7 +248,7 @@ def test_brighter_low_z_quasars_carry_a_smaller_host_share() -> None:
     faint = quasars.host_fraction(np.full(400, 0.08), np.full(400, 18.5), np.full(400, -0.5), u)
     bright = quasars.host_fraction(np.full(400, 0.08), np.full(400, 16.5), np.full(400, -0.5), u)
     assert np.all(bright < faint) and np.median(faint) - np.median(bright) > 0.1
-    dl = quasars.luminosity_distance_cm(np.array([0.1, 1.0])) / 3.0857e24
+    dl = photometry.luminosity_distance_cm(np.array([0.1, 1.0])) / 3.0857e24
     np.testing.assert_allclose(dl, [460.0, 6607.0], rtol=0.01)  # Mpc, flat LCDM 70 / 0.3
 
 
@@ -376,3 +376,28 @@ def test_stars_vs_templates_pairs_each_dwarf_with_a_star_of_its_teff(capsys) -> 
         cell = result["types"][kind]
         assert np.mean(cell["abs_bands_held_out"]) < 0.5 * np.mean(cell["abs_bands_uncorrected"])
     assert "held out" in capsys.readouterr().out
+
+
+def test_sdss_legacy_quasars_are_that_surveys_brighter_ones() -> None:
+    """SDSS-I/II quasars follow the DR7 catalogue's counts (8.7 % at i < 18, ~52 % at
+    i < 19), deeper above z = 3; on those spectrographs the generator draws them so, BOSS
+    quasars at BOSS's magnitudes."""
+    from bench_plugins.synthetic import Synthetic, quasars
+
+    u = np.linspace(0.0005, 0.9995, 1000)
+    i_low = quasars.legacy_quasar_mag(np.full(1000, 1.5), u) - quasars.QSO_R_MINUS_I
+    assert abs((i_low < 18).mean() - 0.087) < 0.01 and abs((i_low < 19).mean() - 0.52) < 0.02
+    i_high = quasars.legacy_quasar_mag(np.full(1000, 3.5), u) - quasars.QSO_R_MINUS_I
+    assert np.median(i_high) - np.median(i_low) > 0.9
+    kw = dict(n=200, seed=6, classes=["QSO"], qso_z=[0.5, 2.5])
+    boss, legacy = (
+        Synthetic(**kw, legacy_fraction=0.0).open(),
+        Synthetic(**kw, legacy_fraction=1.0).open(),
+    )
+    idx = np.arange(200)
+    lam = 10**boss.loglam
+    band = (lam > 6050) & (lam < 6350)
+    r_boss = np.median(boss.model(idx)[:, band], axis=1)
+    r_legacy = np.median(legacy.model(idx)[:, band], axis=1)
+    # the same quasars (draws), two magnitudes apart on average
+    assert 1.2 < np.median(2.5 * np.log10(r_legacy / r_boss)) < 3.0

@@ -251,6 +251,8 @@ def test_galaxy_lines_at_observed_wavelengths() -> None:
     assert {"SF", "PASSIVE"} <= set(kinds)
     for i in np.flatnonzero(kinds == "SF"):
         z = batch.redshift[i]
+        if np.min(np.abs(5008.24 * (1 + z) - np.array([5578.9, 6302.0]))) < 25:
+            continue  # beside a bright sky line its residual can outshine a faint galaxy's
         window = rest_window(batch.loglam, z, 5000, 5016)
         cont = np.median(model[i, rest_window(batch.loglam, z, 5030, 5100)])
         peak = np.flatnonzero(window)[np.argmax(model[i, window])]

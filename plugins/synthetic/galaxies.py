@@ -21,7 +21,7 @@ from functools import cache
 
 import numpy as np
 
-from bench_plugins.synthetic import stars
+from bench_plugins.synthetic import aperture, stars
 from bench_plugins.synthetic.lines import broaden, ew_amplitude, profiles
 from bench_plugins.synthetic.photometry import ab_flux, scale_to
 
@@ -209,9 +209,9 @@ def galaxies(
     gas = broaden(40.0 + 80.0 * u[:, 9])[:, None] * np.ones((1, len(EMISSION)))
     flux += cont * profiles(loglam, z, EMISSION, gas, ew_amplitude(ew, EMISSION, gas))
     broad = add_broad_line_agn(flux, loglam, z, rest_lam, cont, u, n, agn)
-    # main sample r < 17.8 at low z; ELGs g ~ 22; CMASS i < 19.9; eBOSS LRGs z ~ 20
-    elg, far = sf & (z > 0.6), ~sf & (z > 0.65)
-    mag = np.select([z < 0.25, elg, far], [15.8 + 2.0 * u[:, 1], 21.5 + 1.2 * u[:, 1],
+    # whole light (the fibre's share: aperture): main sample r < 17.77; ELGs g ~ 22; CMASS
+    elg, far = sf & (z > 0.6), ~sf & (z > 0.65)  # i < 19.9; eBOSS LRGs z ~ 20
+    mag = np.select([z < 0.25, elg, far], [aperture.main_sample_mag(z, u[:, 1]), 21.5 + 1.2 * u[:, 1],
                     19.3 + 1.2 * u[:, 1]], 18.5 + 1.6 * u[:, 1])  # fmt: skip
     band = np.select([z < 0.25, elg, far], [6200.0, 4700.0, 9000.0], 7500.0)
     flux = scale_to(flux, loglam, band, ab_flux(mag, band))

@@ -11,7 +11,7 @@ import numpy as np
 from bench_plugins.synthetic import forest
 from bench_plugins.synthetic.galaxies import eigen_population, population
 from bench_plugins.synthetic.lines import C_KMS, broaden, ew_amplitude, fwhm_to_sigma, profiles
-from bench_plugins.synthetic.photometry import ab_flux, scale_to
+from bench_plugins.synthetic.photometry import ab_flux, luminosity_distance_cm, scale_to
 
 # rest wavelength (vacuum A), rest EW (A), FWHM (km/s), high-ionisation (blueshifted) flag.
 # C IV (24 + 10 A) is set so the realism feature ew_CIV of noiseless synthetic quasars at
@@ -93,8 +93,17 @@ SEYFERT_RATIO = (0.053, 1.0)
 # their own above): blended by the Seyfert weight as the host share is.
 BALDWIN_BETA, BALDWIN_REF_MAG = -0.15, 18.8
 BALDWIN_LINES = LINES[:, 0] != 1240.14
+# Quasars on the SDSS-I/II spectrographs are SDSS-I/II's quasars: targeted to i = 19.1 below
+# z ~ 3 and to i = 20.2 above (Richards et al. 2002, AJ 123, 2945), not to BOSS's g < 22. In
+# the DR7 quasar catalogue (Schneider et al. 2010, AJ 139, 2360) 9,210 of 105,783 have i < 18
+# and slightly over half i < 19: counts rising as 10^(0.78 i) (0.087 / 0.52 per magnitude),
+# which give both shares when cut at i = 19.36 (the catalogue's quasars scatter past the
+# 19.1 of the selection: photometric errors, extinction, other target classes), 0.26 past
+# the limit, kept above z = 3 as well. r = i + QSO_R_MINUS_I (quasars' r - i is ~0.1-0.2
+# below z ~ 3; an assumption here, not fitted).
+LEGACY_QSO_LIMITS = ((3.0, 19.36), (np.inf, 20.46))  # (below z, effective i limit)
+LEGACY_QSO_SLOPE, LEGACY_QSO_BRIGHT, QSO_R_MINUS_I = 0.78, 15.5, 0.15
 BALMER_BROAD = (4102.89, 4341.68, 4862.68, 6564.61)  # the broad lines of broad_balmer_agn
-H0, OMEGA_M = 70.0, 0.3  # flat LCDM for luminosity distances
 
 
 def quasars(
@@ -104,9 +113,11 @@ def quasars(
     n: np.ndarray,
     field: np.ndarray,
     use_eigen: bool = True,
+    legacy: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Quasar spectra in 1e-17 erg/s/cm^2/A; ``field`` (B, P) normals drive the forest.
-    ``use_eigen``: hosts from the BOSS mean galaxy (as the galaxies), else the physical model."""
+    ``use_eigen``: hosts from the BOSS mean galaxy (as the galaxies), else the physical model;
+    ``legacy`` (B,) True for the quasars on the SDSS-I/II spectrographs (their magnitudes)."""
     lam = np.power(10.0, loglam)
     rest_lam = (lam[None, :] / (1.0 + z[:, None])).astype(np.float32)
     alpha_nu = ALPHA_MEAN + ALPHA_SIGMA * n[:, 0]
@@ -119,7 +130,10 @@ def quasars(
     # emission lines: global EW scale (0.2 dex), per-line jitter, width scale, C IV blueshift
     jitter = np.concatenate([n[:, 8:40], n[:, 20:40]], axis=1)[:, : len(LINES)]
     ew = LINES[:, 1] * 10 ** (0.2 * n[:, 1:2] + 0.1 * jitter)
-    mag = 19.5 + 2.7 * u[:, 11] - 3.0 * seyfert[:, 0]
+    boss = 19.5 + 2.7 * u[:, 11]
+    if legacy is not None:
+        boss = np.where(legacy, legacy_quasar_mag(z, u[:, 11]), boss)
+    mag = (1.0 - seyfert[:, 0]) * boss + seyfert[:, 0] * (16.5 + 2.7 * u[:, 11])
     ew = ew * np.where(BALDWIN_LINES, baldwin(mag, 1.0 - seyfert[:, 0])[:, None], 1.0)
     # narrow lines: Seyfert 1s' narrow-line regions are strong against the AGN continuum
     # (the host dilutes them below; observed [O III] 5007 EWs of tens of A)
@@ -152,6 +166,16 @@ def quasars(
     }
 
 
+def legacy_quasar_mag(z: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """r magnitudes of SDSS-I/II quasars at ``z`` for uniforms ``u``: i in
+    [LEGACY_QSO_BRIGHT, limit at z] with counts as 10^(LEGACY_QSO_SLOPE i), plus r - i."""
+    z = np.asarray(z, dtype=float)
+    limit = np.select([z < top for top, _ in LEGACY_QSO_LIMITS], [i for _, i in LEGACY_QSO_LIMITS])
+    floor = 10.0 ** (LEGACY_QSO_SLOPE * (LEGACY_QSO_BRIGHT - limit))
+    i_mag = limit + np.log10(floor + np.asarray(u, dtype=float) * (1.0 - floor)) / LEGACY_QSO_SLOPE
+    return i_mag + QSO_R_MINUS_I
+
+
 def baldwin(mag: np.ndarray, weight: np.ndarray | float = 1.0) -> np.ndarray:
     """Factor on the EWs of quasars of r magnitude ``mag`` against LINES' (the Vanden Berk
     composite's, at BALDWIN_REF_MAG): (L / L_ref)^BALDWIN_BETA at the same redshift, its
@@ -164,15 +188,6 @@ def reddening(u: np.ndarray) -> np.ndarray:
     """E(B-V) of SMC-like dust for uniform draws ``u``: the one-sided Lorentzian of Hopkins
     et al. (2004), P(E > x) = 1 - (2 / pi) arctan(x / EBV_GAMMA), capped at EBV_MAX."""
     return np.minimum(EBV_GAMMA * np.tan(0.5 * np.pi * u), EBV_MAX)
-
-
-def luminosity_distance_cm(z: np.ndarray) -> np.ndarray:
-    """Luminosity distance (cm) in flat LCDM (H0 = 70 km/s/Mpc, Omega_m = 0.3)."""
-    z = np.asarray(z, dtype=float)
-    grid = np.linspace(0.0, max(float(z.max(initial=0.0)), 1e-3), 2001)
-    inv_e = 1.0 / np.sqrt(OMEGA_M * (1.0 + grid) ** 3 + 1.0 - OMEGA_M)
-    comoving = np.concatenate([[0.0], np.cumsum(0.5 * (inv_e[1:] + inv_e[:-1]) * np.diff(grid))])
-    return (1.0 + z) * np.interp(z, grid, comoving) * C_KMS / H0 * 3.0857e24
 
 
 def host_fraction(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench.spectra import CLASSES, SpectrumBatch, SpectrumSource, boss_grid, hash_arrays
-from bench_plugins.synthetic import catalog, galaxies, observe, quasars, stars, templates
+from bench_plugins.synthetic import aperture, catalog, galaxies, observe, quasars, stars, templates
 
 N_PARAMS = 40
 CHUNK = 512
@@ -122,7 +122,8 @@ class SyntheticSource(SpectrumSource):
 
     def _draws(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per-object uniforms, normals, observing draws, pixel noise, forest field, the
-        flat-field error field, the pixel-rejection uniforms and the programme uniform."""
+        flat-field error field, the pixel-rejection uniforms, the programme uniform and the
+        fibre-aperture uniforms."""
         b, p = len(index), len(self.loglam)
         u, n = np.empty((b, N_PARAMS)), np.empty((b, N_PARAMS))
         uo, no = np.empty((b, 16)), np.empty((b, 16))
@@ -130,6 +131,7 @@ class SyntheticSource(SpectrumSource):
         flat = np.empty((b, p), np.float32)
         reject = np.empty((b, p), np.float32)
         programme = np.empty(b)
+        fibre = np.empty((b, 2))
         for row, i in enumerate(index):
             rng = np.random.default_rng([self.seed, int(i)])
             u[row], n[row] = rng.random(N_PARAMS), rng.standard_normal(N_PARAMS)
@@ -140,7 +142,8 @@ class SyntheticSource(SpectrumSource):
             flat[row] = rng.standard_normal(p, dtype=np.float32)
             reject[row] = rng.random(p, dtype=np.float32)  # drawn after the rest: as before
             programme[row] = rng.random()  # drawn last: the rest as before
-        return u, n, uo, no, noise, field, flat, reject, programme
+            fibre[row] = rng.random(2)  # galaxies' size scatter and seeing: after the rest
+        return u, n, uo, no, noise, field, flat, reject, programme, fibre
 
     def _legacy(self, uo: np.ndarray, labels: np.ndarray, redshift: np.ndarray) -> np.ndarray:
         """(B,) True for the spectra taken with the SDSS-I/II spectrographs: the
@@ -168,10 +171,12 @@ class SyntheticSource(SpectrumSource):
         return low * (top / low) ** uo[:, 15:16]
 
     def _objects(
-        self, labels: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray, field: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        self, labels: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray, field: np.ndarray,
+        legacy: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """The objects before the instrument: noiseless rest-to-observed model flux (B, P),
-        where a template covers the grid (B, P), subclass (B,) and BAL (B,)."""
+        where a template covers the grid (B, P), subclass (B,) and BAL (B,); ``legacy`` (B,)
+        the spectra the SDSS-I/II spectrographs take (their quasars are that survey's)."""
         b, p = len(labels), len(self.loglam)
         model = np.zeros((b, p), np.float32)
         covered = np.ones((b, p), bool)
@@ -197,8 +202,9 @@ class SyntheticSource(SpectrumSource):
                 )  # fmt: skip
             else:
                 f, meta = quasars.quasars(
-                    self.loglam, z[rows], u[rows], n[rows], field[rows], use_eigen=use_eigen
-                )
+                    self.loglam, z[rows], u[rows], n[rows], field[rows], use_eigen=use_eigen,
+                    legacy=legacy[rows],
+                )  # fmt: skip
                 bal[rows] = meta["bal"]
             model[rows] = f
             subclass[rows] = meta["subclass"]
@@ -208,9 +214,17 @@ class SyntheticSource(SpectrumSource):
         if len(index) and (index.min() < 0 or index.max() >= len(self.ids)):
             raise IndexError(f"synthetic: index out of range 0..{len(self.ids) - 1}")
         labels, z = self.labels[index], self.redshift[index]
-        u, n, uo, no, white, field, flat, reject, programme = self._draws(index)
-        model, covered, subclass, bal = self._objects(labels, z, u, n, field)
+        u, n, uo, no, white, field, flat, reject, programme, fibre = self._draws(index)
         legacy = self._legacy(uo, labels, z)
+        model, covered, subclass, bal = self._objects(labels, z, u, n, field, legacy)
+        # a galaxy's fibre takes in the centre of it: 3" (SDSS-I/II) or 2" (BOSS) under the
+        # seeing; the model galaxies carry their whole light (quasars and stars are points)
+        gal = np.flatnonzero(labels == "GALAXY") if self.templates is None else np.array([], int)
+        if len(gal):
+            share = aperture.galaxy_fibre_fraction(
+                model[gal], self.loglam, z[gal], subclass[gal], legacy[gal], fibre[gal]
+            )
+            model[gal] *= share[:, None].astype(np.float32)
         # a BOSS quasar's offset fibre takes in more of its blue light, less of its red,
         # than the standards that calibrate it: its photons change, the sky's do not.
         # eBOSS (SDSS-IV) placed every fibre for 5400 A light, quasars too
