@@ -68,8 +68,7 @@ def fibre_fraction(
     seeing of ``seeing_fwhm`` (arcsec); all (B,). A point of the galaxy at radius r lands
     in the fibre with the Rice distribution's probability (noncentral chi-square, 2 degrees
     of freedom), weighted by the profile and integrated over r."""
-    from scipy.special import gamma
-    from scipy.stats import ncx2
+    from scipy.special import chndtr, gamma  # chndtr: the noncentral chi-square CDF
 
     re = np.maximum(np.asarray(r50_arcsec, float), 1e-6)[:, None]
     n = np.asarray(sersic_n, float)[:, None]
@@ -80,7 +79,7 @@ def fibre_fraction(
     # (from far inside the half-light radius and the seeing disc, so compact galaxies too)
     top, low = a + 8.0 * sigma, 1e-4 * np.minimum(re, sigma)
     r = np.exp(np.log(low) + np.linspace(0.0, 1.0, 1000)[None, :] * np.log(top / low))
-    inside = ncx2.cdf((a / sigma) ** 2, 2, (r / sigma) ** 2)
+    inside = chndtr((a / sigma) ** 2, 2, (r / sigma) ** 2)
     surface = np.exp(-bn * (r / re) ** (1.0 / n))
     integrand = surface * inside * 2.0 * np.pi * r * r  # d(ln r)
     collected = np.sum(0.5 * (integrand[:, 1:] + integrand[:, :-1]) * np.diff(np.log(r)), axis=1)
