@@ -5,8 +5,9 @@ A survey selects galaxies on their whole light (the SDSS main sample on the Petr
 magnitude, BOSS on cmodel magnitudes) but a fibre 3" (SDSS-I/II) or 2" (BOSS) across,
 under 1-2" seeing, takes in only the centre of an extended galaxy: the spectrum's flux is
 the fibre's (the dev folders' spec files: their spectra's r magnitudes agree with the
-CALIBFLUX of the fibre within 0.1 mag for the galaxies; the main-sample galaxies among
-them, whose Petrosian r is below 17.77, read r 17.4-18.6 in their spectra). The share is
+fibre photometry of their CALIBFLUX within 0.1 mag for the SDSS-I/II galaxies, 0.1-0.3
+for three BOSS ones, 0.7 for the faintest eBOSS one; the main-sample galaxies among them,
+whose Petrosian r is below 17.77, read r 17.4-18.6 in their spectra). The share is
 computed for a circular Sersic profile (n = 4 for passive, post-starburst and narrow-line
 AGN galaxies, n = 1 for star-forming ones) whose half-light radius follows the SDSS
 size-luminosity relations of Shen et al. (2003, MNRAS 343, 978: late types R ~ L^0.21
