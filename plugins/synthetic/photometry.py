@@ -7,8 +7,9 @@ from functools import cache
 
 import numpy as np
 
+from bench_plugins.synthetic.lines import C_KMS
+
 C_ANGSTROM_S = 2.99792458e18
-C_KMS = 2.99792458e5
 H0, OMEGA_M = 70.0, 0.3  # flat LCDM
 MPC_CM = 3.0857e24
 

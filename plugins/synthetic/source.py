@@ -172,11 +172,12 @@ class SyntheticSource(SpectrumSource):
 
     def _objects(
         self, labels: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray, field: np.ndarray,
-        legacy: np.ndarray,
+        legacy: np.ndarray, fibre: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """The objects before the instrument: noiseless rest-to-observed model flux (B, P),
         where a template covers the grid (B, P), subclass (B,) and BAL (B,); ``legacy`` (B,)
-        the spectra the SDSS-I/II spectrographs take (their quasars are that survey's)."""
+        the spectra the SDSS-I/II spectrographs take (their quasars are that survey's, their
+        galaxies' fibres 3" across), ``fibre`` (B, 2) the galaxies' aperture uniforms."""
         b, p = len(labels), len(self.loglam)
         model = np.zeros((b, p), np.float32)
         covered = np.ones((b, p), bool)
@@ -200,6 +201,12 @@ class SyntheticSource(SpectrumSource):
                     self.loglam, z[rows], u[rows], n[rows], use_eigen=use_eigen,
                     agn=quasars.broad_balmer_agn,
                 )  # fmt: skip
+                # the model carries the whole galaxy, its fibre only the centre: 3"
+                # (SDSS-I/II) or 2" (BOSS) under the seeing (quasars and stars are points)
+                f = f.astype(np.float32)
+                f *= aperture.galaxy_fibre_fraction(
+                    f, self.loglam, z[rows], meta["subclass"], legacy[rows], fibre[rows]
+                )[:, None].astype(np.float32)
             else:
                 f, meta = quasars.quasars(
                     self.loglam, z[rows], u[rows], n[rows], field[rows], use_eigen=use_eigen,
@@ -216,15 +223,7 @@ class SyntheticSource(SpectrumSource):
         labels, z = self.labels[index], self.redshift[index]
         u, n, uo, no, white, field, flat, reject, programme, fibre = self._draws(index)
         legacy = self._legacy(uo, labels, z)
-        model, covered, subclass, bal = self._objects(labels, z, u, n, field, legacy)
-        # a galaxy's fibre takes in the centre of it: 3" (SDSS-I/II) or 2" (BOSS) under the
-        # seeing; the model galaxies carry their whole light (quasars and stars are points)
-        gal = np.flatnonzero(labels == "GALAXY") if self.templates is None else np.array([], int)
-        if len(gal):
-            share = aperture.galaxy_fibre_fraction(
-                model[gal], self.loglam, z[gal], subclass[gal], legacy[gal], fibre[gal]
-            )
-            model[gal] *= share[:, None].astype(np.float32)
+        model, covered, subclass, bal = self._objects(labels, z, u, n, field, legacy, fibre)
         # a BOSS quasar's offset fibre takes in more of its blue light, less of its red,
         # than the standards that calibrate it: its photons change, the sky's do not.
         # eBOSS (SDSS-IV) placed every fibre for 5400 A light, quasars too
