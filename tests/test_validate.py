@@ -239,3 +239,38 @@ def test_checks_that_need_a_broken_section_are_named_as_not_run(toy_registry, tm
     err = capsys.readouterr().err
     assert "not checked: the datasets, splits and models' input shapes" in err
     assert "[protocol], which broke" in err
+
+
+def test_the_protocol_batch_size_reaches_models_that_do_not_set_their_own(tmp_path):
+    """[protocol] batch_size is every Keras model's unless its table sets one: their own
+    default (32) used to win, so a protocol's 64 trained at 32."""
+    from bench.config import load_config
+    from bench.plugins.manager import get_registry
+
+    path = tmp_path / "b.toml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            [benchmark]
+            name = "b"
+            [dataset]
+            name = "synthetic"
+            n = 60
+            [[models]]
+            name = "mnist_cnn"
+            [[models]]
+            name = "cnn1d"
+            batch_size = 8
+            [[models]]
+            name = "logreg"
+            [protocol]
+            batch_size = 48
+            """
+        )
+    )
+    models = {m.name: m.params for m in load_config(path, get_registry()).models}
+    assert models["mnist_cnn"]["batch_size"] == 48
+    assert models["cnn1d"]["batch_size"] == 8  # its own wins
+    assert "batch_size" not in models["logreg"]  # declares none: nothing added
+    over = load_config(path, get_registry(), overrides=["models.mnist_cnn.batch_size=16"])
+    assert {m.name: m.params for m in over.models}["mnist_cnn"]["batch_size"] == 16

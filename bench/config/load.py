@@ -252,7 +252,8 @@ def _resolve(
     test_dataset = take("test_dataset", _test_dataset, raw, path, registry)
     preprocess = take("preprocess", _preprocess, raw, path, registry) or []
     render = take("render", _render, raw, path, registry)
-    models = take("models", _models, raw, path, registry) or []
+    batch_size = protocol.batch_size if protocol is not None else None
+    models = take("models", _models, raw, path, registry, batch_size) or []
     executor = take("executor", _executor, raw, path, registry)
     if benchmark is None or protocol is None or datasets is None:
         return None, broken
@@ -349,11 +350,18 @@ def _test_dataset(raw: Mapping[str, Any], path: str, registry: Registry) -> Plug
     return spec
 
 
-def _models(raw: Mapping[str, Any], path: str, registry: Registry) -> list[PluginSpec]:
+def _models(
+    raw: Mapping[str, Any], path: str, registry: Registry, batch_size: int | None = None
+) -> list[PluginSpec]:
+    """The [[models]] tables; a model that declares a ``batch_size`` option and is not given
+    one takes the protocol's ``batch_size`` (its own default no longer hides it)."""
 
     def one(i: int, entry: Mapping[str, Any]) -> PluginSpec:
         where = f"{path}: [[models]][{i}]"
         spec = _plugin(entry, "model", registry, where, MODEL_RESERVED)
+        declared = {o.name for o in registry.get("model", spec.name).options}
+        if batch_size is not None and "batch_size" in declared and "batch_size" not in entry:
+            spec.params["batch_size"] = batch_size
         spec.label = label_of(entry, spec.name, where)
         if "render" in entry:
             if not isinstance(entry["render"], dict):
