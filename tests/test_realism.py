@@ -114,12 +114,15 @@ def test_bench_data_realism_command(tmp_path, capsys) -> None:
     assert main([*args, "--exclude", "first_good_A,last_good_A", "--exclude", "d4000"]) == 0
     report = json.loads(capsys.readouterr().out)  # the figure's line goes to stderr
     assert report["settings"]["exclude"] == ["d4000", "first_good_A", "last_good_A"]
+    assert report["settings"]["match_coverage"] is True
     assert "d4000" not in report["features"] and "log_snr" in report["features"]
     assert set(report["classes"]) == {"STAR", "GALAXY", "QSO"}
     qso = report["classes"]["QSO"]
     assert qso["auc"] is None or 0.0 <= qso["auc"] <= 1.0
     assert figure.read_bytes().startswith(PNG)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+    assert main(["data", "realism", str(config), str(real), "--json", "--any-coverage"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["match_coverage"] is False
 
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -254,3 +257,25 @@ def test_excluded_features_are_left_out_of_the_discriminator() -> None:
     assert "features left out of the discriminator: colour_3600_4200" in format_report(blind)
     with pytest.raises(BenchError, match=r"exclude: \['colour_blue'\] are not realism features"):
         realism_report(first, ArraySource(trimmed), exclude=["colour_blue"])
+
+
+def test_matching_takes_each_real_spectrum_s_coverage_kind() -> None:
+    """Real-like spectra all from the SDSS-I/II spectrographs, a pool with half of them: matched
+    on coverage, every synthetic one is SDSS-I/II too and the coverage features no longer
+    give the mix away; matched on redshift and S/N alone, some are BOSS and the coverage
+    features lead."""
+    kw = {"n": 240, "classes": ["QSO", "GALAXY"], "snr_scale": 2.0}
+    synthetic = Synthetic(seed=1, legacy_fraction=0.5, **kw).open()
+    real = ArraySource(Synthetic(seed=2, legacy_fraction=1.0, **kw).open().read(np.arange(40)))
+    matched = realism_report(synthetic, real, per_real=2, trees=60)
+    mixed = realism_report(synthetic, real, per_real=2, trees=60, match_coverage=False)
+    assert matched["all"]["coverage"] == {
+        "real": {"BOSS": 0, "SDSS-I/II": 40, "trimmed": 0},
+        "synthetic": {"BOSS": 0, "SDSS-I/II": 80, "trimmed": 0},
+    }
+    assert mixed["all"]["coverage"]["synthetic"]["BOSS"] > 20
+    assert matched["settings"]["match_coverage"] and not mixed["settings"]["match_coverage"]
+    coverage = {"first_good_A", "last_good_A", "masked_fraction"}
+    top = [[f["name"] for f in r["all"]["top_features"][:3]] for r in (matched, mixed)]
+    assert not coverage & set(top[0]), format_report(matched)
+    assert set(top[1]) == coverage, format_report(mixed)

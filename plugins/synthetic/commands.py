@@ -47,6 +47,13 @@ def _realism_arguments(parser: argparse.ArgumentParser) -> None:
         "masked_fraction: what the physics gives away when the real files' mix of "
         "instruments and coverage is not the synthetic one's)",
     )
+    parser.add_argument(
+        "--any-coverage",
+        action="store_true",
+        help="match each real spectrum in redshift and S/N only, not also in coverage kind "
+        "(BOSS, SDSS-I/II, trimmed): the AUC then also measures the synthetic set's mix of "
+        "instruments against the real files'",
+    )
     add_set_argument(parser, "dataset.lowz_qso_fraction=0.05 (how a population moves the AUCs)")
 
 
@@ -73,7 +80,13 @@ def realism(args: argparse.Namespace, context: CommandContext) -> int:
         raise BenchError(f"{', '.join(paths)}: no readable real spectra")
     rows: dict[str, Any] = {}
     report = realism_report(
-        synthetic, real, classes=config.classes, seed=args.seed, keep=rows, exclude=exclude
+        synthetic,
+        real,
+        classes=config.classes,
+        seed=args.seed,
+        keep=rows,
+        exclude=exclude,
+        match_coverage=not args.any_coverage,
     )
     if args.json:
         context.console.print_json(json.dumps(report, default=str))

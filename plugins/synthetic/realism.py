@@ -3,7 +3,8 @@
 ``realism_report(synthetic, real)`` takes two :class:`bench.spectra.SpectrumSource`
 (for example ``Synthetic(...).open()`` and the ``sdss`` dataset's source) and, for each
 class, matches every real spectrum with ``per_real`` synthetic ones of the same class at
-the nearest redshift and S/N, describes all of them with simple, interpretable features
+the nearest redshift and S/N, and of its coverage kind (BOSS, SDSS-I/II, trimmed) while
+the synthetic pool has them, describes all of them with simple, interpretable features
 that do not depend on the flux scale, and cross-validates a random forest (scikit-learn)
 that tells real from synthetic. It returns, per class, the out-of-fold ROC-AUC (0.5: the
 classifier cannot tell them apart; 1.0: every synthetic spectrum gives itself away) and
@@ -28,8 +29,14 @@ of negative pixels, and, at the catalogue redshift, rest-frame equivalent widths
 main lines (Ly-alpha to H-alpha, Ca II K, Mg b, Na D) and the 4000 A break.
 
 ``coverage`` counts the real and the matched synthetic spectra by the wavelength range they
-measure (:func:`coverage_kind`): when the two mixes differ, the coverage features
-(first_good_A, last_good_A, masked_fraction) tell them apart whatever the physics.
+measure (:func:`coverage_kind`). The mix of instruments is the survey's choice (a preset
+may train on another share of SDSS-I/II spectra, as it trains on a balanced class mix),
+so the matching takes each real spectrum's own kind, as it takes its redshift and S/N:
+what is left to tell them apart is how each kind's spectra look. Where the pool lacks
+the kind (no trimmed synthetic spectra, or fewer than ``per_real`` per real one) the
+nearest of another kind stand in, and the coverage features (first_good_A, last_good_A,
+masked_fraction) tell them apart whatever the physics; the counts say so.
+``match_coverage=False`` matches in redshift and S/N alone (the matching before it).
 
 The real spectra are only measured here: nothing of them goes into the generator.
 With few real spectra of a class the AUC is noisy (``n_real`` says how many); below
@@ -52,13 +59,24 @@ __all__ = ["coverage_kind", "feature_names", "features", "realism_report"]
 
 
 # observed-frame bands (A) for colours; the BOSS dichroic is at ~6000 A
-def _match(real: np.ndarray, pool: np.ndarray, per_real: int) -> np.ndarray:
-    """Indices into ``pool`` (M, 2): ``per_real`` nearest unused rows for each real row."""
+def _match(
+    real: np.ndarray,
+    pool: np.ndarray,
+    per_real: int,
+    real_group: np.ndarray | None = None,
+    pool_group: np.ndarray | None = None,
+) -> np.ndarray:
+    """Indices into ``pool`` (M, 2): ``per_real`` nearest unused rows for each real row.
+
+    With groups (one label per row, e.g. the coverage kind), a pool row of the real row's
+    group always comes before any of another group; within a group, the nearest."""
     scale = np.maximum(np.nanstd(np.concatenate([real, pool]), axis=0), 1e-6)
     used = np.zeros(len(pool), bool)
     chosen: list[int] = []
-    for r in real:
+    for i, r in enumerate(real):
         d = np.nansum(((pool - r) / scale) ** 2, axis=1)
+        if real_group is not None and pool_group is not None:
+            d = d + np.where(pool_group == real_group[i], 0.0, 1e6)
         d[used] = np.inf
         pick = np.argsort(d)[:per_real]
         pick = pick[np.isfinite(d[pick])]
@@ -185,13 +203,15 @@ def realism_report(
     trees: int = 200,
     keep: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     exclude: Sequence[str] = (),
+    match_coverage: bool = True,
 ) -> dict[str, Any]:
     """Per-class ROC-AUC of a real-vs-synthetic discriminator and the features behind it.
 
     ``synthetic``, ``real``: sources with labels and redshifts (the real ones: catalogue or
     pipeline values). For each class, at most ``max_real`` real spectra (seeded sample) and
     a pool of at most ``pool`` synthetic spectra of the class are read; each real spectrum
-    is matched with ``per_real`` synthetic ones nearest in (log(1+z), log S/N). Then a
+    is matched with ``per_real`` synthetic ones nearest in (log(1+z), log S/N), of its own
+    coverage kind (:func:`coverage_kind`) while the pool has them (``match_coverage``). Then a
     ``n_splits``-fold cross-validated random forest of ``trees`` trees; ``top`` features are
     reported. Deterministic for a given ``seed``. See the module docstring for the returned dict.
     ``keep``: a dict that gets each measured class's (features, real = 1) rows, in the
@@ -207,6 +227,7 @@ def realism_report(
     settings = {
         "per_real": per_real, "pool": pool, "max_real": max_real, "n_splits": n_splits,
         "min_real": min_real, "seed": seed, "trees": trees, "top": top,
+        "match_coverage": match_coverage,
     }  # fmt: skip
     rows_x: list[np.ndarray] = []
     rows_y: list[np.ndarray] = []
@@ -255,7 +276,8 @@ def _class_entry(
     judge: Callable[..., dict[str, Any]],
 ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray] | None]:
     """One class's discriminator entry (``judge(x, y, n_splits=...)``) and its (features,
-    real=1) rows, matched in (log(1+z), log S/N); no rows when the class has too few
+    real=1) rows, matched in (log(1+z), log S/N) and, with ``settings["match_coverage"]``,
+    coverage kind; no rows when the class has too few
     spectra."""
     per_real, pool, max_real = settings["per_real"], settings["pool"], settings["max_real"]
     real_idx = np.flatnonzero(np.asarray(real.labels) == label)
@@ -272,7 +294,14 @@ def _class_entry(
     snr_col = feature_names().index("log_snr")
     key_r = np.stack([np.log1p(np.asarray(real.redshift)[real_idx]), xr[:, snr_col]], 1)
     key_s = np.stack([np.log1p(np.asarray(synthetic.redshift)[syn_idx]), xs[:, snr_col]], 1)
-    xs = xs[_match(key_r, key_s, per_real)]
+    groups: tuple[np.ndarray, np.ndarray] | tuple[None, None] = (None, None)
+    if settings["match_coverage"]:
+        first, last = feature_names().index("first_good_A"), feature_names().index("last_good_A")
+        groups = (
+            coverage_kind(xr[:, first], xr[:, last]),
+            coverage_kind(xs[:, first], xs[:, last]),
+        )
+    xs = xs[_match(key_r, key_s, per_real, *groups)]
     x = np.concatenate([xr, xs])
     y = np.concatenate([np.ones(len(xr)), np.zeros(len(xs))]).astype(int)
     entry = judge(x, y, n_splits=int(min(settings["n_splits"], len(xr))))
