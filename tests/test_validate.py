@@ -263,14 +263,34 @@ def test_the_protocol_batch_size_reaches_models_that_do_not_set_their_own(tmp_pa
             batch_size = 8
             [[models]]
             name = "logreg"
+            [[models]]
+            name = "blend"
+            members = ["template_fit", "cnn1d", "logreg"]
+            [[models]]
+            name = "blend"
+            label = "blend8"
+            member_options = {cnn1d = {batch_size = 8}}
             [protocol]
             batch_size = 48
             """
         )
     )
-    models = {m.name: m.params for m in load_config(path, get_registry()).models}
+    registry = get_registry()
+    config = load_config(path, registry)
+    models = {m.name: m.params for m in config.models}
     assert models["mnist_cnn"]["batch_size"] == 48
     assert models["cnn1d"]["batch_size"] == 8  # its own wins
     assert "batch_size" not in models["logreg"]  # declares none: nothing added
     over = load_config(path, get_registry(), overrides=["models.mnist_cnn.batch_size=16"])
     assert {m.name: m.params for m in over.models}["mnist_cnn"]["batch_size"] == 16
+
+    def members_of(spec):
+        blend = registry.create("model", spec.name, spec.params, "blend")
+        blend.make_members(lambda n, p, w: registry.create("model", n, p, w))
+        return {m.name: m.params for m in blend.members}
+
+    for spec, cnn1d_batch in zip(config.models[-2:], (48, 8), strict=True):
+        members = members_of(spec)
+        assert members["cnn1d"]["batch_size"] == cnn1d_batch  # the protocol's, or its own
+        assert "batch_size" not in members["template_fit"]  # declares none: nothing added
+    assert "batch_size" not in members_of(config.models[-2])["logreg"]

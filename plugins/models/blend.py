@@ -11,8 +11,9 @@ test files would be fitting the test set.
 ``rule = "geometric"``: p ∝ prod_i p_i^w_i (log-linear pooling; a member's confident "no"
 vetoes a class); ``"arithmetic"``: p = sum_i w_i p_i (a mixture). Weights are normalised
 to sum to 1. Members are created with the core's model factory (:meth:`make_members`)
-with their own options (``member_options = {cnn1d = {augment = true}}``), built with the
-run's seed, and fitted in order on the run's inputs; the blend renders inputs for its
+with their own options (``member_options = {cnn1d = {augment = true}}``; a member that
+declares a ``batch_size`` and is given none takes the blend's, which a run sets to the
+protocol's, as it does for any model), built with the run's seed, and fitted in order on the run's inputs; the blend renders inputs for its
 learned members, which must agree on the input kind and shape. Members that fit the spectra
 themselves (``input_kind = "spectra"``, e.g. ``template_fit``) take any input.
 """
@@ -66,6 +67,14 @@ class Blend(Model):
             choices=("geometric", "arithmetic"),
         ),  # fmt: skip
         Option("member_options", dict, {}, "options of each member by name, e.g. {cnn1d = {}}"),
+        Option(
+            "batch_size",
+            int,
+            None,
+            "batch size of the members that declare one and whose member_options set none "
+            "(None: their own default; a run gives the protocol's)",
+            ge=1,
+        ),
     )
 
     def __init__(self, **params: Any) -> None:
@@ -127,9 +136,14 @@ class Blend(Model):
             raise BenchError(
                 f"member_options.{name}: expected a table of options, got {type(options).__name__}"
             )
-        model = create(name, dict(options), f"member_options.{name}")
+        where = f"member_options.{name}"
+        model = create(name, dict(options), where)
         if not isinstance(model, Model):
             raise BenchError(f"members: {name!r} is not a model plugin")
+        batch = self.params.get("batch_size")
+        declared = {option.name for option in type(model).options}
+        if batch is not None and "batch_size" in declared and "batch_size" not in options:
+            model = create(name, {**options, "batch_size": batch}, where)
         return model
 
     def weights(self) -> list[float]:
