@@ -73,6 +73,28 @@ def test_galaxy_lines_follow_their_type() -> None:
     assert 0.15 < np.median(ratio) < 0.7
 
 
+def test_passive_galaxies_have_the_red_sequence_break_and_are_younger_at_higher_z() -> None:
+    """Noiseless passive galaxies: Dn4000 (f_nu) ~1.85 at z 0.1 (the SDSS red sequence,
+    Kauffmann et al. 2003), above the mean BOSS galaxy's 1.69 they are built from, and
+    ~0.1 less at z 0.55; star-forming ones stay near the blue peak (~1.3)."""
+    from bench_plugins.synthetic import galaxies
+
+    rng = np.random.default_rng(3)
+    u, n = rng.random((60, 40)), rng.standard_normal((60, 40))
+    u[:, 0] = np.repeat([0.9, 0.9, 0.05], 20)  # PASSIVE, PASSIVE, SF
+    z = np.repeat([0.1, 0.55, 0.1], 20)
+    flux, meta = galaxies.galaxies(boss_grid(), z, u, n)
+    dn = [
+        1.078 * 10 ** _line_features(flux[k * 20 : (k + 1) * 20], ["d4000"], z=z[k * 20])[:, 0]
+        for k in range(3)
+    ]
+    assert list(meta["subclass"][:40]) == ["PASSIVE"] * 40
+    near, far, sf = (float(np.median(d)) for d in dn)
+    assert 1.78 < near < 1.95, near
+    assert 0.05 < near - far < 0.18, (near, far)
+    assert 1.2 < sf < 1.4, sf
+
+
 def test_template_mode_draws_stellar_templates_by_type_share() -> None:
     from bench_plugins.synthetic.templates import star_weights
 
