@@ -279,3 +279,19 @@ def test_matching_takes_each_real_spectrum_s_coverage_kind() -> None:
     top = [[f["name"] for f in r["all"]["top_features"][:3]] for r in (matched, mixed)]
     assert not coverage & set(top[0]), format_report(matched)
     assert set(top[1]) == coverage, format_report(mixed)
+
+
+def test_the_pool_grows_with_the_spectra_to_match() -> None:
+    """POOL_PER_MATCH synthetic spectra per matched one, so that many real spectra do not
+    exhaust the pool (the matches then drift off in S/N); a few keep ``pool``."""
+    from bench_plugins.synthetic.realism import POOL_PER_MATCH
+
+    kw = {"n": 200, "classes": ["QSO"]}
+    synthetic = Synthetic(seed=1, **kw).open()
+    second = Synthetic(seed=2, **kw).open()
+    many = realism_report(synthetic, ArraySource(second.read(np.arange(30))), pool=30,
+                          per_real=1, trees=20)  # fmt: skip
+    few = realism_report(synthetic, ArraySource(second.read(np.arange(6))), pool=30,
+                         per_real=1, trees=20)  # fmt: skip
+    assert many["classes"]["QSO"]["n_pool"] == POOL_PER_MATCH * 30
+    assert few["classes"]["QSO"]["n_pool"] == 30
