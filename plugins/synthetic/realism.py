@@ -216,19 +216,16 @@ def realism_report(
     """Per-class ROC-AUC of a real-vs-synthetic discriminator and the features behind it.
 
     ``synthetic``, ``real``: sources with labels and redshifts (the real ones: catalogue or
-    pipeline values). For each class, at most ``max_real`` real spectra (seeded sample) and
-    a pool of synthetic spectra of the class are read: ``pool``, or POOL_PER_MATCH times the
-    spectra to match where that is more (at most POOL_CAP; ``n_pool`` in each class's
-    entry says how many the dataset gave); each real spectrum
-    is matched with ``per_real`` synthetic ones nearest in (log(1+z), log S/N), of its own
-    coverage kind (:func:`coverage_kind`) while the pool has them (``match_coverage``). Then a
-    ``n_splits``-fold cross-validated random forest of ``trees`` trees; ``top`` features are
-    reported. Deterministic for a given ``seed``. See the module docstring for the returned dict.
-    ``keep``: a dict that gets each measured class's (features, real = 1) rows, in the
-    columns of :func:`feature_names` (for :func:`realism_figure.draw_realism`).
-    ``exclude``: feature names the discriminator leaves out (still used for matching), e.g.
-    the coverage ones (first_good_A, last_good_A, masked_fraction) to see what the physics
-    alone gives away when the real set's mix of instruments is not the synthetic one's.
+    pipeline values). Per class, at most ``max_real`` real spectra (seeded sample) and a pool
+    of synthetic ones (``pool``, or POOL_PER_MATCH per spectrum to match, at most POOL_CAP:
+    ``n_pool``) are read; each real spectrum is matched with ``per_real`` synthetic ones
+    nearest in (log(1+z), log S/N), of its coverage kind while the pool has them
+    (``match_coverage``). Then a ``n_splits``-fold cross-validated random forest of ``trees``
+    trees; ``top`` features are reported; deterministic for a given ``seed`` (the returned
+    dict: module docstring). ``keep``: a dict that gets each class's (features, real = 1)
+    rows (for :func:`realism_figure.draw_realism`). ``exclude``: features the discriminator
+    leaves out (e.g. first_good_A, last_good_A, masked_fraction: what the physics alone
+    gives away).
     """
     rng = np.random.default_rng(seed)
     names = feature_names()
@@ -237,8 +234,7 @@ def realism_report(
     settings = {
         "per_real": per_real, "pool": pool, "max_real": max_real, "n_splits": n_splits,
         "min_real": min_real, "seed": seed, "trees": trees, "top": top,
-        "match_coverage": match_coverage,
-    }  # fmt: skip
+        "match_coverage": match_coverage}  # fmt: skip
     rows_x: list[np.ndarray] = []
     rows_y: list[np.ndarray] = []
     report: dict[str, Any] = {"classes": {}}
