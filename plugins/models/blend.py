@@ -13,9 +13,10 @@ vetoes a class); ``"arithmetic"``: p = sum_i w_i p_i (a mixture). Weights are no
 to sum to 1. Members are created with the core's model factory (:meth:`make_members`)
 with their own options (``member_options = {cnn1d = {augment = true}}``; a member that
 declares a ``batch_size`` and is given none takes the blend's, which a run sets to the
-protocol's, as it does for any model), built with the run's seed, and fitted in order on the run's inputs; the blend renders inputs for its
-learned members, which must agree on the input kind and shape. Members that fit the spectra
-themselves (``input_kind = "spectra"``, e.g. ``template_fit``) take any input.
+protocol's, as it does for any model), built with the run's seed, and fitted in order on
+the run's inputs; the blend renders inputs for its learned members, which must agree on
+the input kind and shape. Members that fit the spectra themselves (``input_kind =
+"spectra"``, e.g. ``template_fit``) take any input.
 """
 
 from __future__ import annotations
