@@ -279,6 +279,9 @@ def test_matching_takes_each_real_spectrum_s_coverage_kind() -> None:
     top = [[f["name"] for f in r["all"]["top_features"][:3]] for r in (matched, mixed)]
     assert not coverage & set(top[0]), format_report(matched)
     assert set(top[1]) == coverage, format_report(mixed)
+    assert "(matched in redshift and S/N only" in format_report(mixed)
+    assert "matched in redshift and S/N only" not in format_report(matched)
+    assert "from a pool of 120" in format_report(matched)  # each class's 120, all of them
 
 
 def test_the_pool_grows_with_the_spectra_to_match() -> None:

@@ -122,7 +122,8 @@ def format_report(report: dict[str, Any]) -> str:
             counts = [
                 f"{kind} {real[kind]} / {syn[kind]}" for kind in real if real[kind] or syn[kind]
             ]
-            lines.append(f"        coverage, real / synthetic: {', '.join(counts)}")
+            pool = f", from a pool of {entry['n_pool']}" if "n_pool" in entry else ""
+            lines.append(f"        coverage, real / synthetic: {', '.join(counts)}{pool}")
         for f in entry["top_features"]:
             real_m, syn_m = f["real_median"], f["synthetic_median"]
             lines.append(
@@ -130,6 +131,8 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{real_m if real_m is None else f'{real_m:.3g}'}  synthetic "
                 f"{syn_m if syn_m is None else f'{syn_m:.3g}'}"
             )
+    if report.get("settings", {}).get("match_coverage") is False:
+        lines.append("(matched in redshift and S/N only, not in coverage kind: --any-coverage)")
     left_out = report.get("settings", {}).get("exclude")
     if left_out:
         lines.append(f"(features left out of the discriminator: {', '.join(left_out)})")
