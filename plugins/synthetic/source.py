@@ -195,7 +195,7 @@ class SyntheticSource(SpectrumSource):
                 )
                 covered[rows] = cov
             elif label == "STAR":
-                f, meta = stars.stars(self.loglam, z[rows], u[rows])
+                f, meta = stars.stars(self.loglam, z[rows], u[rows], legacy[rows])
             elif label == "GALAXY":
                 f, meta = galaxies.galaxies(
                     self.loglam, z[rows], u[rows], n[rows], use_eigen=use_eigen,

@@ -32,6 +32,16 @@ TEFF = {"O": (30000, 45000), "B": (10500, 30000), "A": (7400, 10000), "F": (6000
 # SEGUE's BHB category) and hot subdwarfs (O/B here) are few. The A/B/WD shares were
 # 0.10/0.04/0.09: too many stars with strong Balmer lines.
 WEIGHTS = np.array([0.005, 0.02, 0.06, 0.26, 0.21, 0.20, 0.20, 0.045])
+# The stars BOSS observed (WEIGHTS stays the SDSS-I/II spectrographs' mix) came from other
+# targets: half of BOSS's 40 quasar targets per deg^2 are stars (Ross et al. 2012, ApJS
+# 199, 3), chosen where the quasar locus crosses the stellar locus at z ~ 2.7, among the
+# early F and late A stars (Fan 1999; Richards et al. 2002), with white dwarfs and hot
+# subdwarfs beside them; every plate's 20 spectrophotometric standards are F stars (Dawson
+# et al. 2013, AJ 145, 10); of CMASS's ~1,000,000 targets 4.6 % are not galaxies, "mostly M
+# stars" (Bolton et al. 2012, AJ 144, 144). By those counts (~150,000 quasar-target stars,
+# ~50,000 standards, ~45,000 M stars; an estimate, not a measured histogram): A 0.20,
+# F 0.40, G 0.10, K 0.06, M 0.17, WD 0.045, B 0.02, O 0.005.
+BOSS_WEIGHTS = np.array([0.005, 0.02, 0.20, 0.40, 0.10, 0.06, 0.17, 0.045])
 
 BALMER = np.array([6564.61, 4862.68, 4341.68, 4102.89, 3971.20, 3890.15, 3836.47, 3798.98,
                    3771.70, 3751.22])  # fmt: skip
@@ -296,9 +306,13 @@ def chromosphere(
     return profiles(loglam, z, np.array([HALPHA]), sigma, ew_amplitude(ew, HALPHA, sigma))
 
 
-def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Star spectra (arbitrary units) for uniforms ``u`` (B, K); returns flux and meta."""
-    flux, teff, subclass = physical(loglam, z, u)
+def stars(
+    loglam: np.ndarray, z: np.ndarray, u: np.ndarray, legacy: np.ndarray | None = None
+) -> tuple[np.ndarray, dict]:
+    """Star spectra (arbitrary units) for uniforms ``u`` (B, K); returns flux and meta.
+    ``legacy`` (B,): True on the SDSS-I/II spectrographs (types by WEIGHTS), False on
+    BOSS's (BOSS_WEIGHTS); None: all SDSS-I/II."""
+    flux, teff, subclass = physical(loglam, z, u, legacy)
     kinds = subclass.astype(str)
     off = np.char.startswith(kinds, "WD") | (kinds == "CARBON")
     flux = flux * dwarf_continuum.correction(loglam, z, teff, off, continuum_correction())
@@ -308,11 +322,14 @@ def stars(loglam: np.ndarray, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray,
 
 
 def physical(
-    loglam: np.ndarray, z: np.ndarray, u: np.ndarray
+    loglam: np.ndarray, z: np.ndarray, u: np.ndarray, legacy: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The physical model before the dwarf-template continuum correction and the flux
-    scale: (flux, teff, subclass)."""
+    scale: (flux, teff, subclass); ``legacy`` as in :func:`stars`."""
     kind = np.searchsorted(np.cumsum(WEIGHTS) / WEIGHTS.sum(), u[:, 0])
+    if legacy is not None:
+        boss = np.searchsorted(np.cumsum(BOSS_WEIGHTS) / BOSS_WEIGHTS.sum(), u[:, 0])
+        kind = np.where(np.asarray(legacy, bool), kind, boss)
     lo = np.array([TEFF[s][0] for s in SUBCLASSES])[kind]
     hi = np.array([TEFF[s][1] for s in SUBCLASSES])[kind]
     wd = kind == SUBCLASSES.index("WD")
