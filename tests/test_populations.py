@@ -33,6 +33,25 @@ def test_balmer_strong_types_are_a_minority() -> None:
     assert hot.mean() < 0.15 and np.isclose(stars.WEIGHTS.sum(), 1.0)
 
 
+def test_boss_stars_are_mostly_a_and_f_and_sdss_ones_keep_the_dr7_mix() -> None:
+    """On the BOSS spectrographs the stars are its quasar targets' A/F stars, its F
+    standards and CMASS's M stars; the same draws on SDSS-I/II's keep WEIGHTS."""
+    from bench_plugins.synthetic.source import N_PARAMS
+
+    rng = np.random.default_rng(5)
+    u = rng.random((400, N_PARAMS))
+    u[:, 30] = 1.0  # no carbon stars: the subclass is the drawn type
+    loglam = boss_grid()[::8]
+    boss = stars.stars(loglam, np.zeros(400), u, np.zeros(400, bool))[1]["subclass"]
+    legacy = stars.stars(loglam, np.zeros(400), u, np.ones(400, bool))[1]["subclass"]
+    old = stars.stars(loglam, np.zeros(400), u)[1]["subclass"]
+    share = {k: float(np.mean(np.char.startswith(boss.astype(str), k))) for k in "AFGKM"}
+    assert share["A"] + share["F"] > 0.5 and share["M"] > 0.1, share
+    assert np.isclose(stars.BOSS_WEIGHTS.sum(), 1.0)
+    assert list(legacy) == list(old)  # SDSS-I/II (and no spectrograph given): DR7's mix
+    assert np.mean(np.isin(legacy.astype(str), ["A", "F"])) < 0.4
+
+
 def test_cool_stars_absorb_at_oiii_as_the_templates_do() -> None:
     """The forest from the templates puts lines inside [O III] 5008 A: G/K/M stars read as
     absorption there (the random forest read as emission, +0.6 to +0.9 A)."""
