@@ -58,7 +58,6 @@ from bench_plugins.synthetic.realism_features import feature_names, features
 __all__ = ["coverage_kind", "feature_names", "features", "realism_report"]
 
 
-# observed-frame bands (A) for colours; the BOSS dichroic is at ~6000 A
 def _match(
     real: np.ndarray,
     pool: np.ndarray,

@@ -25,8 +25,6 @@ from bench_plugins.synthetic.realism_features import feature_names, features
 ROOT = Path(__file__).resolve().parents[2]
 BINS = [(0.0, 0.15), (0.15, 0.4), (0.4, 0.9)]
 COLUMNS = ["d4000", "ew_CaK", "ew_Mgb", "ew_NaD", "ew_Hbeta", "ew_Halpha"]
-PRESET = {"snr_scale_max": 4.0, "legacy_fraction": 0.5, "lowz_qso_fraction": 0.2,
-          "eboss_fraction": 0.5}  # fmt: skip
 
 
 def medians(x: np.ndarray, z: np.ndarray) -> list[dict]:
@@ -49,7 +47,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--real", nargs="*", default=[])
     args = ap.parse_args()
-    source = Synthetic(n=args.n, seed=args.seed, **PRESET).open()
+    import tomllib
+
+    params = tomllib.loads((ROOT / "presets" / "sim_to_real.toml").read_text())["dataset"]
+    params.pop("name")
+    source = Synthetic(**{**params, "n": args.n, "seed": args.seed}).open()
     rows = np.flatnonzero((source.labels == "QSO") & (source.redshift < 0.9))
     batch = source.read(rows)
     result = {"synthetic": medians(features(batch), np.asarray(batch.redshift))}
