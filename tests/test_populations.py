@@ -272,6 +272,48 @@ def test_quasar_reddening_follows_hopkins_2004() -> None:
     assert ebv.max() <= quasars.EBV_MAX and np.median(ebv) < 0.01
 
 
+def test_seyfert_nuclei_carry_the_broad_balmer_decrements_of_sdss_agn() -> None:
+    """The Seyfert 1s' nuclear dust gives broad H-alpha / H-beta log-normal about 3.16 with
+    0.07 dex (Lu et al. 2019) less its dust-free 3.06 and 0.03 dex (Dong et al. 2008): cut
+    at 0, so the decrements below 3.06 are the dust-free ones."""
+    from bench_plugins.synthetic import quasars
+
+    ebv = quasars.seyfert_reddening(np.random.default_rng(6).standard_normal(40_000))
+    rest = np.array([[4862.68, 6564.61]])
+    t = quasars.smc_transmission(np.repeat(rest, len(ebv), axis=0), ebv)
+    decrement = np.log10(3.06 * t[:, 1] / t[:, 0])
+    dusty = ebv > 0
+    assert 0.5 < dusty.mean() < 0.7 and ebv.max() <= quasars.EBV_MAX
+    # the upper half of the log-normal is Lu et al.'s, less the dust-free width
+    q84 = np.log10(3.16) + np.sqrt(0.07**2 - 0.03**2)
+    assert abs(np.quantile(decrement, 0.8413) - q84) < 0.005
+    assert abs(np.median(decrement) - np.log10(3.16)) < 0.005
+
+
+def test_a_seyfert_s_nuclear_dust_reddens_its_nucleus_not_its_host_or_a_quasar() -> None:
+    """The same draws with and without the nuclear dust: a z = 0.05 Seyfert 1 gets redder
+    (its blue AGN light falls more than its red, at the same r magnitude); a z = 2 quasar
+    is untouched bit for bit."""
+    from bench_plugins.synthetic import quasars
+    from bench_plugins.synthetic.source import N_PARAMS
+
+    rng = np.random.default_rng(9)
+    u, n = rng.random((2, N_PARAMS)), rng.standard_normal((2, N_PARAMS))
+    u[:, 7], u[:, 21] = 0.0, 0.0  # no Hopkins dust; the Seyfert's smallest host share
+    z, loglam = np.array([0.05, 2.0]), boss_grid()[::4]
+    field = np.zeros((2, len(loglam)), np.float32)
+    n[:, 4] = -3.0
+    clean = quasars.quasars(loglam, z, u, n, field)[0]
+    n[:, 4] = 2.0
+    dusty = quasars.quasars(loglam, z, u, n, field)[0]
+    np.testing.assert_array_equal(dusty[1], clean[1])
+    rest = 10**loglam / 1.05
+    blue, red = (rest > 3900) & (rest < 4300), (rest > 6000) & (rest < 6400)
+    ratio = dusty[0] / clean[0]  # both scaled to the same r magnitude
+    assert ratio[blue].mean() < 0.9 * ratio[red].mean()
+    assert quasars.seyfert_reddening(np.array([-3.0]))[0] == 0.0
+
+
 def test_brighter_low_z_quasars_carry_a_smaller_host_share() -> None:
     """Host share at 5100 A follows the quasar's luminosity (Shen et al. 2011, eq. 1): at
     z = 0.08 it falls with the apparent magnitude and vanishes above L_5100 ~ 1e45 erg/s;

@@ -48,6 +48,17 @@ ALPHA_MEAN, ALPHA_SIGMA = -0.5, 0.33
 # width gives their 2 % with E(B-V) > 0.1 (and 1 % > 0.2, theirs "less than 1 %"); beyond
 # EBV_MAX the quasars drop out of a flux-limited sample
 EBV_GAMMA, EBV_MAX = 0.1 / np.tan(0.5 * np.pi * 0.98), 0.5
+# Dust in the Seyfert 1s' own hosts, on their nucleus only (its broad lines, narrow lines
+# and continuum; the starlight is the host's): their broad H-alpha / H-beta is log-normal
+# about 3.16 with 0.07 dex (554 SDSS DR7 AGN at z < 0.35, Lu et al. 2019, ApJ 870, 19,
+# arXiv:1811.11063; the sample needs a measured broad H-beta, so the reddest are missing)
+# against the dust-free 3.06 and 0.03 dex of blue AGN (Dong et al. 2008, MNRAS 383, 581).
+# With the SMC-like curve below, E(B-V) = (log10 decrement - log10 3.06) / (0.4 (k_Hb -
+# k_Ha)): the dust's 0.063 dex (the two widths' quadrature difference) about 0.014 dex, E
+# below 0 cut to 0. Weighted as the Seyfert light is (z < 0.4); colour-selected quasars
+# keep Hopkins et al.'s E(B-V) (below), which is what that selection lets through.
+SEYFERT_DECREMENT = (3.16, 0.07)
+BLUE_AGN_DECREMENT = (3.06, 0.03)
 # BAL troughs: C IV, Si IV, N V (high ionisation), Mg II, Al III (low ionisation BALs)
 BAL_LINES = np.array([1549.06, 1396.76, 1240.14, 1215.67])
 LOBAL_LINES = np.array([2799.12, 1857.4])
@@ -147,12 +158,19 @@ def quasars(
     bc_edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 3646.0) / 30.0, -50, 50)))
     emis += (0.1 + 0.2 * u[:, 4:5]).astype(np.float32) * (rest_lam / 3646.0) ** 2 * bc_edge
     flux = cont * (1.0 + emis)
+    nucleus_ebv = seyfert[:, 0] * seyfert_reddening(n[:, 4])
+    dusty = nucleus_ebv > 0
+    if dusty.any():
+        flux[dusty] *= smc_transmission(rest_lam[dusty], nucleus_ebv[dusty])
     f_host = seyfert_host(host_fraction(z, mag, alpha_nu, u[:, 21]), seyfert[:, 0], u[:, 21])
-    flux = add_host(flux, loglam, z, rest_lam, f_host, alpha_nu, u, n, use_eigen)
+    flux = add_host(
+        flux, loglam, z, rest_lam, f_host, alpha_nu, u, n, use_eigen,
+        nucleus_5100=smc_transmission(np.full((len(z), 1), 5100.0), nucleus_ebv)[:, 0],
+    )  # fmt: skip
     ebv = reddening(u[:, 7])
     red = ebv > 0
     if red.any():
-        flux[red] *= np.power(10.0, -0.4 * 1.39 * ebv[red, None] * (1e4 / rest_lam[red]) ** 1.2)
+        flux[red] *= smc_transmission(rest_lam[red], ebv[red])
     bal = (u[:, 9] < 0.12) & (z > 1.5)
     if bal.any():
         flux[bal] *= np.exp(-bal_tau(loglam, z[bal], u[bal]))
@@ -188,6 +206,23 @@ def reddening(u: np.ndarray) -> np.ndarray:
     """E(B-V) of SMC-like dust for uniform draws ``u``: the one-sided Lorentzian of Hopkins
     et al. (2004), P(E > x) = 1 - (2 / pi) arctan(x / EBV_GAMMA), capped at EBV_MAX."""
     return np.minimum(EBV_GAMMA * np.tan(0.5 * np.pi * u), EBV_MAX)
+
+
+def smc_transmission(rest_lam: np.ndarray, ebv: np.ndarray) -> np.ndarray:
+    """(B, P) transmission of SMC-like dust, A_lambda = 1.39 E(B-V) (1 um / lambda)^1.2
+    (Prevot et al. 1984's curve as Richards et al. 2003 use it), at rest wavelengths
+    ``rest_lam`` (B, P) for E(B-V) ``ebv`` (B,)."""
+    return np.power(10.0, -0.4 * 1.39 * np.asarray(ebv)[:, None] * (1e4 / rest_lam) ** 1.2)
+
+
+def seyfert_reddening(normal: np.ndarray) -> np.ndarray:
+    """E(B-V) on a Seyfert 1's nucleus for standard normals ``normal``: the broad Balmer
+    decrement's spread beyond the dust-free one (SEYFERT_DECREMENT, BLUE_AGN_DECREMENT),
+    at most EBV_MAX."""
+    (seen, seen_dex), (free, free_dex) = SEYFERT_DECREMENT, BLUE_AGN_DECREMENT
+    k_hb, k_ha = 1.39 * (1e4 / np.array([4862.68, 6564.61])) ** 1.2
+    dex = np.log10(seen / free) + np.sqrt(seen_dex**2 - free_dex**2) * np.asarray(normal)
+    return np.clip(dex / (0.4 * (k_hb - k_ha)), 0.0, EBV_MAX)
 
 
 def host_fraction(
@@ -263,9 +298,12 @@ def add_host(
     u: np.ndarray,
     n: np.ndarray,
     use_eigen: bool,
+    nucleus_5100: np.ndarray | None = None,
 ) -> np.ndarray:
     """``flux`` plus a host galaxy below z = 0.9 carrying ``f_host`` of the light at 5100 A
-    rest (every object below z = 0.3, 70 % of those above)."""
+    rest (every object below z = 0.3, 70 % of those above); ``nucleus_5100`` (B,) the
+    dust's transmission of the nucleus at 5100 A (None: 1), the share being of the light
+    seen."""
     host = (z < 0.9) & ((u[:, 5] < 0.7) | (z < 0.3)) & (f_host > 0)
     if host.any():
         share = f_host[host]
@@ -277,6 +315,8 @@ def add_host(
             _, gal = population(loglam, z[host], rest_lam[host], teff, np.full(int(host.sum()), 0.5),
                                 np.full(int(host.sum()), 180.0), np.ones(int(host.sum())))  # fmt: skip
         pl5100 = (5100.0 / 3000.0) ** -(2.0 + alpha_nu[host])
+        if nucleus_5100 is not None:
+            pl5100 = pl5100 * nucleus_5100[host]
         flux[host] += gal * (share / (1.0 - share) * pl5100 / (5500 / 5100) ** -2.0)[:, None]
     return flux
 
