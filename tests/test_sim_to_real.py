@@ -133,6 +133,11 @@ def test_perf_driver_check_set_sets_the_sdss_i_share_one_way():
     survey = {"seed": 0, "legacy_survey": "dr12_redshift"}
     options = perf.check_options(survey, 10, ["legacy_fraction=0.5"])
     assert options["legacy_fraction"] == 0.5 and "legacy_survey" not in options
+    # so is the S/N: by magnitude (snr_scale_max) or the same for every class (snr_target)
+    options = perf.check_options({"snr_target": [1.0, 50.0]}, 10, ["snr_scale_max=4"])
+    assert options == {"n": 10, "seed": 1, "snr_scale_max": 4}
+    options = perf.check_options({"snr_scale_max": 4.0}, 10, ["snr_target=[2.0, 9.0]"])
+    assert options["snr_target"] == [2.0, 9.0] and "snr_scale_max" not in options
     options = perf.check_options({"legacy_fraction": 0.15}, 10, ['legacy_survey="dr12"'])
     assert options["legacy_survey"] == "dr12" and "legacy_fraction" not in options
 

@@ -108,6 +108,36 @@ def test_snr_scale_max_spreads_signal_to_noise_per_spectrum() -> None:
     np.testing.assert_array_equal(again.flux, spread.flux[60:])  # per-object, batch-free
 
 
+def _observing_uniforms(seed: int, i: int) -> np.ndarray:
+    """Object ``i``'s observing uniforms, drawn as SyntheticSource._draws draws them."""
+    from bench_plugins.synthetic.source import N_PARAMS
+
+    rng = np.random.default_rng([seed, i])
+    rng.random(N_PARAMS), rng.standard_normal(N_PARAMS)
+    return rng.random(16)
+
+
+def test_snr_target_gives_every_class_the_same_signal_to_noise() -> None:
+    """Under snr_target each object is made as bright as its drawn median S/N asks,
+    whatever its class's magnitudes: the classes, far apart in S/N by magnitude, each come
+    out at their drawn targets; the objects and their redshifts are the same."""
+    base = make(n=300, seed=8, legacy_fraction=0.5).read(np.arange(300))
+    even = make(n=300, seed=8, legacy_fraction=0.5, snr_target=[2.0, 40.0]).read(np.arange(300))
+    np.testing.assert_array_equal(even.labels, base.labels)
+    classes = ("STAR", "GALAXY", "QSO")
+    spread = {c: float(np.median(base.snr[base.labels == c])) for c in classes}
+    assert max(spread.values()) / min(spread.values()) > 1.6, spread
+    uo = np.array([_observing_uniforms(8, i) for i in range(300)])
+    target = 2.0 * 20.0 ** uo[:, 15]
+    ratio = even.snr / target
+    for c in classes:
+        assert 0.85 < np.median(ratio[even.labels == c]) < 1.15, c
+    assert np.mean(np.abs(np.log(ratio)) < 0.25) > 0.95
+    np.testing.assert_array_equal(even.redshift, base.redshift)
+    again = make(n=300, seed=8, legacy_fraction=0.5, snr_target=[2.0, 40.0])
+    np.testing.assert_array_equal(again.read(np.arange(100, 160)).flux, even.flux[100:160])
+
+
 def test_legacy_fraction_gives_sdss_i_coverage_to_that_share() -> None:
     from bench_plugins.synthetic.source import LEGACY_EDGES, LEGACY_RANGE
 
@@ -193,6 +223,10 @@ def test_redshift_distributions_and_ranges() -> None:
         {"n": 0},
         {"snr_scale": 0.0},
         {"snr_scale": 2.0, "snr_scale_max": 1.5},
+        {"snr_target": [5.0, 2.0]},
+        {"snr_target": [2.0]},
+        {"snr_target": [1.0, 50.0], "snr_scale_max": 4.0},
+        {"snr_target": [0.0, 50.0]},
         {"legacy_fraction": 1.5},
         {"lowz_qso_fraction": -0.1},
         {"seed": "one"},

@@ -87,6 +87,17 @@ class Synthetic(Dataset):
             le=100.0,
         ),  # fmt: skip
         Option(
+            "snr_target",
+            list,
+            None,
+            "[min, max]: each spectrum's noise set for a median S/N drawn log-uniform in this "
+            "range (times snr_scale), the same for every class, whatever its magnitude "
+            "(None: the S/N follows the magnitude)",
+            item_type=float,
+            gt=0.0,
+            le=1000.0,
+        ),  # fmt: skip
+        Option(
             "lowz_qso_fraction",
             float,
             0.05,
@@ -140,6 +151,16 @@ class Synthetic(Dataset):
             raise BenchError(
                 f"synthetic.snr_scale_max: expected more than snr_scale ({p['snr_scale']}), "
                 f"got {top_snr}"
+            )
+        target = p.get("snr_target")
+        if target is not None and (len(target) != 2 or not target[0] < target[1]):
+            raise BenchError(
+                f"synthetic.snr_target: expected [min, max] with min < max, got {target!r}"
+            )
+        if target is not None and top_snr is not None:
+            raise BenchError(
+                "synthetic.snr_target: sets each spectrum's S/N; leave snr_scale_max "
+                f"({top_snr}) out"
             )
         if p["legacy_survey"] is not None and p["legacy_fraction"] > 0:
             raise BenchError(

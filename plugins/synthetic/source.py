@@ -18,6 +18,9 @@ from bench_plugins.synthetic import aperture, catalog, galaxies, observe, quasar
 
 N_PARAMS = 40
 CHUNK = 512
+# rounds of rescaling each object's flux toward its ``snr_target`` S/N (each an observe
+# call): each closes the gap in log S/N by 2x or more
+SNR_TARGET_STEPS = 3
 
 # wavelength coverage of the SDSS-I/II spectrographs (DR7 and earlier), Angstrom: nominal,
 # and the spread of the first and last good wavelength over real spectra (the 47 SDSS-I/II
@@ -170,6 +173,12 @@ class SyntheticSource(SpectrumSource):
             return float(low)
         return low * (top / low) ** uo[:, 15:16]
 
+    def _target_snr(self, uo: np.ndarray) -> np.ndarray:
+        """(B, 1) median S/N each spectrum is observed at under ``snr_target`` [lo, hi]:
+        log-uniform (uo[:, 15], the draw ``snr_scale_max`` reads), times ``snr_scale``."""
+        lo, hi = self.params["snr_target"]
+        return self.params["snr_scale"] * lo * (hi / lo) ** uo[:, 15:16]
+
     def _objects(
         self, labels: np.ndarray, z: np.ndarray, u: np.ndarray, n: np.ndarray, field: np.ndarray,
         legacy: np.ndarray, fibre: np.ndarray,
@@ -231,9 +240,17 @@ class SyntheticSource(SpectrumSource):
         offset = np.flatnonzero((labels == "QSO") & ~legacy & ~eboss)
         if len(offset):
             model[offset] *= observe.fibre_offset_ratio(10**self.loglam).astype(np.float32)
-        observed, sigma, mask = observe.observe(
-            model, self.loglam, uo, no, self._snr_scale(uo), legacy
-        )
+        scale = self._snr_scale(uo)
+        observed, sigma, mask = observe.observe(model, self.loglam, uo, no, scale, legacy)
+        if self.params.get("snr_target") is not None:
+            # brighter or fainter objects under the same exposure, not longer or shorter
+            # exposures of the same ones: their noise stays sky and photon noise as a real
+            # spectrum of that S/N has it. S/N grows as the flux (sky-limited) to its root
+            # (photon-limited): steps of ratio^1.5 close either gap by 2x or more a step
+            for _ in range(SNR_TARGET_STEPS):
+                ratio = self._target_snr(uo) / noiseless_snr(observed, sigma, mask)
+                model = model * np.clip(ratio**1.5, 1e-3, 1e3).astype(np.float32)
+                observed, sigma, mask = observe.observe(model, self.loglam, uo, no, scale, legacy)
         # BOSS rejects sky-line cores and stray pixels; the SDSS-I/II spectra of
         # ../shared/data have (almost) none inside their range
         hit = observe.rejected(self.loglam, reject, no[:, 9:10]) & ~legacy[:, None]
@@ -258,6 +275,13 @@ class SyntheticSource(SpectrumSource):
             ivar=ivar.astype(np.float32), mask=mask, labels=labels, redshift=z,
             snr=snr.astype(np.float32), meta={"subclass": subclass, "bal": bal},
         )  # fmt: skip
+
+
+def noiseless_snr(observed: np.ndarray, sigma: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(B, 1) median of ``observed / sigma`` over the pixels ``mask`` leaves measured
+    (at least 1e-3: a spectrum of no flux is scaled by the clip, not by infinity)."""
+    ratio = np.where((mask & observe.NO_MEASUREMENT) == 0, observed / sigma, np.nan)
+    return np.maximum(np.nan_to_num(np.nanmedian(ratio, axis=1), nan=1e-3), 1e-3)[:, None]
 
 
 def median_snr(flux: np.ndarray, ivar: np.ndarray, good: np.ndarray) -> np.ndarray:

@@ -111,10 +111,12 @@ def check_options(dataset: Mapping[str, Any], n: int, overrides: Sequence[str]) 
     """The check set's generator options: the training set's with ``n``, the next seed
     and the ``KEY=VALUE`` overrides (values parsed as TOML). The SDSS-I/II share is set
     one way or the other: a ``legacy_fraction`` override replaces the training set's
-    ``legacy_survey``, and the other way round."""
+    ``legacy_survey``, and the other way round; so do ``snr_scale_max`` and
+    ``snr_target``."""
     options = dict(dataset)
     options.update(n=n, seed=int(options.get("seed", 0)) + 1)
-    rival = {"legacy_fraction": "legacy_survey", "legacy_survey": "legacy_fraction"}
+    rival = {"legacy_fraction": "legacy_survey", "legacy_survey": "legacy_fraction",
+             "snr_scale_max": "snr_target", "snr_target": "snr_scale_max"}  # fmt: skip
     for text in overrides:
         key, _, value = text.partition("=")
         key = key.strip()
