@@ -90,8 +90,8 @@ class Synthetic(Dataset):
             "snr_target",
             list,
             None,
-            "[min, max]: each spectrum's noise set for a median S/N drawn log-uniform in this "
-            "range (times snr_scale), the same for every class, whatever its magnitude "
+            "[min, max]: each object made as bright as a median S/N drawn log-uniform in this "
+            "range asks (times snr_scale), the same for every class, under the same exposure "
             "(None: the S/N follows the magnitude)",
             item_type=float,
             gt=0.0,
