@@ -158,15 +158,9 @@ def quasars(
     bc_edge = 1.0 / (1.0 + np.exp(np.clip((rest_lam - 3646.0) / 30.0, -50, 50)))
     emis += (0.1 + 0.2 * u[:, 4:5]).astype(np.float32) * (rest_lam / 3646.0) ** 2 * bc_edge
     flux = cont * (1.0 + emis)
-    nucleus_ebv = seyfert[:, 0] * seyfert_reddening(n[:, 4])
-    dusty = nucleus_ebv > 0
-    if dusty.any():
-        flux[dusty] *= smc_transmission(rest_lam[dusty], nucleus_ebv[dusty])
+    flux, nucleus_5100 = redden_nucleus(flux, rest_lam, seyfert[:, 0] * seyfert_reddening(n[:, 4]))
     f_host = seyfert_host(host_fraction(z, mag, alpha_nu, u[:, 21]), seyfert[:, 0], u[:, 21])
-    flux = add_host(
-        flux, loglam, z, rest_lam, f_host, alpha_nu, u, n, use_eigen,
-        nucleus_5100=smc_transmission(np.full((len(z), 1), 5100.0), nucleus_ebv)[:, 0],
-    )  # fmt: skip
+    flux = add_host(flux, loglam, z, rest_lam, f_host, alpha_nu, u, n, use_eigen, nucleus_5100)
     ebv = reddening(u[:, 7])
     red = ebv > 0
     if red.any():
@@ -213,6 +207,17 @@ def smc_transmission(rest_lam: np.ndarray, ebv: np.ndarray) -> np.ndarray:
     (Prevot et al. 1984's curve as Richards et al. 2003 use it), at rest wavelengths
     ``rest_lam`` (B, P) for E(B-V) ``ebv`` (B,)."""
     return np.power(10.0, -0.4 * 1.39 * np.asarray(ebv)[:, None] * (1e4 / rest_lam) ** 1.2)
+
+
+def redden_nucleus(
+    flux: np.ndarray, rest_lam: np.ndarray, ebv: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``flux`` (B, P) of the nuclei behind SMC-like dust of E(B-V) ``ebv`` (B,), in
+    place, and the dust's transmission at 5100 A rest (B,)."""
+    dusty = ebv > 0
+    if dusty.any():
+        flux[dusty] *= smc_transmission(rest_lam[dusty], ebv[dusty])
+    return flux, smc_transmission(np.full((len(ebv), 1), 5100.0), ebv)[:, 0]
 
 
 def seyfert_reddening(normal: np.ndarray) -> np.ndarray:
