@@ -58,6 +58,9 @@ EBV_GAMMA, EBV_MAX = 0.1 / np.tan(0.5 * np.pi * 0.98), 0.5
 # below 0 cut to 0. Weighted as the Seyfert light is (z < 0.4); colour-selected quasars
 # keep Hopkins et al.'s E(B-V) (below), which is what that selection lets through.
 SEYFERT_DECREMENT = (3.16, 0.07)
+# A_lambda / E(B-V) = 1.39 (1 um / lambda)^1.2: the SMC curve of Prevot et al. (1984) as
+# Richards et al. (2003) fit it, for both the quasars' and the Seyfert nuclei's dust
+SMC_CURVE = (1.39, 1.2)
 BLUE_AGN_DECREMENT = (3.06, 0.03)
 # BAL troughs: C IV, Si IV, N V (high ionisation), Mg II, Al III (low ionisation BALs)
 BAL_LINES = np.array([1549.06, 1396.76, 1240.14, 1215.67])
@@ -203,10 +206,10 @@ def reddening(u: np.ndarray) -> np.ndarray:
 
 
 def smc_transmission(rest_lam: np.ndarray, ebv: np.ndarray) -> np.ndarray:
-    """(B, P) transmission of SMC-like dust, A_lambda = 1.39 E(B-V) (1 um / lambda)^1.2
-    (Prevot et al. 1984's curve as Richards et al. 2003 use it), at rest wavelengths
-    ``rest_lam`` (B, P) for E(B-V) ``ebv`` (B,)."""
-    return np.power(10.0, -0.4 * 1.39 * np.asarray(ebv)[:, None] * (1e4 / rest_lam) ** 1.2)
+    """(B, P) transmission of SMC-like dust, A_lambda = SMC_CURVE[0] E(B-V) (1 um /
+    lambda)^SMC_CURVE[1], at rest wavelengths ``rest_lam`` (B, P) for E(B-V) ``ebv`` (B,)."""
+    scale, power = SMC_CURVE
+    return np.power(10.0, -0.4 * scale * np.asarray(ebv)[:, None] * (1e4 / rest_lam) ** power)
 
 
 def redden_nucleus(
@@ -225,7 +228,8 @@ def seyfert_reddening(normal: np.ndarray) -> np.ndarray:
     decrement's spread beyond the dust-free one (SEYFERT_DECREMENT, BLUE_AGN_DECREMENT),
     at most EBV_MAX."""
     (seen, seen_dex), (free, free_dex) = SEYFERT_DECREMENT, BLUE_AGN_DECREMENT
-    k_hb, k_ha = 1.39 * (1e4 / np.array([4862.68, 6564.61])) ** 1.2
+    scale, power = SMC_CURVE
+    k_hb, k_ha = scale * (1e4 / np.array([4862.68, 6564.61])) ** power
     dex = np.log10(seen / free) + np.sqrt(seen_dex**2 - free_dex**2) * np.asarray(normal)
     return np.clip(dex / (0.4 * (k_hb - k_ha)), 0.0, EBV_MAX)
 

@@ -247,8 +247,9 @@ class SyntheticSource(SpectrumSource):
             # exposures of the same ones: their noise stays sky and photon noise as a real
             # spectrum of that S/N has it. S/N grows as the flux (sky-limited) to its root
             # (photon-limited): steps of ratio^1.5 close either gap by 2x or more a step
+            target = self._target_snr(uo)
             for _ in range(SNR_TARGET_STEPS):
-                ratio = self._target_snr(uo) / noiseless_snr(observed, sigma, mask)
+                ratio = target / noiseless_snr(observed, sigma, mask)
                 model = model * np.clip(ratio**1.5, 1e-3, 1e3).astype(np.float32)
                 observed, sigma, mask = observe.observe(model, self.loglam, uo, no, scale, legacy)
         # BOSS rejects sky-line cores and stray pixels; the SDSS-I/II spectra of
@@ -280,14 +281,19 @@ class SyntheticSource(SpectrumSource):
 def noiseless_snr(observed: np.ndarray, sigma: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(B, 1) median of ``observed / sigma`` over the pixels ``mask`` leaves measured
     (at least 1e-3: a spectrum of no flux is scaled by the clip, not by infinity)."""
-    ratio = np.where((mask & observe.NO_MEASUREMENT) == 0, observed / sigma, np.nan)
-    return np.maximum(np.nan_to_num(np.nanmedian(ratio, axis=1), nan=1e-3), 1e-3)[:, None]
+    good = (mask & observe.NO_MEASUREMENT) == 0
+    return np.maximum(good_median(observed / sigma, good), 1e-3)[:, None]
 
 
 def median_snr(flux: np.ndarray, ivar: np.ndarray, good: np.ndarray) -> np.ndarray:
     """Median of flux * sqrt(ivar) over good pixels, per spectrum (0 when none is good)."""
-    values = np.sort(np.where(good, flux * np.sqrt(ivar), np.inf), axis=1)
+    return good_median(flux * np.sqrt(ivar), good)
+
+
+def good_median(values: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """Median of ``values`` (B, P) over the ``good`` pixels, per row (0 when none is good)."""
+    values = np.sort(np.where(good, values, np.inf), axis=1)
     count = good.sum(axis=1)
-    rows = np.arange(len(flux))
+    rows = np.arange(len(values))
     lo, hi = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
     return np.where(count > 0, 0.5 * (values[rows, lo] + values[rows, hi]), 0.0)
